@@ -1,0 +1,56 @@
+# ClientsFlow: `make run` (embedded default) and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_LEADS ?= 300
+
+.PHONY: run test bench soak deps lint migrate worker beat clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+deps: $(STAMP) $(NPM_STAMP)
+
+migrate: deps
+	$(PY) manage.py migrate --noinput -v 0
+
+run: migrate
+	@$(PY) manage.py seed_demo --leads $(DEMO_LEADS) --if-empty
+	@$(PY) manage.py ensure_owner
+	@echo ""
+	@echo "  ClientsFlow is starting on http://$(HOST):$(PORT)/  (board: /board/, admin: /admin/)"
+	@cat var/owner_login.txt
+	@echo ""
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runembedded $(HOST):$(PORT)
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+# pytest exits 5 when a selection collects no test: that is not a failure of the suite.
+test: deps
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run -v 0
+	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; exit 0; fi; exit $$rc
+
+bench: migrate
+	$(PY) manage.py bench
+
+worker: deps
+	$(VENV)/bin/celery -A clientsflow worker --loglevel=INFO
+
+beat: deps
+	$(VENV)/bin/celery -A clientsflow beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) node_modules var staticfiles artifacts

@@ -1,0 +1,32 @@
+"""Writing the append-only audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from clientsflow.models import AuditEvent
+
+SYSTEM = "system"
+
+
+def audit_record(
+    *,
+    verb: str,
+    obj: models.Model | None = None,
+    actor: Any = None,
+    actor_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    label = actor_label or (user.get_username() if user else SYSTEM)
+    return AuditEvent.objects.create(
+        actor_user=user,
+        actor_label=label[:100],
+        verb=verb,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        details=details or {},
+    )

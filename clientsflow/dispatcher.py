@@ -1,0 +1,156 @@
+"""The one dispatcher: a registry of periodic jobs behind a single Beat entry.
+
+Every tick (once a minute, from Beat or the embedded loop) computes each job's current schedule
+slot. The first tick to insert the `JobRun(job, slot)` row owns that slot (a unique constraint, so
+two Beats or a slow tick never run a job twice for one slot), and fans the run out as its own task.
+A job that raises is recorded as failed; the others carry on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clientsflow.models import JobRun
+
+logger = logging.getLogger(__name__)
+
+
+class Schedule:
+    def slot(self, now: datetime) -> datetime | None:
+        """The slot due at `now` (UTC), or None when nothing is due."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Every(Schedule):
+    minutes: int
+
+    def slot(self, now: datetime) -> datetime:
+        epoch_minutes = int(now.timestamp() // 60)
+        start = epoch_minutes - epoch_minutes % self.minutes
+        return datetime.fromtimestamp(start * 60, tz=ZoneInfo("UTC"))
+
+    def describe(self) -> str:
+        return f"every {self.minutes} min"
+
+
+@dataclass(frozen=True)
+class DailyAt(Schedule):
+    """Once a day at a wall-clock time in a zone (the owner's by default), DST-aware.
+
+    The slot is today's local time converted to UTC, so a day always has exactly one slot even
+    when the UTC offset changes overnight. A dispatcher that was down at that time still runs the
+    job later the same local day.
+    """
+
+    at: time
+    tz: str | None = None
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz or settings.OWNER_TIMEZONE)
+
+    def slot(self, now: datetime) -> datetime | None:
+        zone = self.zone()
+        local_now = now.astimezone(zone)
+        local_slot = datetime.combine(local_now.date(), self.at, tzinfo=zone)
+        if local_now < local_slot:
+            return None
+        return local_slot.astimezone(ZoneInfo("UTC"))
+
+    def describe(self) -> str:
+        return f"daily at {self.at:%H:%M} {self.tz or 'owner zone'}"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: Schedule
+    func: Callable[[], dict[str, Any] | None]
+    description: str = ""
+
+
+_REGISTRY: dict[str, Job] = {}
+
+# Modules whose import registers their jobs (each app's `jobs.py`).
+JOB_MODULES = ("clientsflow.jobs",)
+
+
+def job(name: str, schedule: Schedule, description: str = "") -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
+        _REGISTRY[name] = Job(name=name, schedule=schedule, func=func, description=description)
+        return func
+
+    return decorator
+
+
+def registry() -> dict[str, Job]:
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def dispatch_tick(now: datetime | None = None, jobs: dict[str, Job] | None = None) -> list[str]:
+    """Claim and fan out every job due at `now`. Returns the names of the jobs it queued."""
+    from clientsflow.tasks import run_job
+
+    now = now or timezone.now()
+    queued: list[str] = []
+    for current in (jobs if jobs is not None else registry()).values():
+        slot = current.schedule.slot(now)
+        if slot is None:
+            continue
+        try:
+            with transaction.atomic():
+                run = JobRun.objects.create(job=current.name, slot=slot)
+                run_job.delay_on_commit(run.pk)
+        except IntegrityError:
+            continue  # another tick owns this slot
+        queued.append(current.name)
+    if queued:
+        logger.info("dispatch.queued", extra={"jobs": queued, "at": now.isoformat()})
+    return queued
+
+
+def job_run_execute(*, job_run_id: int, jobs: dict[str, Job] | None = None) -> JobRun:
+    """Run one claimed job and record the outcome. Never raises for the job's own errors."""
+    updated = JobRun.objects.filter(pk=job_run_id, status=JobRun.Status.QUEUED).update(
+        status=JobRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = JobRun.objects.get(pk=job_run_id)
+    if not updated:
+        return run  # already started elsewhere
+    current = (jobs if jobs is not None else registry()).get(run.job)
+    try:
+        if current is None:
+            raise LookupError(f"No job named {run.job!r} is registered.")
+        result = current.func() or {}
+    except Exception as exc:
+        run.status = JobRun.Status.FAILED
+        run.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+        logger.warning("dispatch.job_failed", extra={"job": run.job, "error_type": type(exc).__name__})
+    else:
+        run.status = JobRun.Status.SUCCEEDED
+        run.result = result
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "result", "finished_at"])
+    return run
+
+
+def next_tick_delay(now: datetime) -> float:
+    """Seconds until the start of the next minute (the embedded loop's sleep)."""
+    nxt = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(0.5, (nxt - now).total_seconds())

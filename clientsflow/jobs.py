@@ -1,0 +1,33 @@
+"""Infrastructure jobs run by the dispatcher."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from clientsflow.dispatcher import DailyAt, Every, job
+from clientsflow.models import JobRun
+from clientsflow.webhooks import stale_unprocessed_events
+
+SWEEP_BATCH = 200
+JOB_RUN_RETENTION = timedelta(days=30)
+
+
+@job("webhook_sweep", Every(minutes=5), "Re-queue webhook events left unprocessed (lost task, broker outage).")
+def webhook_sweep() -> dict[str, int]:
+    from clientsflow.tasks import process_webhook_event
+
+    stale = stale_unprocessed_events(
+        older_than=timedelta(minutes=settings.DISPATCHER_STALE_WEBHOOK_MINUTES), limit=SWEEP_BATCH
+    )
+    for event_id in stale:
+        process_webhook_event.delay(event_id)
+    return {"requeued": len(stale)}
+
+
+@job("job_run_prune", DailyAt(time(3, 0)), "Delete job-run records older than 30 days.")
+def job_run_prune() -> dict[str, int]:
+    deleted, _ = JobRun.objects.filter(slot__lt=timezone.now() - JOB_RUN_RETENTION).delete()
+    return {"deleted": deleted}

@@ -1,0 +1,51 @@
+"""`manage.py runembedded`: the embedded default, one process for everything.
+
+The web app (Django's server), tasks executed in-process, and the dispatcher ticking every minute
+on a background thread, so periodic work happens without Redis, a worker or Beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django.utils import timezone
+
+from clientsflow.dispatcher import dispatch_tick, next_tick_delay
+
+logger = logging.getLogger(__name__)
+
+
+def _dispatcher_loop(stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            close_old_connections()
+            dispatch_tick()
+        except Exception:
+            logger.exception("dispatch.tick_failed")
+        finally:
+            close_old_connections()
+        stop.wait(next_tick_delay(timezone.now()))
+
+
+class Command(BaseCommand):
+    help = "Serve ClientsFlow with tasks and the dispatcher in this one process (make run)."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, addrport: str, **options) -> None:  # type: ignore[no-untyped-def]
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            raise CommandError("runembedded runs tasks in-process; unset REDIS_URL or use a worker + beat instead.")
+        stop = threading.Event()
+        threading.Thread(target=_dispatcher_loop, args=(stop,), name="dispatcher", daemon=True).start()
+        time.sleep(0.1)
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            stop.set()

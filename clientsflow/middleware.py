@@ -1,0 +1,29 @@
+"""Turn a lost database connection into a 503 with a retry hint instead of a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.error("database.unavailable", extra={"path": request.path, "error_type": type(exception).__name__})
+        response = JsonResponse(
+            {"error": "The database is unavailable right now; nothing was saved. Try again shortly."}, status=503
+        )
+        response["Retry-After"] = "30"
+        return response

@@ -1,0 +1,110 @@
+"""Cross-cutting records: the webhook inbox, the audit log and dispatcher job runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class WebhookEvent(models.Model):
+    """One delivery from a provider, stored before anything is done with it.
+
+    `(provider, event_id)` is unique: a replayed delivery finds its twin and changes nothing.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    provider = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=1, help_text="How many times it arrived.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhookevent_unique_provider_event"),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="webhookevent_status_idx")]
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_id}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what. Rows are never changed or deleted."""
+
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=100, help_text="A user's name or a system job.")
+    verb = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # The append-only guarantee is an invariant of the row itself, not of one caller.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("Audit events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+
+class JobRun(models.Model):
+    """One run of one dispatcher job for one schedule slot.
+
+    `(job, slot)` is unique, which is the dispatcher's lock: whichever tick inserts the row owns
+    the slot; a second Beat or a slow tick finds it taken and does nothing.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    job = models.CharField(max_length=100)
+    slot = models.DateTimeField(help_text="The scheduled time (UTC) this run is for.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "slot"], name="jobrun_unique_job_slot")]
+        ordering = ["-slot", "job"]
+
+    def __str__(self) -> str:
+        return f"{self.job} @ {self.slot:%Y-%m-%d %H:%M}Z"

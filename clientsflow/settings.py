@@ -1,0 +1,231 @@
+"""Settings, read from the environment (django-environ).
+
+The defaults are the embedded mode used by `make run`: a SQLite file under `var/`, tasks run
+in-process, every vendor integration in its local mode. Production sets `DATABASE_URL`,
+`REDIS_URL`, `SECRET_KEY`, `ALLOWED_HOSTS` and `DEBUG=0`; `.env.example` lists every variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("CLIENTSFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _embedded_secret_key() -> str:
+    """A per-checkout random key for the embedded mode, so no key is ever committed."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_celery_beat",
+    "clientsflow",
+    "leads",
+    "classify",
+    "bookings",
+    "calls",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "clientsflow.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "clientsflow.urls"
+WSGI_APPLICATION = "clientsflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'clientsflow.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web thread and the in-process dispatcher share the file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Celery -----------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cf"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost//"
+CELERY_RESULT_BACKEND = None
+# Without a broker (the embedded default) tasks run in-process, right after the commit.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="clientsflow")
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Auth, i18n, static ---------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/board/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+OWNER_TIMEZONE = env.str("OWNER_TIMEZONE", default="America/New_York")
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end packages come from the npm registry (package.json, `npm ci` in the Makefile) and are
+# served straight from node_modules: nothing third-party is copied into the repository.
+NPM_STATIC = {
+    "vendor/htmx": BASE_DIR / "node_modules" / "htmx.org" / "dist",
+    "vendor/sortablejs": BASE_DIR / "node_modules" / "sortablejs",
+}
+STATICFILES_DIRS = [BASE_DIR / "static", *((prefix, path) for prefix, path in NPM_STATIC.items() if path.exists())]
+WHITENOISE_USE_FINDERS = True
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG and env.bool("SECURE_HTTPS", default=False):
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
+# --- Outbound and integrations --------------------------------------------------------------
+AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)
+SEND_ALLOWLIST = env.list("SEND_ALLOWLIST", default=[])
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ClientsFlow <owner@localhost>")
+
+LEAD_WEBHOOK_SECRET = env.str("LEAD_WEBHOOK_SECRET", default="")
+GHL_PUBLIC_KEY = env.str("GHL_PUBLIC_KEY", default="", multiline=True)
+LEAD_WEBHOOK_MAX_BYTES = 1024 * 1024
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+FIREFLIES_API_KEY = env.str("FIREFLIES_API_KEY", default="")
+FIREFLIES_WEBHOOK_SECRET = env.str("FIREFLIES_WEBHOOK_SECRET", default="")
+GOOGLE_SERVICE_ACCOUNT_FILE = env.str("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+GOOGLE_DELEGATED_USER = env.str("GOOGLE_DELEGATED_USER", default="")
+GCAL_DRIVEN_CONFIRMATION = env.bool("GCAL_DRIVEN_CONFIRMATION", default=False)
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
+NOTION_CALLS_DATABASE_ID = env.str("NOTION_CALLS_DATABASE_ID", default="")
+SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+IMAP_URL = env.str("IMAP_URL", default="")
+
+# Values the log redaction filter must never let through, whatever logs them.
+SECRET_SETTING_NAMES = [
+    "SECRET_KEY",
+    "LEAD_WEBHOOK_SECRET",
+    "STRIPE_API_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "FIREFLIES_API_KEY",
+    "FIREFLIES_WEBHOOK_SECRET",
+    "ANTHROPIC_API_KEY",
+    "NOTION_TOKEN",
+    "SLACK_WEBHOOK_URL",
+    "EMAIL_HOST_PASSWORD",
+]
+
+# --- Dispatcher -----------------------------------------------------------------------------
+# The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
+DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "clientsflow.logging.RedactSecretsFilter"}},
+    "formatters": {"json": {"()": "clientsflow.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "WARNING"},
+    },
+}

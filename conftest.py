@@ -1,0 +1,56 @@
+"""Test-wide setup: tasks run eagerly unless a test starts a real worker; a private cache prefix."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # A prefix of our own so tests never read or clear anything else in a shared Redis.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"cftest{os.getpid()}"
+
+
+def services_available() -> tuple[bool, str]:
+    from django.conf import settings
+
+    if not settings.IS_POSTGRES:
+        return False, "needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)"
+    if not settings.REDIS_URL:
+        return False, "needs Redis: set REDIS_URL=redis://... (CI does)"
+    return True, ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    available, reason = services_available()
+    if available:
+        return
+    skip = pytest.mark.skip(reason=f"services-only test skipped: {reason}")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks_and_clean_cache():
+    from celery import current_app
+    from django.core.cache import cache
+
+    current_app.conf.task_always_eager = True
+    yield
+    _clear_our_cache(cache)
+
+
+def _clear_our_cache(cache) -> None:  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        client = cache._cache.get_client(write=True)
+        prefix = settings.CACHES["default"]["KEY_PREFIX"]
+        for key in client.scan_iter(f"{prefix}:*", count=500):
+            client.delete(key)
+    else:
+        cache.clear()

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from clientsflow.errors import DomainError, InvalidInput
+from leads.models import Lead, LeadEvent, LeadMerge, Stage, StageChange
+from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
+from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
+from leads.services.stages import lead_move_stage
+
+
+class StageChangeInline(admin.TabularInline):
+    model = StageChange
+    extra = 0
+    can_delete = False
+    fields = ("changed_at", "from_stage", "to_stage", "actor_label", "reason")
+    readonly_fields = fields
+    ordering = ("-changed_at", "-id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LeadEventInline(admin.TabularInline):
+    model = LeadEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "kind", "summary")
+    readonly_fields = fields
+    verbose_name_plural = "Timeline"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LeadAdminForm(forms.ModelForm):
+    move_to = forms.ChoiceField(
+        choices=[("", "— keep the current stage —"), *Stage.choices], required=False, label="Move to stage"
+    )
+    move_reason = forms.CharField(required=False, max_length=255, label="Reason (required for Lost)")
+
+    class Meta:
+        model = Lead
+        fields = ("name", "email", "phone", "company", "source")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            check_no_duplicate(
+                email=cleaned.get("email", ""), phone=cleaned.get("phone", ""), exclude_pk=self.instance.pk
+            )
+            if not self.instance.pk and not (cleaned.get("email") or cleaned.get("phone")):
+                raise InvalidInput("A lead needs an email address or a phone number.")
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if self.instance.pk and cleaned.get("move_to"):
+            from leads.services.stages import check_stage_move
+
+            try:
+                check_stage_move(lead=self.instance, to_stage=cleaned["move_to"], reason=cleaned.get("move_reason", ""))
+            except DomainError as exc:
+                self.add_error("move_to", str(exc))
+        return cleaned
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    form = LeadAdminForm
+    list_display = ("__str__", "email", "phone_e164", "company", "source", "stage", "created_at", "merged_into")
+    list_filter = ("stage", "source", "created_at")
+    search_fields = ("name", "email_normalized", "phone", "phone_e164", "company")
+    list_select_related = ("merged_into",)
+    readonly_fields = (
+        "public_id",
+        "stage",
+        "stage_changed_at",
+        "email_normalized",
+        "phone_e164",
+        "external_ids",
+        "owner_edited_fields",
+        "merged_into",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [StageChangeInline, LeadEventInline]
+    actions = ["merge_selected"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # a COUNT(*) over 100,000 leads on every page is wasted work
+
+    def get_fieldsets(self, request: HttpRequest, obj: Lead | None = None) -> Any:
+        contact = ("name", "email", "phone", "company", "source")
+        if obj is None:
+            return [(None, {"fields": contact})]
+        return [
+            (None, {"fields": contact}),
+            ("Pipeline", {"fields": ("stage", "stage_changed_at", "move_to", "move_reason")}),
+            (
+                "Identity",
+                {
+                    "fields": (
+                        "public_id",
+                        "email_normalized",
+                        "phone_e164",
+                        "external_ids",
+                        "owner_edited_fields",
+                        "merged_into",
+                        "created_at",
+                        "updated_at",
+                    )
+                },
+            ),
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: forms.ModelForm, change: bool) -> None:
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in LeadAdminForm.Meta.fields}
+        try:
+            saved = lead_update_by_owner(lead=obj if change else None, changes=changes, actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk = saved.pk
+        move_to = form.cleaned_data.get("move_to")
+        if change and move_to:
+            lead_move_stage(
+                lead=saved, to_stage=move_to, actor=request.user, reason=form.cleaned_data.get("move_reason", "")
+            )
+
+    @admin.action(description="Merge the two selected leads…", permissions=["change"])
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
+        leads = list(queryset.order_by("created_at", "id")[:3])
+        if len(leads) != 2:
+            self.message_user(request, "Select exactly two leads to merge.", messages.WARNING)
+            return None
+        survivor, duplicate = leads
+        if request.POST.get("survivor") == str(duplicate.pk):
+            survivor, duplicate = duplicate, survivor
+        try:
+            plan = merge_plan(survivor=survivor, duplicate=duplicate)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        if request.POST.get("confirm") == "yes":
+            merge = lead_merge(survivor=survivor, duplicate=duplicate, actor=request.user)
+            self.message_user(
+                request,
+                f"Merged {duplicate} into {survivor}. Undo it from Lead merges (merge #{merge.pk}) if it was a mistake.",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge two leads",
+            "plan": plan,
+            "leads": leads,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/leads/merge_preview.html", context)
+
+
+@admin.register(LeadMerge)
+class LeadMergeAdmin(admin.ModelAdmin):
+    list_display = ("merged_at", "survivor", "duplicate", "merged_by", "undone_at")
+    list_select_related = ("survivor", "duplicate", "merged_by")
+    readonly_fields = [f.name for f in LeadMerge._meta.fields]
+    actions = ["undo"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Undo the selected merges", permissions=["change"])
+    def undo(self, request: HttpRequest, queryset: QuerySet[LeadMerge]) -> None:
+        for merge in queryset:
+            try:
+                lead_merge_undo(merge=merge, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"Merge #{merge.pk}: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"Merge #{merge.pk} undone: {merge.duplicate} is its own lead again.")

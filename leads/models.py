@@ -1,0 +1,157 @@
+"""Leads: identity, the pipeline stage and its history, the lead's timeline and merges."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clientsflow.models import TimeStampedModel
+
+
+class Stage(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    REPLIED = "replied", "Replied"
+    BOOKED = "booked", "Booked"
+    CALL_DONE = "call_done", "Call done"
+    PROPOSAL_SENT = "proposal_sent", "Proposal sent"
+    SIGNED = "signed", "Signed"
+    PAID = "paid", "Paid"
+    NURTURE = "nurture", "Nurture"
+    LOST = "lost", "Lost"
+
+
+# The board's column order.
+PIPELINE_ORDER: list[str] = [s.value for s in Stage]
+
+# Which moves are legal. Events skip ahead (a booking straight from `new`); the owner may step
+# back one stage to correct a mistake; `paid` is final (a refund is recorded on the payment).
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    Stage.NEW: frozenset({Stage.CONTACTED, Stage.REPLIED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
+    Stage.CONTACTED: frozenset({Stage.REPLIED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
+    Stage.REPLIED: frozenset({Stage.CONTACTED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
+    Stage.BOOKED: frozenset({Stage.REPLIED, Stage.CALL_DONE, Stage.NURTURE, Stage.LOST}),
+    Stage.CALL_DONE: frozenset({Stage.BOOKED, Stage.PROPOSAL_SENT, Stage.NURTURE, Stage.LOST}),
+    Stage.PROPOSAL_SENT: frozenset({Stage.CALL_DONE, Stage.SIGNED, Stage.NURTURE, Stage.LOST}),
+    Stage.SIGNED: frozenset({Stage.PROPOSAL_SENT, Stage.PAID, Stage.LOST}),
+    Stage.PAID: frozenset(),
+    Stage.NURTURE: frozenset({Stage.NEW, Stage.CONTACTED, Stage.REPLIED, Stage.BOOKED, Stage.LOST}),
+    Stage.LOST: frozenset({Stage.NEW, Stage.NURTURE}),
+}
+
+# Fields an intake may fill in; the owner's own edits to them are never overwritten.
+ENRICHABLE_FIELDS = ("name", "email", "phone", "company")
+
+
+class Lead(TimeStampedModel):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    email_normalized = models.CharField(max_length=254, blank=True, db_index=True, editable=False)
+    phone = models.CharField(max_length=64, blank=True)
+    phone_e164 = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    company = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=40, db_index=True, default="manual")
+    external_ids = models.JSONField(default=dict, blank=True, help_text="Ids in other systems, by source.")
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW, db_index=True)
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    nurture_until = models.DateField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=255, blank=True)
+    owner_edited_fields = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Fields the owner changed by hand."
+    )
+    seen_at = models.DateTimeField(null=True, blank=True, help_text="When the owner first saw it.")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_leads", editable=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_normalized"],
+                condition=Q(merged_into__isnull=True) & ~Q(email_normalized=""),
+                name="lead_unique_active_email",
+            ),
+            models.UniqueConstraint(
+                fields=["phone_e164"],
+                condition=Q(merged_into__isnull=True) & ~Q(phone_e164=""),
+                name="lead_unique_active_phone",
+            ),
+            models.CheckConstraint(condition=Q(stage__in=PIPELINE_ORDER), name="lead_stage_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "-created_at", "-id"], name="lead_board_idx"),
+            models.Index(fields=["source", "-created_at"], name="lead_source_idx"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or str(self.public_id)
+
+
+class StageChange(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=100, help_text="The person, or what moved it.")
+    reason = models.CharField(max_length=255, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage or '∅'} → {self.to_stage}"
+
+
+class LeadEvent(models.Model):
+    """An entry on the lead's timeline (intake, duplicate enrichment, merge, and later issues')."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        DUPLICATE_INTAKE = "duplicate_intake", "Arrived again"
+        MERGED = "merged", "Merged"
+        MERGE_UNDONE = "merge_undone", "Merge undone"
+        NOTE = "note", "Note"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    summary = models.CharField(max_length=255)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class LeadMerge(models.Model):
+    """A merge of `duplicate` into `survivor`, with what is needed to undo it."""
+
+    survivor = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="merges_kept")
+    duplicate = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="merges_absorbed")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(auto_now_add=True)
+    survivor_before = models.JSONField(help_text="The survivor's fields the merge changed, as they were.")
+    survivor_after = models.JSONField(help_text="The same fields as the merge left them.")
+    moved = models.JSONField(default=dict, help_text="Ids of rows moved to the survivor, by kind.")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} → {self.survivor_id}"

@@ -1,0 +1,1 @@
+"""Writes for leads. Import from the submodules: identity, stages, intake, merge."""

@@ -1,0 +1,190 @@
+"""Every way a lead arrives (webhooks, CSV import, forms, bookings) goes through `lead_intake`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import InvalidInput
+from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent
+from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+
+logger = logging.getLogger(__name__)
+
+MAX_FIELD = {"name": 200, "email": 254, "phone": 64, "company": 200}
+
+
+@dataclass(frozen=True)
+class LeadData:
+    """Contact details as they arrived, cleaned and validated."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    company: str = ""
+    external_id: str = ""
+    email_normalized: str = field(default="", compare=False)
+    phone_e164: str = field(default="", compare=False)
+
+    @classmethod
+    def build(
+        cls, *, name: Any = "", email: Any = "", phone: Any = "", company: Any = "", external_id: Any = ""
+    ) -> LeadData:
+        values = {}
+        for key, raw in (("name", name), ("email", email), ("phone", phone), ("company", company)):
+            if raw is None:
+                raw = ""
+            if not isinstance(raw, str | int | float):
+                raise InvalidInput(f"'{key}' must be text.")
+            text = " ".join(str(raw).split())
+            if len(text) > MAX_FIELD[key]:
+                raise InvalidInput(f"'{key}' is longer than {MAX_FIELD[key]} characters.")
+            values[key] = text
+        email_normalized = normalize_email(values["email"])
+        phone_e164 = normalize_phone(values["phone"])
+        if not email_normalized and not phone_e164:
+            raise InvalidInput("A lead needs an email address or a phone number.")
+        return cls(
+            **values,
+            external_id=str(external_id or "")[:200],
+            email_normalized=email_normalized,
+            phone_e164=phone_e164,
+        )
+
+
+def _first(payload: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = payload.get(key)
+        if value not in (None, ""):
+            return value
+    return ""
+
+
+def parse_lead_payload(payload: dict[str, Any]) -> LeadData:
+    """Read the common shapes of lead payloads (generic forms, GoHighLevel contacts)."""
+    contact = payload.get("contact") if isinstance(payload.get("contact"), dict) else payload
+    name = _first(contact, "name", "full_name", "fullName", "contact_name")
+    if not name:
+        first = _first(contact, "first_name", "firstName")
+        last = _first(contact, "last_name", "lastName")
+        name = " ".join(str(part) for part in (first, last) if part)
+    return LeadData.build(
+        name=name,
+        email=_first(contact, "email", "email_address", "emailAddress"),
+        phone=_first(contact, "phone", "phone_number", "phoneNumber"),
+        company=_first(contact, "company", "company_name", "companyName", "organization"),
+        external_id=_first(contact, "contact_id", "contactId", "external_id", "id"),
+    )
+
+
+@dataclass
+class IntakeResult:
+    lead: Lead
+    created: bool
+    matched_on: str = ""
+    changed: dict[str, Any] = field(default_factory=dict)
+
+
+def _enrich(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
+    """Fill in what the new details add, never touching a field the owner edited by hand."""
+    changed: dict[str, Any] = {}
+    edited = set(lead.owner_edited_fields or [])
+    for name in ENRICHABLE_FIELDS:
+        new = getattr(data, name)
+        old = getattr(lead, name)
+        if not new or new == old or name in edited:
+            continue
+        if old and name in ("email", "phone"):
+            continue  # a second address or number is recorded on the event, not swapped in
+        if (
+            name == "phone"
+            and Lead.objects.filter(phone_e164=data.phone_e164, merged_into__isnull=True).exclude(pk=lead.pk).exists()
+        ):
+            continue
+        if (
+            name == "email"
+            and Lead.objects.filter(email_normalized=data.email_normalized, merged_into__isnull=True)
+            .exclude(pk=lead.pk)
+            .exists()
+        ):
+            continue
+        changed[name] = {"from": old, "to": new}
+        setattr(lead, name, new)
+        if name == "email":
+            lead.email_normalized = data.email_normalized
+        if name == "phone":
+            lead.phone_e164 = data.phone_e164
+    if data.external_id and lead.external_ids.get(source) != data.external_id:
+        lead.external_ids = {**lead.external_ids, source: data.external_id}
+        changed["external_id"] = {"source": source, "to": data.external_id}
+    return changed
+
+
+def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via: str = "") -> IntakeResult:
+    """Create the lead, or enrich the one these details already belong to.
+
+    Dedup is exact normalized email, then E.164 phone. Two intakes racing for one new address are
+    settled by the unique constraints: the loser retries and finds the winner's lead.
+    """
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _intake_once(data=data, source=source, actor_label=actor_label, via=via)
+        except IntegrityError:
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> IntakeResult:
+    existing, matched_on = lead_find_duplicate(
+        email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True
+    )
+    if existing is None:
+        lead = Lead.objects.create(
+            name=data.name,
+            email=data.email,
+            email_normalized=data.email_normalized,
+            phone=data.phone,
+            phone_e164=data.phone_e164,
+            company=data.company,
+            source=source,
+            external_ids={source: data.external_id} if data.external_id else {},
+        )
+        LeadEvent.objects.create(
+            lead=lead,
+            kind=LeadEvent.Kind.CREATED,
+            summary=f"Arrived from {source}",
+            data={"source": source, "via": via},
+        )
+        audit_record(verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via})
+        board_version_bump()
+        return IntakeResult(lead=lead, created=True)
+
+    changed = _enrich(existing, data, source)
+    if changed:
+        existing.save()
+    extra = {}
+    if data.email_normalized and data.email_normalized != existing.email_normalized:
+        extra["other_email"] = data.email
+    if data.phone_e164 and data.phone_e164 != existing.phone_e164:
+        extra["other_phone"] = data.phone
+    LeadEvent.objects.create(
+        lead=existing,
+        kind=LeadEvent.Kind.DUPLICATE_INTAKE,
+        summary=f"Arrived again from {source} (same {matched_on})",
+        data={"source": source, "via": via, "matched_on": matched_on, "changed": changed, **extra},
+    )
+    audit_record(
+        verb="lead.duplicate_intake",
+        obj=existing,
+        actor_label=actor_label,
+        details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
+    )
+    board_version_bump()
+    return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

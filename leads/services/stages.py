@@ -1,0 +1,107 @@
+"""The one place a lead's stage changes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import IllegalStageMove, InvalidInput, StageConflict
+from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage, StageChange
+
+
+def stage_label(value: str) -> str:
+    return Stage(value).label if value in Stage.values else value
+
+
+def check_stage_move(*, lead: Lead, to_stage: str, reason: str = "") -> None:
+    """Raise a domain error when `lead` may not move to `to_stage`."""
+    if to_stage not in Stage.values:
+        raise InvalidInput(f"{to_stage!r} is not a stage.")
+    if lead.merged_into_id:
+        raise IllegalStageMove("This lead was merged into another; move that one instead.")
+    if to_stage == lead.stage:
+        raise IllegalStageMove(f"The lead is already in {stage_label(to_stage)}.")
+    if to_stage not in ALLOWED_MOVES[Stage(lead.stage)]:
+        allowed = ", ".join(stage_label(s) for s in PIPELINE_ORDER if s in ALLOWED_MOVES[Stage(lead.stage)])
+        raise IllegalStageMove(
+            f"A lead cannot move from {stage_label(lead.stage)} to {stage_label(to_stage)}."
+            + (f" From {stage_label(lead.stage)} it can go to: {allowed}." if allowed else " That stage is final.")
+        )
+    if to_stage == Stage.LOST and not reason.strip():
+        raise InvalidInput("Say why the lead was lost: a reason is required.")
+
+
+@transaction.atomic
+def lead_move_stage(
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor: Any = None,
+    actor_label: str = "",
+    reason: str = "",
+    expected_stage: str | None = None,
+    nurture_until: date | None = None,
+) -> StageChange:
+    """Move a lead (by a person or an event), writing history and audit.
+
+    `expected_stage` is the stage the caller saw; if the lead has moved since, the move is
+    refused as a conflict instead of silently overwriting the newer change.
+    """
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    if expected_stage is not None and locked.stage != expected_stage:
+        raise StageConflict(
+            f"This lead was moved to {stage_label(locked.stage)} in the meantime; reload to see the latest."
+        )
+    check_stage_move(lead=locked, to_stage=to_stage, reason=reason)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    label = actor_label or (user.get_username() if user else "system")
+    change = StageChange.objects.create(
+        lead=locked,
+        from_stage=locked.stage,
+        to_stage=to_stage,
+        changed_by=user,
+        actor_label=label[:100],
+        reason=reason[:255],
+    )
+    locked.stage = to_stage
+    locked.stage_changed_at = change.changed_at
+    locked.lost_reason = reason[:255] if to_stage == Stage.LOST else ""
+    locked.nurture_until = nurture_until if to_stage == Stage.NURTURE else None
+    locked.save(update_fields=["stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"])
+    audit_record(
+        verb="lead.stage_changed",
+        obj=locked,
+        actor=user,
+        actor_label=label,
+        details={"from": change.from_stage, "to": to_stage, "reason": reason[:255]},
+    )
+    board_version_bump()
+    for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
+        setattr(lead, attr, getattr(locked, attr))
+    return change
+
+
+def lead_advance_stage(*, lead: Lead, to_stage: str, actor_label: str, reason: str = "") -> StageChange | None:
+    """Move a lead forward because something happened (a reply, a booking, a payment).
+
+    Events only ever move a lead forward along the pipeline: one arriving late for a lead that is
+    already further along (or in the same stage) changes nothing and returns None.
+    """
+    pipeline = PIPELINE_ORDER[: PIPELINE_ORDER.index(Stage.PAID) + 1]
+    current = Lead.objects.values_list("stage", flat=True).get(pk=lead.pk)
+    if current in pipeline and to_stage in pipeline and pipeline.index(current) >= pipeline.index(to_stage):
+        return None
+    if to_stage not in ALLOWED_MOVES[Stage(current)]:
+        return None
+    return lead_move_stage(lead=lead, to_stage=to_stage, actor_label=actor_label, reason=reason, expected_stage=current)
+
+
+def lead_mark_seen(*, lead: Lead) -> None:
+    if lead.seen_at is None:
+        Lead.objects.filter(pk=lead.pk, seen_at__isnull=True).update(seen_at=timezone.now())
+        board_version_bump()

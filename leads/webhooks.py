@@ -1,0 +1,86 @@
+"""`POST /webhooks/leads/<source>/`: verify -> store -> enqueue; processing in a task."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from clientsflow.errors import InvalidInput
+from clientsflow.models import WebhookEvent
+from clientsflow.signatures import verify_ed25519, verify_hmac_sha256
+from clientsflow.webhooks import (
+    PayloadTooLarge,
+    decode_json_object,
+    delivery_id,
+    json_error,
+    kept_headers,
+    read_body_limited,
+    register_webhook_handler,
+    webhook_event_store,
+)
+from leads.services.intake import lead_intake, parse_lead_payload
+
+logger = logging.getLogger(__name__)
+
+SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+GHL_SOURCE = "ghl"
+
+
+def _verify(source: str, request: HttpRequest, body: bytes) -> JsonResponse | None:
+    """None when the delivery is authentic; otherwise the response to send."""
+    if source == GHL_SOURCE:
+        if not settings.GHL_PUBLIC_KEY:
+            return json_error("GoHighLevel intake is not configured: set GHL_PUBLIC_KEY.", 503)
+        if not verify_ed25519(settings.GHL_PUBLIC_KEY, body, request.headers.get("X-GHL-Signature")):
+            return json_error("The X-GHL-Signature header is missing or does not match the body.", 401)
+        return None
+    if not settings.LEAD_WEBHOOK_SECRET:
+        return json_error("Lead intake is not configured: set LEAD_WEBHOOK_SECRET.", 503)
+    if not verify_hmac_sha256(settings.LEAD_WEBHOOK_SECRET, body, request.headers.get("X-Signature")):
+        return json_error("The X-Signature header is missing or does not match the body (HMAC-SHA256).", 401)
+    return None
+
+
+@csrf_exempt
+@require_POST
+def lead_webhook(request: HttpRequest, source: str) -> JsonResponse:
+    if not SOURCE_RE.match(source):
+        return json_error("Unknown source: use lower-case letters, digits, '-' or '_'.", 404)
+    try:
+        body = read_body_limited(request, settings.LEAD_WEBHOOK_MAX_BYTES)
+    except PayloadTooLarge:
+        return json_error("The body is larger than 1 MB.", 413)
+    refused = _verify(source, request, body)
+    if refused is not None:
+        return refused
+    try:
+        payload = decode_json_object(body)
+        parse_lead_payload(payload)
+    except ValueError as exc:
+        return json_error(str(exc), 400)
+    except InvalidInput as exc:
+        return json_error(str(exc), 400)
+    event_id = delivery_id(request.headers.get("X-Event-Id"), payload, body)
+    _event, created = webhook_event_store(
+        provider=f"leads:{source}",
+        event_id=event_id,
+        body=body,
+        headers=kept_headers(request, ("X-GHL-Signature",) if source == GHL_SOURCE else ()),
+        event_type=str(payload.get("type") or "lead")[:100],
+    )
+    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
+
+
+@register_webhook_handler("leads")
+def process_lead_event(event: WebhookEvent) -> dict[str, Any]:
+    source = event.provider.split(":", 1)[1]
+    data = parse_lead_payload(json.loads(event.body))
+    result = lead_intake(data=data, source=source, actor_label=f"webhook:{source}", via=f"webhook {event.event_id}")
+    return {"lead_id": result.lead.pk, "created": result.created}
