@@ -8,7 +8,6 @@ A job that raises is recorded as failed; the others carry on.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import traceback
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 
 from clientsflow.models import JobRun
 
@@ -85,9 +85,6 @@ class Job:
 
 _REGISTRY: dict[str, Job] = {}
 
-# Modules whose import registers their jobs (each app's `jobs.py`).
-JOB_MODULES = ("clientsflow.jobs",)
-
 
 def job(name: str, schedule: Schedule, description: str = "") -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
@@ -98,8 +95,8 @@ def job(name: str, schedule: Schedule, description: str = "") -> Callable[[Calla
 
 
 def registry() -> dict[str, Job]:
-    for module in JOB_MODULES:
-        importlib.import_module(module)
+    """Every registered job; each installed app's `jobs.py` registers its own on import."""
+    autodiscover_modules("jobs")
     return dict(_REGISTRY)
 
 

@@ -155,3 +155,49 @@ class LeadMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.duplicate_id} → {self.survivor_id}"
+
+
+class InboundReply(models.Model):
+    """A reply from a lead (inbound mail webhook or IMAP poll), matched to its lead when possible.
+
+    Classification lives in `classify/` (a `Classification` per reply); the outbound issue's
+    services create these rows and stop enrollments.
+    """
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", "Inbound webhook"
+        IMAP = "imap", "IMAP poll"
+        MANUAL = "manual", "Entered by hand"
+        DEMO = "demo", "Demo data"
+
+    class MatchedBy(models.TextChoices):
+        IN_REPLY_TO = "in_reply_to", "In-Reply-To header"
+        REFERENCES = "references", "References header"
+        SENDER = "sender", "Sender address"
+        HUMAN = "human", "Matched by a person"
+        UNMATCHED = "unmatched", "Unmatched"
+
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    from_email = models.CharField(max_length=254)
+    from_email_normalized = models.CharField(max_length=254, db_index=True)
+    to_email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    body = models.TextField(blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    matched_by = models.CharField(max_length=16, choices=MatchedBy.choices, default=MatchedBy.UNMATCHED)
+    received_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id"], condition=~Q(message_id=""), name="inboundreply_unique_message_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reply from {self.from_email} ({self.received_at:%Y-%m-%d})"
