@@ -27,5 +27,5 @@ def register_bench(name: str) -> Callable[[BenchFunc], BenchFunc]:
 
 
 def benches() -> dict[str, BenchFunc]:
-    autodiscover_modules("bench")
+    autodiscover_modules("bench", "board_bench")
     return dict(_BENCHES)
