@@ -135,7 +135,7 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
         )
         logger.warning("webhook.failed", extra={"webhook_pk": event_id, "error_type": type(exc).__name__})
         raise
-    logger.info("webhook.processed", extra={"webhook_pk": event_id, **{k: v for k, v in result.items() if k != "body"}})
+    logger.info("webhook.processed", extra={"webhook_pk": event_id, "outcome": result})
     event.refresh_from_db()
     return event
 

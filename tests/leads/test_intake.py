@@ -1,0 +1,97 @@
+"""lead_intake: dedup by email then phone, enrichment that respects the owner's edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from clientsflow.errors import InvalidInput
+from leads.models import Lead, LeadEvent
+from leads.services.intake import LeadData, lead_intake, parse_lead_payload
+from leads.services.owner_edits import lead_update_by_owner
+
+pytestmark = pytest.mark.django_db
+
+
+def intake(**fields):
+    return lead_intake(data=LeadData.build(**fields), source=fields.pop("source", "website"))
+
+
+def test_new_details_create_a_lead_with_a_created_event():
+    result = intake(name="Ada Lovelace", email="ADA@Engine.example", phone="+44 20 7946 0958")
+
+    assert result.created
+    lead = result.lead
+    assert lead.email_normalized == "ada@engine.example"
+    assert lead.phone_e164 == "+442079460958"
+    assert LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.CREATED).count() == 1
+
+
+@pytest.mark.parametrize("second", ["415.555.0134", "+1 (415) 555-0134", "(415) 555 0134", "+14155550134"])
+def test_phone_formats_are_one_lead_with_a_us_default_region(second):
+    first = intake(phone="+1 (415) 555-0134", name="Pat")
+    again = intake(phone=second, company="Pat & Co")
+
+    assert not again.created
+    assert again.lead.pk == first.lead.pk
+    assert again.matched_on == "phone"
+    assert Lead.objects.count() == 1
+
+
+def test_email_wins_over_phone_when_both_match_different_leads():
+    by_email = intake(email="a@example.com")
+    intake(phone="+14155550134")
+
+    again = intake(email="A@example.com", phone="415-555-0134")
+
+    assert again.lead.pk == by_email.lead.pk
+    assert again.matched_on == "email"
+    # the phone belongs to another lead, so it is not copied over (that would break uniqueness)
+    assert again.lead.phone_e164 == ""
+    assert LeadEvent.objects.filter(lead=by_email.lead, kind="duplicate_intake").get().data["other_phone"]
+
+
+def test_duplicate_fills_blanks_and_records_what_changed():
+    lead = intake(email="sam@example.com").lead
+
+    result = intake(email="sam@example.com", name="Sam Reyes", company="Reyes Ltd", external_id="ext-9")
+
+    lead.refresh_from_db()
+    assert (lead.name, lead.company) == ("Sam Reyes", "Reyes Ltd")
+    assert lead.external_ids == {"website": "ext-9"}
+    event = LeadEvent.objects.get(lead=lead, kind=LeadEvent.Kind.DUPLICATE_INTAKE)
+    assert event.data["matched_on"] == "email"
+    assert set(event.data["changed"]) == {"name", "company", "external_id"}
+    assert result.changed["name"] == {"from": "", "to": "Sam Reyes"}
+
+
+def test_duplicate_never_overwrites_what_the_owner_edited(admin_user):
+    lead = intake(email="kim@example.com", name="kim", company="Old Co").lead
+    lead_update_by_owner(lead=lead, changes={"name": "Kim Park"}, actor=admin_user)
+
+    intake(email="kim@example.com", name="KIM P.", company="New Co")
+
+    lead.refresh_from_db()
+    assert lead.name == "Kim Park"  # the owner's edit stands
+    assert lead.company == "New Co"  # never edited by hand, so newer details win
+    assert lead.owner_edited_fields == ["name"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"first_name": "Jo", "last_name": "Ng", "email": "jo@x.example"}, ("Jo Ng", "jo@x.example", "")),
+        ({"contact": {"full_name": "Lu", "phone_number": "+447911123456"}}, ("Lu", "", "+447911123456")),
+        (
+            {"name": "  Spaced   Out ", "emailAddress": "s@x.example", "companyName": "S Co"},
+            ("Spaced Out", "s@x.example", ""),
+        ),
+    ],
+)
+def test_payload_shapes(payload, expected):
+    data = parse_lead_payload(payload)
+    assert (data.name, data.email_normalized, data.phone_e164) == expected
+
+
+def test_too_long_field_is_refused():
+    with pytest.raises(InvalidInput, match="longer than 200"):
+        LeadData.build(email="a@example.com", company="x" * 201)
