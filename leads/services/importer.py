@@ -1,0 +1,538 @@
+"""CSV lead import (`manage.py import_leads FILE`): the same dedup as every other intake path.
+
+Header mapping
+--------------
+The first row is the header. Column names are matched case-insensitively, ignoring spaces,
+dashes, underscores and dots ("E-mail", "email_address" and "Email Address" are the same):
+
+    name         name, full name, contact name, lead name
+    first name   first name, firstname, given name        (joined with last name when no name column)
+    last name    last name, lastname, surname, family name
+    email        email, e-mail, email address, mail
+    phone        phone, phone number, telephone, tel, mobile, mobile phone, cell, cell phone
+    company      company, company name, organization, organisation, business, account
+    source       source, lead source                      (else --source, else "csv")
+    external id  external id, id, contact id, lead id, crm id
+
+A file needs an email column or a phone column (or both); every row needs a valid email or phone.
+Other columns are ignored (and named in the summary). Two columns meaning the same field are
+refused, so a value is never picked silently.
+
+Rows
+----
+Row numbers count the header as row 1 and every line a spreadsheet would show, blank ones
+included. Blank rows (or rows of empty cells) are skipped. UTF-8 with or without a BOM.
+A row that cannot be imported goes to the rejects file (default `FILE.rejects.csv`): its row
+number, the reason in plain English, then the row as it was.
+
+Dedup and idempotency
+---------------------
+Every row follows `lead_intake`'s rules: exact normalized email, then E.164 phone; a duplicate
+enriches the existing lead without overwriting fields the owner edited. For speed, rows are
+read in chunks of 1,000 and the chunk's emails and phones are looked up in one query:
+
+- details no lead has yet -> created in bulk (one insert per chunk for leads, events, audit);
+- details some lead already has -> the lead is found with `lead_find_duplicate`, and the row
+  goes through `lead_intake` itself unless it is "unchanged": it would change nothing, or this
+  very row (same source and details, whatever the file) was already taken in for that lead.
+  Each imported row leaves its fingerprint at the end of its timeline event's `via`
+  ("csv leads.csv row 7 #<fingerprint>"), which is how a re-run recognizes it. Re-importing a
+  file therefore creates no leads, events or audit rows the second time, even when two of its
+  rows describe one person differently (the second overwrote the first's name the first time;
+  the first must not overwrite it back the second time).
+
+The unique constraints on email and phone guard the bulk path: if another process created one
+of the chunk's leads meanwhile, the chunk's new rows go through `lead_intake` one by one.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.models import AuditEvent
+from leads.models import Lead, LeadEvent
+from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+from leads.services.intake import LeadData, _enrich, lead_intake
+from leads.webhooks import SOURCE_RE
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000
+DEFAULT_SOURCE = "csv"
+ACTOR_LABEL = "import_leads"
+
+# Canonical field -> the header names that mean it, compared after `_header_key`.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "full name", "fullname", "contact name", "lead name"),
+    "first_name": ("first name", "firstname", "given name", "first"),
+    "last_name": ("last name", "lastname", "surname", "family name", "last"),
+    "email": ("email", "e-mail", "email address", "e-mail address", "mail"),
+    "phone": (
+        "phone",
+        "phone number",
+        "telephone",
+        "tel",
+        "mobile",
+        "mobile phone",
+        "mobile number",
+        "cell",
+        "cell phone",
+    ),
+    "company": ("company", "company name", "organization", "organisation", "business", "account"),
+    "source": ("source", "lead source"),
+    "external_id": ("external id", "id", "contact id", "lead id", "crm id"),
+}
+
+FIELD_LABELS = {
+    "name": "name",
+    "first_name": "first name",
+    "last_name": "last name",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "source": "source",
+    "external_id": "external id",
+}
+
+
+def _header_key(value: str) -> str:
+    return re.sub(r"[\s._-]+", "", value.strip().lower())
+
+
+_ALIAS_TO_FIELD: dict[str, str] = {
+    _header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases
+}
+
+
+def mapping_help() -> str:
+    """The header mapping as text, for `--help` and the README."""
+    lines = [f"  {FIELD_LABELS[name]:<12} {', '.join(aliases)}" for name, aliases in HEADER_ALIASES.items()]
+    return "\n".join(lines)
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (no header, no email/phone column, not UTF-8)."""
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    columns: dict[str, int]  # canonical field -> column index
+    ignored: list[str]
+
+    @classmethod
+    def from_header(cls, header: list[str]) -> HeaderMap:
+        columns: dict[str, int] = {}
+        ignored: list[str] = []
+        for index, raw in enumerate(header):
+            name = _ALIAS_TO_FIELD.get(_header_key(raw))
+            if name is None:
+                if raw.strip():
+                    ignored.append(raw.strip())
+                continue
+            if name in columns:
+                first = header[columns[name]].strip()
+                raise ImportFileError(
+                    f"Columns {first!r} and {raw.strip()!r} both mean {FIELD_LABELS[name]}; "
+                    "remove or rename one of them and import again."
+                )
+            columns[name] = index
+        if "email" not in columns and "phone" not in columns:
+            found = ", ".join(repr(h.strip()) for h in header if h.strip()) or "none"
+            raise ImportFileError(
+                "The header row needs an email column or a phone column (for example 'Email' or 'Phone'); "
+                f"columns found: {found}."
+            )
+        return cls(columns=columns, ignored=ignored)
+
+    def value(self, row: list[str], name: str) -> str:
+        index = self.columns.get(name)
+        if index is None or index >= len(row):
+            return ""
+        return row[index].strip()
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    enriched: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    blank: int = 0
+    rejects_path: Path | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.enriched + self.unchanged + self.rejected
+
+    def line(self) -> str:
+        return (
+            f"Imported {self.rows} rows: {self.created} created, {self.enriched} enriched, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected."
+        )
+
+
+@dataclass
+class _Row:
+    number: int
+    raw: list[str]
+    data: LeadData
+    source: str
+
+
+def clean_source(value: str) -> str:
+    """A source label as the webhooks accept it: lower-case letters, digits, '-' or '_'."""
+    cleaned = re.sub(r"\s+", "-", value.strip().lower())
+    if not SOURCE_RE.match(cleaned):
+        raise InvalidInput(
+            f"source {value!r} cannot be used: use at most 40 letters, digits, '-' or '_', starting with a letter or digit."
+        )
+    return cleaned
+
+
+def count_rows(path: Path) -> int:
+    """Lines after the header, for the progress bar (quoted line breaks make it an estimate)."""
+    count = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        count += 1
+    return max(count - 1, 0)
+
+
+def _row_data(header: HeaderMap, raw: list[str], default_source: str) -> tuple[LeadData, str]:
+    name = header.value(raw, "name")
+    if not name:
+        name = " ".join(p for p in (header.value(raw, "first_name"), header.value(raw, "last_name")) if p)
+    source = header.value(raw, "source")
+    source = clean_source(source) if source else default_source
+    data = LeadData.build(
+        name=name,
+        email=header.value(raw, "email"),
+        phone=header.value(raw, "phone"),
+        company=header.value(raw, "company"),
+        external_id=header.value(raw, "external_id"),
+    )
+    return data, source
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text[:1].upper() + text[1:]
+
+
+class _RejectsWriter:
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.handle = path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["row", "reason", *header])
+
+    def write(self, number: int, reason: str, raw: list[str]) -> None:
+        self.writer.writerow([number, reason, *raw])
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) for every row, the header being row 1."""
+    with path.open("r", newline="", encoding="utf-8-sig") as handle:
+        try:
+            yield from enumerate(csv.reader(handle), start=1)
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"{path.name} is not UTF-8 text; save it as 'CSV UTF-8' in your spreadsheet and import again."
+            ) from None
+        except csv.Error as exc:
+            raise ImportFileError(f"{path.name} is not a readable CSV file: {exc}.") from None
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def lead_import_csv(
+    *,
+    path: Path,
+    source: str = DEFAULT_SOURCE,
+    rejects_path: Path | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import leads from a CSV file (see the module docstring for the mapping and the rules).
+
+    Each chunk of rows is one transaction, so a long import never holds the database for long
+    (SQLite has one writer) and an interrupted import can simply be run again.
+    """
+    path = Path(path)
+    default_source = clean_source(source)
+    rejects_path = Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.csv")
+    summary = ImportSummary(rejects_path=rejects_path)
+
+    records = _records(path)
+    header: HeaderMap | None = None
+    header_cells: list[str] = []
+    for _number, cells in records:
+        if not _is_blank(cells):
+            header_cells = cells
+            header = HeaderMap.from_header(cells)
+            break
+    if header is None:
+        raise ImportFileError(f"{path.name} has no header row; the first row must name the columns (e.g. Email).")
+    summary.ignored_columns = header.ignored
+
+    rejects = _RejectsWriter(rejects_path, header_cells)
+    try:
+        chunk: list[_Row] = []
+        for number, cells in records:
+            if _is_blank(cells):
+                summary.blank += 1
+                continue
+            try:
+                data, row_source = _row_data(header, cells, default_source)
+            except InvalidInput as exc:
+                summary.rejected += 1
+                rejects.write(number, _reason(exc), cells)
+                if on_progress:
+                    on_progress(1)
+                continue
+            chunk.append(_Row(number=number, raw=cells, data=data, source=row_source))
+            if len(chunk) >= CHUNK_SIZE:
+                _import_chunk(chunk, summary, rejects, path.name)
+                if on_progress:
+                    on_progress(len(chunk))
+                chunk = []
+        if chunk:
+            _import_chunk(chunk, summary, rejects, path.name)
+            if on_progress:
+                on_progress(len(chunk))
+    finally:
+        rejects.close()
+    logger.info(
+        "leads.import_finished",
+        extra={
+            "rows_created": summary.created,
+            "rows_enriched": summary.enriched,
+            "rows_unchanged": summary.unchanged,
+            "rows_rejected": summary.rejected,
+        },
+    )
+    return summary
+
+
+def _keys(data: LeadData) -> set[str]:
+    return {key for key in (data.email_normalized, data.phone_e164) if key}
+
+
+class _ChunkLeads:
+    """The leads (active or merged) holding a chunk's emails and phones, loaded in one query."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        emails = {r.data.email_normalized for r in rows if r.data.email_normalized}
+        phones = {r.data.phone_e164 for r in rows if r.data.phone_e164}
+        self.by_key: dict[str, dict[int, Lead]] = {}
+        self.keys_of: dict[int, set[str]] = {}
+        for lead in Lead.objects.filter(Q(email_normalized__in=emails) | Q(phone_e164__in=phones)):
+            self.add(lead)
+
+    def add(self, lead: Lead) -> None:
+        """Remember `lead` as it is now (a later row must see what an earlier row changed)."""
+        keys = self.keys_of.setdefault(lead.pk, set())
+        keys.update(key for key in (lead.email_normalized, lead.phone_e164) if key)
+        for key in keys:
+            self.by_key.setdefault(key, {})[lead.pk] = lead
+
+    def holds_any(self, keys: set[str]) -> bool:
+        return any(self.by_key.get(key) for key in keys)
+
+    def find(self, data: LeadData) -> Lead | None:
+        """`lead_find_duplicate`'s answer without a query in the common case.
+
+        Email first, then phone, as there. When the deciding key is held by exactly one active
+        lead, that lead is the answer; anything else (a merged lead holds it) is left to
+        `lead_find_duplicate` itself.
+        """
+        for key in (data.email_normalized, data.phone_e164):
+            holders = self.by_key.get(key) if key else None
+            if not holders:
+                continue
+            if len(holders) == 1:
+                (lead,) = holders.values()
+                if lead.merged_into_id is None:
+                    return lead
+            found, _matched_on = lead_find_duplicate(email_normalized=data.email_normalized, phone_e164=data.phone_e164)
+            return found
+        return None
+
+
+def _import_chunk(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str) -> None:
+    with transaction.atomic():
+        known = _ChunkLeads(rows)
+        pending: list[_Row] = []
+        claimed: set[str] = set()
+        for row in rows:
+            keys = _keys(row.data)
+            if not known.holds_any(keys) and not keys & claimed:
+                pending.append(row)
+                claimed |= keys
+                continue
+            if keys & claimed:
+                # An earlier row of this chunk is about to create this lead: create it first.
+                for lead in _create_new(pending, summary, rejects, file_name):
+                    known.add(lead)
+                pending, claimed = [], set()
+            lead = _import_existing(row, summary, rejects, file_name, known.find(row.data))
+            if lead is not None:
+                known.add(lead)
+        _create_new(pending, summary, rejects, file_name)
+
+
+def _fingerprint(row: _Row) -> str:
+    data = row.data
+    text = "\x1f".join((row.source, data.name, data.email_normalized, data.phone_e164, data.company, data.external_id))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _via(file_name: str, row: _Row) -> str:
+    return f"csv {file_name} row {row.number} #{_fingerprint(row)}"
+
+
+def _already_imported(lead: Lead, row: _Row) -> bool:
+    return LeadEvent.objects.filter(lead=lead, data__via__endswith=f" #{_fingerprint(row)}").exists()
+
+
+def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str) -> list[Lead]:
+    """Create leads for rows whose email and phone no lead has, in one insert per table.
+
+    Writes what `lead_intake` writes for a new lead (the lead, a `created` event, a
+    `lead.created` audit row); tests/leads/test_importer.py compares the two field by field.
+    """
+    if not rows:
+        return []
+    leads = [
+        Lead(
+            name=r.data.name,
+            email=r.data.email,
+            email_normalized=r.data.email_normalized,
+            phone=r.data.phone,
+            phone_e164=r.data.phone_e164,
+            company=r.data.company,
+            source=r.source,
+            external_ids={r.source: r.data.external_id} if r.data.external_id else {},
+        )
+        for r in rows
+    ]
+    try:
+        with transaction.atomic():
+            Lead.objects.bulk_create(leads)
+    except IntegrityError:
+        # Someone else created one of these leads since the chunk was looked up.
+        found = []
+        for row in rows:
+            existing, _matched_on = lead_find_duplicate(
+                email_normalized=row.data.email_normalized, phone_e164=row.data.phone_e164
+            )
+            lead = _import_existing(row, summary, rejects, file_name, existing)
+            if lead is not None:
+                found.append(lead)
+        return found
+    vias = [_via(file_name, r) for r in rows]
+    LeadEvent.objects.bulk_create(
+        LeadEvent(
+            lead=lead,
+            kind=LeadEvent.Kind.CREATED,
+            summary=f"Arrived from {lead.source}",
+            data={"source": lead.source, "via": via},
+        )
+        for lead, via in zip(leads, vias, strict=True)
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            actor_label=ACTOR_LABEL,
+            verb="lead.created",
+            object_type=Lead._meta.label_lower,
+            object_id=str(lead.pk),
+            object_repr=str(lead)[:255],
+            details={"source": lead.source, "via": via},
+        )
+        for lead, via in zip(leads, vias, strict=True)
+    )
+    board_version_bump()
+    summary.created += len(leads)
+    return leads
+
+
+def _other_contacts_already_noted(lead: Lead, data: LeadData, probe: Lead) -> bool:
+    """True when the row's second email/phone (one the lead cannot take) is already on its timeline.
+
+    `lead_intake` records such details on a `duplicate_intake` event; finding them there means
+    this row was imported before.
+    """
+    other_email = data.email_normalized if data.email_normalized != probe.email_normalized else ""
+    other_phone = data.phone_e164 if data.phone_e164 != probe.phone_e164 else ""
+    if not other_email and not other_phone:
+        return True
+    noted_emails: set[str] = set()
+    noted_phones: set[str] = set()
+    for noted in LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.DUPLICATE_INTAKE).values_list(
+        "data", flat=True
+    ):
+        if not isinstance(noted, dict):
+            continue
+        for normalize, found, key in (
+            (normalize_email, noted_emails, "other_email"),
+            (normalize_phone, noted_phones, "other_phone"),
+        ):
+            try:
+                found.add(normalize(noted.get(key)))
+            except InvalidInput:
+                continue
+    return (not other_email or other_email in noted_emails) and (not other_phone or other_phone in noted_phones)
+
+
+def _would_change(lead: Lead, data: LeadData, source: str) -> bool:
+    """Whether `lead_intake` would change or record anything for this row (it writes nothing here)."""
+    probe = copy.copy(lead)
+    changed = _enrich(probe, data, source)
+    if changed:
+        return True
+    return not _other_contacts_already_noted(lead, data, probe)
+
+
+def _import_existing(
+    row: _Row, summary: ImportSummary, rejects: _RejectsWriter, file_name: str, existing: Lead | None
+) -> Lead | None:
+    """Take in a row whose email or phone some lead has (`existing`, found by the dedup rule).
+
+    Returns the lead as the row left it, or None when the row was rejected.
+    """
+    if existing is not None and (not _would_change(existing, row.data, row.source) or _already_imported(existing, row)):
+        summary.unchanged += 1
+        return existing
+    try:
+        result = lead_intake(data=row.data, source=row.source, actor_label=ACTOR_LABEL, via=_via(file_name, row))
+    except (DomainError, IntegrityError) as exc:
+        summary.rejected += 1
+        reason = _reason(exc) if isinstance(exc, DomainError) else "Another lead took this email or phone meanwhile."
+        rejects.write(row.number, reason, row.raw)
+        return None
+    if result.created:
+        summary.created += 1
+    else:
+        summary.enriched += 1
+    return result.lead
