@@ -209,6 +209,16 @@ SECRET_SETTING_NAMES = [
     "EMAIL_HOST_PASSWORD",
 ]
 
+# --- Bookings (bookings: issue 6) ------------------------------------------------------------
+# Absolute links in booking emails (reschedule/cancel); the address leads reach this app at.
+BOOKING_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)  # a picked slot is kept this long
+BOOKING_RATE_LIMIT = env.str("BOOKING_RATE_LIMIT", default="20/m")  # per IP, booking page POSTs and holds
+BOOKING_FREEBUSY_CACHE_SECONDS = env.int("BOOKING_FREEBUSY_CACHE_SECONDS", default=60)
+BOOKING_GOOGLE_TIMEOUT_SECONDS = env.float("BOOKING_GOOGLE_TIMEOUT_SECONDS", default=15.0)
+BOOKING_GOOGLE_RETRIES = env.int("BOOKING_GOOGLE_RETRIES", default=3)  # after the first attempt
+BOOKING_GOOGLE_BACKOFF_SECONDS = env.float("BOOKING_GOOGLE_BACKOFF_SECONDS", default=1.0)
+
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)

@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/leads/<str:source>/", lead_webhook, name="lead-webhook"),
+    path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
     path("", include("leads.urls")),
 ]

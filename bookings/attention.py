@@ -1,0 +1,49 @@
+"""Board badges for booked leads and the "needs you" count of blocked invites."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from bookings.models import Booking
+from bookings.selectors import booking_latest_by_lead
+from clientsflow.attention import Badge, register_card_badges, register_needs_you
+
+
+def blocked_invites_count() -> int:
+    return Booking.objects.filter(
+        invite_status=Booking.InviteStatus.BLOCKED, status__in=Booking.ACTIVE_STATUSES
+    ).count()
+
+
+def booking_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    zone = ZoneInfo(settings.OWNER_TIMEZONE)
+    result: dict[int, list[Badge]] = {}
+    for lead_id, booking in booking_latest_by_lead(lead_ids=lead_ids).items():
+        when = booking.start_at.astimezone(zone)
+        label = f"Call {when:%a %-d %b %H:%M}"
+        if not booking.is_active:
+            result[lead_id] = [Badge(f"Cancelled: {when:%-d %b %H:%M}", "warn", "The booking was cancelled.")]
+            continue
+        badges = [Badge(label, "good", f"Booked for {when:%Y-%m-%d %H:%M} ({settings.OWNER_TIMEZONE})")]
+        if booking.invite_status == Booking.InviteStatus.BLOCKED:
+            badges.append(Badge("Invite blocked", "danger", booking.invite_error[:300]))
+        elif booking.invite_status == Booking.InviteStatus.PENDING:
+            badges.append(Badge("Invite pending", "warn", "The invite has not gone out yet."))
+        elif booking.invite_status == Booking.InviteStatus.FALLBACK_SENT:
+            badges.append(Badge("Invite: ICS email", "info", "Sent as an ICS email (Google Calendar is off)."))
+        else:
+            badges.append(Badge("Invite sent", "info", "Google Calendar sent the invite."))
+        result[lead_id] = badges
+    return result
+
+
+register_needs_you(
+    "booking_invites_blocked",
+    "Booking invites blocked",
+    url="/admin/bookings/booking/?invite_status__exact=blocked&upcoming=active",
+    count=blocked_invites_count,
+    order=30,
+)
+register_card_badges("bookings", booking_badges)

@@ -1,0 +1,45 @@
+"""Signed reschedule/cancel links: `/book/manage/<token>/`, valid until the meeting ends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Booking
+
+SALT = "bookings.manage"
+
+
+def manage_token(booking: Booking) -> str:
+    return signing.dumps(str(booking.public_id), salt=SALT, compress=True)
+
+
+def manage_path(booking: Booking) -> str:
+    return reverse("bookings:manage", args=[manage_token(booking)])
+
+
+def manage_url(booking: Booking) -> str:
+    return f"{settings.BOOKING_LINK_BASE_URL}{manage_path(booking)}"
+
+
+def booking_from_token(token: str, *, now: datetime | None = None) -> Booking | None:
+    """The booking a token names, or None when the token is forged or the meeting is over.
+
+    Expiry follows the booking's current end (a moved booking keeps its link working).
+    """
+    try:
+        public_id = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+    booking = (
+        Booking.objects.select_related("event_type__host", "lead").filter(public_id=public_id).first()
+        if isinstance(public_id, str)
+        else None
+    )
+    if booking is None or booking.end_at <= (now or timezone.now()):
+        return None
+    return booking

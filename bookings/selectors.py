@@ -1,0 +1,165 @@
+"""Reads: event types with their rules, busy intervals and the slots a visitor may pick."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bookings.availability import Interval, Rules, Slot, available_slots
+from bookings.models import Booking, EventType, Hold, Host
+
+logger = logging.getLogger(__name__)
+
+
+def event_type_get_public(*, slug: str) -> EventType | None:
+    return (
+        EventType.objects.select_related("host")
+        .prefetch_related("weekly_hours", "date_overrides")
+        .filter(slug=slug, is_active=True)
+        .first()
+    )
+
+
+def rules_for(event_type: EventType) -> Rules:
+    weekly: dict[int, list] = {}
+    for hours in event_type.weekly_hours.all():
+        weekly.setdefault(hours.weekday, []).append((hours.start_time, hours.end_time))
+    overrides: dict[date, list] = {}
+    for override in event_type.date_overrides.all():
+        windows = overrides.setdefault(override.date, [])
+        if override.start_time is not None:
+            windows.append((override.start_time, override.end_time))
+    return Rules(
+        host_timezone=event_type.host.timezone,
+        duration=timedelta(minutes=event_type.duration_minutes),
+        interval=timedelta(minutes=event_type.slot_interval_minutes),
+        buffer_before=timedelta(minutes=event_type.buffer_before_minutes),
+        buffer_after=timedelta(minutes=event_type.buffer_after_minutes),
+        min_notice=timedelta(minutes=event_type.min_notice_minutes),
+        days_ahead=event_type.days_ahead,
+        weekly={k: sorted(v) for k, v in weekly.items()},
+        overrides={k: sorted(v) for k, v in overrides.items()},
+    )
+
+
+def active_bookings(*, host: Host) -> QuerySet[Booking]:
+    return Booking.objects.filter(host=host, status__in=Booking.ACTIVE_STATUSES)
+
+
+def overlapping_bookings(
+    *, host: Host, buffered_start: datetime, buffered_end: datetime, exclude_pk: int | None = None
+) -> QuerySet[Booking]:
+    """Active bookings whose buffered range overlaps `[buffered_start, buffered_end)`."""
+    qs = active_bookings(host=host).filter(buffered_start__lt=buffered_end, buffered_end__gt=buffered_start)
+    return qs.exclude(pk=exclude_pk) if exclude_pk else qs
+
+
+def overlapping_holds(
+    *, host: Host, buffered_start: datetime, buffered_end: datetime, now: datetime, exclude_token: str = ""
+) -> QuerySet[Hold]:
+    qs = Hold.objects.filter(
+        host=host, expires_at__gt=now, buffered_start__lt=buffered_end, buffered_end__gt=buffered_start
+    )
+    return qs.exclude(token=exclude_token) if exclude_token else qs
+
+
+def google_busy(*, host: Host, time_min: datetime, time_max: datetime) -> list[Interval]:
+    """The host's Google busy times, cached briefly in the shared cache; [] when Google is off.
+
+    A failing free/busy query is logged and treated as no extra busy time: our own bookings are
+    still excluded by the database, and the owner sees Google's errors on the invites.
+    """
+    from bookings.clients import google_calendar
+
+    if not google_calendar.enabled():
+        return []
+    key = f"bookings:freebusy:{host.pk}:{time_min:%Y%m%d%H}:{time_max:%Y%m%d%H}"
+    cached = cache.get(key)
+    if cached is not None:
+        return [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in cached]
+    try:
+        busy = google_calendar.GoogleCalendarClient.from_settings().busy_times(
+            calendar_id=host.google_calendar_id, time_min=time_min, time_max=time_max
+        )
+    except google_calendar.CalendarError as exc:
+        logger.warning("bookings.freebusy_failed", extra={"host_id": host.pk, "code": exc.code})
+        return []
+    cache.set(key, [(s.isoformat(), e.isoformat()) for s, e in busy], settings.BOOKING_FREEBUSY_CACHE_SECONDS)
+    return busy
+
+
+def busy_intervals(
+    *,
+    host: Host,
+    time_min: datetime,
+    time_max: datetime,
+    now: datetime,
+    exclude_booking_pk: int | None = None,
+    exclude_hold_token: str = "",
+    include_google: bool = True,
+) -> list[Interval]:
+    """Everything that blocks the host in a range: bookings and live holds (buffered), Google busy."""
+    bookings = overlapping_bookings(
+        host=host, buffered_start=time_min, buffered_end=time_max, exclude_pk=exclude_booking_pk
+    )
+    holds = overlapping_holds(
+        host=host, buffered_start=time_min, buffered_end=time_max, now=now, exclude_token=exclude_hold_token
+    )
+    intervals: list[Interval] = list(bookings.values_list("buffered_start", "buffered_end"))
+    intervals += list(holds.values_list("buffered_start", "buffered_end"))
+    if include_google:
+        intervals += google_busy(host=host, time_min=time_min, time_max=time_max)
+    return intervals
+
+
+def slots_for(
+    *,
+    event_type: EventType,
+    now: datetime | None = None,
+    start_day: date | None = None,
+    days: int | None = None,
+    exclude_booking_pk: int | None = None,
+    exclude_hold_token: str = "",
+) -> list[Slot]:
+    now = now or timezone.now()
+    rules = rules_for(event_type)
+    window_start = now - timedelta(days=1)
+    window_end = now + timedelta(days=rules.days_ahead + 2)
+    busy = busy_intervals(
+        host=event_type.host,
+        time_min=window_start,
+        time_max=window_end,
+        now=now,
+        exclude_booking_pk=exclude_booking_pk,
+        exclude_hold_token=exclude_hold_token,
+    )
+    return available_slots(rules, now=now, busy=busy, start_day=start_day, days=days)
+
+
+def bookings_upcoming(*, now: datetime | None = None) -> QuerySet[Booking]:
+    now = now or timezone.now()
+    return Booking.objects.select_related("lead", "event_type", "host").filter(
+        status__in=Booking.ACTIVE_STATUSES, end_at__gt=now
+    )
+
+
+def booking_latest_by_lead(*, lead_ids: list[int]) -> dict[int, Booking]:
+    """Each lead's most relevant booking (the next active one, else the latest), in one query."""
+    now = timezone.now()
+    result: dict[int, Booking] = {}
+    rows = (
+        Booking.objects.filter(lead_id__in=lead_ids)
+        .filter(Q(status__in=Booking.ACTIVE_STATUSES) | Q(start_at__gt=now - timedelta(days=30)))
+        .only("id", "lead_id", "start_at", "status", "invite_status", "invite_error", "timezone")
+        .order_by("lead_id", "-start_at")
+    )
+    for booking in rows:
+        current = result.get(booking.lead_id)
+        if current is None or (booking.is_active and not current.is_active):
+            result[booking.lead_id] = booking
+    return result

@@ -1,0 +1,352 @@
+"""Holding, booking, moving and cancelling a slot.
+
+The overlap guarantee: every write that puts a booking on a time runs `_check_free` and the write
+inside one transaction. On SQLite that transaction is `BEGIN IMMEDIATE` (settings), so the two run
+one writer at a time; on PostgreSQL two requests may both pass the check, and the exclusion
+constraint refuses the second insert (IntegrityError -> `SlotTaken`). Either way the losing request
+writes nothing: the lead it may have created is rolled back with it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.availability import Interval, slot_is_offered
+from bookings.models import NO_OVERLAP_CONSTRAINT, Booking, EventType, Hold
+from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import DomainError, InvalidInput
+from leads.models import Lead, LeadEvent, Stage
+from leads.services.intake import LeadData, lead_intake
+from leads.services.stages import lead_advance_stage
+
+logger = logging.getLogger(__name__)
+
+BOOKING_EVENT_KIND = "booking"  # LeadEvent.kind for booking entries on the lead's timeline
+
+
+class SlotTaken(DomainError):
+    def __init__(self, message: str = "Sorry, that time was just taken. Please pick another time below."):
+        super().__init__(message)
+
+
+class SlotHeld(DomainError):
+    def __init__(
+        self,
+        message: str = "Someone else is booking that time right now. Please pick another time below, "
+        "or try this one again in a few minutes.",
+    ):
+        super().__init__(message)
+
+
+class SlotUnavailable(DomainError):
+    """The time is in the past, too soon, or outside the host's hours."""
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{name!r} is not a time zone we know. Pick your time zone from the list.") from None
+    return name
+
+
+def check_slot_offered(*, event_type: EventType, start: datetime, now: datetime) -> None:
+    if timezone.is_naive(start):
+        raise InvalidInput("The chosen time has no UTC offset. Pick a time from the list.")
+    if start <= now:
+        raise SlotUnavailable("That time has already passed. Please pick a time from the list below.")
+    if not slot_is_offered(rules_for(event_type), start=start, now=now):
+        if start < now + timedelta(minutes=event_type.min_notice_minutes):
+            raise SlotUnavailable("That time is too soon to book. Please pick a later time from the list below.")
+        raise SlotUnavailable("That time is outside the available hours. Please pick a time from the list below.")
+
+
+def _buffered(event_type: EventType, start: datetime) -> tuple[datetime, datetime, datetime]:
+    end = start + timedelta(minutes=event_type.duration_minutes)
+    return (
+        end,
+        start - timedelta(minutes=event_type.buffer_before_minutes),
+        end + timedelta(minutes=event_type.buffer_after_minutes),
+    )
+
+
+def _overlaps_any(intervals: list[Interval], start: datetime, end: datetime) -> bool:
+    return any(s < end and e > start for s, e in intervals)
+
+
+def _check_free(
+    *,
+    event_type: EventType,
+    buffered_start: datetime,
+    buffered_end: datetime,
+    now: datetime,
+    hold_token: str = "",
+    exclude_booking_pk: int | None = None,
+) -> None:
+    """Call inside the writing transaction. Raises SlotTaken / SlotHeld."""
+    host = event_type.host
+    if overlapping_bookings(
+        host=host, buffered_start=buffered_start, buffered_end=buffered_end, exclude_pk=exclude_booking_pk
+    ).exists():
+        raise SlotTaken()
+    if overlapping_holds(
+        host=host, buffered_start=buffered_start, buffered_end=buffered_end, now=now, exclude_token=hold_token
+    ).exists():
+        raise SlotHeld()
+    busy = google_busy(host=host, time_min=now - timedelta(days=1), time_max=buffered_end + timedelta(days=1))
+    if _overlaps_any(busy, buffered_start, buffered_end):
+        raise SlotTaken()
+
+
+def _save_or_slot_taken(booking: Booking, **save_kwargs: Any) -> None:
+    """Save inside a savepoint so PostgreSQL's exclusion violation can be turned into SlotTaken."""
+    try:
+        with transaction.atomic():
+            booking.save(**save_kwargs)
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise SlotTaken() from None
+        raise
+
+
+def _stop_sequence_enrollments(lead: Lead) -> None:
+    """Stop the lead's outbound sequence: it booked, so no more sales emails.
+
+    The outbound area owns enrollments; when its service is not there (yet) the booking stands
+    and a warning says so. A failure is recorded and does not undo the booking.
+    """
+    try:
+        from leads.services.sequences import enrollments_stop_for_lead  # type: ignore[import-not-found]
+    except ImportError:
+        logger.warning("bookings.enrollment_stop_unavailable", extra={"lead_id": lead.pk})
+        return
+    params = inspect.signature(enrollments_stop_for_lead).parameters
+    kwargs: dict[str, Any] = {"lead_id": lead.pk} if "lead_id" in params else {"lead": lead}
+    if "actor_label" in params:
+        kwargs["actor_label"] = "booking page"
+    try:
+        with transaction.atomic():
+            enrollments_stop_for_lead(reason="booked", **kwargs)
+    except Exception as exc:
+        logger.exception("bookings.enrollment_stop_failed", extra={"lead_id": lead.pk})
+        audit_record(
+            verb="booking.enrollment_stop_failed",
+            obj=lead,
+            actor_label="booking page",
+            details={"error_type": type(exc).__name__},
+        )
+
+
+def _timeline(booking: Booking, summary: str, **data: Any) -> None:
+    LeadEvent.objects.create(
+        lead_id=booking.lead_id,
+        kind=BOOKING_EVENT_KIND,
+        summary=summary[:255],
+        data={"booking_id": booking.pk, "start_at": booking.start_at.isoformat(), **data},
+    )
+
+
+def _when(booking: Booking) -> str:
+    local = booking.start_at.astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
+    return f"{local:%a %-d %b %Y %H:%M} ({settings.OWNER_TIMEZONE})"
+
+
+def _enqueue_invite(booking: Booking) -> None:
+    from bookings.tasks import booking_invite_deliver_task
+
+    booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+
+
+# --- holds ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def hold_create(*, event_type: EventType, start: datetime, now: datetime | None = None) -> Hold:
+    """Keep a slot for `BOOKING_HOLD_MINUTES` while the visitor fills in the form."""
+    now = now or timezone.now()
+    check_slot_offered(event_type=event_type, start=start, now=now)
+    end, buffered_start, buffered_end = _buffered(event_type, start)
+    _check_free(event_type=event_type, buffered_start=buffered_start, buffered_end=buffered_end, now=now)
+    return Hold.objects.create(
+        host=event_type.host,
+        event_type=event_type,
+        token=secrets.token_urlsafe(24),
+        start_at=start,
+        end_at=end,
+        buffered_start=buffered_start,
+        buffered_end=buffered_end,
+        expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+    )
+
+
+def holds_expire(*, now: datetime | None = None) -> int:
+    deleted, _ = Hold.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+
+def booking_create(
+    *,
+    event_type: EventType,
+    start: datetime,
+    timezone_name: str,
+    name: str,
+    email: str,
+    phone: str = "",
+    note: str = "",
+    hold_token: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Book `start` for the person, creating or finding their lead, moving it to `booked`.
+
+    Raises InvalidInput (bad details), SlotUnavailable (past / outside hours), SlotTaken or
+    SlotHeld; in every case nothing is written. The invite goes out after commit.
+    """
+    now = now or timezone.now()
+    validate_timezone(timezone_name)
+    if not name.strip():
+        raise InvalidInput("Please tell us your name.")
+    if not email.strip():
+        raise InvalidInput("Please give an email address so we can send you the invite.")
+    data = LeadData.build(name=name, email=email, phone=phone)
+    check_slot_offered(event_type=event_type, start=start, now=now)
+    end, buffered_start, buffered_end = _buffered(event_type, start)
+
+    with transaction.atomic():
+        _check_free(
+            event_type=event_type,
+            buffered_start=buffered_start,
+            buffered_end=buffered_end,
+            now=now,
+            hold_token=hold_token,
+        )
+        intake = lead_intake(data=data, source="booking", actor_label="booking page", via=event_type.slug)
+        booking = Booking(
+            host=event_type.host,
+            event_type=event_type,
+            lead=intake.lead,
+            start_at=start,
+            end_at=end,
+            buffered_start=buffered_start,
+            buffered_end=buffered_end,
+            timezone=timezone_name,
+            name=data.name,
+            email=data.email,
+            phone=data.phone,
+            note=note.strip()[:2000],
+        )
+        _save_or_slot_taken(booking)
+        if hold_token:
+            Hold.objects.filter(token=hold_token).delete()
+        _timeline(booking, f"Booked {event_type.title} for {_when(booking)}", status=booking.status)
+        lead_advance_stage(
+            lead=intake.lead, to_stage=Stage.BOOKED, actor_label="booking page", reason=f"Booked {event_type.title}"
+        )
+        _stop_sequence_enrollments(intake.lead)
+        audit_record(
+            verb="booking.created",
+            obj=booking,
+            actor_label="booking page",
+            details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
+        )
+        board_version_bump()
+        _enqueue_invite(booking)
+    logger.info("booking.created", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
+    return booking
+
+
+def booking_reschedule(
+    *,
+    booking: Booking,
+    start: datetime,
+    actor: Any = None,
+    actor_label: str = "lead (manage link)",
+    hold_token: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Move an active booking to `start`: same overlap guarantee, one transaction, new SEQUENCE."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update().select_related("event_type__host").get(pk=booking.pk)
+        if not locked.is_active:
+            raise DomainError("This booking was cancelled, so it cannot be moved. Book a new time instead.")
+        if locked.start_at <= now:
+            raise DomainError("This meeting has already started, so it cannot be moved.")
+        if start == locked.start_at:
+            raise InvalidInput("That is the time already booked. Pick a different time.")
+        event_type = locked.event_type
+        check_slot_offered(event_type=event_type, start=start, now=now)
+        end, buffered_start, buffered_end = _buffered(event_type, start)
+        _check_free(
+            event_type=event_type,
+            buffered_start=buffered_start,
+            buffered_end=buffered_end,
+            now=now,
+            hold_token=hold_token,
+            exclude_booking_pk=locked.pk,
+        )
+        previous = locked.start_at
+        locked.start_at, locked.end_at = start, end
+        locked.buffered_start, locked.buffered_end = buffered_start, buffered_end
+        locked.status = Booking.Status.RESCHEDULED
+        locked.rescheduled_at = now
+        locked.sequence += 1
+        locked.reminder_24h_sent_at = None
+        locked.reminder_1h_sent_at = None
+        locked.invite_status = Booking.InviteStatus.PENDING
+        locked.invite_error = ""
+        _save_or_slot_taken(locked)
+        if hold_token:
+            Hold.objects.filter(token=hold_token).delete()
+        _timeline(locked, f"Booking moved to {_when(locked)}", previous_start_at=previous.isoformat())
+        audit_record(
+            verb="booking.rescheduled",
+            obj=locked,
+            actor=actor,
+            actor_label=actor_label,
+            details={"from": previous.isoformat(), "to": start.isoformat(), "sequence": locked.sequence},
+        )
+        board_version_bump()
+        _enqueue_invite(locked)
+    return locked
+
+
+@transaction.atomic
+def booking_cancel(
+    *, booking: Booking, reason: str, actor: Any = None, actor_label: str = "lead (manage link)"
+) -> Booking:
+    """Cancel an active booking; the Google event is cancelled and an ICS CANCEL goes out after commit."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Please give a reason for cancelling.")
+    locked = Booking.objects.select_for_update().get(pk=booking.pk)
+    if not locked.is_active:
+        raise DomainError("This booking is already cancelled.")
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    label = actor_label if not user else user.get_username()
+    locked.status = Booking.Status.CANCELLED
+    locked.cancelled_at = timezone.now()
+    locked.cancel_reason = reason[:255]
+    locked.cancelled_by = label[:100]
+    locked.sequence += 1
+    locked.invite_status = Booking.InviteStatus.PENDING
+    locked.invite_error = ""
+    locked.save()
+    _timeline(locked, f"Booking for {_when(locked)} cancelled by {label}: {reason}"[:255], reason=reason[:255])
+    audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
+    board_version_bump()
+    _enqueue_invite(locked)
+    return locked

@@ -1,0 +1,243 @@
+"""Getting the invite to the lead, and saying honestly whether it arrived.
+
+`booking_invite_deliver` runs after every change (create, move, cancel). With Google configured it
+creates / updates / cancels the event (Google mails the attendee); our own email with an ICS file
+goes out when Google is not configured, when Google refused, or whenever
+`GCAL_DRIVEN_CONFIRMATION` is off. The resulting `invite_status`:
+
+- `sent`           Google accepted the change and mails the invite itself;
+- `fallback_sent`  no Google (local mode): our ICS email was sent;
+- `blocked`        Google refused or kept failing (reason in `invite_error`), or no email could be
+                   sent; the owner is alerted (board badge, "needs you", Slack when configured).
+
+This is transactional mail the lead asked for, so it does not pass the outbound approval queue;
+it still honours the suppression list and every send is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.clients import google_calendar, slack
+from bookings.ics import booking_location, invite_ics
+from bookings.links import manage_url
+from bookings.models import Booking
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+
+logger = logging.getLogger(__name__)
+
+
+def google_client() -> google_calendar.GoogleCalendarClient:
+    return google_calendar.GoogleCalendarClient.from_settings()
+
+
+def _event_body(booking: Booking) -> dict[str, Any]:
+    return {
+        "summary": f"{booking.event_type.title}: {booking.name}",
+        "description": (
+            f"{booking.event_type.title} booked through ClientsFlow.\n"
+            f"Reschedule or cancel: {manage_url(booking)}"
+            + (f"\n\nNote from {booking.name}: {booking.note}" if booking.note else "")
+        ),
+        "start": {"dateTime": booking.start_at.isoformat(), "timeZone": booking.host.timezone},
+        "end": {"dateTime": booking.end_at.isoformat(), "timeZone": booking.host.timezone},
+        "attendees": [{"email": booking.email, "displayName": booking.name}],
+        "location": booking.event_type.location,
+        "guestsCanModify": False,
+        "extendedProperties": {"private": {"clientsflow_booking": str(booking.public_id)}},
+    }
+
+
+def _sync_google(booking: Booking) -> dict[str, str]:
+    """Create, move or cancel the Google event. Returns the fields to store; raises CalendarError."""
+    client = google_client()
+    calendar_id = booking.host.google_calendar_id
+    if booking.status == Booking.Status.CANCELLED:
+        if booking.google_event_id:
+            client.event_cancel(calendar_id=calendar_id, event_id=booking.google_event_id)
+        return {}
+    if booking.google_event_id:
+        body = _event_body(booking)
+        event = client.event_update(
+            calendar_id=calendar_id,
+            event_id=booking.google_event_id,
+            body={k: body[k] for k in ("start", "end", "description")},
+        )
+    else:
+        event = client.event_create(
+            calendar_id=calendar_id,
+            event_id=booking.google_event_key,
+            request_id=booking.conference_request_id,
+            body=_event_body(booking),
+        )
+    fields = {"google_event_id": event.event_id}
+    if event.meet_url:
+        fields["meet_url"] = event.meet_url
+    return fields
+
+
+def is_suppressed(email: str) -> bool:
+    """Whether the address is on the suppression list (owned by the outbound area, when present)."""
+    try:
+        from leads.services.suppression import is_suppressed as check  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    try:
+        return bool(check(email=email))
+    except TypeError:
+        return bool(check(email))
+
+
+def local_time(booking: Booking) -> str:
+    local = booking.start_at.astimezone(ZoneInfo(booking.timezone))
+    return f"{local:%A %-d %B %Y at %H:%M} ({booking.timezone})"
+
+
+def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list[str], method: str = "") -> str:
+    """Send one email about the booking to the lead. Returns 'sent', 'suppressed' or 'failed: ...'."""
+    if is_suppressed(booking.email):
+        audit_record(verb="booking.email_suppressed", obj=booking, details={"kind": kind, "lead_id": booking.lead_id})
+        return "suppressed"
+    message = mail.EmailMultiAlternatives(
+        subject=subject,
+        body="\n\n".join([f"Hello {booking.name},", *lines, f"— {booking.host.name}"]),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[booking.email],
+        reply_to=[booking.host.email],
+    )
+    if method:
+        ics = invite_ics(booking=booking, method=method, manage_url=manage_url(booking))
+        message.attach("invite.ics", ics, f"text/calendar; method={method}; charset=UTF-8")
+    try:
+        message.send()
+    except Exception as exc:  # any backend: SMTP, anymail providers
+        logger.warning("booking.email_failed", extra={"booking_id": booking.pk, "kind": kind})
+        audit_record(
+            verb="booking.email_failed",
+            obj=booking,
+            details={"kind": kind, "lead_id": booking.lead_id, "error_type": type(exc).__name__},
+        )
+        return f"failed: {type(exc).__name__}"
+    audit_record(
+        verb="booking.email_sent",
+        obj=booking,
+        details={"kind": kind, "lead_id": booking.lead_id, "method": method, "sequence": booking.sequence},
+    )
+    return "sent"
+
+
+def _invite_email(booking: Booking) -> str:
+    where = booking_location(booking)
+    if booking.status == Booking.Status.CANCELLED:
+        return send_booking_email(
+            booking=booking,
+            kind="cancel",
+            method="CANCEL",
+            subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
+            lines=[
+                f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
+                f"Want a new time? Book again at {settings.BOOKING_LINK_BASE_URL}/book/{booking.event_type.slug}/",
+            ],
+        )
+    moved = booking.status == Booking.Status.RESCHEDULED
+    return send_booking_email(
+        booking=booking,
+        kind="update" if moved else "confirmation",
+        method="REQUEST",
+        subject=f"{'Moved' if moved else 'Confirmed'}: {booking.event_type.title} on {local_time(booking)}",
+        lines=[
+            f"Your {booking.event_type.title} with {booking.host.name} is {'moved to' if moved else 'booked for'} "
+            f"{local_time(booking)}.",
+            f"Where: {where}",
+            "The attached invite adds it to your calendar.",
+            f"Need to reschedule or cancel? {manage_url(booking)}",
+        ],
+    )
+
+
+def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> Booking:
+    """Deliver the invite for the booking's current state and record the honest outcome.
+
+    `sequence` is the change this run was queued for; a run for an older change does nothing (the
+    newer change has its own run).
+    """
+    booking = Booking.objects.select_related("event_type", "host", "lead").get(pk=booking_id)
+    if sequence is not None and booking.sequence != sequence:
+        return booking
+    google_on = google_calendar.enabled()
+    google_error = ""
+    fields: dict[str, Any] = {}
+    if google_on:
+        try:
+            fields = _sync_google(booking)
+        except google_calendar.CalendarError as exc:
+            google_error = str(exc)
+        for name, value in fields.items():
+            setattr(booking, name, value)  # the ICS then carries the Meet link
+
+    email_result = ""
+    if not google_on or google_error or not settings.GCAL_DRIVEN_CONFIRMATION:
+        email_result = _invite_email(booking)
+
+    if google_on and not google_error:
+        status, error = Booking.InviteStatus.SENT, ""
+        if email_result and email_result != "sent":
+            error = f"Google sent the invite; our own email was not sent ({email_result})."
+    elif google_error:
+        status = Booking.InviteStatus.BLOCKED
+        tail = {
+            "sent": "The lead was sent the ICS email instead.",
+            "suppressed": "The lead's address is suppressed, so no ICS email was sent either.",
+        }.get(email_result, f"The ICS email also failed ({email_result}).")
+        error = f"{google_error} {tail}"
+    elif email_result == "sent":
+        status, error = Booking.InviteStatus.FALLBACK_SENT, ""
+    else:
+        status = Booking.InviteStatus.BLOCKED
+        error = (
+            "The lead's address is on the suppression list, so no invite was sent."
+            if email_result == "suppressed"
+            else f"The ICS invite email could not be sent ({email_result}). Check the email settings."
+        )
+
+    with transaction.atomic():
+        # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
+        updated = Booking.objects.filter(pk=booking.pk, sequence=booking.sequence).update(
+            invite_status=status, invite_error=error[:2000], invite_updated_at=timezone.now(), **fields
+        )
+        if updated:
+            audit_record(
+                verb=f"booking.invite_{status}",
+                obj=booking,
+                details={"sequence": booking.sequence, "google": google_on, "email": email_result or "not needed"},
+            )
+            board_version_bump()
+            if status == Booking.InviteStatus.BLOCKED:
+                transaction.on_commit(lambda: _alert_owner(booking.pk, error))
+    logger.info("booking.invite", extra={"booking_id": booking.pk, "invite_status": status})
+    booking.refresh_from_db()
+    return booking
+
+
+def _alert_owner(booking_id: int, error: str) -> None:
+    if not slack.enabled():
+        return
+    booking = Booking.objects.select_related("lead").get(pk=booking_id)
+    try:
+        slack.slack_post(
+            text=(
+                f":warning: Invite blocked for the booking of {booking.lead} on "
+                f"{booking.start_at:%Y-%m-%d %H:%M} UTC. {error} "
+                f"See {settings.BOOKING_LINK_BASE_URL}/admin/bookings/booking/{booking.pk}/change/"
+            )
+        )
+    except slack.SlackError as exc:
+        logger.warning("booking.slack_alert_failed", extra={"booking_id": booking_id, "error": str(exc)})

@@ -1,0 +1,14 @@
+"""Thin Celery tasks: ids in, one service call."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from bookings.services.invites import booking_invite_deliver
+
+
+@shared_task(acks_late=True)
+def booking_invite_deliver_task(booking_id: int, sequence: int | None = None) -> None:
+    # The service records every outcome on the booking (blocked with a reason); the dispatcher's
+    # `booking_invites_pending` job re-queues a run that was lost.
+    booking_invite_deliver(booking_id=booking_id, sequence=sequence)
