@@ -1,6 +1,15 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from leads import views
+
+app_name = "leads"
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/board/", permanent=False)),
+    path("board/", views.board, name="board"),
+    path("board/column/<str:stage>/", views.board_column, name="board-column"),
+    path("board/seen/", views.board_mark_seen, name="board-mark-seen"),
+    path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
+    path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
 ]

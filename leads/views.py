@@ -1,0 +1,262 @@
+"""The owner's board and the lead page. Thin: selectors read, services write.
+
+One view renders the full page or the partial HTMX asked for (`#board-body` for search and
+filters, a column page for "load more"). The board's fragments are cached under
+`board_version()` and the filters, for at most `BOARD_FRAGMENT_TTL_SECONDS`; every service that
+changes what the board shows bumps the version, so all web processes sharing the cache agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from clientsflow.attention import needs_you_counts
+from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
+from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
+from leads.forms import BoardFilterForm, MarkSeenForm, MoveForm
+from leads.models import PIPELINE_ORDER, Lead, Stage
+from leads.selectors import (
+    RECENCY_WINDOWS,
+    BoardFilters,
+    Card,
+    board_column_page,
+    board_columns,
+    board_summary,
+    decode_cursor,
+    lead_for_page,
+    lead_stage_history,
+    lead_timeline,
+)
+from leads.services.seen import leads_mark_seen
+from leads.services.stages import lead_mark_seen, lead_move_stage, stage_label
+
+logger = logging.getLogger(__name__)
+
+# Cached HTML holds this in place of the CSRF token; each response puts its own token back.
+CSRF_PLACEHOLDER = "__clientsflow_csrf_token__"
+BOARD_URL = "/board/"
+
+staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
+
+
+def _cached_fragment(request: HttpRequest, name: str, key: str, build: Callable[[], str]) -> SafeString:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    cache_key = f"board:v{board_version()}:{name}:{digest}"
+    html = cache.get(cache_key)
+    if html is None:
+        html = build()
+        cache.set(cache_key, html, BOARD_FRAGMENT_TTL_SECONDS)
+    # Safe: the HTML was rendered by our own templates, with autoescaping on.
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308
+
+
+def _filters(request: HttpRequest) -> BoardFilters:
+    return BoardFilterForm(request.GET).filters()
+
+
+def _board_url(filters: BoardFilters) -> str:
+    query = filters.querystring()
+    return f"{BOARD_URL}?{query}" if query else BOARD_URL
+
+
+def _render_body(filters: BoardFilters) -> str:
+    now = timezone.now()
+    summary = board_summary(filters, now=now)
+    columns = board_columns(filters, now=now, summary=summary)
+    context = {
+        "csrf_token": CSRF_PLACEHOLDER,
+        "filters": filters,
+        "form": BoardFilterForm(
+            initial={
+                "q": filters.q,
+                "source": filters.source,
+                "stage": filters.stage,
+                "since": filters.since,
+                "unseen": filters.unseen,
+            }
+        ),
+        "columns": columns,
+        "all_stages": [(stage, Stage(stage).label) for stage in PIPELINE_ORDER],
+        "recency": summary.recency,
+        "recency_windows": RECENCY_WINDOWS,
+        "sources": summary.sources,
+        "board_url": _board_url(filters),
+        "filter_query": filters.querystring(),
+        "rendered_at": now,
+    }
+    return render_to_string("leads/_board_body.html", context)
+
+
+def _render_needs_you() -> str:
+    return render_to_string("leads/_needs_you.html", {"items": needs_you_counts()})
+
+
+@never_cache
+@require_GET
+@staff_required
+def board(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    body = _cached_fragment(request, "body", filters.cache_key(), lambda: _render_body(filters))
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request and htmx.target == "board-body":
+        response = HttpResponse(body)
+    else:
+        needs_you = _cached_fragment(request, "needs-you", "", _render_needs_you)
+        response = render(request, "leads/board.html", {"body": body, "needs_you": needs_you, "filters": filters})
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@never_cache
+@require_GET
+@staff_required
+def board_column(request: HttpRequest, stage: str) -> HttpResponse:
+    """'Load more' for one column: the next page after the cursor, paged in the database."""
+    if stage not in PIPELINE_ORDER:
+        raise Http404("No such stage.")
+    filters = _filters(request)
+    cursor = request.GET.get("after", "")
+    after = decode_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        return HttpResponse("That 'load more' link is out of date; reload the board.", status=400)
+    htmx = getattr(request, "htmx", None)
+
+    def build() -> str:
+        cards, next_cursor = board_column_page(filters, stage=stage, after=after)
+        return render_to_string(
+            "leads/_cards_page.html",
+            {
+                "csrf_token": CSRF_PLACEHOLDER,
+                "cards": cards,
+                "stage": stage,
+                "next_cursor": next_cursor,
+                "filter_query": filters.querystring(),
+                "board_url": _board_url(filters),
+            },
+        )
+
+    cards_html = _cached_fragment(request, "column", f"{stage}|{cursor}|{filters.cache_key()}", build)
+    if htmx and not htmx.history_restore_request:
+        response = HttpResponse(cards_html)
+    else:
+        response = render(
+            request,
+            "leads/column.html",
+            {"cards_html": cards_html, "stage": stage, "label": stage_label(stage), "board_url": _board_url(filters)},
+        )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@never_cache
+@require_GET
+@staff_required
+def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    try:
+        lead = lead_for_page(public_id)
+    except Lead.DoesNotExist:
+        raise Http404("No lead with this id; it may have been deleted.")
+    # Opening the lead's page is what "seen" means (see leads/services/seen.py).
+    lead_mark_seen(lead=lead)
+    card = Card(lead=lead)
+    return render(
+        request,
+        "leads/lead_detail.html",
+        {
+            "lead": lead,
+            "card": card,
+            "history": lead_stage_history(lead),
+            "timeline": lead_timeline(lead),
+            "external_ids": sorted((lead.external_ids or {}).items()),
+            "owner_timezone": settings.OWNER_TIMEZONE,
+        },
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _safe_next(request: HttpRequest, candidate: str) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return BOARD_URL
+
+
+def _move_refused(request: HttpRequest, message: str, status: int, next_url: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "error": message}, status=status)
+    messages.error(request, f"Not moved: {message}")
+    return HttpResponseRedirect(next_url)
+
+
+@require_POST
+@staff_required
+def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Move a card. JSON for the board's script (4xx with the reason when refused); a redirect
+    back with a message for the plain form that works without JavaScript."""
+    form = MoveForm(request.POST)
+    next_url = _safe_next(request, request.POST.get("next", ""))
+    if not form.is_valid():
+        return _move_refused(request, form.error_message(), 400, next_url)
+    try:
+        lead = Lead.objects.get(public_id=public_id)
+    except (Lead.DoesNotExist, ValueError):
+        return _move_refused(request, "This lead no longer exists; reload the board.", 404, next_url)
+    to_stage = form.cleaned_data["to_stage"]
+    try:
+        lead_move_stage(
+            lead=lead,
+            to_stage=to_stage,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            expected_stage=form.cleaned_data["expected_stage"] or None,
+        )
+    except StageConflict as exc:
+        return _move_refused(request, str(exc), 409, next_url)
+    except IllegalStageMove as exc:
+        return _move_refused(request, str(exc), 422, next_url)
+    except (InvalidInput, DomainError) as exc:
+        return _move_refused(request, str(exc), 400, next_url)
+    # Moving a card by hand means the owner has seen it.
+    lead_mark_seen(lead=lead)
+    lead.refresh_from_db(fields=["seen_at"])
+    logger.info("board.lead_moved", extra={"lead_id": lead.pk, "to_stage": to_stage})
+    message = f"Saved: {lead} moved to {stage_label(to_stage)}."
+    if _wants_json(request):
+        card_html = render_to_string("leads/_card.html", {"card": Card(lead=lead), "board_url": next_url}, request)
+        return JsonResponse({"ok": True, "message": message, "stage": to_stage, "card": card_html})
+    messages.success(request, message)
+    return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")
+
+
+@require_POST
+@staff_required
+def board_mark_seen(request: HttpRequest) -> HttpResponse:
+    form = MarkSeenForm(request.POST)
+    next_url = _safe_next(request, request.POST.get("next", ""))
+    if not form.is_valid():
+        messages.error(request, "Nothing was marked: reload the board and try again.")
+        return HttpResponseRedirect(next_url)
+    marked = leads_mark_seen(up_to=form.cleaned_data["up_to"], actor=request.user)
+    messages.success(request, f"Marked {marked} lead{'s' if marked != 1 else ''} as seen.")
+    return HttpResponseRedirect(next_url)

@@ -1,0 +1,254 @@
+"""The board's reads: constant query count, database paging, filters, cache, times, timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from clientsflow.attention import Badge, register_card_badges
+from clientsflow.cache import board_version, board_version_bump
+from leads import selectors
+from leads.models import PIPELINE_ORDER, Lead, LeadEvent, Stage
+from leads.selectors import (
+    BoardFilters,
+    CardAction,
+    TimelineEntry,
+    board_column_page,
+    board_columns,
+    board_counts,
+    decode_cursor,
+    lead_timeline,
+    recency_counts,
+    register_card_actions,
+    register_timeline_source,
+)
+from leads.services.seen import leads_mark_seen
+from leads.services.stages import lead_move_stage
+from leads.templatetags.board import relative_time, reltime
+
+pytestmark = pytest.mark.django_db
+
+BOARD_STAGES = [Stage.NEW, Stage.CONTACTED, Stage.REPLIED, Stage.BOOKED, Stage.PROPOSAL_SENT, Stage.LOST]
+
+
+def make_board_leads(n: int, *, stages: list[str] | None = None, prefix: str = "lead", **fields) -> list[Lead]:
+    """`n` leads spread over `stages`, made in bulk (as the bench does)."""
+    stages = stages or BOARD_STAGES
+    leads = [
+        Lead(
+            name=f"{prefix.title()} {i}",
+            email=f"{prefix}{i}@example.com",
+            email_normalized=f"{prefix}{i}@example.com",
+            company=f"Company {i % 17}",
+            source=("website", "ghl", "referral")[i % 3],
+            stage=stages[i % len(stages)],
+            **fields,
+        )
+        for i in range(n)
+    ]
+    return Lead.objects.bulk_create(leads, batch_size=1000)
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_user("owner", "owner@example.com", "pw-Secret-123", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+def _invalidate(django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        board_version_bump()
+
+
+def _queries_of_board_render(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get("/board/")
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_board_render_query_count_is_constant_in_the_number_of_leads(staff_client, django_capture_on_commit_callbacks):
+    make_board_leads(50, prefix="small")
+    _invalidate(django_capture_on_commit_callbacks)
+    with_50 = _queries_of_board_render(staff_client)
+
+    make_board_leads(4950, prefix="big")
+    assert Lead.objects.count() == 5000
+    _invalidate(django_capture_on_commit_callbacks)
+    with_5000 = _queries_of_board_render(staff_client)
+
+    assert with_50 == with_5000
+    assert with_5000 <= 15
+
+
+def test_a_cached_board_render_does_not_query_leads(staff_client, django_capture_on_commit_callbacks):
+    make_board_leads(30)
+    _invalidate(django_capture_on_commit_callbacks)
+    _queries_of_board_render(staff_client)
+    with CaptureQueriesContext(connection) as ctx:
+        staff_client.get("/board/")
+    assert not [q for q in ctx.captured_queries if "leads_lead" in q["sql"]]
+
+
+def test_columns_follow_the_pipeline_with_database_counts_and_newest_cards_first():
+    leads = make_board_leads(60, stages=[Stage.NEW, Stage.BOOKED])
+    newest_new = max((lead for lead in leads if lead.stage == Stage.NEW), key=lambda lead: (lead.created_at, lead.pk))
+    columns = board_columns(BoardFilters())
+    assert [column.stage for column in columns] == PIPELINE_ORDER
+    by_stage = {column.stage: column for column in columns}
+    assert by_stage["new"].count == 30 and by_stage["booked"].count == 30 and by_stage["paid"].count == 0
+    assert len(by_stage["new"].cards) == selectors.CARDS_PER_COLUMN
+    assert by_stage["new"].cards[0].lead.pk == newest_new.pk
+    assert by_stage["new"].next_cursor and not by_stage["paid"].next_cursor
+
+
+def test_merged_leads_are_not_on_the_board():
+    survivor, duplicate = make_board_leads(2, stages=[Stage.NEW])
+    Lead.objects.filter(pk=duplicate.pk).update(merged_into=survivor)
+    assert board_counts(BoardFilters())["new"] == 1
+
+
+def test_load_more_pages_a_column_in_the_database_without_gaps_or_repeats():
+    make_board_leads(45, stages=[Stage.NEW])
+    first = board_columns(BoardFilters())[0]
+    seen = [card.lead.pk for card in first.cards]
+    cursor = first.next_cursor
+    query_counts = []
+    while cursor:
+        with CaptureQueriesContext(connection) as ctx:
+            cards, cursor = board_column_page(BoardFilters(), stage="new", after=decode_cursor(cursor))
+        lead_queries = [q["sql"] for q in ctx.captured_queries if 'FROM "leads_lead"' in q["sql"]]
+        assert len(lead_queries) == 1 and "LIMIT 21" in lead_queries[0].upper()
+        query_counts.append(len(ctx.captured_queries))  # + one per badge provider, whatever the page
+        seen.extend(card.lead.pk for card in cards)
+    assert len(query_counts) == 2 and query_counts[0] == query_counts[1]
+    assert len(seen) == 45 == len(set(seen))
+    expected = list(Lead.objects.filter(stage="new").order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert seen == expected
+
+
+def test_a_tampered_cursor_is_refused():
+    assert decode_cursor("not-a-cursor") is None
+    assert decode_cursor("") is None
+
+
+def test_filters_search_name_email_and_company_source_stage_and_unseen():
+    make_board_leads(12)
+    Lead.objects.create(name="Zed Quinn", email="zq@example.com", email_normalized="zq@example.com", source="ghl")
+    Lead.objects.create(name="Ann", email="ann@acme.test", email_normalized="ann@acme.test", company="Zedcorp")
+    total = sum(board_counts(BoardFilters(q="zed")).values())
+    assert total == 2
+    assert sum(board_counts(BoardFilters(q="acme.test")).values()) == 1
+    assert sum(board_counts(BoardFilters(source="ghl")).values()) == 4 + 1
+    only_booked = board_columns(BoardFilters(stage="booked"))
+    assert [column.stage for column in only_booked] == ["booked"]
+    assert all(card.lead.stage == "booked" for card in only_booked[0].cards)
+    Lead.objects.filter(name="Ann").update(seen_at=timezone.now())
+    assert sum(board_counts(BoardFilters(unseen=True)).values()) == 13
+
+
+def test_recency_counts_and_since_filter():
+    now = timezone.now()
+    leads = make_board_leads(4, stages=[Stage.NEW])
+    for lead, age in zip(
+        leads, (timedelta(minutes=5), timedelta(hours=3), timedelta(days=3), timedelta(days=30)), strict=True
+    ):
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - age)
+    Lead.objects.filter(pk=leads[3].pk).update(seen_at=now)
+    counts = recency_counts(now=now)
+    assert (counts.last_hour, counts.last_day, counts.last_week, counts.unseen) == (1, 2, 3, 3)
+    assert board_counts(BoardFilters(since="24h"), now=now)["new"] == 2
+
+
+def test_mark_all_seen_spares_leads_that_arrived_after_the_page_was_drawn():
+    drawn_at = timezone.now()
+    old, late = make_board_leads(2, stages=[Stage.NEW])
+    Lead.objects.filter(pk=old.pk).update(created_at=drawn_at - timedelta(minutes=2))
+    Lead.objects.filter(pk=late.pk).update(created_at=drawn_at + timedelta(seconds=30))
+    assert leads_mark_seen(up_to=drawn_at, actor=None) == 1
+    old.refresh_from_db()
+    late.refresh_from_db()
+    assert old.seen_at is not None and late.seen_at is None
+
+
+def test_a_mutating_service_bumps_the_board_version_after_commit(django_capture_on_commit_callbacks):
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    before = board_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_move_stage(lead=lead, to_stage=Stage.CONTACTED, actor_label="test")
+    assert board_version() == before + 1
+
+
+def test_relative_times_read_at_a_glance():
+    now = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    assert relative_time(now - timedelta(seconds=20), now) == "just now"
+    assert relative_time(now - timedelta(minutes=7), now) == "7 min ago"
+    assert relative_time(now - timedelta(hours=3), now) == "3 h ago"
+    assert relative_time(now - timedelta(hours=30), now) == "yesterday"
+    assert relative_time(now - timedelta(days=4), now) == "4 days ago"
+    assert relative_time(now - timedelta(days=40), now) == "15 Oct"
+
+
+def test_time_element_carries_the_instant_and_the_exact_owner_zone_time(settings):
+    settings.OWNER_TIMEZONE = "America/New_York"
+    html = reltime(datetime(2026, 11, 24, 14, 5, tzinfo=UTC))
+    assert 'datetime="2026-11-24T14:05:00Z"' in html
+    assert 'title="Tue 24 Nov 2026, 09:05 EST"' in html
+
+
+def test_timeline_merges_events_and_stage_changes_newest_first_and_other_apps_can_extend_it():
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.CREATED, summary="Arrived from the website form")
+    lead_move_stage(lead=lead, to_stage=Stage.CONTACTED, actor_label="owner")
+    far_future = timezone.now() + timedelta(days=1)
+
+    @register_timeline_source("test_extra")
+    def extra(for_lead):
+        return [TimelineEntry(at=far_future, kind="booking", title="Call booked")]
+
+    try:
+        entries = lead_timeline(lead)
+    finally:
+        selectors._TIMELINE_SOURCES.pop("test_extra")
+    assert [entry.title for entry in entries] == ["Call booked", "Moved to Contacted", "Created"]
+    assert entries[1].actor == "owner" and "From New" in entries[1].detail
+
+
+def test_card_badges_and_actions_come_from_providers_with_one_call_per_page():
+    leads = make_board_leads(3, stages=[Stage.BOOKED])
+    calls = []
+
+    def badges(ids):
+        calls.append(list(ids))
+        return {ids[0]: [Badge("Invite blocked", "danger")]}
+
+    register_card_badges("test_invite", badges)
+    register_card_actions(
+        "test_cancel", lambda ids: {lead_id: [CardAction("Cancel booking", "/x/")] for lead_id in ids}
+    )
+    try:
+        cards = board_columns(BoardFilters(stage="booked"))[0].cards
+    finally:
+        from clientsflow import attention
+
+        attention._BADGES.pop("test_invite")
+        selectors._CARD_ACTIONS.pop("test_cancel")
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(lead.pk for lead in leads)
+    assert sum(len(card.badges) for card in cards) == 1
+    assert all(card.actions[0].label == "Cancel booking" for card in cards)
+
+
+def test_needs_you_counts_new_leads_not_yet_seen():
+    from clientsflow.attention import needs_you_counts
+
+    make_board_leads(3, stages=[Stage.NEW])
+    Lead.objects.filter(pk=Lead.objects.first().pk).update(seen_at=timezone.now())
+    item = next(item for item in needs_you_counts() if item.key == "new_leads_unseen")
+    assert item.count == 2
+    assert item.url.startswith("/admin/leads/lead/?seen_at__isnull=True")
