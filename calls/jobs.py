@@ -1,0 +1,36 @@
+"""Periodic work for calls, run by the dispatcher."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from clientsflow.dispatcher import Every, job
+
+NOTION_RETRY_BATCH = 50
+
+
+@job("fireflies_backup_poll", Every(minutes=3), "Fetch recent Fireflies transcripts a webhook missed or sent early.")
+def fireflies_backup_poll() -> dict[str, int]:
+    from calls.services.ingest import calls_backup_poll
+
+    return calls_backup_poll()
+
+
+@job("notion_calls_sync_retry", Every(minutes=10), "Write call rows to Notion that are waiting or were rate limited.")
+def notion_calls_sync_retry() -> dict[str, int]:
+    from calls.models import Call
+    from calls.services.notion_sync import call_notion_sync, calls_needing_notion_sync
+
+    results = {"synced": 0, "failed": 0, "waiting": 0}
+    for call_id in calls_needing_notion_sync(limit=NOTION_RETRY_BATCH):
+        status = call_notion_sync(call_id=call_id).notion_status
+        key = {Call.NotionStatus.SYNCED: "synced", Call.NotionStatus.FAILED: "failed"}.get(status, "waiting")
+        results[key] += 1
+    return results
+
+
+@job("calls_alert_digest", Every(minutes=15), "Slack digest of unmatched calls and failed Notion rows.")
+def calls_alert_digest_job() -> dict[str, int]:
+    from calls.services.alerts import calls_alert_digest
+
+    return calls_alert_digest(admin_base_url=settings.OUTBOUND_LINK_BASE_URL)

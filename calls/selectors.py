@@ -1,0 +1,36 @@
+"""Reads for calls: what needs a person, what the board shows."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from calls.models import Call
+
+
+def calls_unmatched() -> QuerySet[Call]:
+    return Call.objects.filter(status=Call.Status.FETCHED, lead__isnull=True).order_by("-started_at", "-id")
+
+
+def calls_sync_failed() -> QuerySet[Call]:
+    return Call.objects.filter(notion_status=Call.NotionStatus.FAILED).order_by("-started_at", "-id")
+
+
+def calls_unmatched_unalerted() -> QuerySet[Call]:
+    return calls_unmatched().filter(unmatched_alerted_at__isnull=True).defer("transcript_text", "summary")
+
+
+def calls_sync_failed_unalerted() -> QuerySet[Call]:
+    return calls_sync_failed().filter(sync_failure_alerted_at__isnull=True).defer("transcript_text", "summary")
+
+
+def lead_ids_with_failed_call_sync(lead_ids: list[int]) -> set[int]:
+    """One query, whatever the number of cards."""
+    return set(
+        Call.objects.filter(lead_id__in=lead_ids, notion_status=Call.NotionStatus.FAILED)
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+
+
+def calls_for_lead(lead_id: int) -> QuerySet[Call]:
+    return Call.objects.filter(lead_id=lead_id).defer("transcript_text").order_by("-started_at", "-id")

@@ -1,0 +1,40 @@
+"""Thin Celery tasks for calls: ids in, one service call."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from calls.clients.fireflies import FirefliesError, FirefliesNotConfigured, FirefliesRateLimited
+
+FETCH_MAX_RETRIES = 8
+
+
+def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int:
+    """1, 2, 4, ... minutes, at most 30; never sooner than Fireflies' own Retry-After."""
+    countdown = min(30 * 60, 60 * 2**retries)
+    return int(max(countdown, retry_after or 0))
+
+
+@shared_task(bind=True, max_retries=FETCH_MAX_RETRIES)
+def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untyped-def]
+    from calls.services.ingest import call_fetch_and_match
+
+    try:
+        call_fetch_and_match(call_id=call_id)
+    except FirefliesNotConfigured:
+        return  # local mode: the stored webhook and the pending call wait for a key
+    except FirefliesError as exc:
+        # Not ready yet (an early webhook), rate limited or unreachable: recorded on the call.
+        if self.request.is_eager:
+            return  # in-process mode: the backup poll (every 3 minutes) completes it
+        retry_after = exc.retry_after if isinstance(exc, FirefliesRateLimited) else None
+        if self.request.retries >= FETCH_MAX_RETRIES:
+            return  # the backup poll keeps trying for FIREFLIES_POLL_LOOKBACK_HOURS
+        raise self.retry(exc=exc, countdown=fetch_backoff_seconds(self.request.retries, retry_after)) from exc
+
+
+@shared_task
+def sync_call_to_notion(call_id: int) -> None:
+    from calls.services.notion_sync import call_notion_sync
+
+    call_notion_sync(call_id=call_id)
