@@ -235,6 +235,22 @@ MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
 CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
 
+# --- Sales calls: Fireflies, Notion call rows, Slack digest, meeting routing (calls: issue 7) -
+FIREFLIES_API_URL = env.str("FIREFLIES_API_URL", default="https://api.fireflies.ai/graphql")
+FIREFLIES_TIMEOUT_SECONDS = env.float("FIREFLIES_TIMEOUT_SECONDS", default=20.0)
+FIREFLIES_WEBHOOK_MAX_BYTES = 256 * 1024
+# The backup poll (every 3 min) looks this far back for transcripts a webhook did not deliver.
+FIREFLIES_POLL_LOOKBACK_HOURS = env.int("FIREFLIES_POLL_LOOKBACK_HOURS", default=24)
+FIREFLIES_POLL_BATCH = env.int("FIREFLIES_POLL_BATCH", default=20)
+NOTION_TIMEOUT_SECONDS = env.float("NOTION_TIMEOUT_SECONDS", default=20.0)
+NOTION_MAX_RETRIES = env.int("NOTION_MAX_RETRIES", default=3)  # per sync, on 429 (honouring Retry-After)
+NOTION_MAX_RETRY_WAIT_SECONDS = env.float("NOTION_MAX_RETRY_WAIT_SECONDS", default=30.0)  # cap on one wait
+# Meeting routing (`/webhooks/meet/participant-joined/`): `record_all` asks Fireflies to join every
+# meeting; `external_only` only meetings with a participant outside MEETING_INTERNAL_DOMAINS.
+MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
+MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
+CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
+
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)

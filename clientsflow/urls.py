@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from calls.webhooks import fireflies_webhook, meet_participant_joined
+from calls.webhooks import fireflies_webhook, meet_participant_joined
 from clientsflow import views
 from leads.webhooks import lead_webhook
 
@@ -13,6 +14,8 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/leads/<str:source>/", lead_webhook, name="lead-webhook"),
+    path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
+    path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/

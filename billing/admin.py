@@ -1,0 +1,279 @@
+"""Proposals and payments in the admin: drafts are edited here, sent through the outbound gate,
+revised into new versions; payments are read-only records of what Stripe said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from billing import money
+from billing.clients import stripe as stripe_client
+from billing.models import Payment, Proposal, ProposalLine, Signature
+from billing.services.links import proposal_link_url
+from billing.services.outbound_sync import proposal_outbound_sync
+from billing.services.payments import payment_apply_session
+from billing.services.proposals import (
+    check_proposal_editable,
+    proposal_decline,
+    proposal_revise,
+    proposal_revoke_link,
+    proposal_send,
+    proposal_totals_refresh,
+)
+from clientsflow.errors import DomainError
+
+
+def _editable(obj: Proposal | None) -> bool:
+    if obj is None:
+        return True
+    try:
+        check_proposal_editable(proposal=obj)
+    except DomainError:
+        return False
+    return True
+
+
+class ProposalLineForm(forms.ModelForm):
+    unit_price = forms.DecimalField(
+        max_digits=16, decimal_places=3, min_value=0, help_text="In the proposal's currency, e.g. 1250.00"
+    )
+
+    class Meta:
+        model = ProposalLine
+        fields = ("position", "description", "quantity")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["unit_price"] = money.from_minor(
+                self.instance.unit_price_minor, self.instance.proposal.currency
+            )
+
+
+class ProposalLineFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        currency = self.instance.currency or "USD"
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or data.get("unit_price") is None:
+                continue
+            try:
+                form.instance.unit_price_minor = money.to_minor(data["unit_price"], currency)
+            except DomainError as exc:
+                form.add_error("unit_price", str(exc))
+
+
+class ProposalLineInline(admin.TabularInline):
+    model = ProposalLine
+    form = ProposalLineForm
+    formset = ProposalLineFormSet
+    extra = 1
+
+    def _locked(self, obj: Proposal | None) -> bool:
+        return not _editable(obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._locked(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._locked(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._locked(obj) and super().has_delete_permission(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+
+class SignatureInline(admin.StackedInline):
+    model = Signature
+    can_delete = False
+    extra = 0
+    fields = ("signer_name", "signer_email", "signed_at", "ip_address", "user_agent", "content_sha256", "consent_text")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    can_delete = False
+    extra = 0
+    fields = ("created_at", "status", "amount_display", "refunded_minor", "checkout_session_id", "failure_message")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "lead",
+        "version",
+        "status_display",
+        "total_display",
+        "valid_until",
+        "sent_at",
+        "signed_at",
+    )
+    list_filter = ("status", "currency", "created_at")
+    list_select_related = ("lead",)
+    search_fields = ("title", "lead__name", "lead__email_normalized", "lead__company")
+    raw_id_fields = ("lead",)
+    fields = (
+        "lead",
+        "title",
+        "introduction",
+        "terms",
+        "currency",
+        "deposit_percent",
+        "valid_until",
+        "status_display",
+        "total_display",
+        "public_link",
+        "version",
+        "sent_at",
+        "viewed_at",
+        "signed_at",
+        "paid_at",
+        "declined_at",
+        "revoked_at",
+        "outbound_message_id",
+    )
+    inlines = (ProposalLineInline, SignatureInline, PaymentInline)
+    actions = ("send_for_approval", "create_new_version", "mark_declined", "revoke_link")
+    TIMES = (
+        "version",
+        "sent_at",
+        "viewed_at",
+        "signed_at",
+        "paid_at",
+        "declined_at",
+        "revoked_at",
+        "outbound_message_id",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Proposal | None = None) -> tuple[str, ...]:
+        base = ("status_display", "total_display", "public_link", *self.TIMES)
+        if not _editable(obj):
+            return (*base, "lead", "title", "introduction", "terms", "currency", "deposit_percent", "valid_until")
+        return base if obj is None else (*base, "lead")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
+        proposal = Proposal.objects.filter(pk=object_id).first()
+        if proposal is not None and proposal.awaiting_approval:
+            proposal_outbound_sync(proposal=proposal)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Status")
+    def status_display(self, obj: Proposal) -> str:
+        return obj.display_status()
+
+    @admin.display(description="Total")
+    def total_display(self, obj: Proposal) -> str:
+        if obj.balance_minor:
+            return f"{obj.total_display} (deposit {obj.due_now_display})"
+        return obj.total_display
+
+    @admin.display(description="Public page")
+    def public_link(self, obj: Proposal) -> str:
+        if obj.pk is None:
+            return "Saved proposals get a link."
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Open the page the lead sees</a>',
+            proposal_link_url(proposal=obj),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Proposal, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        obj.currency = money.check_currency(obj.currency)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if _editable(form.instance):
+            proposal_totals_refresh(proposal=form.instance)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Proposal], func: Any, done: str) -> None:
+        ok = 0
+        for proposal in queryset.select_related("lead"):
+            try:
+                func(proposal)
+                ok += 1
+            except DomainError as exc:
+                self.message_user(request, f"{proposal}: {exc}", messages.ERROR)
+        if ok:
+            self.message_user(request, done.format(n=ok), messages.SUCCESS)
+
+    @admin.action(description="Send for approval (email with the link, via the review queue)", permissions=["change"])
+    def send_for_approval(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda p: proposal_send(proposal=p, actor=request.user),
+            "{n} proposal email(s) are waiting in the outbound review queue; they are sent once approved.",
+        )
+
+    @admin.action(description="Create a new version to edit", permissions=["change"])
+    def create_new_version(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda p: proposal_revise(proposal=p, actor=request.user),
+            "{n} new draft version(s) created; the old link keeps working until the new version is sent.",
+        )
+
+    @admin.action(description="Mark declined", permissions=["change"])
+    def mark_declined(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._each(
+            request, queryset, lambda p: proposal_decline(proposal=p, actor=request.user), "{n} marked declined."
+        )
+
+    @admin.action(description="Revoke the link (it stops working)", permissions=["change"])
+    def revoke_link(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._each(
+            request, queryset, lambda p: proposal_revoke_link(proposal=p, actor=request.user), "{n} link(s) revoked."
+        )
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "lead", "proposal", "amount_display", "status", "refunded_minor", "failure_message")
+    list_filter = ("status", "currency", "created_at")
+    list_select_related = ("lead", "proposal")
+    search_fields = ("checkout_session_id", "payment_intent_id", "lead__email_normalized", "lead__name")
+    readonly_fields = [f.name for f in Payment._meta.fields]
+    actions = ("refresh_from_stripe",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Refresh from Stripe", permissions=["view"])
+    def refresh_from_stripe(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        if not stripe_client.enabled():
+            self.message_user(
+                request, "Stripe is not configured (STRIPE_API_KEY); nothing to refresh.", messages.WARNING
+            )
+            return
+        changed = 0
+        for payment in queryset[:50]:
+            try:
+                session = stripe_client.checkout_session_retrieve(payment.checkout_session_id)
+            except stripe_client.StripeClientError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+            changed += payment_apply_session(session=session, authoritative=True, source=f"admin:{request.user}")[1]
+        self.message_user(request, f"Refreshed; {changed} payment(s) changed.", messages.SUCCESS)

@@ -1,0 +1,44 @@
+"""Billing items on the board: failed payments need the owner; badges say where money stands."""
+
+from __future__ import annotations
+
+from billing.models import Payment, Proposal
+from clientsflow.attention import Badge, register_card_badges, register_needs_you
+
+
+def failed_payments_count() -> int:
+    return Payment.objects.filter(status=Payment.Status.FAILED).exclude(proposal__status=Proposal.Status.PAID).count()
+
+
+register_needs_you(
+    "billing_failed_payments",
+    "Failed payments",
+    url="/admin/billing/payment/?status__exact=failed",
+    count=failed_payments_count,
+    order=40,
+)
+
+BADGES = {
+    Payment.Status.FAILED: Badge("Payment failed", "danger", "The lead's last payment did not go through."),
+    Payment.Status.PENDING: Badge("Payment processing", "info", "A delayed payment method is clearing."),
+    Payment.Status.REFUNDED: Badge("Refunded", "warn", "A payment was refunded."),
+}
+
+
+def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """One query: the payment statuses worth a badge, per lead, skipping leads already paid up."""
+    rows = (
+        Payment.objects.filter(lead_id__in=lead_ids, status__in=list(BADGES))
+        .exclude(status=Payment.Status.FAILED, proposal__status=Proposal.Status.PAID)
+        .values_list("lead_id", "status")
+        .distinct()
+    )
+    result: dict[int, list[Badge]] = {}
+    for lead_id, status in rows:
+        badge = BADGES[status]
+        if badge not in result.setdefault(lead_id, []):
+            result[lead_id].append(badge)
+    return result
+
+
+register_card_badges("billing", payment_badges)

@@ -1,0 +1,297 @@
+"""Stripe Checkout for a signed proposal, and applying what Stripe tells us to `Payment` rows.
+
+State is taken from the Checkout Session as Stripe has it now (fetched back when Stripe is
+enabled) or, in local mode, from the object inside the event; never from arrival order. A paid
+or refunded payment never goes back to pending or failed, so events arriving late or twice
+change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing import money
+from billing.clients import stripe as stripe_client
+from billing.models import Payment, Proposal
+from billing.services.proposals import _timeline
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import DomainError
+from leads.models import Stage
+from leads.services.stages import lead_advance_stage
+
+logger = logging.getLogger(__name__)
+
+S = Payment.Status
+FINAL = frozenset({S.PAID, S.REFUNDED})
+RANK = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REFUNDED: 4}
+
+
+class PaymentsUnavailable(DomainError):
+    pass
+
+
+def checkout_idempotency_key(*, proposal: Proposal, attempt: int) -> str:
+    """One key per proposal version (and per fresh attempt after a failed or expired checkout)."""
+    return f"clientsflow-proposal-{proposal.pk}-v{proposal.version}-checkout-{attempt}"
+
+
+def payment_checkout_start(*, proposal: Proposal, success_url: str, cancel_url: str) -> str:
+    """The Stripe Checkout URL for paying what is due now on a signed proposal.
+
+    A checkout still open for this version is reused; otherwise a new session is created with an
+    idempotency key per version and attempt, so a double click never makes two sessions.
+    """
+    if proposal.status == Proposal.Status.PAID:
+        raise DomainError("This proposal is already paid. Thank you!")
+    if proposal.status != Proposal.Status.SIGNED:
+        raise DomainError("Sign the proposal first; the payment button appears after signing.")
+    if Payment.objects.filter(proposal=proposal, status=S.PENDING).exists():
+        raise DomainError("Your payment is being processed by your bank; there is nothing more to do.")
+    if not stripe_client.enabled():
+        raise PaymentsUnavailable(
+            "Online payment is not set up yet. Nothing was charged: reply to the proposal email and we will "
+            "send payment details."
+        )
+    now = timezone.now()
+    reusable = (
+        Payment.objects.filter(proposal=proposal, status=S.OPEN, expires_at__gt=now)
+        .exclude(checkout_url="")
+        .order_by("-created_at")
+        .first()
+    )
+    if reusable is not None:
+        return reusable.checkout_url
+    attempt = Payment.objects.filter(proposal=proposal).count() + 1
+    lead = proposal.lead
+    try:
+        session = stripe_client.checkout_session_create(
+            stripe_client.CheckoutRequest(
+                proposal_id=proposal.pk,
+                proposal_version=proposal.version,
+                lead_public_id=str(lead.public_id),
+                amount_minor=proposal.due_now_minor,
+                currency=proposal.currency,
+                description=(f"Deposit: {proposal.title}" if proposal.balance_minor else proposal.title),
+                customer_email=lead.email,
+                success_url=success_url,
+                cancel_url=cancel_url,
+                idempotency_key=checkout_idempotency_key(proposal=proposal, attempt=attempt),
+            )
+        )
+    except stripe_client.StripeClientError as exc:
+        raise PaymentsUnavailable(
+            "We could not open the payment page just now. Nothing was charged: try again in a minute."
+        ) from exc
+    with transaction.atomic():
+        payment, created = Payment.objects.get_or_create(
+            checkout_session_id=session["id"],
+            defaults={
+                "proposal": proposal,
+                "lead": lead,
+                "checkout_url": session.get("url") or "",
+                "amount_minor": session.get("amount_total") or proposal.due_now_minor,
+                "currency": (session.get("currency") or proposal.currency).upper(),
+                "expires_at": _ts(session.get("expires_at")),
+                "payment_intent_id": _id(session.get("payment_intent")),
+            },
+        )
+        if created:
+            audit_record(
+                verb="payment.checkout_created",
+                obj=payment,
+                actor_label="lead",
+                details={"proposal_id": proposal.pk, "session_id": payment.checkout_session_id},
+            )
+    return payment.checkout_url or session.get("url") or ""
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+def session_status(session: dict[str, Any], *, hint: str = "") -> str:
+    """Our status for a Checkout Session. `hint` is 'failed' for async_payment_failed events,
+    which is the only way to tell failure from processing when the PaymentIntent is not expanded."""
+    payment_status = session.get("payment_status")
+    if payment_status in ("paid", "no_payment_required"):
+        return S.PAID
+    if session.get("status") == "expired":
+        return S.EXPIRED
+    if session.get("status") == "complete":
+        intent = session.get("payment_intent")
+        if isinstance(intent, dict):
+            if intent.get("status") == "succeeded":
+                return S.PAID
+            if intent.get("status") in ("requires_payment_method", "canceled"):
+                return S.FAILED
+            return S.PENDING
+        return S.FAILED if hint == "failed" else S.PENDING
+    return S.OPEN
+
+
+def _should_apply(current: str, new: str, *, authoritative: bool) -> bool:
+    if new == current:
+        return False
+    if current in FINAL:
+        return False  # money in is final here; refunds are recorded by amount
+    if authoritative:
+        return True
+    return RANK[new] > RANK[current]
+
+
+def _payment_for_session(session: dict[str, Any]) -> Payment | None:
+    payment = Payment.objects.select_for_update().filter(checkout_session_id=session["id"]).first()
+    if payment is not None:
+        return payment
+    metadata = session.get("metadata") or {}
+    try:
+        proposal_id = int(metadata.get("proposal_id") or 0)
+    except (TypeError, ValueError):
+        return None
+    proposal = Proposal.objects.select_related("lead").filter(pk=proposal_id).first()
+    if proposal is None or str(proposal.lead.public_id) != str(session.get("client_reference_id") or ""):
+        return None  # not one of ours (another product on the same Stripe account)
+    payment, _ = Payment.objects.get_or_create(
+        checkout_session_id=session["id"],
+        defaults={
+            "proposal": proposal,
+            "lead": proposal.lead,
+            "amount_minor": session.get("amount_total") or proposal.due_now_minor,
+            "currency": (session.get("currency") or proposal.currency).upper(),
+            "checkout_url": session.get("url") or "",
+            "expires_at": _ts(session.get("expires_at")),
+        },
+    )
+    return Payment.objects.select_for_update().get(pk=payment.pk)
+
+
+@transaction.atomic
+def payment_apply_session(
+    *, session: dict[str, Any], authoritative: bool, source: str, hint: str = ""
+) -> tuple[Payment | None, bool]:
+    """Bring our Payment in line with a Checkout Session. Returns (payment, changed)."""
+    payment = _payment_for_session(session)
+    if payment is None:
+        return None, False
+    intent = session.get("payment_intent")
+    if _id(intent) and payment.payment_intent_id != _id(intent):
+        payment.payment_intent_id = _id(intent)
+        payment.save(update_fields=["payment_intent_id", "updated_at"])
+    new = session_status(session, hint=hint)
+    current = payment.status
+    if not _should_apply(current, new, authoritative=authoritative):
+        return payment, False
+    if new == S.PAID and session.get("amount_total") is not None:
+        payment.amount_minor = int(session["amount_total"])
+        payment.currency = str(session.get("currency") or payment.currency).upper()
+    failure = ""
+    if new == S.FAILED and isinstance(intent, dict):
+        failure = ((intent.get("last_payment_error") or {}).get("message") or "")[:500]
+    _transition(payment, new, source=source, failure=failure)
+    return payment, True
+
+
+def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -> None:
+    """Record a status change and its effects (proposal, lead, timeline, audit, board)."""
+    old = payment.status
+    now = timezone.now()
+    payment.status = new
+    fields = ["status", "updated_at", "last_event_id"]
+    payment.last_event_id = source[:255]
+    if new == S.PAID:
+        payment.paid_at = payment.paid_at or now
+        fields += ["paid_at", "amount_minor", "currency"]
+    if new == S.FAILED:
+        payment.failed_at = now
+        payment.failure_message = failure or payment.failure_message or "The payment did not go through."
+        fields += ["failed_at", "failure_message"]
+    payment.save(update_fields=fields)
+    proposal = Proposal.objects.select_for_update().select_related("lead").get(pk=payment.proposal_id)
+    lead = proposal.lead
+    amount = money.format_money(payment.amount_minor, payment.currency)
+    if new == S.PAID:
+        if proposal.status == Proposal.Status.SIGNED:
+            proposal.status = Proposal.Status.PAID
+            proposal.paid_at = payment.paid_at
+            proposal.save(update_fields=["status", "paid_at", "updated_at"])
+        lead_advance_stage(lead=lead, to_stage=Stage.PAID, actor_label="stripe", reason=f"Payment of {amount} received")
+        _timeline(lead, f"Payment received: {amount} for {proposal}", payment_id=payment.pk)
+    elif new == S.FAILED:
+        _timeline(lead, f"Payment failed: {amount} for {proposal}", payment_id=payment.pk)
+    elif new == S.PENDING:
+        _timeline(lead, f"Payment processing: {amount} for {proposal}", payment_id=payment.pk)
+    audit_record(
+        verb=f"payment.{new}",
+        obj=payment,
+        actor_label="stripe",
+        details={"from": old, "to": new, "source": source[:255], "amount_minor": payment.amount_minor},
+    )
+    board_version_bump()
+    logger.info("payment.status", extra={"payment_id": payment.pk, "from": old, "to": new})
+
+
+@transaction.atomic
+def payment_apply_intent_failed(*, intent: dict[str, Any], source: str) -> tuple[Payment | None, bool]:
+    """A PaymentIntent attempt failed (card declined, debit bounced). Paid payments stay paid."""
+    payment = Payment.objects.select_for_update().filter(payment_intent_id=intent["id"]).first()
+    if payment is None:
+        metadata = intent.get("metadata") or {}
+        try:
+            proposal_id = int(metadata.get("proposal_id") or 0)
+        except (TypeError, ValueError):
+            proposal_id = 0
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(proposal_id=proposal_id, status__in=[S.OPEN, S.PENDING], payment_intent_id="")
+            .order_by("-created_at")
+            .first()
+        )
+        if payment is None:
+            return None, False
+        payment.payment_intent_id = intent["id"]
+        payment.save(update_fields=["payment_intent_id", "updated_at"])
+    if payment.status in FINAL or payment.status == S.FAILED:
+        return payment, False
+    failure = ((intent.get("last_payment_error") or {}).get("message") or "")[:500]
+    _transition(payment, S.FAILED, source=source, failure=failure)
+    return payment, True
+
+
+@transaction.atomic
+def payment_apply_refund(*, charge: dict[str, Any], source: str) -> tuple[Payment | None, bool]:
+    """Record the refunded amount (cumulative on the charge, so the largest figure wins)."""
+    payment = Payment.objects.select_for_update().filter(payment_intent_id=_id(charge.get("payment_intent"))).first()
+    if payment is None:
+        return None, False
+    refunded = int(charge.get("amount_refunded") or 0)
+    if refunded <= payment.refunded_minor:
+        return payment, False
+    old = payment.status
+    payment.refunded_minor = min(refunded, payment.amount_minor) if payment.amount_minor else refunded
+    payment.refunded_at = timezone.now()
+    payment.last_event_id = source[:255]
+    if charge.get("refunded") or payment.refunded_minor >= payment.amount_minor:
+        payment.status = S.REFUNDED
+    payment.save(update_fields=["refunded_minor", "refunded_at", "status", "last_event_id", "updated_at"])
+    amount = money.format_money(payment.refunded_minor, payment.currency)
+    _timeline(payment.lead, f"Refunded: {amount} of {payment.amount_display}", payment_id=payment.pk)
+    audit_record(
+        verb="payment.refunded",
+        obj=payment,
+        actor_label="stripe",
+        details={"from": old, "to": payment.status, "refunded_minor": payment.refunded_minor, "source": source[:255]},
+    )
+    board_version_bump()
+    return payment, True
