@@ -186,3 +186,6 @@ class LeadMergeAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Merge #{merge.pk}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"Merge #{merge.pk} undone: {merge.duplicate} is its own lead again.")
+
+
+from leads import admin_outbound  # noqa: E402, F401  (outbound admin: sequences, review queue)

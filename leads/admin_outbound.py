@@ -1,0 +1,486 @@
+"""Admin for outbound: sequences, enrollments and the review queue (the human gate).
+
+Imported at the bottom of `leads/admin.py`. Every action calls a service; the approve, reject and
+send actions need the `leads.approve_outboundmessage` permission and are hidden without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from clientsflow.errors import DomainError
+from leads import inbound, tasks_outbound  # noqa: F401  (webhook handler and send task, in every process)
+from leads.models import (
+    Enrollment,
+    InboundReply,
+    Lead,
+    OutboundMessage,
+    Sequence,
+    SequenceStep,
+    Suppression,
+    outbound_content_hash,
+)
+from leads.services.outbound import (
+    APPROVE_PERMISSION,
+    outbound_approve,
+    outbound_edit,
+    outbound_reject,
+    outbound_resolve_unknown,
+    outbound_retry_failed,
+    outbound_send,
+)
+from leads.services.replies import reply_match_by_hand
+from leads.services.sequences import (
+    enrollment_create,
+    enrollment_pause,
+    enrollment_preview,
+    enrollment_resume,
+    enrollment_stop,
+    enrollments_create_bulk,
+    lead_thread,
+)
+
+Status = OutboundMessage.Status
+
+
+class SequenceStepInline(admin.StackedInline):
+    model = SequenceStep
+    extra = 0
+    fields = ("position", "delay_hours", "intent", "subject_template", "body_template")
+
+
+@admin.register(Sequence)
+class SequenceAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    inlines = [SequenceStepInline]
+    readonly_fields = ("created_at", "updated_at")
+
+
+class EnrollmentAddForm(forms.ModelForm):
+    class Meta:
+        model = Enrollment
+        fields = ("lead", "sequence")
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = (
+        "lead",
+        "sequence",
+        "status",
+        "next_step",
+        "next_due_at",
+        "stop_reason",
+        "enrolled_by",
+        "created_at",
+    )
+    list_filter = ("status", "sequence")
+    list_select_related = ("lead", "sequence")
+    search_fields = ("lead__name", "lead__email_normalized")
+    raw_id_fields = ("lead",)
+    actions = ["stop", "pause", "resume"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = EnrollmentAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return [f.name for f in Enrollment._meta.fields]
+
+    def save_model(self, request: HttpRequest, obj: Enrollment, form: Any, change: bool) -> None:
+        if change:
+            return
+        try:
+            created = enrollment_create(lead=obj.lead, sequence=obj.sequence, actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            raise _Refused from exc
+        obj.pk = created.pk
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _Refused:
+            return HttpResponseRedirect(request.path)
+
+    @admin.action(description="Stop the selected enrollments", permissions=["change"])
+    def stop(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
+        for enrollment in queryset:
+            enrollment_stop(enrollment=enrollment, reason="stopped by hand", actor=request.user)
+        self.message_user(request, f"Stopped {queryset.count()} enrollment(s).")
+
+    @admin.action(description="Pause the selected enrollments", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
+        for enrollment in queryset:
+            enrollment_pause(enrollment=enrollment, actor=request.user)
+        self.message_user(request, "Paused. Resume them to carry on from the same step.")
+
+    @admin.action(description="Resume the selected enrollments", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
+        for enrollment in queryset:
+            try:
+                enrollment_resume(enrollment=enrollment, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{enrollment.lead}: {exc}", messages.WARNING)
+
+
+class _Refused(Exception):
+    pass
+
+
+class OutboundMessageForm(forms.ModelForm):
+    class Meta:
+        model = OutboundMessage
+        fields = ("subject", "body")
+        widgets = {"body": forms.Textarea(attrs={"rows": 14, "cols": 90})}
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """The review queue: pending drafts with the lead's context; approve exactly what you read."""
+
+    form = OutboundMessageForm
+    change_form_template = "admin/leads/outboundmessage/change_form.html"
+    list_display = ("subject", "lead", "to_email", "kind", "status", "origin", "created_at", "approved_by", "sent_at")
+    list_filter = ("status", "kind", "origin")
+    list_select_related = ("lead", "approved_by")
+    search_fields = ("subject", "to_email", "lead__name")
+    readonly_fields = (
+        "lead",
+        "kind",
+        "to_email",
+        "status",
+        "origin",
+        "enrollment",
+        "approved_by",
+        "approved_at",
+        "approved_hash",
+        "rejected_reason",
+        "block_reason",
+        "message_id",
+        "in_reply_to",
+        "references",
+        "claimed_at",
+        "sent_at",
+        "provider_message_id",
+        "last_error",
+        "created_at",
+    )
+    actions = [
+        "approve_selected",
+        "reject_selected",
+        "send_now",
+        "retry_failed",
+        "unknown_was_delivered",
+        "unknown_not_delivered",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # drafts come from sequences and proposals
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record of what was (or was not) sent stays; reject instead
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OutboundMessage | None = None) -> Any:
+        if obj is not None and obj.status not in (Status.DRAFT, Status.APPROVED, Status.FAILED):
+            return ("subject", "body", *self.readonly_fields)
+        return self.readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
+        return super().get_queryset(request).select_related("lead", "approved_by", "enrollment__sequence")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if obj is not None:
+            extra.update(review_context(obj))
+            extra["can_approve"] = self.has_approve_permission(request)
+        return super().change_view(request, object_id, form_url, extra)
+
+    def save_model(self, request: HttpRequest, obj: OutboundMessage, form: Any, change: bool) -> None:
+        if not {"subject", "body"} & set(form.changed_data):
+            return
+        saved = outbound_edit(
+            message=obj, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"], actor=request.user
+        )
+        # "Save and approve" approves what this person just wrote, not a hash from before the edit.
+        request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]
+        obj.refresh_from_db()
+
+    def response_change(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse:
+        try:
+            if "_approve" in request.POST:
+                expected = getattr(request, "_outbound_saved_hash", None) or request.POST.get("content_hash", "")
+                outbound_approve(message=obj, actor=request.user, expected_hash=expected)
+                self.message_user(
+                    request, "Approved. It is sent by 'Send now' or, with autosend on, in the send window."
+                )
+                return HttpResponseRedirect(request.path)
+            if "_reject" in request.POST:
+                outbound_reject(message=obj, actor=request.user, reason=request.POST.get("reject_reason", ""))
+                self.message_user(request, "Rejected; the sequence moves on to its next step.")
+                return HttpResponseRedirect(request.path)
+            if "_send_now" in request.POST:
+                result = outbound_send(message_id=obj.pk, trigger="human", actor=request.user)
+                self._report_send(request, [result])
+                return HttpResponseRedirect(request.path)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def _report_send(self, request: HttpRequest, results: list[Any]) -> None:
+        sent = [r for r in results if r.sent]
+        if sent:
+            self.message_user(request, f"Sent {len(sent)} email(s).", messages.SUCCESS)
+        for result in results:
+            if not result.sent:
+                self.message_user(
+                    request, f"Message #{result.message_id} not sent: {explain(result)}", messages.WARNING
+                )
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def _confirm(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], action: str, title: str, **ctx: Any):  # type: ignore[no-untyped-def]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "action": action,
+            "objects": list(queryset.select_related("lead")[:200]),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            **ctx,
+        }
+        return TemplateResponse(request, "admin/leads/outbound_confirm.html", context)
+
+    @admin.action(description="Approve the selected drafts…", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> HttpResponse | None:
+        drafts = queryset.filter(status=Status.DRAFT)
+        if request.POST.get("confirm") != "yes":
+            for message in drafts:
+                message.shown_hash = message.content_hash()  # type: ignore[attr-defined]
+            return self._confirm(request, drafts, "approve_selected", "Approve these drafts as they are")
+        approved = 0
+        for message in drafts:
+            try:
+                outbound_approve(
+                    message=message, actor=request.user, expected_hash=request.POST.get(f"hash_{message.pk}", "")
+                )
+                approved += 1
+            except DomainError as exc:
+                self.message_user(request, f"{message}: {exc}", messages.WARNING)
+        self.message_user(request, f"Approved {approved} draft(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Reject the selected drafts…", permissions=["approve"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> HttpResponse | None:
+        rows = queryset.filter(status__in=(Status.DRAFT, Status.APPROVED, Status.FAILED))
+        reason = request.POST.get("reject_reason", "").strip()
+        if request.POST.get("confirm") != "yes" or not reason:
+            return self._confirm(request, rows, "reject_selected", "Reject these drafts", needs_reason=True)
+        for message in rows:
+            outbound_reject(message=message, actor=request.user, reason=reason)
+        self.message_user(request, f"Rejected {rows.count()} message(s).")
+        return None
+
+    @admin.action(description="Send the selected approved emails now", permissions=["approve"])
+    def send_now(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        results = [
+            outbound_send(message_id=pk, trigger="human", actor=request.user)
+            for pk in queryset.values_list("pk", flat=True)
+        ]
+        self._report_send(request, results)
+
+    @admin.action(description="Retry the selected failed sends", permissions=["approve"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        results = []
+        for message in queryset.filter(status=Status.FAILED):
+            try:
+                outbound_retry_failed(message=message, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{message}: {exc}", messages.WARNING)
+                continue
+            results.append(outbound_send(message_id=message.pk, trigger="human", actor=request.user))
+        self._report_send(request, results)
+
+    @admin.action(description="Unknown outcome: I checked, it was delivered", permissions=["approve"])
+    def unknown_was_delivered(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        for message in queryset.filter(status=Status.UNKNOWN):
+            outbound_resolve_unknown(message=message, actor=request.user, delivered=True)
+        self.message_user(request, "Marked as sent.")
+
+    @admin.action(
+        description="Unknown outcome: I checked, it was NOT delivered (back to approved)", permissions=["approve"]
+    )
+    def unknown_not_delivered(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        for message in queryset.filter(status=Status.UNKNOWN):
+            outbound_resolve_unknown(message=message, actor=request.user, delivered=False)
+        self.message_user(request, "Back to approved: use 'Send now' to send them.")
+
+
+REASONS = {
+    "not_approved": "it is not approved (or the text changed since approval; review it again)",
+    "allowlist": "the recipient is not on SEND_ALLOWLIST",
+    "suppressed": "the address unsubscribed",
+    "lead_stage": "the lead has moved past the sequence (replied, booked or lost)",
+    "enrollment_not_active": "the lead's sequence is stopped or paused",
+    "daily_cap": "today's send cap (OUTBOUND_DAILY_CAP) is reached; it can go tomorrow",
+    "claimed_elsewhere": "another worker is already sending it",
+}
+
+
+def explain(result: Any) -> str:
+    if result.outcome in (Status.FAILED, Status.UNKNOWN):
+        what = (
+            "the provider refused it; fix and retry"
+            if result.outcome == Status.FAILED
+            else "the outcome is unknown; check the mailbox before resolving it"
+        )
+        return f"{what} ({result.reason})"
+    return REASONS.get(result.reason, result.reason)
+
+
+def _classification_label(reply: InboundReply) -> str:
+    """The reply's label from classification, without importing that app's models."""
+    for name in ("classifications", "classification_set", "classification"):
+        related = getattr(reply, name, None)
+        if related is None:
+            continue
+        item = related.order_by("-pk").first() if hasattr(related, "order_by") else related
+        label = getattr(item, "label", "") if item is not None else ""
+        if label:
+            return str(label)
+    return ""
+
+
+def review_context(message: OutboundMessage) -> dict[str, Any]:
+    lead = message.lead
+    last_reply = InboundReply.objects.filter(lead=lead).order_by("-received_at").first()
+    earlier = OutboundMessage.objects.filter(lead=lead).exclude(pk=message.pk).order_by("-created_at")[:10]
+    return {
+        "review_lead": lead,
+        "review_last_reply": last_reply,
+        "review_last_reply_label": _classification_label(last_reply) if last_reply else "",
+        "review_earlier": earlier,
+        "review_thread": lead_thread(lead),
+        "content_hash": outbound_content_hash(message.subject, message.body),
+        "approval_valid": message.approval_valid,
+    }
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("email_hash", "reason", "actor_label", "created_at")
+    readonly_fields = ("email_hash", "reason", "actor_label", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class MatchReplyForm(forms.Form):
+    lead = forms.ModelChoiceField(queryset=Lead.objects.filter(merged_into__isnull=True), widget=forms.NumberInput)
+
+
+if not admin.site.is_registered(InboundReply):
+
+    @admin.register(InboundReply)
+    class InboundReplyAdmin(admin.ModelAdmin):
+        """Replies, with the unmatched ones for a person to match to their lead."""
+
+        list_display = ("received_at", "from_email", "subject", "lead", "matched_by", "source")
+        list_filter = ("matched_by", "source")
+        list_select_related = ("lead",)
+        search_fields = ("from_email_normalized", "subject")
+        readonly_fields = [f.name for f in InboundReply._meta.fields]
+        actions = ["match_to_lead"]
+
+        def has_add_permission(self, request: HttpRequest) -> bool:
+            return False
+
+        @admin.action(description="Match the selected unmatched reply to a lead…", permissions=["change"])
+        def match_to_lead(self, request: HttpRequest, queryset: QuerySet[InboundReply]) -> HttpResponse | None:
+            replies = list(queryset.filter(lead__isnull=True)[:2])
+            if len(replies) != 1:
+                self.message_user(request, "Select exactly one unmatched reply.", messages.WARNING)
+                return None
+            form = MatchReplyForm(request.POST if "lead" in request.POST else None)
+            if form.is_valid():
+                try:
+                    reply_match_by_hand(reply=replies[0], lead=form.cleaned_data["lead"], actor=request.user)
+                except DomainError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    self.message_user(request, "Matched; the lead's sequence stopped and it moved to Replied.")
+                return None
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Match a reply to its lead",
+                "opts": self.model._meta,
+                "action": "match_to_lead",
+                "objects": replies,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/leads/reply_match.html", context)
+
+
+# --- "Enroll in a sequence…" on the lead list ------------------------------------------------
+
+
+@admin.action(description="Enroll the selected leads in a sequence…", permissions=["change"])
+def enroll_in_sequence(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Lead]
+) -> HttpResponse | None:
+    if not request.user.has_perm("leads.add_enrollment"):
+        modeladmin.message_user(request, "You need the 'add enrollment' permission to enroll leads.", messages.ERROR)
+        return None
+    sequences = list(Sequence.objects.filter(is_active=True).order_by("name"))
+    if not sequences:
+        modeladmin.message_user(
+            request, "There is no active sequence yet: create one under Sequences.", messages.WARNING
+        )
+        return None
+    chosen = next((s for s in sequences if str(s.pk) == request.POST.get("sequence")), sequences[0])
+    leads = list(queryset[:500])
+    if request.POST.get("confirm") == "yes":
+        result = enrollments_create_bulk(leads=leads, sequence=chosen, actor=request.user)
+        modeladmin.message_user(request, f"Enrolled {len(result.enrolled)} lead(s) in {chosen}.", messages.SUCCESS)
+        for lead, reason in result.skipped[:20]:
+            modeladmin.message_user(request, f"Skipped {lead}: {reason}", messages.WARNING)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Enroll leads in a sequence",
+        "opts": modeladmin.model._meta,
+        "action": "enroll_in_sequence",
+        "sequences": sequences,
+        "chosen": chosen,
+        "preview": enrollment_preview(leads=leads, sequence=chosen),
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/leads/enroll_confirm.html", context)
+
+
+def _add_lead_actions() -> None:
+    lead_admin = admin.site._registry.get(Lead)
+    if lead_admin is not None and enroll_in_sequence not in (lead_admin.actions or []):
+        lead_admin.actions = [*(lead_admin.actions or []), enroll_in_sequence]
+
+
+_add_lead_actions()

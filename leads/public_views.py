@@ -1,0 +1,31 @@
+"""`/u/<token>/`: unsubscribe (the link in every email and the RFC 8058 one-click POST)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from leads.services.suppression import suppression_add_hash, unsubscribe_token_read
+
+logger = logging.getLogger(__name__)
+
+
+# csrf_exempt: mail providers POST `List-Unsubscribe=One-Click` with no cookie or token (RFC 8058);
+# the signed token in the URL is the authorization, and unsubscribing is the only effect.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    data = unsubscribe_token_read(token)
+    if data is None:
+        return render(request, "leads/outbound/unsubscribe.html", {"state": "invalid"}, status=404)
+    if request.method == "GET":
+        # A GET never unsubscribes: mail scanners fetch links (RFC 8058, section 1). One click on
+        # the page's button does.
+        return render(request, "leads/outbound/unsubscribe.html", {"state": "confirm", "token": token})
+    suppression_add_hash(hashed=data["h"], reason="unsubscribe_link", actor_label="unsubscribe")
+    logger.info("outbound.unsubscribed", extra={"one_click": request.POST.get("List-Unsubscribe") == "One-Click"})
+    return render(request, "leads/outbound/unsubscribe.html", {"state": "done"})

@@ -1,0 +1,613 @@
+"""Outbound email and the human gate.
+
+The rules (DESIGN.md, invariants 1 and 2):
+
+* A message is sent only if a staff user with the approve permission approved exactly its subject
+  and body: `approved_hash` is checked against the content at send time, and any edit voids it.
+* The send claims the row with a compare-and-swap (`approved -> sending`), committed before the
+  provider is called, so two workers can never both send it.
+* A provider error before the provider could have accepted the message marks it `failed` (a
+  person may retry); anything after that point marks it `unknown`, which is never resent by
+  the system.
+* Every send, block and failure writes an `AuditEvent`.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from clientsflow.errors import DomainError, InvalidInput
+from leads.models import Enrollment, InboundReply, Lead, LeadEvent, OutboundMessage, Stage
+from leads.services.suppression import is_suppressed, unsubscribe_url
+
+logger = logging.getLogger(__name__)
+
+Status = OutboundMessage.Status
+APPROVE_PERMISSION = "leads.approve_outboundmessage"
+EDITABLE_STATUSES = (Status.DRAFT, Status.APPROVED, Status.FAILED)
+# A sequence email is pointless (and unwelcome) once the lead is past the point of being chased.
+SEQUENCE_STOP_STAGES = frozenset(
+    {Stage.REPLIED, Stage.BOOKED, Stage.CALL_DONE, Stage.PROPOSAL_SENT, Stage.SIGNED, Stage.PAID, Stage.LOST}
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class NotPermitted(DomainError):
+    """The user may not do this (missing the approve permission)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: int
+    outcome: str  # sent | failed | unknown | blocked | skipped
+    reason: str = ""
+
+    @property
+    def sent(self) -> bool:
+        return self.outcome == "sent"
+
+
+# --- Drafts, edits, approval ---------------------------------------------------------------------
+
+
+def _domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rsplit("@", 1)[-1] if "@" in address else "clientsflow.local"
+
+
+@transaction.atomic
+def outbound_draft_create(
+    *,
+    lead: Lead,
+    subject: str,
+    body: str,
+    origin: str,
+    kind: str = "sequence",
+    enrollment: Enrollment | None = None,
+    step: Any = None,
+    send_after: datetime | None = None,
+) -> OutboundMessage:
+    """A draft waiting in the review queue. Nothing is sent until a person approves it."""
+    subject = " ".join((subject or "").split())
+    if not subject or not (body or "").strip():
+        raise InvalidInput("A message needs a subject and a body.")
+    if len(subject) > 255:
+        raise InvalidInput("The subject is longer than 255 characters.")
+    if kind not in OutboundMessage.Kind.values:
+        raise InvalidInput(f"{kind!r} is not a kind of message.")
+    if not lead.email_normalized:
+        raise InvalidInput("This lead has no email address; add one before writing to them.")
+    message = OutboundMessage(
+        lead=lead,
+        kind=kind,
+        enrollment=enrollment,
+        step=step,
+        to_email=lead.email_normalized,
+        subject=subject,
+        body=body,
+        origin=(origin or "unknown")[:120],
+        send_after=send_after,
+    )
+    message.message_id = f"<cf.{message.public_id.hex}@{_domain()}>"
+    if is_suppressed(lead.email_normalized):
+        message.status = Status.BLOCKED
+        message.block_reason = "The address is on the suppression list."
+    message.save()
+    audit_record(
+        verb="outbound.drafted" if message.status == Status.DRAFT else "outbound.blocked_suppressed",
+        obj=message,
+        actor_label=message.origin,
+        details={"lead_id": lead.pk, "kind": kind, "origin": message.origin, "status": message.status},
+    )
+    board_version_bump()
+    return message
+
+
+def check_can_approve(actor: Any) -> None:
+    if not (
+        getattr(actor, "is_authenticated", False)
+        and actor.is_active
+        and actor.is_staff
+        and actor.has_perm(APPROVE_PERMISSION)
+    ):
+        raise NotPermitted("Only staff with the 'approve outbound messages' permission can approve or send emails.")
+
+
+def _locked(message: OutboundMessage) -> OutboundMessage:
+    return OutboundMessage.objects.select_for_update().get(pk=message.pk)
+
+
+def _void_approval(row: OutboundMessage) -> None:
+    row.status = Status.DRAFT
+    row.approved_by = None
+    row.approved_at = None
+    row.approved_hash = ""
+
+
+@transaction.atomic
+def outbound_edit(*, message: OutboundMessage, subject: str, body: str, actor: Any) -> OutboundMessage:
+    """Change the copy. A change to an approved (or failed) message voids its approval."""
+    row = _locked(message)
+    if row.status not in EDITABLE_STATUSES:
+        raise DomainError(f"A message that is {row.get_status_display().lower()} cannot be edited.")
+    subject = " ".join((subject or "").split())
+    if not subject or not (body or "").strip():
+        raise InvalidInput("A message needs a subject and a body.")
+    if subject == row.subject and body == row.body:
+        return row
+    was = row.status
+    row.subject, row.body = subject, body
+    _void_approval(row)
+    row.save()
+    audit_record(
+        verb="outbound.edited",
+        obj=row,
+        actor=actor,
+        details={"approval_voided": was != Status.DRAFT, "status_before": was, "hash": row.content_hash()},
+    )
+    board_version_bump()
+    return row
+
+
+@transaction.atomic
+def outbound_approve(*, message: OutboundMessage, actor: Any, expected_hash: str) -> OutboundMessage:
+    """Approve exactly the content the approver saw (`expected_hash` comes from the review page)."""
+    check_can_approve(actor)
+    row = _locked(message)
+    if row.status != Status.DRAFT:
+        raise DomainError(f"Only drafts can be approved; this one is {row.get_status_display().lower()}.")
+    current = row.content_hash()
+    if not expected_hash or expected_hash != current:
+        raise DomainError("The text changed since you opened it. Review the current version and approve again.")
+    row.status = Status.APPROVED
+    row.approved_by = actor
+    row.approved_at = timezone.now()
+    row.approved_hash = current
+    row.block_reason = ""
+    row.save()
+    audit_record(
+        verb="outbound.approved",
+        obj=row,
+        actor=actor,
+        details={"hash": current, "to": row.to_email, "lead_id": row.lead_id},
+    )
+    board_version_bump()
+    return row
+
+
+@transaction.atomic
+def outbound_reject(*, message: OutboundMessage, actor: Any, reason: str) -> OutboundMessage:
+    check_can_approve(actor)
+    if not (reason or "").strip():
+        raise InvalidInput("Say why the draft is rejected: a reason is required.")
+    row = _locked(message)
+    if row.status not in EDITABLE_STATUSES:
+        raise DomainError(f"A message that is {row.get_status_display().lower()} cannot be rejected.")
+    was = row.status
+    _void_approval(row)
+    row.status = Status.REJECTED
+    row.rejected_by = actor
+    row.rejected_reason = reason.strip()[:255]
+    row.save()
+    audit_record(verb="outbound.rejected", obj=row, actor=actor, details={"reason": row.rejected_reason, "was": was})
+    if row.enrollment_id:
+        from leads.services.sequences import enrollment_step_done
+
+        enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
+    board_version_bump()
+    return row
+
+
+@transaction.atomic
+def outbound_retry_failed(*, message: OutboundMessage, actor: Any) -> OutboundMessage:
+    """A person decides a failed send may go again: back to `approved` (same approval, same text)."""
+    check_can_approve(actor)
+    row = _locked(message)
+    if row.status != Status.FAILED:
+        raise DomainError("Only failed messages can be retried.")
+    if not row.approval_valid:
+        _void_approval(row)
+        row.save()
+        raise DomainError("The approval no longer matches the text; it went back to the review queue.")
+    row.status = Status.APPROVED
+    row.save(update_fields=["status", "updated_at"])
+    audit_record(verb="outbound.retry_requested", obj=row, actor=actor, details={"hash": row.approved_hash})
+    return row
+
+
+@transaction.atomic
+def outbound_resolve_unknown(*, message: OutboundMessage, actor: Any, delivered: bool) -> OutboundMessage:
+    """A person checked the mailbox/provider: the message was delivered, or it may go again."""
+    check_can_approve(actor)
+    row = _locked(message)
+    if row.status != Status.UNKNOWN:
+        raise DomainError("Only messages whose outcome is unknown can be resolved.")
+    row.status = Status.SENT if delivered else Status.APPROVED
+    if delivered and row.sent_at is None:
+        row.sent_at = row.claimed_at or timezone.now()
+    row.save(update_fields=["status", "sent_at", "updated_at"])
+    audit_record(verb="outbound.unknown_resolved", obj=row, actor=actor, details={"delivered": delivered})
+    board_version_bump()
+    return row
+
+
+# --- Sending -------------------------------------------------------------------------------------
+
+
+def allowlist_permits(address: str) -> bool:
+    """True when SEND_ALLOWLIST is empty or names the address (or `*@its-domain`)."""
+    patterns = [p.strip().lower() for p in settings.SEND_ALLOWLIST if p.strip()]
+    if not patterns:
+        return True
+    address = address.strip().lower()
+    domain = address.rsplit("@", 1)[-1]
+    return any(p == address or (p.startswith("*@") and p[2:] == domain) for p in patterns)
+
+
+def _send_hours() -> tuple[int, int]:
+    start, _, end = settings.OUTBOUND_SEND_HOURS.partition("-")
+    return int(start), int(end or 24)
+
+
+def in_send_window(now: datetime | None = None) -> bool:
+    local = (now or timezone.now()).astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
+    days = {d.strip().lower()[:3] for d in settings.OUTBOUND_SEND_DAYS}
+    start, end = _send_hours()
+    return WEEKDAYS[local.weekday()] in days and start <= local.hour < end
+
+
+def sent_today_count(now: datetime | None = None) -> int:
+    """Sends (and sends in flight or of unknown outcome) since midnight in the owner's zone."""
+    zone = ZoneInfo(settings.OWNER_TIMEZONE)
+    local = (now or timezone.now()).astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return OutboundMessage.objects.filter(
+        Q(status__in=(Status.SENT, Status.UNKNOWN), sent_at__gte=midnight)
+        | Q(status__in=(Status.SENDING, Status.UNKNOWN), sent_at__isnull=True, claimed_at__gte=midnight)
+    ).count()
+
+
+def _audit_block(row: OutboundMessage, reason: str, trigger: str, actor: Any = None, **details: Any) -> None:
+    audit_record(
+        verb="outbound.blocked",
+        obj=row,
+        actor=actor,
+        actor_label="" if actor else f"outbound:{trigger}",
+        details={"reason": reason, "to": row.to_email, "status": row.status, "trigger": trigger, **details},
+    )
+    logger.info("outbound.blocked", extra={"message_pk": row.pk, "reason": reason, "trigger": trigger})
+
+
+def _block(row: OutboundMessage, reason: str, text: str, trigger: str, actor: Any) -> SendResult:
+    """Permanently block an approved message (it will not be sent unless a person starts over)."""
+    OutboundMessage.objects.filter(pk=row.pk, status=Status.APPROVED).update(
+        status=Status.BLOCKED, block_reason=text[:255], updated_at=timezone.now()
+    )
+    _audit_block(row, reason, trigger, actor)
+    board_version_bump()
+    return SendResult(row.pk, "blocked", reason)
+
+
+def _approver_still_permitted(row: OutboundMessage) -> bool:
+    user = row.approved_by
+    return bool(user and user.is_active and user.is_staff and user.has_perm(APPROVE_PERMISSION))
+
+
+def check_sendable(row: OutboundMessage, *, trigger: str, actor: Any, now: datetime) -> SendResult | None:
+    """None when `row` may be sent now; otherwise the (audited) reason it may not."""
+    if row.status != Status.APPROVED:
+        _audit_block(row, "not_approved", trigger, actor)
+        return SendResult(row.pk, "blocked" if row.status != Status.DRAFT else "skipped", "not_approved")
+    if not row.approval_valid or not _approver_still_permitted(row):
+        # The content no longer matches what was approved (or the approver lost the right to
+        # approve): the approval is void and the message goes back to the review queue.
+        OutboundMessage.objects.filter(pk=row.pk, status=Status.APPROVED).update(
+            status=Status.DRAFT, approved_by=None, approved_at=None, approved_hash="", updated_at=now
+        )
+        _audit_block(row, "not_approved", trigger, actor, approval_voided=True)
+        board_version_bump()
+        return SendResult(row.pk, "blocked", "not_approved")
+    if not allowlist_permits(row.to_email):
+        return _block(row, "allowlist", "The recipient is not on SEND_ALLOWLIST.", trigger, actor)
+    if is_suppressed(row.to_email):
+        return _block(row, "suppressed", "The address is on the suppression list.", trigger, actor)
+    if row.kind == OutboundMessage.Kind.SEQUENCE:
+        if row.lead.stage in SEQUENCE_STOP_STAGES:
+            return _block(row, "lead_stage", f"The lead is {row.lead.get_stage_display()}: no chasing.", trigger, actor)
+        if row.enrollment is not None and row.enrollment.status != Enrollment.Status.ACTIVE:
+            return _block(row, "enrollment_not_active", "The lead's sequence is not active.", trigger, actor)
+    if trigger == "autosend":
+        if not settings.AUTOSEND_ENABLED:
+            _audit_block(row, "autosend_disabled", trigger, actor)
+            return SendResult(row.pk, "skipped", "autosend_disabled")
+        if not in_send_window(now):
+            _audit_block(row, "outside_window", trigger, actor)
+            return SendResult(row.pk, "skipped", "outside_window")
+        if row.send_after and row.send_after > now:
+            return SendResult(row.pk, "skipped", "not_due")
+    if sent_today_count(now) >= settings.OUTBOUND_DAILY_CAP:
+        _audit_block(row, "daily_cap", trigger, actor, cap=settings.OUTBOUND_DAILY_CAP)
+        return SendResult(row.pk, "skipped", "daily_cap")
+    return None
+
+
+def _thread_headers(row: OutboundMessage) -> tuple[str, str]:
+    """(In-Reply-To, References) from the lead's earlier sent emails and their replies."""
+    earlier: list[tuple[datetime, str]] = [
+        (sent_at, mid)
+        for sent_at, mid in OutboundMessage.objects.filter(lead_id=row.lead_id, status=Status.SENT)
+        .exclude(pk=row.pk)
+        .values_list("sent_at", "message_id")
+        if sent_at
+    ]
+    earlier += [
+        (at, mid)
+        for at, mid in InboundReply.objects.filter(lead_id=row.lead_id)
+        .exclude(message_id="")
+        .values_list("received_at", "message_id")
+    ]
+    ids = [mid for _, mid in sorted(earlier)][-20:]
+    return (ids[-1] if ids else ""), " ".join(ids)
+
+
+def build_email(row: OutboundMessage, connection: Any = None) -> EmailMessage:
+    unsubscribe = unsubscribe_url(email=row.to_email, message_public_id=str(row.public_id))
+    headers = {
+        "Message-ID": row.message_id,
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
+        "X-ClientsFlow-Message": str(row.public_id),
+    }
+    if row.in_reply_to:
+        headers["In-Reply-To"] = row.in_reply_to
+        headers["References"] = row.references
+    # The footer is fixed boilerplate added to every email, outside the approved copy.
+    body = f"{row.body.rstrip()}\n\n--\nTo stop receiving these emails: {unsubscribe}\n"
+    return EmailMessage(
+        subject=row.subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[row.to_email],
+        headers=headers,
+        connection=connection,
+    )
+
+
+# Errors that mean the provider definitely did not take the message.
+_REFUSED = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPNotSupportedError,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+
+
+def _provider_refused(exc: BaseException) -> bool:
+    if isinstance(exc, _REFUSED):
+        return True
+    try:
+        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+    except ImportError:  # pragma: no cover - anymail is a pinned dependency
+        return False
+    if isinstance(exc, AnymailRecipientsRefused):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(exc, AnymailAPIError) and status is not None and 400 <= int(status) < 500
+
+
+def _finish_error(row: OutboundMessage, outcome: str, exc: BaseException, trigger: str) -> SendResult:
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    OutboundMessage.objects.filter(pk=row.pk, status=Status.SENDING).update(
+        status=outcome, last_error=error, updated_at=timezone.now()
+    )
+    audit_record(
+        verb=f"outbound.{outcome}",
+        obj=row,
+        actor_label=f"outbound:{trigger}",
+        details={"to": row.to_email, "error": error, "hash": row.approved_hash},
+    )
+    logger.warning(
+        "outbound.send_error", extra={"message_pk": row.pk, "outcome": outcome, "error_type": type(exc).__name__}
+    )
+    board_version_bump()
+    return SendResult(row.pk, outcome, error)
+
+
+def outbound_send(*, message_id: int, trigger: str, actor: Any = None) -> SendResult:
+    """Send one approved message at most once. Never call inside a transaction: the claim must
+    be committed before the provider is called, so other workers see it.
+
+    `trigger` is `human` (a person pressed Send now: `actor` must hold the approve permission),
+    or `autosend` (the dispatcher: only with AUTOSEND_ENABLED, inside the send window).
+    """
+    if trigger == "human":
+        check_can_approve(actor)
+    elif trigger != "autosend":
+        raise ValueError(f"Unknown send trigger {trigger!r}.")
+    now = timezone.now()
+    row = OutboundMessage.objects.select_related("lead", "enrollment", "approved_by").get(pk=message_id)
+    refused = check_sendable(row, trigger=trigger, actor=actor, now=now)
+    if refused is not None:
+        return refused
+
+    in_reply_to, references = _thread_headers(row)
+    # The claim: only the worker whose UPDATE finds the row still approved, with the very
+    # approval it checked, goes on. Committed at once (autocommit), before any network call.
+    claimed = OutboundMessage.objects.filter(
+        pk=row.pk, status=Status.APPROVED, approved_hash=row.approved_hash, subject=row.subject, body=row.body
+    ).update(
+        status=Status.SENDING,
+        claimed_at=now,
+        in_reply_to=in_reply_to,
+        references=references,
+        send_attempts=row.send_attempts + 1,
+        last_error="",
+        updated_at=now,
+    )
+    if not claimed:
+        logger.info("outbound.claim_lost", extra={"message_pk": row.pk})
+        return SendResult(row.pk, "skipped", "claimed_elsewhere")
+    row.refresh_from_db()
+    if row.content_hash() != row.approved_hash:  # belt and braces: what goes out is what was approved
+        OutboundMessage.objects.filter(pk=row.pk, status=Status.SENDING).update(status=Status.DRAFT, approved_hash="")
+        _audit_block(row, "not_approved", trigger, actor, approval_voided=True)
+        return SendResult(row.pk, "blocked", "not_approved")
+
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:
+        # Nothing reached the provider: safe to call it failed (a person may retry).
+        return _finish_error(row, Status.FAILED, exc, trigger)
+    try:
+        email = build_email(row, connection=connection)
+        sent_count = connection.send_messages([email])
+    except Exception as exc:
+        outcome = Status.FAILED if _provider_refused(exc) else Status.UNKNOWN
+        return _finish_error(row, outcome, exc, trigger)
+    finally:
+        try:
+            connection.close()
+        except Exception:
+            logger.warning("outbound.close_failed", extra={"message_pk": row.pk})
+    if not sent_count:
+        return _finish_error(row, Status.FAILED, RuntimeError("The email backend reported nothing sent."), trigger)
+
+    provider_id = ""
+    status = getattr(email, "anymail_status", None)
+    if status is not None and getattr(status, "message_id", None):
+        provider_id = str(status.message_id)[:255]
+    provider_id = provider_id or row.message_id
+    try:
+        _record_sent(row=row, provider_id=provider_id, trigger=trigger, actor=actor)
+    except Exception as exc:
+        # The provider accepted the email but we could not record it: `unknown`, never resent.
+        logger.exception("outbound.record_sent_failed", extra={"message_pk": row.pk})
+        try:
+            return _finish_error(row, Status.UNKNOWN, exc, trigger)
+        except Exception:
+            # Still `sending`: the stale-sending sweep marks it unknown later.
+            return SendResult(row.pk, Status.UNKNOWN, "could not record the send")
+    try:
+        _after_sent(row)
+    except Exception:
+        logger.exception("outbound.after_sent_failed", extra={"message_pk": row.pk})
+    logger.info("outbound.sent", extra={"message_pk": row.pk, "trigger": trigger})
+    return SendResult(row.pk, "sent")
+
+
+@transaction.atomic
+def _record_sent(*, row: OutboundMessage, provider_id: str, trigger: str, actor: Any) -> None:
+    now = timezone.now()
+    updated = OutboundMessage.objects.filter(pk=row.pk, status=Status.SENDING).update(
+        status=Status.SENT, sent_at=now, provider_message_id=provider_id, updated_at=now
+    )
+    if not updated:
+        raise RuntimeError("The message was no longer in 'sending' when the send was recorded.")
+    row.sent_at = now
+    audit_record(
+        verb="outbound.sent",
+        obj=row,
+        actor=actor,
+        actor_label="" if actor else f"outbound:{trigger}",
+        details={
+            "to": row.to_email,
+            "hash": row.approved_hash,
+            "approved_by": row.approved_by.get_username() if row.approved_by else "",
+            "approved_at": row.approved_at.isoformat() if row.approved_at else "",
+            "provider_message_id": provider_id,
+            "message_id": row.message_id,
+            "trigger": trigger,
+            "result": "sent",
+        },
+    )
+
+
+@transaction.atomic
+def _after_sent(row: OutboundMessage) -> None:
+    from leads.services.stages import lead_advance_stage
+
+    LeadEvent.objects.create(
+        lead_id=row.lead_id,
+        kind=LeadEvent.Kind.MESSAGE_SENT,
+        summary=f"Email sent: {row.subject}"[:255],
+        data={"message_id": row.pk, "kind": row.kind},
+    )
+    if row.enrollment_id:
+        from leads.services.sequences import enrollment_step_done
+
+        enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
+    if row.kind == OutboundMessage.Kind.SEQUENCE:
+        lead_advance_stage(lead=row.lead, to_stage=Stage.CONTACTED, actor_label="outbound", reason="First email sent")
+    board_version_bump()
+
+
+def outbound_mark_stale_sending_unknown(*, older_than: timedelta) -> int:
+    """Messages stuck in `sending` (a worker died mid-send) become `unknown`: never resent."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutboundMessage.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list("pk", flat=True)[:200]
+    )
+    changed = 0
+    for pk in ids:
+        if OutboundMessage.objects.filter(pk=pk, status=Status.SENDING).update(
+            status=Status.UNKNOWN, last_error="The sending worker stopped before recording the outcome."
+        ):
+            changed += 1
+            audit_record(
+                verb="outbound.unknown",
+                obj=OutboundMessage.objects.get(pk=pk),
+                actor_label="outbound:stale_sweep",
+                details={"reason": "stale_sending"},
+            )
+    if changed:
+        board_version_bump()
+    return changed
+
+
+def outbound_autosend_due(*, now: datetime | None = None) -> dict[str, Any]:
+    """The dispatcher's send job: approved, due messages, only with AUTOSEND_ENABLED."""
+    now = now or timezone.now()
+    if not settings.AUTOSEND_ENABLED:
+        return {"skipped": "AUTOSEND_ENABLED is off"}
+    due = list(
+        OutboundMessage.objects.filter(status=Status.APPROVED)
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+        .order_by("approved_at", "pk")
+        .values_list("pk", flat=True)[: settings.OUTBOUND_AUTOSEND_BATCH]
+    )
+    if not due:
+        return {"due": 0}
+    if not in_send_window(now):
+        audit_record(
+            verb="outbound.blocked",
+            actor_label="outbound:autosend",
+            details={"reason": "outside_window", "due": len(due)},
+        )
+        return {"due": len(due), "skipped": "outside the send window"}
+    outcomes: dict[str, int] = {}
+    for pk in due:
+        result = outbound_send(message_id=pk, trigger="autosend")
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        if result.reason == "daily_cap":
+            break
+    return {"due": len(due), **outcomes}

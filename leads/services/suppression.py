@@ -1,0 +1,115 @@
+"""The suppression list: addresses that must never be emailed again.
+
+Only a SHA-256 of the normalized address is kept, so the entry outlives the lead (deleting a lead
+for privacy does not put the address back on the list of people we may email).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
+from leads.models import Enrollment, Lead, LeadEvent, OutboundMessage, Suppression
+
+
+def _normalize(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(_normalize(email).encode()).hexdigest()
+
+
+def is_suppressed(email: str) -> bool:
+    if not _normalize(email):
+        return False
+    return Suppression.objects.filter(email_hash=email_hash(email)).exists()
+
+
+def suppression_add_hash(*, hashed: str, reason: str, actor_label: str) -> Suppression:
+    """Add an already-hashed address (the unsubscribe link carries only the hash)."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                entry = Suppression.objects.create(email_hash=hashed, reason=reason[:64], actor_label=actor_label[:100])
+        except IntegrityError:
+            return Suppression.objects.get(email_hash=hashed)
+        audit_record(verb="suppression.added", obj=entry, actor_label=actor_label, details={"reason": reason})
+        _stop_everything_for(hashed=hashed, reason=reason)
+        return entry
+
+
+def suppression_add(*, email: str, reason: str, actor_label: str) -> Suppression:
+    """Suppress `email` (idempotent): stops its enrollments and blocks its unsent messages."""
+    return suppression_add_hash(hashed=email_hash(email), reason=reason, actor_label=actor_label)
+
+
+def _stop_everything_for(*, hashed: str, reason: str) -> None:
+    """Stop live enrollments and block unsent messages of every lead with this address."""
+    lead_ids: list[int] = []
+    # Candidates: leads whose address hashes to `hashed`. Hash in Python over the addresses of
+    # leads that still have messages or live enrollments (a small set), not over every lead.
+    candidate_ids = set(
+        OutboundMessage.objects.filter(status__in=UNSENT_STATUSES).values_list("lead_id", flat=True)
+    ) | set(Enrollment.objects.filter(status__in=LIVE_ENROLLMENT).values_list("lead_id", flat=True))
+    for lead_id, address in Lead.objects.filter(pk__in=candidate_ids).values_list("pk", "email_normalized"):
+        if address and email_hash(address) == hashed:
+            lead_ids.append(lead_id)
+    if not lead_ids:
+        return
+    now = timezone.now()
+    Enrollment.objects.filter(lead_id__in=lead_ids, status__in=LIVE_ENROLLMENT).update(
+        status=Enrollment.Status.STOPPED, stop_reason=f"Unsubscribed ({reason})"[:255], stopped_at=now, next_due_at=None
+    )
+    blocked = OutboundMessage.objects.filter(lead_id__in=lead_ids, status__in=UNSENT_STATUSES).update(
+        status=OutboundMessage.Status.BLOCKED, block_reason="The address is on the suppression list."
+    )
+    for lead_id in lead_ids:
+        LeadEvent.objects.create(
+            lead_id=lead_id,
+            kind=LeadEvent.Kind.UNSUBSCRIBED,
+            summary="Unsubscribed: no more emails",
+            data={"reason": reason},
+        )
+    if blocked:
+        audit_record(verb="outbound.blocked_suppressed", details={"lead_ids": lead_ids, "messages": blocked})
+    board_version_bump()
+
+
+UNSENT_STATUSES = (OutboundMessage.Status.DRAFT, OutboundMessage.Status.APPROVED, OutboundMessage.Status.FAILED)
+LIVE_ENROLLMENT = (Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED)
+
+
+UNSUBSCRIBE_SALT = "leads.unsubscribe"
+
+
+def unsubscribe_token(*, email: str, message_public_id: str = "") -> str:
+    """A signed token naming the address by its hash only (no address in the URL)."""
+    from django.core import signing
+
+    return signing.dumps({"h": email_hash(email), "m": message_public_id}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_token_read(token: str) -> dict[str, str] | None:
+    """The token's contents, or None when it is not one of ours. Tokens do not expire."""
+    from django.core import signing
+
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("h"), str) or len(data["h"]) != 64:
+        return None
+    return data
+
+
+def unsubscribe_url(*, email: str, message_public_id: str = "") -> str:
+    from django.conf import settings
+    from django.urls import reverse
+
+    token = unsubscribe_token(email=email, message_public_id=message_public_id)
+    return settings.OUTBOUND_LINK_BASE_URL + reverse("unsubscribe", args=[token])
