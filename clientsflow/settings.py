@@ -235,44 +235,15 @@ MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
 CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
 
-# --- Sales calls: Fireflies, Notion call rows, Slack digest, meeting routing (calls: issue 7) -
-FIREFLIES_API_URL = env.str("FIREFLIES_API_URL", default="https://api.fireflies.ai/graphql")
-FIREFLIES_TIMEOUT_SECONDS = env.float("FIREFLIES_TIMEOUT_SECONDS", default=20.0)
-FIREFLIES_WEBHOOK_MAX_BYTES = 256 * 1024
-# The backup poll (every 3 min) looks this far back for transcripts a webhook did not deliver.
-FIREFLIES_POLL_LOOKBACK_HOURS = env.int("FIREFLIES_POLL_LOOKBACK_HOURS", default=24)
-FIREFLIES_POLL_BATCH = env.int("FIREFLIES_POLL_BATCH", default=20)
-NOTION_TIMEOUT_SECONDS = env.float("NOTION_TIMEOUT_SECONDS", default=20.0)
-NOTION_MAX_RETRIES = env.int("NOTION_MAX_RETRIES", default=3)  # per sync, on 429 (honouring Retry-After)
-NOTION_MAX_RETRY_WAIT_SECONDS = env.float("NOTION_MAX_RETRY_WAIT_SECONDS", default=30.0)  # cap on one wait
-# Meeting routing (`/webhooks/meet/participant-joined/`): `record_all` asks Fireflies to join every
-# meeting; `external_only` only meetings with a participant outside MEETING_INTERNAL_DOMAINS.
-MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
-MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
-CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
-
-# --- Outbound sequences, sending, unsubscribes and replies (leads: issue 4) -------------------
-# Automatic sends happen only on these weekdays and between these hours in OWNER_TIMEZONE.
-OUTBOUND_SEND_DAYS = env.list("OUTBOUND_SEND_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
-OUTBOUND_SEND_HOURS = env.str("OUTBOUND_SEND_HOURS", default="9-17")  # start hour (incl.) - end hour (excl.)
-OUTBOUND_DAILY_CAP = env.int("OUTBOUND_DAILY_CAP", default=50)  # sends per owner-local day, all paths
-OUTBOUND_AUTOSEND_BATCH = env.int("OUTBOUND_AUTOSEND_BATCH", default=20)
-OUTBOUND_STALE_SENDING_MINUTES = env.int("OUTBOUND_STALE_SENDING_MINUTES", default=15)
-# New leads from this source join a sequence on their own ('' = nobody is enrolled automatically).
-SEQUENCE_AUTO_ENROLL_SOURCE = env.str("SEQUENCE_AUTO_ENROLL_SOURCE", default="")
-SEQUENCE_AUTO_ENROLL_SEQUENCE = env.str("SEQUENCE_AUTO_ENROLL_SEQUENCE", default="")  # name; '' = first active
-# Absolute links in emails (unsubscribe); the address leads reach this app at.
-OUTBOUND_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-OUTBOUND_DRAFT_MODEL = env.str("OUTBOUND_DRAFT_MODEL", default="claude-sonnet-4-5")
-OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", default=30.0)
-# Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
-MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
-REPLIES_WEBHOOK_MAX_AGE_SECONDS = 15 * 60
-ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; an SMTP hang must not hold a worker
-IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=20.0)
-IMAP_POLL_BATCH = env.int("IMAP_POLL_BATCH", default=100)
-SECRET_SETTING_NAMES += ["MAILGUN_WEBHOOK_SIGNING_KEY", "IMAP_URL"]
+# --- Billing: proposals, e-signature, Stripe (billing: issue 8) -------------------------------
+PROPOSAL_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PROPOSAL_LINK_MAX_AGE_DAYS = env.int("PROPOSAL_LINK_MAX_AGE_DAYS", default=90)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=15.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)  # Stripe's own backoff
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # older than this, or this far in the future: refused
+STRIPE_WEBHOOK_MAX_BYTES = 512 * 1024
+STRIPE_RECONCILE_DAYS = env.int("STRIPE_RECONCILE_DAYS", default=3)
+STRIPE_RECONCILE_MAX_SESSIONS = env.int("STRIPE_RECONCILE_MAX_SESSIONS", default=500)
 
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
