@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from calls.webhooks import fireflies_webhook, meet_participant_joined
 from clientsflow import views
+from leads.inbound import replies_webhook
+from leads.public_views import unsubscribe
 from leads.webhooks import lead_webhook
 
 admin.site.site_header = "ClientsFlow"
@@ -13,6 +15,8 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/leads/<str:source>/", lead_webhook, name="lead-webhook"),
+    path("webhooks/replies/", replies_webhook, name="replies-webhook"),
+    path("u/<str:token>/", unsubscribe, name="unsubscribe"),
     path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
