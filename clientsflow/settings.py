@@ -268,6 +268,16 @@ STRIPE_WEBHOOK_MAX_BYTES = 512 * 1024
 STRIPE_RECONCILE_DAYS = env.int("STRIPE_RECONCILE_DAYS", default=3)
 STRIPE_RECONCILE_MAX_SESSIONS = env.int("STRIPE_RECONCILE_MAX_SESSIONS", default=500)
 
+# --- Reply classification (classify/) --------------------------------------------------------
+# The local model is the default; ANTHROPIC_API_KEY switches the Anthropic backend on.
+ANTHROPIC_CLASSIFY_MODEL = env.str("ANTHROPIC_CLASSIFY_MODEL", default="claude-haiku-4-5")
+ANTHROPIC_TIMEOUT_SECONDS = env.float("ANTHROPIC_TIMEOUT_SECONDS", default=20.0)
+ANTHROPIC_MAX_RETRIES = env.int("ANTHROPIC_MAX_RETRIES", default=2)
+# A negative reply moves its lead to Lost only at or above this confidence; below, a person decides.
+CLASSIFY_LOST_THRESHOLD = env.float("CLASSIFY_LOST_THRESHOLD", default=0.8)
+# Any label below this confidence goes to the review queue.
+CLASSIFY_REVIEW_THRESHOLD = env.float("CLASSIFY_REVIEW_THRESHOLD", default=0.55)
+
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)

@@ -1,0 +1,193 @@
+"""The Anthropic backend: the only module that imports the `anthropic` SDK.
+
+One Messages API call per reply, with the champion prompt as a cached system block and a forced
+tool call as the structured answer (https://docs.anthropic.com/en/docs/build-with-claude/tool-use).
+The SDK retries 408/409/429/5xx itself (`max_retries`, honouring `retry-after`); what still fails
+is translated into the exceptions below, which the service turns into "local label + review".
+A spend-limit error (a 400 "Your credit balance is too low ..." or a 402/429 spend-limit code) is
+never retried: more attempts cannot succeed until someone adds credit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import httpx
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+TOOL_NAME = "record_classification"
+LABELS = ("positive", "negative", "neutral")
+CLASSIFY_TOOL: dict[str, Any] = {
+    "name": TOOL_NAME,
+    "description": "Record how the sales reply should be classified.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "label": {"type": "string", "enum": list(LABELS)},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "rationale": {"type": "string", "description": "One short sentence, no quotes from the reply."},
+            "unsubscribe": {"type": "boolean", "description": "The sender asks to stop receiving email."},
+        },
+        "required": ["label", "confidence", "rationale", "unsubscribe"],
+    },
+}
+_SPEND_LIMIT_CLASSES = tuple(
+    getattr(anthropic, name)
+    for name in (
+        "PaymentRequiredError",
+        "EnforcedSpendLimitReachedError",
+        "ContractSpendLimitReachedError",
+        "LinkedOrganizationSpendLimitReachedError",
+    )
+    if hasattr(anthropic, name)
+)
+
+
+class AnthropicUnavailable(Exception):
+    """The backend gave no usable answer; `reason` says why, in words for the review queue."""
+
+    reason = "Anthropic did not answer"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.reason)
+        self.detail = detail
+
+
+class AnthropicRateLimited(AnthropicUnavailable):
+    reason = "Anthropic rate limit (429) after retries"
+
+
+class AnthropicOverloaded(AnthropicUnavailable):
+    reason = "Anthropic overloaded or failing (5xx/529) after retries"
+
+
+class AnthropicSpendLimit(AnthropicUnavailable):
+    reason = "Anthropic spend limit reached (not retried): add credit in the Anthropic console"
+
+
+class AnthropicMalformed(AnthropicUnavailable):
+    reason = "Anthropic's answer could not be read"
+
+
+class AnthropicFailed(AnthropicUnavailable):
+    reason = "Anthropic request failed"
+
+
+@dataclass(frozen=True)
+class AnthropicVerdict:
+    label: str
+    confidence: float
+    rationale: str
+    unsubscribe: bool
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def is_enabled() -> bool:
+    return bool(settings.ANTHROPIC_API_KEY)
+
+
+def make_client(*, max_retries: int | None = None, http_client: httpx.Client | None = None) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        timeout=httpx.Timeout(settings.ANTHROPIC_TIMEOUT_SECONDS, connect=5.0),
+        max_retries=settings.ANTHROPIC_MAX_RETRIES if max_retries is None else max_retries,
+        http_client=http_client,
+    )
+
+
+def classify_reply_text(
+    *, text: str, system_prompt: str, model: str = "", client: anthropic.Anthropic | None = None
+) -> AnthropicVerdict:
+    """Ask the model for a label; raises an `AnthropicUnavailable` subclass instead of guessing."""
+    client = client or make_client()
+    model = model or settings.ANTHROPIC_CLASSIFY_MODEL
+    try:
+        message = client.messages.create(
+            model=model,
+            max_tokens=300,
+            temperature=0,
+            # The fixed instructions are identical for every reply: cache them.
+            system=[{"type": "text", "text": system_prompt, "cache_control": {"type": "ephemeral"}}],
+            tools=[CLASSIFY_TOOL],
+            tool_choice={"type": "tool", "name": TOOL_NAME},
+            messages=[{"role": "user", "content": f"<reply>\n{text}\n</reply>"}],
+        )
+    except anthropic.RateLimitError as exc:
+        if _SPEND_LIMIT_CLASSES and isinstance(exc, _SPEND_LIMIT_CLASSES):
+            raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
+        raise _logged(AnthropicRateLimited(_error_message(exc)), exc) from exc
+    except anthropic.BadRequestError as exc:
+        if "credit balance" in _error_message(exc).lower():
+            raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
+        raise _logged(AnthropicFailed(_error_message(exc)), exc) from exc
+    except anthropic.InternalServerError as exc:  # 5xx, including 529 overloaded_error
+        raise _logged(AnthropicOverloaded(_error_message(exc)), exc) from exc
+    except anthropic.APIStatusError as exc:
+        if _SPEND_LIMIT_CLASSES and isinstance(exc, _SPEND_LIMIT_CLASSES):
+            raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
+        raise _logged(AnthropicFailed(_error_message(exc)), exc) from exc
+    except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
+        raise _logged(AnthropicFailed(type(exc).__name__), exc) from exc
+    return _verdict_from(message, model=model)
+
+
+def _verdict_from(message: Any, *, model: str) -> AnthropicVerdict:
+    blocks = [b for b in getattr(message, "content", []) if getattr(b, "type", "") == "tool_use"]
+    block = next((b for b in blocks if getattr(b, "name", "") == TOOL_NAME), None)
+    if block is None:
+        raise _logged(AnthropicMalformed("no record_classification tool call in the answer"))
+    data = block.input if isinstance(block.input, dict) else {}
+    label = data.get("label")
+    confidence = data.get("confidence")
+    rationale = data.get("rationale", "")
+    unsubscribe = data.get("unsubscribe", False)
+    if (
+        label not in LABELS
+        or isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0 <= confidence <= 1
+        or not isinstance(rationale, str)
+        or not isinstance(unsubscribe, bool)
+    ):
+        raise _logged(AnthropicMalformed("the tool input does not match the schema"))
+    usage = getattr(message, "usage", None)
+    usage_figures = {
+        key: int(getattr(usage, key) or 0)
+        for key in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        if usage is not None and getattr(usage, key, None) is not None
+    }
+    return AnthropicVerdict(
+        label=label,
+        confidence=float(confidence),
+        rationale=rationale.strip()[:500],
+        unsubscribe=unsubscribe,
+        model=getattr(message, "model", model) or model,
+        usage=usage_figures,
+    )
+
+
+def _error_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"][:300]
+    return str(exc)[:300]
+
+
+def _logged(error: AnthropicUnavailable, cause: Exception | None = None) -> AnthropicUnavailable:
+    logger.warning(
+        "classify.anthropic_unavailable",
+        extra={
+            "error": type(error).__name__,
+            "status_code": getattr(cause, "status_code", None),
+            "request_id": getattr(cause, "request_id", None),
+        },
+    )
+    return error

@@ -1,0 +1,87 @@
+"""Demo replies with classifications for the leads `seed_demo` put past `contacted`; some borderline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from classify.models import Classification
+from classify.services.classification import classify_text
+from clientsflow.demo import DemoContext, register_demo_seeder
+from leads.models import InboundReply, Lead
+
+POSITIVE = [
+    "Sure, when works for you? Thursday afternoon is open.",
+    "Not sure it's a fit, but happy to chat.",
+    "What does pricing look like for a small team?",
+    "Sí, me interesa. ¿Cuándo podemos hablar?",
+    "Ja, gerne. Wann passt es Ihnen?",
+    "Can you send over a couple of case studies? Then let's talk.",
+]
+UNDECIDED = [
+    "ooo till 3/20",
+    "Not right now, try me again next quarter.",
+    "I'm not the right person, try our CMO.",
+    "Not the usual spam, I'll bite. What's the catch?",
+    "Hmm, let me see what my boss thinks.",
+]
+NEGATIVE = [
+    "No thanks, we already have an agency we're happy with.",
+    "Please remove me from your list.",
+    "Non merci, pas intéressé.",
+]
+QUOTE = (
+    "\n\nOn Mon, Nov 23, 2026 at 9:14 AM Owen Park <owen@northwind.agency> wrote:\n"
+    "> Would you be open to a quick call? If not, just reply no.\n"
+)
+LATER_STAGES = ("booked", "call_done", "proposal_sent", "signed", "paid")
+
+
+@register_demo_seeder("classify", order=40)
+def seed_replies(ctx: DemoContext) -> dict[str, int]:
+    plan: list[tuple[int, str]] = []
+    for lead_id in ctx.leads_by_stage.get("replied", []):
+        plan.append((lead_id, ctx.rng.choice(POSITIVE + UNDECIDED)))
+    for stage in LATER_STAGES:
+        plan += [(lead_id, ctx.rng.choice(POSITIVE)) for lead_id in ctx.leads_by_stage.get(stage, [])]
+    plan += [(lead_id, ctx.rng.choice(NEGATIVE)) for lead_id in ctx.leads_by_stage.get("lost", [])]
+    leads = Lead.objects.in_bulk([lead_id for lead_id, _ in plan])
+    created = queued = 0
+    for number, (lead_id, text) in enumerate(plan):
+        lead = leads.get(lead_id)
+        if lead is None or InboundReply.objects.filter(lead=lead, source=InboundReply.Source.DEMO).exists():
+            continue
+        address = lead.email or f"lead{lead.pk}@example.com"
+        body = text + (QUOTE if number % 3 == 0 else "")
+        reply = InboundReply.objects.create(
+            lead=lead,
+            source=InboundReply.Source.DEMO,
+            from_email=address,
+            from_email_normalized=address.strip().lower(),
+            subject="Re: Quick question",
+            body=body,
+            message_id=f"<demo-{lead.pk}-{number}@clientsflow.demo>",
+            matched_by=InboundReply.MatchedBy.SENDER,
+            received_at=ctx.now - timedelta(hours=ctx.rng.randint(1, 240)),
+        )
+        # The demo leads' stages are already set by seed_demo: store the verdict, run no policy.
+        verdict = classify_text(text=body, use_anthropic=False)
+        Classification.objects.create(
+            reply=reply,
+            label=verdict.label,
+            confidence=round(verdict.confidence, 4),
+            backend=verdict.backend,
+            model_version=verdict.model_version,
+            rationale=verdict.rationale[:500],
+            local_label=verdict.local_label,
+            local_confidence=verdict.local_confidence,
+            unsubscribe_intent=verdict.unsubscribe_intent,
+            needs_review=verdict.needs_review,
+            review_reason=" ".join(verdict.review_reasons)[:255],
+            policy_action=Classification.PolicyAction.QUEUED
+            if verdict.needs_review
+            else Classification.PolicyAction.NONE,
+        )
+        created += 1
+        queued += verdict.needs_review
+    ctx.log(f"classify: {created} demo replies, {queued} in the review queue")
+    return {"replies": created, "replies_needing_review": queued}

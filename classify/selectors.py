@@ -1,0 +1,50 @@
+"""Reads for the review queue, the board badges and the "needs you" panel."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from classify.models import Classification, Label, PromptVersion
+from classify.prompts import DEFAULT_PROMPT_NAME, DEFAULT_SYSTEM_PROMPT
+from leads.models import Stage
+
+POSITIVE = Q(final_label=Label.POSITIVE) | Q(final_label="", label=Label.POSITIVE)
+
+
+def champion_prompt() -> PromptVersion:
+    """The prompt in use; the built-in one is installed as champion if none is (a fresh database)."""
+    champion = PromptVersion.objects.filter(status=PromptVersion.Status.CHAMPION).first()
+    if champion is not None:
+        return champion
+    prompt, _ = PromptVersion.objects.get_or_create(
+        name=DEFAULT_PROMPT_NAME,
+        defaults={"system_prompt": DEFAULT_SYSTEM_PROMPT, "status": PromptVersion.Status.CHAMPION},
+    )
+    return prompt
+
+
+def review_queue() -> QuerySet[Classification]:
+    return (
+        Classification.objects.filter(needs_review=True)
+        .select_related("reply", "reply__lead", "prompt_version")
+        .order_by("created_at", "id")
+    )
+
+
+def positive_waiting() -> QuerySet[Classification]:
+    """Positive replies whose lead has not moved on (no call booked yet): the owner should answer."""
+    return Classification.objects.filter(POSITIVE, needs_review=False, reply__lead__stage=Stage.REPLIED)
+
+
+def latest_by_lead(lead_ids: list[int]) -> dict[int, Classification]:
+    """Each lead's most recent classified reply, in one query."""
+    latest: dict[int, Classification] = {}
+    rows = (
+        Classification.objects.filter(reply__lead_id__in=lead_ids)
+        .select_related("reply")
+        .only("label", "final_label", "needs_review", "confidence", "reply__lead_id", "reply__received_at")
+        .order_by("reply__lead_id", "-reply__received_at", "-id")
+    )
+    for row in rows:
+        latest.setdefault(row.reply.lead_id, row)
+    return latest
