@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -68,17 +68,24 @@ def overlapping_holds(
     return qs.exclude(token=exclude_token) if exclude_token else qs
 
 
-def google_busy(*, host: Host, time_min: datetime, time_max: datetime) -> list[Interval]:
-    """The host's Google busy times, cached briefly in the shared cache; [] when Google is off.
+FREEBUSY_WINDOW_DAYS = 62
 
-    A failing free/busy query is logged and treated as no extra busy time: our own bookings are
-    still excluded by the database, and the owner sees Google's errors on the invites.
+
+def google_busy(*, host: Host) -> list[Interval]:
+    """The host's Google busy times from yesterday to ~2 months ahead; [] when Google is off.
+
+    One query per host per day window, cached briefly in the shared cache so a page of slots and
+    the booking check that follows cost one call. A failing query is logged and treated as no
+    extra busy time: our own bookings are still excluded by the database, and Google's errors
+    show up on the invites.
     """
     from bookings.clients import google_calendar
 
     if not google_calendar.enabled():
         return []
-    key = f"bookings:freebusy:{host.pk}:{time_min:%Y%m%d%H}:{time_max:%Y%m%d%H}"
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    time_min, time_max = today - timedelta(days=1), today + timedelta(days=FREEBUSY_WINDOW_DAYS)
+    key = f"bookings:freebusy:{host.pk}:{host.google_calendar_id}:{today:%Y%m%d}"
     cached = cache.get(key)
     if cached is not None:
         return [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in cached]
@@ -113,7 +120,7 @@ def busy_intervals(
     intervals: list[Interval] = list(bookings.values_list("buffered_start", "buffered_end"))
     intervals += list(holds.values_list("buffered_start", "buffered_end"))
     if include_google:
-        intervals += google_busy(host=host, time_min=time_min, time_max=time_max)
+        intervals += google_busy(host=host)
     return intervals
 
 

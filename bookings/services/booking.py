@@ -104,7 +104,7 @@ def _check_free(
         host=host, buffered_start=buffered_start, buffered_end=buffered_end, now=now, exclude_token=hold_token
     ).exists():
         raise SlotHeld()
-    busy = google_busy(host=host, time_min=now - timedelta(days=1), time_max=buffered_end + timedelta(days=1))
+    busy = google_busy(host=host)
     if _overlaps_any(busy, buffered_start, buffered_end):
         raise SlotTaken()
 

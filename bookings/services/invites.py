@@ -78,7 +78,7 @@ def _sync_google(booking: Booking) -> dict[str, str]:
             request_id=booking.conference_request_id,
             body=_event_body(booking),
         )
-    fields = {"google_event_id": event.event_id}
+    fields = {"google_event_id": event.event_id or booking.google_event_id or booking.google_event_key}
     if event.meet_url:
         fields["meet_url"] = event.meet_url
     return fields
