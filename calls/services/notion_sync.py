@@ -105,7 +105,7 @@ def call_notion_sync(*, call_id: int) -> Call:
             notion_synced_at=timezone.now(),
             notion_claimed_at=None,
         )
-        logger.info("call.notion_synced", extra={"call_id": call_id, "created": not call.notion_page_id})
+        logger.info("call.notion_synced", extra={"call_id": call_id, "row_created": not call.notion_page_id})
         if was_failed:
             board_version_bump()
     call.refresh_from_db()
