@@ -207,3 +207,19 @@ def test_expired_and_declined_proposals_cannot_be_signed():
     proposal_decline(proposal=other, reason="Budget")
     with pytest.raises(DomainError):
         _sign(Proposal.objects.get(pk=other.pk))
+
+
+def test_merging_a_duplicate_moves_its_proposals_and_payments():
+    from billing.models import Payment
+    from leads.services.merge import lead_merge
+
+    proposal = signed_proposal()
+    Payment.objects.create(
+        proposal=proposal, lead=proposal.lead, checkout_session_id="cs_m", amount_minor=100, currency="USD"
+    )
+    from tests.billing.conftest import make_lead
+
+    survivor = make_lead(email="ada.work@example.com", name="Ada L.")
+    lead_merge(survivor=survivor, duplicate=proposal.lead)
+    assert Proposal.objects.get(pk=proposal.pk).lead_id == survivor.pk
+    assert Payment.objects.get(checkout_session_id="cs_m").lead_id == survivor.pk

@@ -1,0 +1,92 @@
+import pytest
+
+from billing.models import Payment, Proposal
+from leads.models import OutboundMessage
+from tests.billing.conftest import make_lead, sent_proposal, signed_proposal
+
+pytestmark = pytest.mark.django_db
+
+
+def _add_form(lead, currency="USD", price="1250.50"):
+    return {
+        "lead": lead.pk,
+        "title": "Rebrand",
+        "introduction": "",
+        "terms": "",
+        "currency": currency,
+        "deposit_percent": "50",
+        "valid_until": "2099-01-01",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-position": "0",
+        "lines-0-description": "Logo and guidelines",
+        "lines-0-quantity": "2",
+        "lines-0-unit_price": price,
+        "signature-TOTAL_FORMS": "0",
+        "signature-INITIAL_FORMS": "0",
+        "payments-TOTAL_FORMS": "0",
+        "payments-INITIAL_FORMS": "0",
+    }
+
+
+def test_owner_creates_a_proposal_with_prices_in_major_units(admin_client):
+    lead = make_lead()
+    response = admin_client.post("/admin/billing/proposal/add/", _add_form(lead))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    proposal = Proposal.objects.get()
+    assert proposal.lines.get().unit_price_minor == 125050
+    assert proposal.total_minor == 250100 and proposal.amounts == (125050, 125050)
+
+
+def test_jpy_prices_with_decimals_are_refused_in_the_form(admin_client):
+    lead = make_lead()
+    response = admin_client.post("/admin/billing/proposal/add/", _add_form(lead, currency="JPY", price="100.5"))
+    assert response.status_code == 200
+    assert "JPY amounts have no decimals" in response.content.decode()
+    assert not Proposal.objects.exists()
+
+
+def test_send_action_queues_an_outbound_draft_not_an_email(admin_client, mailoutbox):
+    lead = make_lead()
+    admin_client.post("/admin/billing/proposal/add/", _add_form(lead))
+    proposal = Proposal.objects.get()
+    response = admin_client.post(
+        "/admin/billing/proposal/", {"action": "send_for_approval", "_selected_action": [proposal.pk]}, follow=True
+    )
+    assert "waiting in the outbound review queue" in response.content.decode()
+    message = OutboundMessage.objects.get(origin=f"proposal:{proposal.pk}:v1")
+    assert message.status == "draft" and message.kind == "proposal"
+    assert mailoutbox == []
+
+
+def test_sent_proposal_is_read_only_and_new_version_action_copies_it(admin_client):
+    proposal = sent_proposal()
+    page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
+    assert 'name="title"' not in page and "Open the page the lead sees" in page
+    admin_client.post("/admin/billing/proposal/", {"action": "create_new_version", "_selected_action": [proposal.pk]})
+    assert Proposal.objects.filter(family=proposal.family, version=2, status="draft").exists()
+
+
+def test_signed_proposal_refuses_a_new_version(admin_client):
+    proposal = signed_proposal()
+    response = admin_client.post(
+        "/admin/billing/proposal/", {"action": "create_new_version", "_selected_action": [proposal.pk]}, follow=True
+    )
+    assert "signed proposal cannot be changed" in response.content.decode()
+    assert Proposal.objects.count() == 1
+
+
+def test_payment_list_shows_failed_payments(admin_client):
+    proposal = signed_proposal()
+    Payment.objects.create(
+        proposal=proposal,
+        lead=proposal.lead,
+        checkout_session_id="cs_f",
+        amount_minor=100,
+        currency="USD",
+        status="failed",
+    )
+    page = admin_client.get("/admin/billing/payment/?status__exact=failed").content.decode()
+    assert "$1.00" in page
