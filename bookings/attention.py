@@ -5,10 +5,13 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.selectors import booking_latest_by_lead
 from clientsflow.attention import Badge, register_card_badges, register_needs_you
+from leads.selectors import CardAction, register_card_actions
 
 
 def blocked_invites_count() -> int:
@@ -39,6 +42,20 @@ def booking_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
     return result
 
 
+def booking_card_actions(lead_ids: list[int]) -> dict[int, list[CardAction]]:
+    """A "Cancel call" pill on cards with an upcoming booking: it opens the confirmation (reason
+    required) and comes back to the board."""
+    result: dict[int, list[CardAction]] = {}
+    now = timezone.now()
+    for lead_id, booking in booking_latest_by_lead(lead_ids=lead_ids).items():
+        if booking.is_active and booking.end_at > now:
+            url = reverse("bookings:staff-cancel", args=[booking.pk]) + "?next=/board/"
+            result[lead_id] = [
+                CardAction("Cancel call", url, method="get", tone="danger", title="Cancel with a reason")
+            ]
+    return result
+
+
 register_needs_you(
     "booking_invites_blocked",
     "Booking invites blocked",
@@ -47,3 +64,4 @@ register_needs_you(
     order=30,
 )
 register_card_badges("bookings", booking_badges)
+register_card_actions("bookings", booking_card_actions)

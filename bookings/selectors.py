@@ -162,7 +162,7 @@ def booking_latest_by_lead(*, lead_ids: list[int]) -> dict[int, Booking]:
     rows = (
         Booking.objects.filter(lead_id__in=lead_ids)
         .filter(Q(status__in=Booking.ACTIVE_STATUSES) | Q(start_at__gt=now - timedelta(days=30)))
-        .only("id", "lead_id", "start_at", "status", "invite_status", "invite_error", "timezone")
+        .only("id", "lead_id", "start_at", "end_at", "status", "invite_status", "invite_error", "timezone")
         .order_by("lead_id", "-start_at")
     )
     for booking in rows:

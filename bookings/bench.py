@@ -1,0 +1,88 @@
+"""`make bench` figures for bookings: slot computation and booking POSTs per second."""
+
+from __future__ import annotations
+
+import time as clock
+from datetime import time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from bookings.models import Booking, EventType, Host, WeeklyHours
+from bookings.selectors import slots_for
+from clientsflow.bench import register_bench
+from leads.models import Lead
+
+
+def _event_type(slug: str, *, days_ahead: int) -> EventType:
+    host = Host.objects.create(name=f"Bench host {slug}", email=f"{slug}@bench.example", timezone="America/New_York")
+    event_type = EventType.objects.create(
+        host=host, slug=slug, title="Bench call", duration_minutes=30, slot_interval_minutes=15,
+        buffer_after_minutes=15, min_notice_minutes=0, days_ahead=days_ahead,
+    )  # fmt: skip
+    WeeklyHours.objects.bulk_create(
+        WeeklyHours(event_type=event_type, weekday=day, start_time=time(7), end_time=time(21)) for day in range(7)
+    )
+    return event_type
+
+
+@register_bench("bookings")
+def bookings_bench(quick: bool, log: Any = print) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    existing = 100 if quick else 500
+    event_type = _event_type("bench-slots", days_ahead=60)
+    slots = slots_for(event_type=event_type)
+    step = max(1, len(slots) // existing)
+    chosen = slots[::step][:existing]
+    lead = Lead.objects.create(name="Bench", email="bench@bench.example", email_normalized="bench@bench.example")
+    Booking.objects.bulk_create(
+        Booking(
+            host=event_type.host, event_type=event_type, lead=lead, start_at=s.start, end_at=s.end,
+            buffered_start=s.start, buffered_end=s.end + timedelta(minutes=15), timezone="UTC",
+            name="Bench", email="bench@bench.example",
+        )
+        for s in chosen
+    )  # fmt: skip
+    runs = 3 if quick else 10
+    started = clock.perf_counter()
+    for _ in range(runs):
+        remaining = slots_for(event_type=event_type)
+    elapsed = (clock.perf_counter() - started) / runs
+    figures["slots_60_days_ms"] = round(elapsed * 1000, 1)
+    figures["slots_60_days_existing_bookings"] = len(chosen)
+    figures["slots_60_days_offered"] = len(remaining)
+    log(f"bookings: {len(remaining)} slots over 60 days around {len(chosen)} bookings in {elapsed * 1000:.1f} ms")
+
+    # Booking POSTs through the whole stack (form, lead intake, overlap check, ICS email to locmem).
+    post_type = _event_type("bench-posts", days_ahead=30)
+    free = slots_for(event_type=post_type)[::4][: 20 if quick else 100]  # an hour apart: no overlaps
+    client = Client()
+    zone = ZoneInfo("Europe/London")
+    with override_settings(
+        BOOKING_RATE_LIMIT="100000/m",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        CELERY_TASK_ALWAYS_EAGER=True,
+    ):
+        started = clock.perf_counter()
+        ok = 0
+        for i, slot in enumerate(free):
+            response = client.post(
+                f"/book/{post_type.slug}/",
+                {
+                    "start": slot.start.astimezone(zone).isoformat(),
+                    "timezone": "Europe/London",
+                    "name": f"Bench {i}",
+                    "email": f"bench{i}@bench.example",
+                },
+            )
+            ok += response.status_code == 302
+        elapsed = clock.perf_counter() - started
+    figures["booking_posts_per_second"] = round(ok / elapsed, 1) if elapsed else None
+    figures["booking_posts"] = ok
+    figures["measured_at"] = timezone.now().isoformat()
+    figures["owner_timezone"] = settings.OWNER_TIMEZONE
+    return figures
