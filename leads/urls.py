@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/board/", permanent=False)),
     path("board/", views.board, name="board"),
     path("board/column/<str:stage>/", views.board_column, name="board-column"),
+    path("board/needs-you/", views.board_needs_you, name="board-needs-you"),
     path("board/seen/", views.board_mark_seen, name="board-mark-seen"),
     path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),

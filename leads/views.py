@@ -118,10 +118,22 @@ def board(request: HttpRequest) -> HttpResponse:
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
     else:
-        needs_you = _cached_fragment(request, "needs-you", "", _render_needs_you)
-        response = render(request, "leads/board.html", {"body": body, "needs_you": needs_you, "filters": filters})
+        response = render(request, "leads/board.html", {"body": body, "filters": filters})
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+@never_cache
+@require_GET
+@staff_required
+def board_needs_you(request: HttpRequest) -> HttpResponse:
+    """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
+    without JavaScript), so each app's count never weighs on the board's own render."""
+    panel = _cached_fragment(request, "needs-you", "", _render_needs_you)
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        return HttpResponse(panel)
+    return render(request, "leads/needs_you.html", {"panel": panel})
 
 
 @never_cache

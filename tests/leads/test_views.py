@@ -192,3 +192,13 @@ def test_load_more_as_htmx_partial_and_as_a_plain_page(staff_client):
     assert "<html" in page and "New: more leads" in page
     assert staff_client.get("/board/column/new/?after=garbage").status_code == 400
     assert staff_client.get("/board/column/nowhere/").status_code == 404
+
+
+def test_needs_you_panel_loads_beside_the_board_and_works_without_javascript(staff_client):
+    make_board_leads(2, stages=[Stage.NEW])
+    board = staff_client.get("/board/").content.decode()
+    assert 'hx-get="/board/needs-you/"' in board and 'href="/board/needs-you/"' in board
+    partial = staff_client.get("/board/needs-you/", headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial
+    assert '<span class="needs-count">2</span> New leads not yet seen' in partial
+    assert "<html" in staff_client.get("/board/needs-you/").content.decode()
