@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
-import httpx
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -92,10 +91,11 @@ def is_enabled() -> bool:
     return bool(settings.ANTHROPIC_API_KEY)
 
 
-def make_client(*, max_retries: int | None = None, http_client: httpx.Client | None = None) -> anthropic.Anthropic:
+def make_client(*, max_retries: int | None = None, http_client: Any = None) -> anthropic.Anthropic:
+    """`http_client` is an `httpx2.Client` (the SDK's HTTP library since 2.x); tests give one with a mock transport."""
     return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
-        timeout=httpx.Timeout(settings.ANTHROPIC_TIMEOUT_SECONDS, connect=5.0),
+        timeout=settings.ANTHROPIC_TIMEOUT_SECONDS,
         max_retries=settings.ANTHROPIC_MAX_RETRIES if max_retries is None else max_retries,
         http_client=http_client,
     )
@@ -111,7 +111,6 @@ def classify_reply_text(
         message = client.messages.create(
             model=model,
             max_tokens=300,
-            temperature=0,
             # The fixed instructions are identical for every reply: cache them.
             system=[{"type": "text", "text": system_prompt, "cache_control": {"type": "ephemeral"}}],
             tools=[CLASSIFY_TOOL],

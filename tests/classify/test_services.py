@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import pytest
+
+from classify.models import Classification, ClassificationChange
+from classify.services.classification import classification_relabel, classification_review, reply_classify
+from clientsflow.models import AuditEvent
+from leads.models import InboundReply, Stage, StageChange
+from leads.services.suppression import is_suppressed
+from leads.signals import reply_received
+from tests.classify.conftest import tool_use_answer
+from tests.classify.factories import InboundReplyFactory, LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_confident_negative_moves_the_lead_to_lost_with_the_reason(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="No thanks, we already have an agency we're happy with.")
+    classification = reply_classify(reply_id=reply.pk)
+    reply.lead.refresh_from_db()
+    assert classification.label == "negative" and not classification.needs_review
+    assert classification.policy_action == Classification.PolicyAction.MOVED_TO_LOST
+    assert reply.lead.stage == Stage.LOST
+    change = StageChange.objects.get(lead=reply.lead, to_stage=Stage.LOST)
+    assert change.actor_label == "reply classifier"
+    assert change.reason.startswith("Reply classified negative (")
+    assert AuditEvent.objects.filter(verb="classification.created", object_id=str(classification.pk)).exists()
+
+
+def test_borderline_negative_goes_to_the_review_queue_and_leaves_the_lead(anthropic_off, settings) -> None:
+    settings.CLASSIFY_LOST_THRESHOLD = 0.99999
+    reply = InboundReplyFactory(body="Not interested.")
+    classification = reply_classify(reply_id=reply.pk)
+    reply.lead.refresh_from_db()
+    assert classification.label == "negative"
+    assert classification.needs_review
+    assert "below the" in classification.review_reason
+    assert classification.policy_action == Classification.PolicyAction.QUEUED
+    assert reply.lead.stage == Stage.REPLIED
+
+
+def test_disagreement_between_local_and_anthropic_goes_to_the_queue(anthropic_transport) -> None:
+    reply = InboundReplyFactory(body="Sure, when works for you?")
+    anthropic_transport.queue(200, tool_use_answer(label="negative", confidence=0.97))
+    classification = reply_classify(reply_id=reply.pk, client=anthropic_transport.client())
+    assert len(anthropic_transport.requests) == 1
+    reply.lead.refresh_from_db()
+    assert classification.backend == "anthropic" and classification.label == "negative"
+    assert classification.local_label == "positive"
+    assert classification.needs_review
+    assert "disagree" in classification.review_reason
+    assert reply.lead.stage == Stage.REPLIED  # a disagreement never closes the lead
+
+
+def test_positive_reply_changes_no_stage_and_shows_a_badge(anthropic_off) -> None:
+    from clientsflow.attention import badges_for, needs_you_counts
+
+    reply = InboundReplyFactory(body="Not sure it's a fit, but happy to chat.")
+    other = LeadFactory()
+    classification = reply_classify(reply_id=reply.pk)
+    assert classification.label == "positive" and not classification.needs_review
+    assert classification.policy_action == Classification.PolicyAction.NONE
+    badges = badges_for([reply.lead.pk, other.pk])
+    assert [b.label for b in badges[reply.lead.pk]] == ["Positive reply"]
+    assert not [b for b in badges[other.pk] if b.label in {"Positive reply", "Reply needs review"}]
+    counts = {c.key: c.count for c in needs_you_counts()}
+    assert counts["classify_positive"] == 1 and counts["classify_review"] == 0
+
+
+def test_badges_cost_one_query_whatever_the_number_of_leads(anthropic_off, django_assert_num_queries) -> None:
+    from classify.attention import reply_badges
+
+    replies = [InboundReplyFactory(body="Sure, when?") for _ in range(5)]
+    for reply in replies:
+        reply_classify(reply_id=reply.pk)
+    with django_assert_num_queries(1):
+        badges = reply_badges([r.lead_id for r in replies])
+    assert len(badges) == 5
+
+
+def test_unsubscribe_intent_suppresses_the_address(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="Not interested, please remove me from your list.")
+    classification = reply_classify(reply_id=reply.pk)
+    assert classification.unsubscribe_intent and classification.label == "negative"
+    assert classification.suppressed_at is not None
+    assert is_suppressed(reply.from_email)
+
+
+def test_unsubscribe_words_in_a_positive_reply_go_to_review_and_suppress_nothing(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="Not the usual spam, I'll bite. What's the catch?")
+    classification = reply_classify(reply_id=reply.pk)
+    assert classification.label == "positive" and classification.needs_review
+    assert "stop email" in classification.review_reason
+    assert not is_suppressed(reply.from_email)
+
+
+def test_negative_from_a_lead_further_along_is_left_to_the_owner(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="No thanks, we already have an agency we're happy with.", lead__stage=Stage.BOOKED)
+    classification = reply_classify(reply_id=reply.pk)
+    reply.lead.refresh_from_db()
+    assert classification.policy_action == Classification.PolicyAction.LOST_SKIPPED
+    assert "Booked" in classification.policy_note
+    assert reply.lead.stage == Stage.BOOKED
+
+
+def test_illegal_move_is_skipped_and_recorded(anthropic_off) -> None:
+    survivor = LeadFactory()
+    reply = InboundReplyFactory(
+        body="No thanks, we already have an agency we're happy with.", lead__merged_into=survivor
+    )
+    classification = reply_classify(reply_id=reply.pk)
+    reply.lead.refresh_from_db()
+    assert classification.policy_action == Classification.PolicyAction.LOST_SKIPPED
+    assert "merged into another" in classification.policy_note
+    assert reply.lead.stage == Stage.REPLIED
+
+
+def test_unmatched_reply_is_classified_without_a_lead(anthropic_off) -> None:
+    reply = InboundReplyFactory(lead=None, from_email="stranger@example.com", body="Not interested.")
+    classification = reply_classify(reply_id=reply.pk)
+    assert classification.policy_action == Classification.PolicyAction.LOST_SKIPPED
+    assert classification.policy_note == "The reply is not matched to a lead."
+
+
+def test_a_reply_with_only_a_quote_goes_to_review(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="On Mon, Nov 23, 2026 at 9:14 AM Owen <o@a.com> wrote:\n> Happy to chat?")
+    classification = reply_classify(reply_id=reply.pk)
+    assert classification.label == "neutral" and classification.needs_review
+
+
+def test_classifying_twice_keeps_the_first_result(anthropic_off) -> None:
+    reply = InboundReplyFactory(body="Sure, when?")
+    first = reply_classify(reply_id=reply.pk)
+    assert reply_classify(reply_id=reply.pk).pk == first.pk
+    assert Classification.objects.count() == 1
+
+
+def test_the_reply_received_signal_queues_classification(anthropic_off, django_capture_on_commit_callbacks) -> None:
+    reply = InboundReplyFactory(body="Sure, when?")
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_received.send(sender=InboundReply, reply_id=reply.pk)
+    assert Classification.objects.get(reply=reply).label == "positive"
+
+
+def test_review_correcting_to_negative_closes_the_lead_and_records_who(anthropic_off, admin_user) -> None:
+    reply = InboundReplyFactory(body="Hmm, let me see what my boss thinks.")
+    classification = reply_classify(reply_id=reply.pk)
+    result = classification_review(classification_id=classification.pk, label="negative", actor=admin_user)
+    reply.lead.refresh_from_db()
+    assert result.final_label == "negative" and result.reviewed_by == admin_user and result.reviewed_at
+    assert reply.lead.stage == Stage.LOST
+    assert StageChange.objects.get(lead=reply.lead, to_stage=Stage.LOST).changed_by == admin_user
+    change = ClassificationChange.objects.get(classification=result)
+    assert (change.cause, change.to_label, change.actor_label) == ("review", "negative", admin_user.username)
+
+
+def test_review_confirming_a_positive_clears_the_queue(anthropic_off, admin_user) -> None:
+    reply = InboundReplyFactory(body="Not the usual spam, I'll bite. What's the catch?")
+    classification = reply_classify(reply_id=reply.pk)
+    result = classification_review(classification_id=classification.pk, label="positive", actor=admin_user)
+    assert not result.needs_review and result.final_label == "positive"
+    assert result.policy_action == Classification.PolicyAction.NONE
+    assert AuditEvent.objects.filter(verb="classification.confirmed").exists()
+
+
+def test_relabel_never_touches_a_human_label(anthropic_off, admin_user) -> None:
+    from classify.services.classification import classify_text
+
+    reply = InboundReplyFactory(body="Sure, when?")
+    classification = reply_classify(reply_id=reply.pk)
+    classification_review(classification_id=classification.pk, label="neutral", actor=admin_user)
+    classification.refresh_from_db()
+    verdict = classify_text(text="Not interested.", use_anthropic=False)
+    assert classification_relabel(classification=classification, verdict=verdict, actor_label="test") is None
+    classification.refresh_from_db()
+    assert classification.effective_label == "neutral"
