@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
@@ -18,6 +19,7 @@ from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, LeadMerge, StageCha
 MOVABLE_RELATIONS: list[tuple[str, Any, str]] = [
     ("stage_changes", StageChange, "lead"),
     ("events", LeadEvent, "lead"),
+    ("bookings", Booking, "lead"),
 ]
 
 

@@ -196,3 +196,13 @@ def test_suppressed_address_gets_no_email_and_the_invite_is_blocked(event_type, 
     assert mail.outbox == []
     assert booking.invite_status == Booking.InviteStatus.BLOCKED
     assert "suppression" in booking.invite_error
+
+
+def test_merging_leads_moves_their_bookings(event_type, book):
+    from leads.services.merge import lead_merge
+
+    booking = book(event_type)
+    survivor = LeadFactory()
+    lead_merge(survivor=survivor, duplicate=booking.lead)
+    booking.refresh_from_db()
+    assert booking.lead_id == survivor.pk
