@@ -183,8 +183,8 @@ class CallAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Write the selected calls to Notion again")
     def sync_to_notion(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
         outcomes: dict[str, int] = {}
-        for call in queryset.only("pk"):
-            done = call_notion_sync(call_id=call.pk)
+        for call_id in queryset.values_list("pk", flat=True):
+            done = call_notion_sync(call_id=call_id)
             label = done.get_notion_status_display()
             outcomes[label] = outcomes.get(label, 0) + 1
         summary = ", ".join(f"{n} {label.lower()}" for label, n in outcomes.items())
@@ -194,12 +194,12 @@ class CallAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Fetch the transcript from Fireflies again")
     def fetch_again(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
         done, problems = 0, []
-        for call in queryset.only("pk", "fireflies_id"):
+        for call_id, fireflies_id in queryset.values_list("pk", "fireflies_id"):
             try:
-                call_fetch_and_match(call_id=call.pk)
+                call_fetch_and_match(call_id=call_id)
                 done += 1
             except FirefliesError as exc:
-                problems.append(f"{call.fireflies_id}: {exc}")
+                problems.append(f"{fireflies_id}: {exc}")
         if done:
             self.message_user(request, f"Fetched {done} transcript(s).", messages.SUCCESS)
         for problem in problems[:5]:

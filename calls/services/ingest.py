@@ -89,12 +89,14 @@ class PollResult:
     completed: int = 0
     not_ready: int = 0
     failed: int = 0
+    rate_limited: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {key: value for key, value in self.__dict__.items() if key != "rate_limited" or value}
 
 
-def _ingest(ids: list[str], result: PollResult, *, refresh: bool = False) -> None:
+def _ingest(ids: list[str], result: PollResult, *, refresh: bool = False) -> bool:
+    """Fetch and match each id. False when Fireflies rate-limited us (stop until the next run)."""
     fetched = set(
         Call.objects.filter(fireflies_id__in=ids, status=Call.Status.FETCHED).values_list("fireflies_id", flat=True)
     )
@@ -108,11 +110,12 @@ def _ingest(ids: list[str], result: PollResult, *, refresh: bool = False) -> Non
             result.not_ready += 1
         except fireflies.FirefliesRateLimited:
             result.failed += 1
-            break  # wait for the next run rather than spend the quota
+            return False  # wait for the next run rather than spend the quota
         except fireflies.FirefliesError:
             result.failed += 1
         else:
             result.completed += 1
+    return True
 
 
 def calls_backup_poll(*, now: datetime | None = None) -> dict[str, int]:
@@ -145,7 +148,9 @@ def calls_backfill(
         if not items:
             break
         result.listed += len(items)
-        _ingest([item.id for item in items], result, refresh=refresh)
+        if not _ingest([item.id for item in items], result, refresh=refresh):
+            result.rate_limited = 1
+            break
         if progress:
             progress(result.listed, items[-1].started_at.isoformat() if items[-1].started_at else "")
         if len(items) < fireflies.PAGE_SIZE:

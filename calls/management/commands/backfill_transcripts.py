@@ -42,6 +42,10 @@ class Command(BaseCommand):
             result = calls_backfill(since=since, refresh=options["refresh"], progress=progress)
         except fireflies.FirefliesError as exc:
             raise CommandError(f"{exc} Run the command again to continue where it stopped.") from exc
+        if result.get("rate_limited"):
+            self.stdout.write(
+                self.style.WARNING("Fireflies rate limit reached: run the command again later to continue.")
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Done: {result['listed']} listed, {result['completed']} fetched and matched, "
