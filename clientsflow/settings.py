@@ -247,7 +247,7 @@ SEQUENCE_AUTO_ENROLL_SOURCE = env.str("SEQUENCE_AUTO_ENROLL_SOURCE", default="")
 SEQUENCE_AUTO_ENROLL_SEQUENCE = env.str("SEQUENCE_AUTO_ENROLL_SEQUENCE", default="")  # name; '' = first active
 # Absolute links in emails (unsubscribe); the address leads reach this app at.
 OUTBOUND_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-OUTBOUND_DRAFT_MODEL = env.str("OUTBOUND_DRAFT_MODEL", default="claude-sonnet-4-5")
+OUTBOUND_DRAFT_MODEL = env.str("OUTBOUND_DRAFT_MODEL", default="claude-sonnet-5")
 OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", default=30.0)
 # Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
 MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")

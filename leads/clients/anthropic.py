@@ -41,11 +41,20 @@ def enabled() -> bool:
     return bool(settings.ANTHROPIC_API_KEY)
 
 
+def http_client() -> Any:
+    """The SDK's HTTP client (an `httpx2.Client` since anthropic 2.x); None = the SDK's own.
+
+    Tests replace this with a client on `httpx2.MockTransport`, answering at the transport.
+    """
+    return None
+
+
 def _client() -> anthropic.Anthropic:
     return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         timeout=settings.OUTBOUND_DRAFT_TIMEOUT_SECONDS,
         max_retries=2,  # the SDK backs off and honours Retry-After
+        http_client=http_client(),
     )
 
 

@@ -12,13 +12,25 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, LeadMerge, StageChange
+from leads.models import (
+    ENRICHABLE_FIELDS,
+    Enrollment,
+    InboundReply,
+    Lead,
+    LeadEvent,
+    LeadMerge,
+    OutboundMessage,
+    StageChange,
+)
 
 # Related rows that follow the duplicate into the survivor: (kind, model, lead field).
 # Later apps add theirs here (bookings, calls, proposals...).
 MOVABLE_RELATIONS: list[tuple[str, Any, str]] = [
     ("stage_changes", StageChange, "lead"),
     ("events", LeadEvent, "lead"),
+    ("enrollments", Enrollment, "lead"),
+    ("outbound_messages", OutboundMessage, "lead"),
+    ("replies", InboundReply, "lead"),
     ("bookings", Booking, "lead"),
 ]
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name from outbound_support)
 """The human gate: nothing is sent without an approval of exactly that text, on every path."""
 
 from __future__ import annotations

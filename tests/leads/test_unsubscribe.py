@@ -1,0 +1,67 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name from outbound_support)
+"""`/u/<token>/`: the signed unsubscribe link and the RFC 8058 one-click POST."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from clientsflow.models import AuditEvent
+from leads.models import Lead, Suppression
+from leads.services.outbound import build_email, outbound_send
+from leads.services.suppression import email_hash, is_suppressed, suppression_add, unsubscribe_url
+from tests.leads.factories import LeadFactory
+from tests.leads.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def path_of(url: str) -> str:
+    return url.split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def test_one_click_post_from_the_header_suppresses(client, open_window, approver):
+    enrollment = make_enrollment(LeadFactory(email="Zed@Client.example"))
+    message = make_approved(approver, enrollment.lead, enrollment=enrollment)
+    header = build_email(message).extra_headers["List-Unsubscribe"].strip("<>")
+    response = client.post(path_of(header), {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert is_suppressed("zed@client.example")
+    enrollment.refresh_from_db()
+    message.refresh_from_db()
+    assert enrollment.status == "stopped" and message.status == "blocked"
+    assert outbound_send(message_id=message.pk, trigger="human", actor=approver).outcome == "blocked"
+    assert mail.outbox == []
+    assert AuditEvent.objects.filter(verb="suppression.added").count() == 1
+
+
+def test_link_in_the_body_asks_once_then_one_click_unsubscribes(client):
+    url = unsubscribe_url(email="pat@client.example")
+    page = client.get(path_of(url))
+    assert page.status_code == 200 and "Unsubscribe me" in page.content.decode()
+    assert not is_suppressed("pat@client.example")  # a GET (a link scanner) never unsubscribes
+    done = client.post(path_of(url), {"confirm": "yes"})
+    assert "You are unsubscribed" in done.content.decode()
+    assert is_suppressed("PAT@client.example")
+    assert client.post(path_of(url), {"confirm": "yes"}).status_code == 200  # idempotent
+    assert Suppression.objects.count() == 1
+
+
+def test_forged_or_truncated_token_is_refused(client):
+    url = unsubscribe_url(email="pat@client.example")
+    assert client.post(path_of(url)[:-6] + "xxxxx/").status_code == 404
+    assert Suppression.objects.count() == 0
+
+
+def test_suppression_survives_deleting_the_lead_and_blocks_enrollment(approver):
+    lead = LeadFactory(email="gone@client.example")
+    suppression_add(email="gone@client.example", reason="unsubscribe_link", actor_label="test")
+    Lead.objects.filter(pk=lead.pk).delete()
+    entry = Suppression.objects.get()
+    assert entry.email_hash == email_hash("gone@client.example")
+    assert "gone@client.example" not in str(entry.__dict__)  # only the hash is kept
+    again = LeadFactory(email="gone@client.example")
+    from clientsflow.errors import DomainError
+
+    with pytest.raises(DomainError, match="unsubscribed"):
+        make_enrollment(again)
