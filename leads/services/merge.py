@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Booking
+from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
@@ -32,6 +33,7 @@ MOVABLE_RELATIONS: list[tuple[str, Any, str]] = [
     ("outbound_messages", OutboundMessage, "lead"),
     ("replies", InboundReply, "lead"),
     ("bookings", Booking, "lead"),
+    ("calls", Call, "lead"),
 ]
 
 

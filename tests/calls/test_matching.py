@@ -171,3 +171,14 @@ def test_a_lead_past_call_done_is_not_moved_back():
     lead.refresh_from_db()
     assert lead.stage == Stage.PROPOSAL_SENT
     assert LeadEvent.objects.filter(lead=lead, kind="call").exists()
+
+
+def test_a_merge_moves_the_duplicates_calls_and_undo_gives_them_back():
+    from leads.services.merge import lead_merge, lead_merge_undo
+
+    survivor, duplicate = LeadFactory(), LeadFactory()
+    call = CallFactory(lead=duplicate, match_method="email", match_confidence=1.0)
+    merge = lead_merge(survivor=survivor, duplicate=duplicate)
+    assert Call.objects.get(pk=call.pk).lead == survivor
+    lead_merge_undo(merge=merge)
+    assert Call.objects.get(pk=call.pk).lead == duplicate
