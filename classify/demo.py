@@ -39,8 +39,11 @@ LATER_STAGES = ("booked", "call_done", "proposal_sent", "signed", "paid")
 @register_demo_seeder("classify", order=40)
 def seed_replies(ctx: DemoContext) -> dict[str, int]:
     plan: list[tuple[int, str]] = []
-    for lead_id in ctx.leads_by_stage.get("replied", []):
-        plan.append((lead_id, ctx.rng.choice(POSITIVE + UNDECIDED)))
+    for index, lead_id in enumerate(ctx.leads_by_stage.get("replied", [])):
+        # Every third one is undecided, and the first always lands in the review queue (unsubscribe
+        # words in a positive reply), so the demo shows the queue at work.
+        text = UNDECIDED[3] if index == 0 else ctx.rng.choice(UNDECIDED if index % 3 == 0 else POSITIVE)
+        plan.append((lead_id, text))
     for stage in LATER_STAGES:
         plan += [(lead_id, ctx.rng.choice(POSITIVE)) for lead_id in ctx.leads_by_stage.get(stage, [])]
     plan += [(lead_id, ctx.rng.choice(NEGATIVE)) for lead_id in ctx.leads_by_stage.get("lost", [])]

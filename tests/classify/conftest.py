@@ -64,3 +64,25 @@ class AnthropicTransport:
 @pytest.fixture
 def anthropic_transport(anthropic_on) -> AnthropicTransport:
     return AnthropicTransport()
+
+
+@pytest.fixture
+def anthropic_http(anthropic_on, monkeypatch):
+    """For code that builds its own SDK client (management commands): answer at httpx2's
+    transport, the layer respx patches for httpx. `answer(system, reply_text) -> (status, body)`."""
+
+    calls: list[dict] = []
+
+    def install(answer):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            assert request.url == MESSAGES_URL
+            sent = json.loads(request.content)
+            calls.append(sent)
+            text = sent["messages"][0]["content"].removeprefix("<reply>\n").removesuffix("\n</reply>")
+            status, body = answer(sent["system"][0]["text"], text)
+            return httpx2.Response(status, json=body, request=request)
+
+        monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", handle_request)
+        return calls
+
+    return install

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from classify.models import Classification, PromotionDecision
+from classify.services.classification import reply_classify
+from leads.models import Stage
+from tests.classify.factories import InboundReplyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(anthropic_off) -> Classification:
+    # Unsubscribe words inside a positive reply: the signals disagree, so it waits for a person.
+    classification = reply_classify(
+        reply_id=InboundReplyFactory(body="Not the usual spam, I'll bite. What's the catch?").pk
+    )
+    assert classification.needs_review
+    return classification
+
+
+def test_review_queue_lists_the_reply_with_one_click_buttons(admin_client, queued) -> None:
+    response = admin_client.get(reverse("admin:classify_classification_changelist") + "?needs_review__exact=1")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Not the usual spam" in html
+    assert reverse("admin:classify_classification_review", args=[queued.pk, "positive"]) in html
+    assert "Confirm positive" in html and "Correct to negative" in html and "Correct to neutral" in html
+    assert 'name="csrfmiddlewaretoken"' in html  # the buttons submit the changelist's own form
+
+
+def test_one_click_correct_to_negative_records_the_reviewer_and_closes_the_lead(
+    admin_client, admin_user, queued
+) -> None:
+    url = reverse("admin:classify_classification_review", args=[queued.pk, "negative"])
+    response = admin_client.post(url, follow=True)
+    assert response.status_code == 200
+    queued.refresh_from_db()
+    assert (queued.final_label, queued.reviewed_by, queued.needs_review) == ("negative", admin_user, False)
+    assert queued.reply.lead.stage == Stage.LOST
+    assert "Saved:" in response.content.decode()
+
+
+def test_review_url_refuses_get(admin_client, queued) -> None:
+    response = admin_client.get(reverse("admin:classify_classification_review", args=[queued.pk, "positive"]))
+    assert response.status_code == 405
+    queued.refresh_from_db()
+    assert queued.needs_review
+
+
+def test_review_needs_staff(client, queued) -> None:
+    response = client.post(reverse("admin:classify_classification_review", args=[queued.pk, "positive"]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    queued.refresh_from_db()
+    assert queued.needs_review
+
+
+def test_an_unknown_label_is_refused_with_a_message(admin_client, queued) -> None:
+    response = admin_client.post(
+        reverse("admin:classify_classification_review", args=[queued.pk, "maybe"]), follow=True
+    )
+    assert "is not a label" in response.content.decode()
+    queued.refresh_from_db()
+    assert queued.needs_review
+
+
+def test_bulk_confirm_action(admin_client, queued) -> None:
+    response = admin_client.post(
+        reverse("admin:classify_classification_changelist"),
+        {"action": "confirm_selected", "_selected_action": [queued.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    queued.refresh_from_db()
+    assert queued.final_label == "positive" and not queued.needs_review
+
+
+def test_positive_waiting_filter_and_decision_log_pages(admin_client, anthropic_off) -> None:
+    reply_classify(reply_id=InboundReplyFactory(body="Sure, when works for you?").pk)
+    response = admin_client.get(reverse("admin:classify_classification_changelist") + "?positive_waiting=1")
+    assert response.status_code == 200 and "Sure, when works for you?" in response.content.decode()
+    PromotionDecision.objects.create(
+        kind="prompt",
+        candidate="v2",
+        champion="builtin-v1",
+        candidate_accuracy=0.9,
+        candidate_fn_rate=0.0,
+        dataset="test.jsonl",
+        dataset_sha256="0" * 64,
+        examples=10,
+        promoted=False,
+        reason="Refused: test.",
+        decided_by="classify_eval",
+    )
+    response = admin_client.get(reverse("admin:classify_promotiondecision_changelist"))
+    assert response.status_code == 200 and "Refused: test." in response.content.decode()
+    assert admin_client.get(reverse("admin:classify_promptversion_changelist")).status_code == 200
