@@ -53,12 +53,11 @@ class ClassificationAdmin(admin.ModelAdmin):
         "reply_excerpt",
         "label",
         "confidence_pct",
-        "backend",
-        "final_label",
-        "needs_review",
-        "review_reason",
-        "policy_action",
         "review_buttons",
+        "review_reason",
+        "final_label",
+        "policy_action",
+        "backend",
     )
     list_filter = ("needs_review", PositiveWaitingFilter, "label", "final_label", "backend", "policy_action")
     list_select_related = ("reply", "reply__lead", "prompt_version", "reviewed_by")
