@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from clientsflow.cache import board_version_bump
 from leads.models import Lead, Stage
 from tests.browser.conftest import log_in, logged_in_page, save_screenshot
 
@@ -56,6 +57,7 @@ def board_leads(owner) -> list[Lead]:
     ages = [timedelta(minutes=12), timedelta(hours=2), timedelta(hours=5), timedelta(hours=30), timedelta(days=3)]
     for i, lead in enumerate(Lead.objects.order_by("id")):
         Lead.objects.filter(pk=lead.pk).update(created_at=now - ages[i % len(ages)] - timedelta(minutes=i))
+    board_version_bump()  # as every service that changes the board does
     return list(Lead.objects.order_by("id"))
 
 

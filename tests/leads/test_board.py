@@ -252,3 +252,21 @@ def test_needs_you_counts_new_leads_not_yet_seen():
     item = next(item for item in needs_you_counts() if item.key == "new_leads_unseen")
     assert item.count == 2
     assert item.url.startswith("/admin/leads/lead/?seen_at__isnull=True")
+
+
+@pytest.mark.services
+def test_web_processes_sharing_redis_agree_on_the_board_version(staff_client, django_capture_on_commit_callbacks):
+    """A second cache client stands in for another web process: its bump stales our fragments."""
+    from django.conf import settings
+    from django.core.cache.backends.redis import RedisCache
+
+    from clientsflow.cache import BOARD_VERSION_KEY
+
+    config = settings.CACHES["default"]
+    other_process = RedisCache(config["LOCATION"], {"KEY_PREFIX": config["KEY_PREFIX"], **config})
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    assert 'id="col-new"' in staff_client.get("/board/").content.decode()
+    Lead.objects.filter(pk=lead.pk).update(name="Renamed Elsewhere")
+    assert "Renamed Elsewhere" not in staff_client.get("/board/").content.decode()  # served from the cache
+    other_process.incr(BOARD_VERSION_KEY)
+    assert "Renamed Elsewhere" in staff_client.get("/board/").content.decode()
