@@ -9,7 +9,6 @@ writes nothing: the lead it may have created is rolled back with it.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, LeadEvent, Stage
 from leads.services.intake import LeadData, lead_intake
+from leads.services.sequences import enrollments_stop_for_lead
 from leads.services.stages import lead_advance_stage
 
 logger = logging.getLogger(__name__)
@@ -123,21 +123,11 @@ def _save_or_slot_taken(booking: Booking, **save_kwargs: Any) -> None:
 def _stop_sequence_enrollments(lead: Lead) -> None:
     """Stop the lead's outbound sequence: it booked, so no more sales emails.
 
-    The outbound area owns enrollments; when its service is not there (yet) the booking stands
-    and a warning says so. A failure is recorded and does not undo the booking.
+    A failure is recorded and does not undo the booking.
     """
     try:
-        from leads.services.sequences import enrollments_stop_for_lead  # type: ignore[import-not-found]
-    except ImportError:
-        logger.warning("bookings.enrollment_stop_unavailable", extra={"lead_id": lead.pk})
-        return
-    params = inspect.signature(enrollments_stop_for_lead).parameters
-    kwargs: dict[str, Any] = {"lead_id": lead.pk} if "lead_id" in params else {"lead": lead}
-    if "actor_label" in params:
-        kwargs["actor_label"] = "booking page"
-    try:
         with transaction.atomic():
-            enrollments_stop_for_lead(reason="booked", **kwargs)
+            enrollments_stop_for_lead(lead_id=lead.pk, reason="booked", actor_label="booking page")
     except Exception as exc:
         logger.exception("bookings.enrollment_stop_failed", extra={"lead_id": lead.pk})
         audit_record(

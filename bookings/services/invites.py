@@ -25,12 +25,13 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.clients import google_calendar, slack
+from bookings.clients import google_calendar
 from bookings.ics import booking_location, invite_ics
 from bookings.links import manage_url
 from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from clientsflow.clients import slack
 
 logger = logging.getLogger(__name__)
 
