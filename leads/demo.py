@@ -14,6 +14,7 @@ Leads, their stage history and timeline events are written in chunks of 2,000 le
 from __future__ import annotations
 
 import random
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -344,6 +345,7 @@ def demo_owner() -> Any:
 class DemoSeedResult:
     leads: DemoLeadsResult
     seeders: dict[str, dict[str, int]]
+    seeder_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -364,12 +366,15 @@ def demo_seed(
     created = demo_leads_create(count=leads, rng=rng, now=now, owner=owner, on_progress=on_progress)
     ctx = DemoContext(rng=rng, now=now, owner=owner, leads_by_stage=created.leads_by_stage, log=log)
     counts: dict[str, dict[str, int]] = {}
+    seconds: dict[str, float] = {}
     for name, seeder in demo_seeders():
+        started = time.perf_counter()
         counts[name] = seeder(ctx)
+        seconds[name] = round(time.perf_counter() - started, 1)
     audit_record(
         verb="demo.seeded",
         actor_label="seed_demo",
         details={"seed": seed, "leads": leads, "stage_changes": created.stage_changes, "seeders": counts},
     )
     board_version_bump()
-    return DemoSeedResult(leads=created, seeders=counts)
+    return DemoSeedResult(leads=created, seeders=counts, seeder_seconds=seconds)

@@ -302,6 +302,8 @@ def lead_import_csv(
         for number, cells in records:
             if _is_blank(cells):
                 summary.blank += 1
+                if on_progress:
+                    on_progress(1)
                 continue
             try:
                 data, row_source = _row_data(header, cells, default_source)

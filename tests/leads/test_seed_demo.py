@@ -155,7 +155,7 @@ def test_registered_seeders_get_the_context_and_their_counts_are_printed(only_th
     assert seen["owner"] == "owner"
     assert seen["booked"] == list(Lead.objects.filter(stage=Stage.BOOKED).order_by("id").values_list("id", flat=True))
     assert "Created 25 demo leads" in out.getvalue()
-    assert "Demo test_widgets: widgets 7" in out.getvalue()
+    assert "Demo test_widgets: widgets 7 (" in out.getvalue()
 
 
 def test_if_empty_does_nothing_when_leads_exist():

@@ -44,4 +44,4 @@ class Command(BaseCommand):
         )
         for name, counts in result.seeders.items():
             shown = ", ".join(f"{key} {value}" for key, value in counts.items()) or "nothing"
-            self.stdout.write(f"Demo {name}: {shown}")
+            self.stdout.write(f"Demo {name}: {shown} ({result.seeder_seconds.get(name, 0):.1f}s)")
