@@ -342,6 +342,7 @@ REASONS = {
     "enrollment_not_active": "the lead's sequence is stopped or paused",
     "daily_cap": "today's send cap (OUTBOUND_DAILY_CAP) is reached; it can go tomorrow",
     "claimed_elsewhere": "another worker is already sending it",
+    "already_sent_or_in_flight": "it was already sent, is being sent, or may have been sent (resolve 'unknown' first)",
 }
 
 

@@ -310,6 +310,10 @@ def _approver_still_permitted(row: OutboundMessage) -> bool:
 
 def check_sendable(row: OutboundMessage, *, trigger: str, actor: Any, now: datetime) -> SendResult | None:
     """None when `row` may be sent now; otherwise the (audited) reason it may not."""
+    if row.status in (Status.SENDING, Status.SENT, Status.UNKNOWN):
+        # At most one send per approval: in flight, sent, or possibly sent is never sent again.
+        _audit_block(row, "already_sent_or_in_flight", trigger, actor)
+        return SendResult(row.pk, "skipped", "already_sent_or_in_flight")
     if row.status != Status.APPROVED:
         _audit_block(row, "not_approved", trigger, actor)
         return SendResult(row.pk, "blocked" if row.status != Status.DRAFT else "skipped", "not_approved")
