@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from clientsflow.errors import DomainError
-from leads import inbound, tasks_outbound  # noqa: F401  (webhook handler and send task, in every process)
 from leads.models import (
     Enrollment,
     InboundReply,

@@ -6,4 +6,5 @@ class LeadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from leads import webhooks  # noqa: F401  (registers the webhook handler)
+        # Registration by import: webhook handlers (lead intake, inbound replies) and the send task.
+        from leads import inbound, tasks_outbound, webhooks  # noqa: F401

@@ -125,6 +125,8 @@ class LeadEvent(models.Model):
         MESSAGE_SENT = "message_sent", "Email sent"
         REPLY_RECEIVED = "reply_received", "Reply received"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOOKING = "booking", "Booking"
+        CALL = "call", "Sales call"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -32,7 +32,7 @@ from leads.services.stages import lead_advance_stage
 
 logger = logging.getLogger(__name__)
 
-BOOKING_EVENT_KIND = "booking"  # LeadEvent.kind for booking entries on the lead's timeline
+BOOKING_EVENT_KIND = LeadEvent.Kind.BOOKING
 
 
 class SlotTaken(DomainError):

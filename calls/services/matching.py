@@ -29,8 +29,7 @@ from leads.services.stages import lead_advance_stage
 
 logger = logging.getLogger(__name__)
 
-# The timeline entry for a call. Not (yet) in LeadEvent.Kind's choices: the leads app owns them.
-LEAD_EVENT_KIND_CALL = "call"
+LEAD_EVENT_KIND_CALL = LeadEvent.Kind.CALL
 SYSTEM_ACTOR = "fireflies"
 
 
