@@ -23,7 +23,7 @@ def manage_path(booking: Booking) -> str:
 
 
 def manage_url(booking: Booking) -> str:
-    return f"{settings.BOOKING_LINK_BASE_URL}{manage_path(booking)}"
+    return f"{settings.PUBLIC_BASE_URL}{manage_path(booking)}"
 
 
 def booking_from_token(token: str, *, now: datetime | None = None) -> Booking | None:

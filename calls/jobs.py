@@ -33,4 +33,4 @@ def notion_calls_sync_retry() -> dict[str, int]:
 def calls_alert_digest_job() -> dict[str, int]:
     from calls.services.alerts import calls_alert_digest
 
-    return calls_alert_digest(admin_base_url=settings.OUTBOUND_LINK_BASE_URL)
+    return calls_alert_digest(admin_base_url=settings.PUBLIC_BASE_URL)

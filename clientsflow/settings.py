@@ -172,6 +172,10 @@ if not DEBUG and env.bool("SECURE_HTTPS", default=False):
     CSRF_COOKIE_SECURE = True
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 
+# The address leads and the owner reach this app at: every absolute link in an email (unsubscribe,
+# booking management, proposals, admin links in alerts) starts with it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # --- Outbound and integrations --------------------------------------------------------------
 AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)
 SEND_ALLOWLIST = env.list("SEND_ALLOWLIST", default=[])
@@ -209,9 +213,28 @@ SECRET_SETTING_NAMES = [
     "EMAIL_HOST_PASSWORD",
 ]
 
+# --- Outbound sequences, sending, unsubscribes and replies (leads: issue 4) -------------------
+# Automatic sends happen only on these weekdays and between these hours in OWNER_TIMEZONE.
+OUTBOUND_SEND_DAYS = env.list("OUTBOUND_SEND_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
+OUTBOUND_SEND_HOURS = env.str("OUTBOUND_SEND_HOURS", default="9-17")  # start hour (incl.) - end hour (excl.)
+OUTBOUND_DAILY_CAP = env.int("OUTBOUND_DAILY_CAP", default=50)  # sends per owner-local day, all paths
+OUTBOUND_AUTOSEND_BATCH = env.int("OUTBOUND_AUTOSEND_BATCH", default=20)
+OUTBOUND_STALE_SENDING_MINUTES = env.int("OUTBOUND_STALE_SENDING_MINUTES", default=15)
+# New leads from this source join a sequence on their own ('' = nobody is enrolled automatically).
+SEQUENCE_AUTO_ENROLL_SOURCE = env.str("SEQUENCE_AUTO_ENROLL_SOURCE", default="")
+SEQUENCE_AUTO_ENROLL_SEQUENCE = env.str("SEQUENCE_AUTO_ENROLL_SEQUENCE", default="")  # name; '' = first active
+OUTBOUND_DRAFT_MODEL = env.str("OUTBOUND_DRAFT_MODEL", default="claude-sonnet-5")
+OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", default=30.0)
+# Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+REPLIES_WEBHOOK_MAX_AGE_SECONDS = 15 * 60
+ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; an SMTP hang must not hold a worker
+IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=20.0)
+IMAP_POLL_BATCH = env.int("IMAP_POLL_BATCH", default=100)
+SECRET_SETTING_NAMES += ["MAILGUN_WEBHOOK_SIGNING_KEY", "IMAP_URL"]
+
 # --- Bookings (bookings: issue 6) ------------------------------------------------------------
-# Absolute links in booking emails (reschedule/cancel); the address leads reach this app at.
-BOOKING_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)  # a picked slot is kept this long
 BOOKING_RATE_LIMIT = env.str("BOOKING_RATE_LIMIT", default="20/m")  # per IP, booking page POSTs and holds
 BOOKING_FREEBUSY_CACHE_SECONDS = env.int("BOOKING_FREEBUSY_CACHE_SECONDS", default=60)
@@ -235,31 +258,7 @@ MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
 CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
 
-# --- Outbound sequences, sending, unsubscribes and replies (leads: issue 4) -------------------
-# Automatic sends happen only on these weekdays and between these hours in OWNER_TIMEZONE.
-OUTBOUND_SEND_DAYS = env.list("OUTBOUND_SEND_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
-OUTBOUND_SEND_HOURS = env.str("OUTBOUND_SEND_HOURS", default="9-17")  # start hour (incl.) - end hour (excl.)
-OUTBOUND_DAILY_CAP = env.int("OUTBOUND_DAILY_CAP", default=50)  # sends per owner-local day, all paths
-OUTBOUND_AUTOSEND_BATCH = env.int("OUTBOUND_AUTOSEND_BATCH", default=20)
-OUTBOUND_STALE_SENDING_MINUTES = env.int("OUTBOUND_STALE_SENDING_MINUTES", default=15)
-# New leads from this source join a sequence on their own ('' = nobody is enrolled automatically).
-SEQUENCE_AUTO_ENROLL_SOURCE = env.str("SEQUENCE_AUTO_ENROLL_SOURCE", default="")
-SEQUENCE_AUTO_ENROLL_SEQUENCE = env.str("SEQUENCE_AUTO_ENROLL_SEQUENCE", default="")  # name; '' = first active
-# Absolute links in emails (unsubscribe); the address leads reach this app at.
-OUTBOUND_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-OUTBOUND_DRAFT_MODEL = env.str("OUTBOUND_DRAFT_MODEL", default="claude-sonnet-5")
-OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", default=30.0)
-# Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
-MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
-REPLIES_WEBHOOK_MAX_AGE_SECONDS = 15 * 60
-ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; an SMTP hang must not hold a worker
-IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=20.0)
-IMAP_POLL_BATCH = env.int("IMAP_POLL_BATCH", default=100)
-SECRET_SETTING_NAMES += ["MAILGUN_WEBHOOK_SIGNING_KEY", "IMAP_URL"]
-
 # --- Billing: proposals, e-signature, Stripe (billing: issue 8) -------------------------------
-PROPOSAL_LINK_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PROPOSAL_LINK_MAX_AGE_DAYS = env.int("PROPOSAL_LINK_MAX_AGE_DAYS", default=90)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=15.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)  # Stripe's own backoff

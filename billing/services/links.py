@@ -33,7 +33,7 @@ def proposal_link_token(*, proposal: Proposal) -> str:
 
 def proposal_link_url(*, proposal: Proposal) -> str:
     path = reverse("billing:proposal", kwargs={"token": proposal_link_token(proposal=proposal)})
-    return settings.PROPOSAL_LINK_BASE_URL + path
+    return settings.PUBLIC_BASE_URL + path
 
 
 def proposal_from_token(*, token: str) -> Proposal:

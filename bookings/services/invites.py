@@ -145,7 +145,7 @@ def _invite_email(booking: Booking) -> str:
             subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
             lines=[
                 f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
-                f"Want a new time? Book again at {settings.BOOKING_LINK_BASE_URL}/book/{booking.event_type.slug}/",
+                f"Want a new time? Book again at {settings.PUBLIC_BASE_URL}/book/{booking.event_type.slug}/",
             ],
         )
     moved = booking.status == Booking.Status.RESCHEDULED
@@ -237,7 +237,7 @@ def _alert_owner(booking_id: int, error: str) -> None:
             text=(
                 f":warning: Invite blocked for the booking of {booking.lead} on "
                 f"{booking.start_at:%Y-%m-%d %H:%M} UTC. {error} "
-                f"See {settings.BOOKING_LINK_BASE_URL}/admin/bookings/booking/{booking.pk}/change/"
+                f"See {settings.PUBLIC_BASE_URL}/admin/bookings/booking/{booking.pk}/change/"
             )
         )
     except slack.SlackError as exc:

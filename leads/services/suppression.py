@@ -112,4 +112,4 @@ def unsubscribe_url(*, email: str, message_public_id: str = "") -> str:
     from django.urls import reverse
 
     token = unsubscribe_token(email=email, message_public_id=message_public_id)
-    return settings.OUTBOUND_LINK_BASE_URL + reverse("unsubscribe", args=[token])
+    return settings.PUBLIC_BASE_URL + reverse("unsubscribe", args=[token])

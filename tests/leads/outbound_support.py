@@ -62,7 +62,7 @@ def open_window(settings: Any) -> Any:
     settings.OUTBOUND_DAILY_CAP = 100
     settings.SEND_ALLOWLIST = []
     settings.DEFAULT_FROM_EMAIL = "Agency Owner <owner@agency.example>"
-    settings.OUTBOUND_LINK_BASE_URL = "https://crm.agency.example"
+    settings.PUBLIC_BASE_URL = "https://crm.agency.example"
     return settings
 
 
