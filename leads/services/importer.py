@@ -64,7 +64,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadEvent
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
-from leads.services.intake import LeadData, _enrich, lead_intake
+from leads.services.intake import LeadData, enrich_in_memory, lead_intake
 from leads.webhooks import SOURCE_RE
 
 logger = logging.getLogger(__name__)
@@ -510,7 +510,7 @@ def _other_contacts_already_noted(lead: Lead, data: LeadData, probe: Lead) -> bo
 def _would_change(lead: Lead, data: LeadData, source: str) -> bool:
     """Whether `lead_intake` would change or record anything for this row (it writes nothing here)."""
     probe = copy.copy(lead)
-    changed = _enrich(probe, data, source)
+    changed = enrich_in_memory(probe, data, source)
     if changed:
         return True
     return not _other_contacts_already_noted(lead, data, probe)

@@ -90,8 +90,12 @@ class IntakeResult:
     changed: dict[str, Any] = field(default_factory=dict)
 
 
-def _enrich(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
-    """Fill in what the new details add, never touching a field the owner edited by hand."""
+def enrich_in_memory(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
+    """Fill in what the new details add, never touching a field the owner edited by hand.
+
+    Changes `lead` in memory only and returns what changed; the caller saves (or, for a dry run
+    such as the importer's "would this row change anything?", works on a copy and discards it).
+    """
     changed: dict[str, Any] = {}
     edited = set(lead.owner_edited_fields or [])
     for name in ENRICHABLE_FIELDS:
@@ -166,7 +170,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         board_version_bump()
         return IntakeResult(lead=lead, created=True)
 
-    changed = _enrich(existing, data, source)
+    changed = enrich_in_memory(existing, data, source)
     if changed:
         existing.save()
     extra = {}
