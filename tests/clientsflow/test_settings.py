@@ -47,3 +47,12 @@ def test_embedded_defaults_are_safe(settings):
     assert settings.SEND_ALLOWLIST == []
     assert settings.LEAD_WEBHOOK_SECRET == "" or os.environ.get("LEAD_WEBHOOK_SECRET")
     assert len(settings.SECRET_KEY) >= 50
+
+
+def test_every_environment_variable_is_documented_in_env_example():
+    import re
+
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', (ROOT / "clientsflow" / "settings.py").read_text()))
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
+    assert read - documented == set()
+    assert read, "the pattern found no variables: update this test"
