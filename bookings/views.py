@@ -7,20 +7,26 @@ form a plain POST. With JavaScript the visitor's zone is detected and put in the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
+from bookings.attention import booking_card_actions
 from bookings.availability import group_by_local_day
 from bookings.forms import BookingForm, CancelForm, parse_start
 from bookings.links import booking_from_token, manage_path
@@ -35,7 +41,10 @@ from bookings.services import (
     booking_reschedule,
     hold_create,
 )
-from clientsflow.errors import DomainError
+from clientsflow.attention import badges_for
+from clientsflow.errors import DomainError, InvalidInput
+from leads.models import Lead
+from leads.selectors import CARD_FIELDS, Card
 
 logger = logging.getLogger(__name__)
 
@@ -291,31 +300,94 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- the owner's cancel (board pill buttons, admin) -------------------------------------------
 
+SESSION_ENDED_MESSAGE = "Your session has ended. Log in again, then retry."
 
-@staff_member_required
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _staff_or_json_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff only. The board's script asks for JSON and gets a 403 it can show; a browser page is
+    sent to the login page as staff_member_required does."""
+    guarded = staff_member_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if _wants_json(request) and not (user.is_active and user.is_staff):
+            return JsonResponse({"ok": False, "error": SESSION_ENDED_MESSAGE}, status=403)
+        return guarded(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(request: HttpRequest, candidate: str) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
+    """The lead's board card as it is now, for the board's script to swap in."""
+    lead_ids = [booking.lead_id]
+    card = Card(
+        lead=Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id),
+        badges=badges_for(lead_ids).get(booking.lead_id, []),
+        actions=booking_card_actions(lead_ids).get(booking.lead_id, []),
+    )
+    return render_to_string("leads/_card.html", {"card": card, "board_url": board_url or "/board/"}, request)
+
+
+@_staff_or_json_403
 @require_http_methods(["GET", "POST"])
 def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET: the confirmation with a reason field. POST: cancel. HTMX gets the partial back."""
+    """GET: the confirmation with a reason field. POST: cancel through booking_cancel.
+
+    Three answers to a POST: JSON for the board's script (`Accept: application/json`; 400 for a
+    missing reason, 409 when the booking is already cancelled or over), the partial for HTMX, and
+    a redirect to `next` for the plain form.
+    """
     booking = get_object_or_404(Booking.objects.select_related("lead", "event_type"), pk=pk)
     zone = ZoneInfo(settings.OWNER_TIMEZONE)
-    context: dict[str, Any] = {"booking": booking, "start_local": booking.start_at.astimezone(zone), "error": ""}
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
+    context: dict[str, Any] = {
+        "booking": booking,
+        "start_local": booking.start_at.astimezone(zone),
+        "error": "",
+        "next_url": next_url,
+        "is_over": booking.end_at <= timezone.now(),
+    }
     status = 200
     if request.method == "POST":
         form = CancelForm(request.POST)
         try:
             if not form.is_valid():
-                raise DomainError(form.errors["reason"][0])
+                raise InvalidInput(form.errors["reason"][0])
+            if booking.is_active and context["is_over"]:
+                raise DomainError("This call has already taken place, so it cannot be cancelled.")
             booking = booking_cancel(booking=booking, reason=form.cleaned_data["reason"], actor=request.user)
             context["booking"] = booking
             context["done"] = True
         except DomainError as exc:
             context["error"] = str(exc)
-            status = 400
+            status = 400 if isinstance(exc, InvalidInput) else 409
+        if _wants_json(request):
+            if status != 200:
+                return JsonResponse({"ok": False, "error": context["error"]}, status=status)
+            logger.info("booking.cancelled_from_board", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
+            return JsonResponse(
+                {
+                    "ok": True,
+                    "message": f"Call cancelled: {booking.lead} on {context['start_local']:%a %-d %b %H:%M}. "
+                    "The lead is told.",
+                    "card": _fresh_card_html(request, booking, next_url),
+                }
+            )
         if not request.htmx and status == 200:
-            next_url = request.POST.get("next") or ""
-            if not next_url.startswith("/") or next_url.startswith("//"):
-                next_url = reverse("admin:bookings_booking_change", args=[booking.pk])
-            return HttpResponseRedirect(next_url)
+            return HttpResponseRedirect(next_url or reverse("admin:bookings_booking_change", args=[booking.pk]))
     template = "bookings/_staff_cancel.html" if request.htmx else "bookings/staff_cancel.html"
     response = render(request, template, context, status=status)
     if context.get("done"):

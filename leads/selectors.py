@@ -68,11 +68,33 @@ class MoveTarget:
     label: str
 
 
+@dataclass(frozen=True)
+class CardConfirm:
+    """Ask before acting, with a required reason, and update the card at once (static/leads/board.js).
+
+    With JavaScript the board opens a dialog (`prompt`, a `reason_label` field, `confirm_label` and
+    `keep_label` buttons), then POSTs `reason` (and `next`) to the action's URL with
+    `Accept: application/json`; while it saves, the card's badge labelled `badge` (if any) reads
+    `busy_label`. The URL answers `{"ok": true, "message": ..., "card": <fresh card HTML>}` or a 4xx
+    `{"ok": false, "error": ...}`, which rolls the card back. Without JavaScript the action stays a
+    plain "get" link, so its URL must also serve a confirmation page on GET.
+    """
+
+    prompt: str
+    reason_label: str = "Reason"
+    confirm_label: str = "Confirm"
+    keep_label: str = "Keep it"
+    busy_label: str = "Saving…"
+    badge: str = ""
+    detail: str = ""
+
+
 @dataclass
 class CardAction:
     """A per-card action another app offers (e.g. "Cancel booking" on booked cards).
 
     `method="post"` renders a small form (CSRF included) posting to `url`; "get" renders a link.
+    A "get" action with `confirm` is done in place on the board (see CardConfirm).
     """
 
     label: str
@@ -80,6 +102,7 @@ class CardAction:
     method: str = "post"
     tone: str = "info"
     title: str = ""
+    confirm: CardConfirm | None = None
 
 
 CardActionProvider = Callable[[list[int]], dict[int, list[CardAction]]]

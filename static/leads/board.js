@@ -4,6 +4,12 @@
  * redirects back). With it, the card moves at once, the banner says "Saving…" then "Saved", and
  * when the server refuses (illegal move, a newer change, no connection) the card goes back to
  * where it was and the banner says why, in the server's own words.
+ *
+ * Card actions that ask first (a CardAction with a CardConfirm, e.g. "Cancel call") work the same
+ * way: a dialog asks for the reason, the card shows the change at once (its badge reads e.g.
+ * "Cancelling…", the pill is disabled), the action's URL gets a JSON POST, and a refusal puts
+ * the card back as it was with the server's reason. Without this script the pill is a link to
+ * the app's own confirmation page.
  */
 (function () {
   "use strict";
@@ -209,12 +215,224 @@
     columns.querySelectorAll(".column").forEach((column) => observer.observe(column));
   }
 
+  /* --- Card actions that ask first (data-confirm-* on the action's link) ------------------- */
+
+  let confirmDialog = null;
+
+  function csrfToken() {
+    try {
+      const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+      if (headers["X-CSRFToken"]) return headers["X-CSRFToken"];
+    } catch (error) { /* fall through to a form's token */ }
+    const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
+  }
+
+  function buildConfirmDialog() {
+    const dialog = document.createElement("dialog");
+    dialog.id = "card-confirm-dialog";
+    dialog.className = "lost-dialog confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "card-confirm-title");
+    dialog.setAttribute("aria-describedby", "card-confirm-detail");
+    dialog.innerHTML = `
+      <form method="dialog" novalidate>
+        <p class="confirm-subject" id="card-confirm-subject"></p>
+        <h2 id="card-confirm-title"></h2>
+        <p class="muted" id="card-confirm-detail"></p>
+        <label for="card-confirm-reason"></label>
+        <input id="card-confirm-reason" name="reason" maxlength="255" autocomplete="off" required
+               aria-describedby="card-confirm-error">
+        <p class="confirm-error" id="card-confirm-error" hidden></p>
+        <div class="dialog-actions">
+          <button type="button" class="confirm-keep"></button>
+          <button type="submit" class="danger confirm-ok"></button>
+        </div>
+      </form>`;
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  /* Resolves with the trimmed reason, or null when the owner keeps things as they are (the
+   * "Keep it" button, Escape). Focus goes to the reason field, then back to the pill. */
+  function askConfirm(action) {
+    const d = action.dataset;
+    const card = action.closest(".card");
+    const cardName = card && card.querySelector(".card-link") ? card.querySelector(".card-link").textContent.trim() : "";
+    if (typeof HTMLDialogElement !== "function") {
+      const answer = window.prompt(`${d.confirmPrompt}\n${d.confirmReasonLabel || "Reason"}:`);
+      return Promise.resolve(answer && answer.trim() ? answer.trim() : null);
+    }
+    const dialog = confirmDialog || (confirmDialog = buildConfirmDialog());
+    const form = dialog.querySelector("form");
+    const input = dialog.querySelector("#card-confirm-reason");
+    const error = dialog.querySelector("#card-confirm-error");
+    const keep = dialog.querySelector(".confirm-keep");
+    dialog.querySelector("#card-confirm-subject").textContent = cardName;
+    dialog.querySelector("#card-confirm-title").textContent = d.confirmPrompt;
+    const detail = dialog.querySelector("#card-confirm-detail");
+    detail.textContent = d.confirmDetail || "";
+    detail.hidden = !d.confirmDetail;
+    dialog.querySelector('label[for="card-confirm-reason"]').textContent = d.confirmReasonLabel || "Reason";
+    dialog.querySelector(".confirm-ok").textContent = d.confirmButton || "Confirm";
+    keep.textContent = d.confirmKeep || "Keep it";
+    input.value = "";
+    input.removeAttribute("aria-invalid");
+    error.hidden = true;
+    error.textContent = "";
+    error.removeAttribute("role");
+
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (value) => {
+        if (settled) return;
+        settled = true;
+        form.removeEventListener("submit", onSubmit);
+        keep.removeEventListener("click", onKeep);
+        dialog.removeEventListener("close", onClose);
+        if (dialog.open) dialog.close();
+        if (action.isConnected) action.focus();
+        resolve(value);
+      };
+      const onSubmit = (event) => {
+        event.preventDefault();
+        const reason = input.value.trim();
+        if (!reason) {
+          error.textContent = `${d.confirmReasonLabel || "A reason"} is needed: type a few words, or choose "${keep.textContent}".`;
+          error.setAttribute("role", "alert");
+          error.hidden = false;
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+          return;
+        }
+        finish(reason);
+      };
+      const onKeep = () => finish(null);
+      const onClose = () => finish(null); // Escape, or the dialog closed any other way
+      const onInput = () => {
+        if (error.hidden || !input.value.trim()) return;
+        error.hidden = true;
+        error.removeAttribute("role");
+        input.removeAttribute("aria-invalid");
+      };
+      input.oninput = onInput;
+      form.addEventListener("submit", onSubmit);
+      keep.addEventListener("click", onKeep);
+      dialog.addEventListener("close", onClose);
+      dialog.showModal();
+      input.focus();
+    });
+  }
+
+  /* Show the change on the card at once; returns a function that puts the card back. */
+  function markBusy(card, action) {
+    const d = action.dataset;
+    const badges = Array.from(card.querySelectorAll(".badges > li"));
+    const badge = d.confirmBadge ? badges.find((li) => li.textContent.trim() === d.confirmBadge) : null;
+    const before = badge ? { text: badge.textContent, className: badge.className } : null;
+    let added = null;
+    if (badge) {
+      badge.textContent = d.confirmBusy || "Saving…";
+      badge.className = "pill tone-warn is-busy";
+    } else {
+      let list = card.querySelector(".badges");
+      if (!list) {
+        list = document.createElement("ul");
+        list.className = "badges";
+        list.setAttribute("aria-label", "Needs attention");
+        card.insertBefore(list, card.querySelector(".card-actions"));
+      }
+      added = document.createElement("li");
+      added.className = "pill tone-warn is-busy";
+      added.textContent = d.confirmBusy || "Saving…";
+      list.appendChild(added);
+    }
+    action.setAttribute("aria-disabled", "true");
+    action.classList.add("is-disabled");
+    card.classList.add("is-saving");
+    card.setAttribute("aria-busy", "true");
+    return () => {
+      if (badge && before) {
+        badge.textContent = before.text;
+        badge.className = before.className;
+      }
+      if (added) {
+        const list = added.parentNode;
+        added.remove();
+        if (list && !list.children.length) list.remove();
+      }
+      action.removeAttribute("aria-disabled");
+      action.classList.remove("is-disabled");
+      card.classList.remove("is-saving");
+      card.removeAttribute("aria-busy");
+    };
+  }
+
+  async function saveConfirmedAction(card, action, reason) {
+    const restore = markBusy(card, action);
+    const rollback = (why) => {
+      restore();
+      banner(`Not saved: ${why} The card is as it was.`, "error");
+    };
+    banner("Saving…", "busy");
+    const data = new FormData();
+    data.set("reason", reason);
+    data.set("next", window.location.pathname + window.location.search);
+    let response;
+    let body = {};
+    try {
+      response = await fetch(action.href, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      body = await response.json().catch(() => ({}));
+    } catch (error) {
+      rollback("the server could not be reached. Check your connection and try again.");
+      return;
+    }
+    if (!response.ok || !body.ok) {
+      const why = body.error || `the server answered ${response.status}. Reload the board and try again.`;
+      rollback(why);
+      return;
+    }
+    if (body.card && card.isConnected) {
+      const template = document.createElement("template");
+      template.innerHTML = body.card.trim();
+      const fresh = template.content.firstElementChild;
+      const hadFocus = card.contains(document.activeElement);
+      card.replaceWith(fresh);
+      if (window.htmx) window.htmx.process(fresh);
+      if (hadFocus) {
+        const target = fresh.querySelector(".card-actions summary") || fresh.querySelector("a");
+        if (target) target.focus();
+      }
+    } else {
+      restore();
+    }
+    banner(body.message || "Saved.", "good");
+  }
+
+  async function onConfirmActionClick(event) {
+    const action = event.target.closest("a[data-confirm-prompt]");
+    if (!action || event.defaultPrevented) return;
+    // A new tab or window gets the plain confirmation page.
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const card = action.closest(".card");
+    if (!card) return;
+    event.preventDefault();
+    if (action.getAttribute("aria-disabled") === "true") return;
+    const reason = await askConfirm(action);
+    if (reason) saveConfirmedAction(card, action, reason);
+  }
+
   function init(root) {
     initSortable(root);
     initStageBar(root);
   }
 
   document.addEventListener("submit", onMenuSubmit);
+  document.addEventListener("click", onConfirmActionClick);
   document.addEventListener("DOMContentLoaded", () => {
     document.documentElement.classList.add("js");
     if (window.htmx) {

@@ -53,11 +53,13 @@ def test_book_a_slot_and_find_the_lead_booked_on_the_board(new_page, intro_call,
     assert "Call " in card.inner_text() and "Invite: ICS email" in card.inner_text()
     save_screenshot(board, "booking-board-card")
 
-    # Cancel from the card: a confirmation with a reason, then back on the board.
+    # Cancel from the card: a dialog asks for the reason, the card updates in place
+    # (tests/browser/test_board_cancel.py covers the dialog, rollbacks and the no-JS page).
     card.locator("a:has-text('Cancel call')").click()
-    board.fill(f"#reason-{booking.pk}", "Lead phoned to cancel")
-    board.click("button:has-text('Yes, cancel the call')")
-    board.wait_for_url(re.compile(r"/board/"))
+    board.fill("#card-confirm-reason", "Lead phoned to cancel")
+    board.click("#card-confirm-dialog button:has-text('Cancel the call')")
+    board.wait_for_selector("#move-status[data-tone=good]")
+    assert board.locator("#move-status").inner_text().startswith("Call cancelled")
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED and booking.cancel_reason == "Lead phoned to cancel"
 
