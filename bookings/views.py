@@ -26,7 +26,6 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
-from bookings.attention import booking_card_actions
 from bookings.availability import group_by_local_day
 from bookings.forms import BookingForm, CancelForm, parse_start
 from bookings.links import booking_from_token, manage_path
@@ -41,10 +40,9 @@ from bookings.services import (
     booking_reschedule,
     hold_create,
 )
-from clientsflow.attention import badges_for
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead
-from leads.selectors import CARD_FIELDS, Card
+from leads.selectors import CARD_FIELDS, card_for
 
 logger = logging.getLogger(__name__)
 
@@ -332,12 +330,7 @@ def _safe_next(request: HttpRequest, candidate: str) -> str:
 
 def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
     """The lead's board card as it is now, for the board's script to swap in."""
-    lead_ids = [booking.lead_id]
-    card = Card(
-        lead=Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id),
-        badges=badges_for(lead_ids).get(booking.lead_id, []),
-        actions=booking_card_actions(lead_ids).get(booking.lead_id, []),
-    )
+    card = card_for(Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id))
     return render_to_string("leads/_card.html", {"card": card, "board_url": board_url or "/board/"}, request)
 
 

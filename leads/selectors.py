@@ -212,6 +212,11 @@ def _cards(leads: list[Lead]) -> list[Card]:
     return [Card(lead=lead, badges=badges.get(lead.pk, []), actions=actions.get(lead.pk, [])) for lead in leads]
 
 
+def card_for(lead: Lead) -> Card:
+    """One lead's card as the board shows it now: every app's badges and actions."""
+    return _cards([lead])[0]
+
+
 @dataclass
 class BoardSummary:
     counts: dict[str, int]  # per stage, with the filters applied

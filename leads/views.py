@@ -35,10 +35,10 @@ from leads.models import PIPELINE_ORDER, Lead, Stage
 from leads.selectors import (
     RECENCY_WINDOWS,
     BoardFilters,
-    Card,
     board_column_page,
     board_columns,
     board_summary,
+    card_for,
     decode_cursor,
     lead_for_page,
     lead_stage_history,
@@ -187,7 +187,7 @@ def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("No lead with this id; it may have been deleted.")
     # Opening the lead's page is what "seen" means (see leads/services/seen.py).
     lead_mark_seen(lead=lead)
-    card = Card(lead=lead)
+    card = card_for(lead)
     return render(
         request,
         "leads/lead_detail.html",
@@ -255,7 +255,7 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     logger.info("board.lead_moved", extra={"lead_id": lead.pk, "to_stage": to_stage})
     message = f"Saved: {lead} moved to {stage_label(to_stage)}."
     if _wants_json(request):
-        card_html = render_to_string("leads/_card.html", {"card": Card(lead=lead), "board_url": next_url}, request)
+        card_html = render_to_string("leads/_card.html", {"card": card_for(lead), "board_url": next_url}, request)
         return JsonResponse({"ok": True, "message": message, "stage": to_stage, "card": card_html})
     messages.success(request, message)
     return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")

@@ -202,3 +202,17 @@ def test_needs_you_panel_loads_beside_the_board_and_works_without_javascript(sta
     assert "<html" not in partial
     assert '<span class="needs-count">2</span> New leads not yet seen' in partial
     assert "<html" in staff_client.get("/board/needs-you/").content.decode()
+
+
+def test_the_card_returned_after_a_move_keeps_every_apps_badges(staff_client, monkeypatch):
+    from clientsflow import attention
+
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    monkeypatch.setitem(
+        attention._BADGES, "test", lambda ids: {i: [attention.Badge("Payment failed", "danger")] for i in ids}
+    )
+
+    response = _move(staff_client, lead, "contacted")
+
+    assert response.status_code == 200
+    assert "Payment failed" in response.json()["card"]
