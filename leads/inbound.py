@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 PROVIDER = "replies:mailgun"
 MAX_BYTES = 10 * 1024 * 1024
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @csrf_exempt
@@ -46,10 +47,13 @@ def replies_webhook(request: HttpRequest) -> JsonResponse:
         declared = 0
     if declared > MAX_BYTES:
         return json_error("The body is larger than 10 MB.", 413)
+    if request.content_type not in FORM_CONTENT_TYPES:
+        # anymail would read a JSON body as a tracking webhook and trip over one that is not an object.
+        return json_error("Inbound replies arrive as a form post (Mailgun's forward route); this body is not one.", 415)
     view = MailgunInboundWebhookView(webhook_signing_key=key)
     try:
         view.run_validators(request)
-    except AnymailWebhookValidationFailure:
+    except (AnymailWebhookValidationFailure, UnicodeEncodeError):  # a non-ASCII token or timestamp cannot match
         return json_error("The Mailgun signature is missing or does not match (check the webhook signing key).", 401)
     try:
         signed_at = int(request.POST["timestamp"])

@@ -166,7 +166,9 @@ def webhook_event_verify(*, payload: bytes, signature_header: str | None, secret
         event = stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError:
         raise WebhookRejected("The Stripe-Signature header is missing, malformed or does not match the body.")
-    except ValueError:
+    except (ValueError, AttributeError, TypeError):
+        # ValueError: not JSON. AttributeError/TypeError: signed JSON that is not an object (a list,
+        # a number), which Stripe's helper trips over instead of refusing.
         raise WebhookRejected("The body is not a Stripe event (JSON object with object=event).")
     timestamps = [
         part.split("=", 1)[1] for part in (signature_header or "").split(",") if part.strip().startswith("t=")

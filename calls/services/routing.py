@@ -43,8 +43,11 @@ def parse_participant_joined(payload: dict[str, Any]) -> ParticipantJoined:
     title = payload.get("title") or ""
     if not isinstance(title, str):
         raise InvalidInput("'title' must be text.")
+    listed = payload.get("participants") or []
+    if not isinstance(listed, list):
+        raise InvalidInput("'participants' must be a list of emails or objects with an 'email'.")
     people = []
-    for entry in [payload.get("participant"), *(payload.get("participants") or [])]:
+    for entry in [payload.get("participant"), *listed]:
         if entry is None:
             continue
         email = entry.get("email") if isinstance(entry, dict) else entry
