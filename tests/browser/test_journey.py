@@ -27,6 +27,7 @@ import json
 import re
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -212,6 +213,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert enrollment.status == Enrollment.Status.STOPPED
     admin.goto("/board/")
     assert admin.locator(f"#col-replied {card}").count() == 1
+    admin.locator(f"#col-replied {card}").scroll_into_view_if_needed()  # the board scrolls sideways
     screenshot(admin, 5, "replied-on-board")
 
     # 5. Grace books a call on her phone; the ICS confirmation arrives by SMTP.
@@ -228,9 +230,14 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     screenshot(phone, 7, "booking-confirmed-phone")
     booking = Booking.objects.get(lead=grace)
     assert booking.invite_status == Booking.InviteStatus.FALLBACK_SENT
+    local = booking.start_at.astimezone(ZoneInfo("America/New_York"))  # her browser's zone, not UTC
+    assert f"{local:%H:%M}\u2013" in phone.inner_text("#booking-when")  # start, en dash, end
     invite = smtp.wait_for(2)[1]
     assert smtp.recipients[1] == [LEAD_EMAIL]
     assert "text/calendar" in attachment_types(invite), attachment_types(invite)
+    ics = next(part for part in invite.walk() if part.get_content_type() == "text/calendar").get_content()
+    ics = ics.decode() if isinstance(ics, bytes) else ics
+    assert f"DTSTART:{booking.start_at:%Y%m%dT%H%M%SZ}" in ics and LEAD_EMAIL in ics
     assert lead().stage == "booked"
 
     # 6. Fireflies says the call was transcribed; the transcript fetch is answered by respx.
@@ -355,6 +362,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     # The card is in Paid, and the lead page's timeline tells the whole story.
     admin.goto("/board/")
     assert admin.locator(f"#col-paid {card}").count() == 1
+    admin.locator(f"#col-paid {card}").scroll_into_view_if_needed()  # the board scrolls sideways
     screenshot(admin, 13, "paid-on-board")
     admin.goto(f"/board/lead/{grace.public_id}/")
     entries = [" ".join(text.split()) for text in admin.locator(".timeline .timeline-entry").all_inner_texts()]
