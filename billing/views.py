@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from billing.clients import stripe as stripe_client
 from billing.models import Payment, Proposal
@@ -25,6 +27,8 @@ from billing.services.proposals import CONSENT_TEXT, owner_today, proposal_recor
 from clientsflow.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+RATE_LIMITED_MESSAGE = "Too many attempts from your connection. Please wait a minute and try again."
 
 LINK_PROBLEMS = {
     "bad": (
@@ -117,12 +121,19 @@ def proposal_page(request: HttpRequest, token: str) -> HttpResponse:
     return _page(request, proposal, token)
 
 
+def _sign_rate(group: str, request: HttpRequest) -> str:
+    return settings.PROPOSAL_SIGN_RATE_LIMIT
+
+
 @require_POST
+@ratelimit(key="ip", rate=_sign_rate, method="POST", block=False, group="billing.sign")
 def proposal_sign_view(request: HttpRequest, token: str) -> HttpResponse:
     proposal = _load(request, token)
     if isinstance(proposal, HttpResponse):
         return proposal
     form = {"full_name": request.POST.get("full_name", ""), "email": request.POST.get("email", "")}
+    if getattr(request, "limited", False):
+        return _page(request, proposal, token, error=RATE_LIMITED_MESSAGE, form=form, status=429)
     try:
         proposal_sign(
             proposal=proposal,

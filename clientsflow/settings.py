@@ -280,6 +280,11 @@ CLASSIFY_LOST_THRESHOLD = env.float("CLASSIFY_LOST_THRESHOLD", default=0.8)
 # Any label below this confidence goes to the review queue.
 CLASSIFY_REVIEW_THRESHOLD = env.float("CLASSIFY_REVIEW_THRESHOLD", default=0.55)
 
+# --- Hardening: rate limits on the public forms (issue 9) ------------------------------------
+# Per client IP, in the shared cache. Booking has its own (BOOKING_RATE_LIMIT, above).
+PROPOSAL_SIGN_RATE_LIMIT = env.str("PROPOSAL_SIGN_RATE_LIMIT", default="10/m")
+UNSUBSCRIBE_RATE_LIMIT = env.str("UNSUBSCRIBE_RATE_LIMIT", default="30/m")
+
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)

@@ -109,7 +109,10 @@ def configured(settings):  # type: ignore[no-untyped-def]
     settings.FIREFLIES_WEBHOOK_SECRET = FIREFLIES_SECRET
     settings.STRIPE_WEBHOOK_SECRET = STRIPE_SECRET
     settings.MAILGUN_WEBHOOK_SIGNING_KEY = MAILGUN_KEY
-    settings.BOOKING_RATE_LIMIT = "100000/m"  # the sweep is about input, not the rate limit
+    # The sweep is about input, not the rate limits (tests/security/test_security.py has those).
+    settings.BOOKING_RATE_LIMIT = "100000/m"
+    settings.PROPOSAL_SIGN_RATE_LIMIT = "100000/m"
+    settings.UNSUBSCRIBE_RATE_LIMIT = "100000/m"
     return settings
 
 
