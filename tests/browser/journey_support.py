@@ -15,7 +15,9 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from tests.browser.conftest import SCREENSHOT_DIR
@@ -131,3 +133,80 @@ def fireflies_transcript(
     data = json.loads(raw)
     data["data"]["transcript"]["date"] = started_ms
     return data
+
+
+class StripeFake:
+    """Stripe's API for one Checkout Session, answered at the HTTP transport (respx): created from
+    exactly what our client sent, then fetched back in whatever state the payer left it."""
+
+    API = "https://api.stripe.com/v1/checkout/sessions"
+
+    def __init__(self, session_id: str = "cs_test_journey") -> None:
+        self.session_id = session_id
+        self.session: dict[str, Any] | None = None
+        self.created_with: dict[str, str] = {}
+        self.idempotency_keys: list[str] = []
+
+    def mount(self, router: Any) -> None:
+        router.post(self.API).mock(side_effect=self.create)
+        router.get(f"{self.API}/{self.session_id}").mock(side_effect=self.retrieve)
+
+    def create(self, request: httpx.Request) -> httpx.Response:
+        form = {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
+        self.created_with = form
+        self.idempotency_keys.append(request.headers.get("Idempotency-Key", ""))
+        self.session = {
+            "id": self.session_id,
+            "object": "checkout.session",
+            "mode": form["mode"],
+            "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
+            "currency": form["line_items[0][price_data][currency]"],
+            "client_reference_id": form["client_reference_id"],
+            "customer_email": form.get("customer_email"),
+            "metadata": {
+                "proposal_id": form["metadata[proposal_id]"],
+                "proposal_version": form["metadata[proposal_version]"],
+            },
+            "success_url": form["success_url"],
+            "cancel_url": form["cancel_url"],
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 86400,
+            "url": f"https://checkout.stripe.com/c/pay/{self.session_id}",
+        }
+        return httpx.Response(200, json=self.session)
+
+    def retrieve(self, request: httpx.Request) -> httpx.Response:
+        assert self.session is not None, "retrieved before it was created"
+        return httpx.Response(200, json=self.session)
+
+    def pay(self, payment_intent: str = "pi_journey") -> None:
+        """The payer finished on Stripe's page: the session is complete and paid."""
+        assert self.session is not None
+        self.session.update(
+            status="complete",
+            payment_status="paid",
+            payment_intent={"id": payment_intent, "object": "payment_intent", "status": "succeeded"},
+        )
+
+    def completed_event(self) -> str:
+        """`checkout.session.completed` as Stripe sends it (the PaymentIntent as an id)."""
+        assert self.session is not None
+        session = {**self.session, "payment_intent": self.session["payment_intent"]["id"]}
+        event = {
+            "id": "evt_journey_completed",
+            "object": "event",
+            "api_version": "2025-10-29.clover",
+            "type": "checkout.session.completed",
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {"object": session},
+        }
+        return json.dumps(event)
+
+
+def success_url_for(session: dict[str, Any]) -> str:
+    """Where Stripe sends the payer afterwards (it fills in the session id)."""
+    return session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])

@@ -15,8 +15,11 @@
    and sent through the outbound gate (SMTP again); the dispatcher's `proposal_outbound_sync` job
    -> `proposal_sent`;
 8. the lead opens the link from that email on a phone, reads and signs -> `signed`;
-9. a `checkout.session.completed` signed with Stripe's own helper -> the card in Paid, and the
-   lead page's timeline tells the whole story.
+9. she presses Pay: the Checkout Session is created through the stripe SDK (Stripe's API answered
+   at the transport by respx; the checkout.stripe.com page is a stand-in routed by Playwright, as
+   there is no internet), Stripe posts a `checkout.session.completed` signed with its own helper,
+   the webhook fetches the session back, she lands on the success page -> the card in Paid, and
+   the lead page's timeline tells the whole story.
 
 Screenshots: artifacts/screenshots/journey-NN-<step>.png (ignored by git).
 """
@@ -37,11 +40,13 @@ import stripe
 from tests.browser.conftest import logged_in_page
 from tests.browser.journey_support import (
     SmtpCapture,
+    StripeFake,
     attachment_types,
     fireflies_transcript,
     hmac_hex,
     mailgun_inbound_form,
     screenshot,
+    success_url_for,
     text_of,
     wait_for,
 )
@@ -55,6 +60,10 @@ STRIPE_SECRET = "whsec_journey"
 OWNER_FROM = "owner@agency.example"
 LEAD_EMAIL = "grace@navylabs.example"
 MEETING_ID = "01KJOURNEY0000000000000000"
+CHECKOUT = (  # what the browser shows at checkout.stripe.com: a stand-in, there is no internet here
+    "<!doctype html><meta name=viewport content='width=device-width'><title>Stripe Checkout</title>"
+    "<h1>Stripe Checkout (test stand-in)</h1><p>Compiler consulting: $999.99</p>"
+)
 
 
 @pytest.fixture
@@ -74,7 +83,8 @@ def journey_settings(settings, live_server, smtp):  # type: ignore[no-untyped-de
     settings.FIREFLIES_WEBHOOK_SECRET = FIREFLIES_SECRET
     settings.FIREFLIES_API_KEY = "ff-journey-key"
     settings.STRIPE_WEBHOOK_SECRET = STRIPE_SECRET
-    settings.STRIPE_API_KEY = ""  # local mode: the payment's state comes from the signed event
+    settings.STRIPE_API_KEY = "sk_test_journey"  # the SDK's HTTP calls are answered by respx
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
     settings.ANTHROPIC_API_KEY = ""  # template drafts, local classification model
     settings.NOTION_TOKEN = ""
     settings.SLACK_WEBHOOK_URL = ""
@@ -323,50 +333,53 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert "Chrome" in signature.user_agent and len(signature.content_sha256) == 64
     assert lead().stage == "signed"
 
-    # 9. Stripe says the checkout completed (signed with Stripe's own helper).
-    event = {
-        "id": "evt_journey_completed",
-        "object": "event",
-        "type": "checkout.session.completed",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "id": "cs_test_journey",
-                "object": "checkout.session",
-                "amount_total": proposal.due_now_minor,
-                "currency": "usd",
-                "client_reference_id": str(grace.public_id),
-                "metadata": {"proposal_id": str(proposal.pk), "proposal_version": str(proposal.version)},
-                "payment_intent": "pi_journey",
-                "payment_status": "paid",
-                "status": "complete",
-            }
-        },
-    }
-    payload = json.dumps(event)
-    post(
-        f"{base}/webhooks/stripe/",
-        content=payload.encode(),
-        headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload, STRIPE_SECRET),
-        },
-    )
-    payment = wait_for(
-        lambda: Payment.objects.filter(checkout_session_id="cs_test_journey", status="paid").first(),
-        what="the paid payment",
-    )
+    # 9. She pays: our server creates the Checkout Session through the stripe SDK (Stripe's API
+    # answered at the transport), her browser goes to Stripe's page (a stand-in: no internet), she
+    # pays there, Stripe posts a signed `checkout.session.completed` and sends her back.
+    stripe_api = StripeFake()
+    phone.route("https://checkout.stripe.com/**", lambda route: route.fulfill(content_type="text/html", body=CHECKOUT))
+    with respx.mock(assert_all_called=True) as router:
+        stripe_api.mount(router)
+        router.route(host=httpx.URL(base).host).pass_through()  # our own POSTs to the live server
+        phone.click("button:has-text('Pay $999.99 securely with Stripe')")
+        phone.wait_for_url("https://checkout.stripe.com/c/pay/cs_test_journey")
+        screenshot(phone, 13, "stripe-checkout-phone")
+        sent = stripe_api.created_with
+        assert sent["client_reference_id"] == str(grace.public_id) and sent["customer_email"] == LEAD_EMAIL
+        assert sent["metadata[proposal_id]"] == str(proposal.pk) and sent["metadata[proposal_version]"] == "1"
+        assert sent["line_items[0][price_data][unit_amount]"] == "99999"
+        assert sent["success_url"].startswith(f"{base}/p/") and stripe_api.idempotency_keys[0]
+        assert Payment.objects.get(proposal=proposal).status == Payment.Status.OPEN
+
+        stripe_api.pay()
+        payload = stripe_api.completed_event()
+        post(
+            f"{base}/webhooks/stripe/",
+            content=payload.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload, STRIPE_SECRET),
+            },
+        )
+        payment = wait_for(
+            lambda: Payment.objects.filter(checkout_session_id="cs_test_journey", status="paid").first(),
+            what="the paid payment",
+        )
+        phone.goto(success_url_for(stripe_api.session))
+        phone.wait_for_selector("text=Payment received. Thank you!")
+        screenshot(phone, 14, "payment-received-phone")
     assert payment.amount_minor == 99999 and payment.lead_id == grace.pk
+    assert payment.payment_intent_id == "pi_journey" and Payment.objects.count() == 1
     assert lead().stage == "paid"
 
     # The card is in Paid, and the lead page's timeline tells the whole story.
     admin.goto("/board/")
     assert admin.locator(f"#col-paid {card}").count() == 1
     admin.locator(f"#col-paid {card}").scroll_into_view_if_needed()  # the board scrolls sideways
-    screenshot(admin, 13, "paid-on-board")
+    screenshot(admin, 15, "paid-on-board")
     admin.goto(f"/board/lead/{grace.public_id}/")
     entries = [" ".join(text.split()) for text in admin.locator(".timeline .timeline-entry").all_inner_texts()]
-    screenshot(admin, 14, "lead-timeline", full_page=True)
+    screenshot(admin, 16, "lead-timeline", full_page=True)
     oldest_first = entries[::-1]
     steps = [  # what each step left on the timeline, in the order the steps happened
         ["Arrived from website"],
