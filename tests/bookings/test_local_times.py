@@ -40,3 +40,24 @@ def test_form_confirmation_and_move_prompt_show_the_visitors_wall_clock(client, 
     later = slots[3].start.astimezone(ZoneInfo(LA))
     prompt = client.get(f"{manage_path(booking)}?tz={quote(LA)}&start={quote(later.isoformat())}").content.decode()
     assert f"at {later:%H:%M}</strong> ({LA})" in prompt
+
+
+def test_staff_cancel_confirmation_shows_the_owners_wall_clock(client, event_type, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.OWNER_TIMEZONE = "America/New_York"
+    slot = slots_for(event_type=event_type)[0]
+    client.post(
+        f"/book/{event_type.slug}/?tz={quote(LA)}",
+        {
+            "start": slot.start.astimezone(ZoneInfo(LA)).isoformat(),
+            "timezone": LA,
+            "name": "Ada",
+            "email": "a@x.example",
+        },
+    )
+    booking = Booking.objects.get()
+    client.force_login(get_user_model().objects.create_user("owner", "owner@x.example", "pw", is_staff=True))
+    page = client.get(f"/book/staff/{booking.pk}/cancel/").content.decode()
+    owner_clock = slot.start.astimezone(ZoneInfo("America/New_York"))
+    assert f"Cancel the call on {owner_clock:%a %-d %b %H:%M} with" in page
