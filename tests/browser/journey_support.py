@@ -11,8 +11,10 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -98,7 +100,7 @@ def mailgun_inbound_form(
         f"From: {sender_name} <{sender}>\r\n"
         f"To: {to}\r\n"
         f"Subject: {subject}\r\n"
-        "Date: Tue, 24 Nov 2026 10:15:00 +0000\r\n"
+        f"Date: {format_datetime(datetime.now(UTC))}\r\n"
         f"Message-ID: <reply-{secrets.token_hex(6)}@{sender.split('@')[1]}>\r\n"
         f"In-Reply-To: {in_reply_to}\r\n"
         f"References: {in_reply_to}\r\n"

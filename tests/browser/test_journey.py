@@ -310,6 +310,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     approve_and_send_in_admin(admin, proposal_email.pk, 10, "proposal-email-sent")
     sent_proposal = smtp.wait_for(3)[2]
     assert smtp.recipients[2] == [LEAD_EMAIL]
+    assert sent_proposal["In-Reply-To"] == reply.message_id  # threaded onto her reply
     assert run_job("proposal_outbound_sync") == {"sent": 1}
     proposal.refresh_from_db()
     assert proposal.status == Proposal.Status.SENT
