@@ -1,0 +1,59 @@
+"""The CI-sized soak: the same code as `make soak` (tools/soak.py), 30 s of load, invariants asserted.
+
+It starts gunicorn (2 workers), a Celery worker and Beat on 127.0.0.1 against a private database
+(`soak_<pid>` on the test PostgreSQL server, dropped afterwards) and a private Redis db (never 0).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_soak():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("clientsflow_soak", ROOT / "tools" / "soak.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def server_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] or "postgres"
+    if db["PASSWORD"]:
+        auth += f":{db['PASSWORD']}"
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/postgres"
+
+
+def private_redis() -> str:
+    parts = urlsplit(settings.REDIS_URL)
+    if parts.path.strip("/") in ("", "0"):
+        parts = parts._replace(path="/11")
+    return urlunsplit(parts)
+
+
+@pytest.mark.services
+def test_ci_soak_keeps_the_books():
+    soak = load_soak()
+    result = soak.soak(seconds=30, max_requests=20000, database_url=server_url(), redis_url=private_redis())
+    failed = [name for name, ok in result["invariants"].items() if not ok]
+    assert failed == [], result
+    assert result["requests"] > 200, result
+    assert result["accepted"]["leads:website"] > 50
+    assert result["replays_answered_duplicate"].get("leads:website", 0) > 0
+    assert result["bad_signatures_sent"] > 0
+    assert (
+        result["endpoints"]["POST /webhooks/leads/<source>/"]["status"].get("401", 0) == result["bad_signatures_sent"]
+    )
+    assert 0 < result["bookings"]["succeeded"] <= result["bookings"]["race_slots"]
+    assert result["payments_paid"] == soak.PROPOSALS  # every seeded proposal paid exactly once
