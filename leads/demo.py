@@ -31,7 +31,6 @@ from clientsflow.cache import board_version_bump
 from clientsflow.demo import DemoContext, demo_seeders
 from leads.models import Lead, LeadEvent, Stage, StageChange
 
-
 CHUNK_SIZE = 2000
 OWNER_USERNAME = "owner"
 WEEKS_BACK = 8
