@@ -27,7 +27,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, only: list[str], quick: bool, **options) -> None:  # type: ignore[no-untyped-def]
         if connection.vendor == "sqlite":
-            settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3")
+            settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
+                settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
+            )
         old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         figures: dict[str, object] = {
             "database": connection.vendor,
