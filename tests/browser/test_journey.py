@@ -222,6 +222,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert enrollment.status == Enrollment.Status.STOPPED
     admin.goto("/board/")
     assert admin.locator(f"#col-replied {card}").count() == 1
+    assert "Positive reply" in admin.inner_text(f"#col-replied {card}")  # the classification's badge
     admin.locator(f"#col-replied {card}").scroll_into_view_if_needed()  # the board scrolls sideways
     screenshot(admin, 5, "replied-on-board")
 
