@@ -27,3 +27,22 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = "30"
         return response
+
+
+class OwnerTimezoneMiddleware:
+    """Show times in the owner's zone (admin lists, forms) unless a page picks another zone itself.
+
+    Storage stays UTC; this only changes how Django renders and parses datetimes in a request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from zoneinfo import ZoneInfo
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        with timezone.override(ZoneInfo(settings.OWNER_TIMEZONE)):
+            return self.get_response(request)

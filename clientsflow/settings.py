@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clientsflow.middleware.DatabaseUnavailableMiddleware",
+    "clientsflow.middleware.OwnerTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "clientsflow.urls"
