@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from clientsflow.models import WebhookEvent
 
@@ -92,8 +93,6 @@ def webhook_event_store(
     *, provider: str, event_id: str, body: bytes, headers: dict[str, str], event_type: str = ""
 ) -> tuple[WebhookEvent, bool]:
     """Store a delivery. Returns `(event, created)`; a replay only counts the delivery."""
-    from clientsflow.tasks import process_webhook_event
-
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
@@ -109,8 +108,19 @@ def webhook_event_store(
         logger.info("webhook.replayed", extra={"provider": provider, "event_id": event_id})
         return event, False
     logger.info("webhook.stored", extra={"provider": provider, "event_id": event_id, "webhook_pk": event.pk})
-    process_webhook_event.delay_on_commit(event.pk)
+    transaction.on_commit(lambda: _enqueue_stored(event.pk))
     return event, True
+
+
+def _enqueue_stored(event_pk: int) -> None:
+    """Queue a stored event. The row is already committed, so a broker outage must not turn the
+    sender's delivery into an error: the dispatcher's `webhook_sweep` re-queues it later."""
+    from clientsflow.tasks import process_webhook_event
+
+    try:
+        process_webhook_event.delay(event_pk)
+    except BrokerUnavailable:
+        logger.warning("webhook.enqueue_failed", extra={"webhook_pk": event_pk, "reason": "broker unavailable"})
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
