@@ -127,6 +127,8 @@ class LeadEvent(models.Model):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         BOOKING = "booking", "Booking"
         CALL = "call", "Sales call"
+        PROPOSAL = "proposal", "Proposal"
+        PAYMENT = "payment", "Payment"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

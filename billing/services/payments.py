@@ -22,7 +22,7 @@ from billing.services.proposals import _timeline
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import Stage
+from leads.models import LeadEvent, Stage
 from leads.services.stages import lead_advance_stage
 
 logger = logging.getLogger(__name__)
@@ -227,11 +227,15 @@ def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -
             proposal.paid_at = payment.paid_at
             proposal.save(update_fields=["status", "paid_at", "updated_at"])
         lead_advance_stage(lead=lead, to_stage=Stage.PAID, actor_label="stripe", reason=f"Payment of {amount} received")
-        _timeline(lead, f"Payment received: {amount} for {proposal}", payment_id=payment.pk)
+        _timeline(
+            lead, f"Payment received: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk
+        )
     elif new == S.FAILED:
-        _timeline(lead, f"Payment failed: {amount} for {proposal}", payment_id=payment.pk)
+        _timeline(lead, f"Payment failed: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk)
     elif new == S.PENDING:
-        _timeline(lead, f"Payment processing: {amount} for {proposal}", payment_id=payment.pk)
+        _timeline(
+            lead, f"Payment processing: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk
+        )
     audit_record(
         verb=f"payment.{new}",
         obj=payment,
@@ -286,7 +290,12 @@ def payment_apply_refund(*, charge: dict[str, Any], source: str) -> tuple[Paymen
         payment.status = S.REFUNDED
     payment.save(update_fields=["refunded_minor", "refunded_at", "status", "last_event_id", "updated_at"])
     amount = money.format_money(payment.refunded_minor, payment.currency)
-    _timeline(payment.lead, f"Refunded: {amount} of {payment.amount_display}", payment_id=payment.pk)
+    _timeline(
+        payment.lead,
+        f"Refunded: {amount} of {payment.amount_display}",
+        kind=LeadEvent.Kind.PAYMENT,
+        payment_id=payment.pk,
+    )
     audit_record(
         verb="payment.refunded",
         obj=payment,

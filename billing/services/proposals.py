@@ -58,10 +58,8 @@ def owner_today() -> date:
     return timezone.now().astimezone(ZoneInfo(settings.OWNER_TIMEZONE)).date()
 
 
-def _timeline(lead: Lead, summary: str, **data: Any) -> None:
-    LeadEvent.objects.create(
-        lead=lead, kind=LeadEvent.Kind.NOTE, summary=summary[:255], data={"area": "billing", **data}
-    )
+def _timeline(lead: Lead, summary: str, *, kind: str = LeadEvent.Kind.PROPOSAL, **data: Any) -> None:
+    LeadEvent.objects.create(lead=lead, kind=kind, summary=summary[:255], data={"area": "billing", **data})
 
 
 def proposal_total(lines: list[ProposalLine] | list[LineData]) -> int:
