@@ -106,3 +106,23 @@ def test_a_real_worker_processes_a_webhook_queued_on_commit(client, settings, ce
     lead = Lead.objects.get(email_normalized="wren@okafor.example")
     assert lead.name == "Wren Okafor"
     assert event.attempts == 1
+
+    # The same worker runs a task queued with `delay_on_commit` (sent to Redis when the
+    # transaction commits).
+    from django.db import transaction
+
+    from clientsflow.tasks import process_webhook_event
+
+    with transaction.atomic():
+        direct = WebhookEvent.objects.create(
+            provider="leads:website", event_id="worker-2", body=json.dumps({"email": "kai@example.com"})
+        )
+        process_webhook_event.delay_on_commit(direct.pk)
+    wait_until = time.monotonic() + 60
+    while time.monotonic() < wait_until:
+        direct.refresh_from_db()
+        if direct.status == WebhookEvent.Status.PROCESSED:
+            break
+        time.sleep(0.2)
+    assert direct.status == WebhookEvent.Status.PROCESSED
+    assert Lead.objects.filter(email_normalized="kai@example.com").exists()
