@@ -8,11 +8,16 @@ key prefix and Celery queue in the given Redis db; never db 0), then drives it f
 - booking form POSTs racing for the same few slots;
 - Stripe (`checkout.session.completed` for seeded signed proposals, unknown types) and Fireflies
   webhooks, each with replays;
-- board renders by a logged-in owner.
+- board renders by a logged-in owner;
+- meanwhile the one Beat's dispatcher sends the outbound emails seeded as approved (approved by a
+  staff user holding the approve permission, through leads.services.outbound) via the Celery
+  worker to a loopback SMTP sink (aiosmtpd on 127.0.0.1), with AUTOSEND_ENABLED and a send window
+  open around the clock. Drafts and rejected messages are seeded next to them.
 
 Then it waits for the worker to drain and checks: every accepted webhook stored once and processed
-once (and nothing stored for a bad signature); no slot double-booked; no message sent twice or
-without approval; no 5xx. It prints one JSON line and exits 1 if an invariant fails.
+once (and nothing stored for a bad signature); no slot double-booked; every approved message
+received by the sink exactly once (by Message-ID) and marked sent, no draft or rejected message
+received; no 5xx. It prints one JSON line and exits 1 if an invariant fails.
 
     python tools/soak.py --seconds 60            # defaults: local PostgreSQL and Redis db 11
     python tools/soak.py _seed|_check            # internal: run inside the soak's environment
@@ -52,6 +57,11 @@ SLUG = "soak-call"
 OWNER = ("soak-owner", "soak-owner-password-" + "x" * 8)
 RACE_SLOTS = 12  # booking threads pick among this many slots, so they collide
 PROPOSALS = 6
+OUTBOUND_APPROVED = 10  # approved through the service; the dispatcher must send each exactly once
+OUTBOUND_DRAFTS = 4  # left as drafts: must never reach the sink
+OUTBOUND_REJECTED = 2
+APPROVER = ("soak-approver", "soak-approver-password-" + "x" * 8)
+DISPATCH_EVERY_SECONDS = 10  # Beat's dispatch entry, so a 30-s run sees several ticks (production: 60)
 
 
 # --- the private environment -----------------------------------------------------------------
@@ -111,7 +121,46 @@ def private_redis_url() -> str:
     return given
 
 
-def soak_environment(*, database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
+class SmtpSink:
+    """A loopback SMTP server (aiosmtpd) that keeps the Message-ID of everything it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.lock = threading.Lock()
+        self.message_ids: list[str] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+                from email import message_from_bytes
+
+                message = message_from_bytes(envelope.original_content or envelope.content)
+                with sink.lock:
+                    sink.message_ids.append((message.get("Message-ID") or "").strip())
+                return "250 Message accepted for delivery"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def received(self) -> Counter:
+        with self.lock:
+            return Counter(self.message_ids)
+
+
+def soak_environment(
+    *, database_url: str, redis_url: str, tmp: Path, email_url: str = "memorymail://"
+) -> dict[str, str]:
     if urlsplit(redis_url).path.strip("/") in ("", "0"):
         raise SystemExit(
             "soak: refusing Redis db 0; give REDIS_URL a private db number (e.g. redis://127.0.0.1:6379/11)"
@@ -136,7 +185,16 @@ def soak_environment(*, database_url: str, redis_url: str, tmp: Path) -> dict[st
         "FIREFLIES_WEBHOOK_SECRET": "soak-ff-" + secrets.token_hex(8),
         "BOOKING_RATE_LIMIT": "1000000/m",  # one client IP does all the booking; the limit has its own test
         "PROPOSAL_SIGN_RATE_LIMIT": "1000000/m",
-        "EMAIL_URL": "memorymail://",  # invites go nowhere (no console noise in the logs)
+        "EMAIL_URL": email_url,  # the loopback SMTP sink (booking invites land there too)
+        "DEFAULT_FROM_EMAIL": "Soak Agency <owner@agency.example>",
+        # The dispatcher sends approved emails at any hour of any day, well under the cap.
+        "AUTOSEND_ENABLED": "1",
+        "SEND_ALLOWLIST": "",
+        "OUTBOUND_SEND_DAYS": "mon,tue,wed,thu,fri,sat,sun",
+        "OUTBOUND_SEND_HOURS": "0-24",
+        "OUTBOUND_DAILY_CAP": "100000",
+        "OUTBOUND_AUTOSEND_BATCH": "100",
+        "SEQUENCE_AUTO_ENROLL_SOURCE": "",
         "LOG_LEVEL": "WARNING",
         "DISPATCHER_STALE_WEBHOOK_MINUTES": "1",
         # Every vendor in its local mode: nothing leaves the machine.
@@ -567,7 +625,50 @@ def seed() -> dict[str, Any]:
                 "currency": proposal.currency,
             }
         )
-    return {"slots": slots, "proposals": proposals}
+    return {"slots": slots, "proposals": proposals, "outbound": seed_outbound()}
+
+
+def seed_outbound() -> dict[str, list[str]]:
+    """Outbound drafts; some approved (through the service, by a staff user with the approve
+    permission), some rejected, the rest left as drafts. Returns their Message-IDs by fate."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.utils import timezone
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from leads.models import OutboundMessage
+    from leads.services.intake import LeadData, lead_intake
+    from leads.services.outbound import outbound_approve, outbound_draft_create, outbound_reject
+
+    approver = get_user_model().objects.create_user(APPROVER[0], "approver@agency.example", APPROVER[1], is_staff=True)
+    approver.user_permissions.add(
+        Permission.objects.get(codename="approve_outboundmessage", content_type__app_label="leads")
+    )
+    approver = get_user_model().objects.get(pk=approver.pk)  # fresh permission cache
+    fates = {"approved": [], "draft": [], "rejected": []}
+    plan = ["approved"] * OUTBOUND_APPROVED + ["draft"] * OUTBOUND_DRAFTS + ["rejected"] * OUTBOUND_REJECTED
+    for index, fate in enumerate(plan):
+        lead = lead_intake(
+            data=LeadData.build(name=f"Mailed Lead {index}", email=f"mailed{index}@prospect.example"), source="soak"
+        ).lead
+        message = outbound_draft_create(
+            lead=lead,
+            subject=f"Following up ({index})",
+            body=f"Hello Mailed Lead {index},\n\nA short note from the soak.",
+            origin="soak",
+            kind=OutboundMessage.Kind.ONE_OFF,
+        )
+        if fate == "approved":
+            outbound_approve(message=message, actor=approver, expected_hash=message.content_hash())
+        elif fate == "rejected":
+            outbound_reject(message=message, actor=approver, reason="Not this one (soak).")
+        fates[fate].append(message.message_id)
+    # Beat's one dispatch entry ticks more often here, so even the 30-s CI run sends during the load.
+    every, _ = IntervalSchedule.objects.get_or_create(every=DISPATCH_EVERY_SECONDS, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(task="clientsflow.tasks.dispatch").update(
+        interval=every, last_run_at=None, date_changed=timezone.now()
+    )
+    return fates
 
 
 def ledger() -> dict[str, Any]:
@@ -612,6 +713,7 @@ def ledger() -> dict[str, Any]:
         ),
         "payments_paid": Payment.objects.filter(status=Payment.Status.PAID).count(),
         "messages_sent": sent.count(),
+        "outbound_status": dict(OutboundMessage.objects.values_list("message_id", "status")),
         "messages_sent_unapproved": sent.filter(Q(approved_by__isnull=True) | Q(approved_hash="")).count(),
         "messages_sent_twice": AuditEvent.objects.filter(verb="outbound.sent")
         .values("object_id")
@@ -654,7 +756,45 @@ def wait_for_drain(env: dict[str, str], timeout: float) -> int:
     return left
 
 
-def check_books(books: Books, db: dict[str, Any], left: int) -> dict[str, bool]:
+def wait_for_sends(env: dict[str, str], timeout: float) -> int:
+    """Wait until no seeded approval is still waiting to go out (approved or sending)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    left = -1
+    with psycopg.connect(soak_dsn(env), autocommit=True, connect_timeout=5) as conn:
+        while time.monotonic() < deadline:
+            left = conn.execute(
+                "SELECT count(*) FROM leads_outboundmessage WHERE status IN ('approved', 'sending')"
+            ).fetchone()[0]
+            if left == 0:
+                return 0
+            time.sleep(0.5)
+    return left
+
+
+def mail_books(seeded: dict[str, Any], received: Counter, db: dict[str, Any]) -> dict[str, Any]:
+    """What the SMTP sink received against what was approved, and what the database says."""
+    approved = seeded["outbound"]["approved"]
+    unapproved = seeded["outbound"]["draft"] + seeded["outbound"]["rejected"]
+    status = db["outbound_status"]
+    return {
+        "approved": len(approved),
+        "drafts": len(seeded["outbound"]["draft"]),
+        "rejected": len(seeded["outbound"]["rejected"]),
+        "received_once": sum(1 for mid in approved if received[mid] == 1),
+        "received_twice_or_more": sum(1 for mid in approved if received[mid] > 1),
+        "approved_not_received": sum(1 for mid in approved if received[mid] == 0),
+        "unapproved_received": sum(received[mid] for mid in unapproved),
+        "approved_marked_sent": sum(1 for mid in approved if status.get(mid) == "sent"),
+        "unapproved_status_kept": sum(
+            1 for fate in ("draft", "rejected") for mid in seeded["outbound"][fate] if status.get(mid) == fate
+        ),
+        "other_emails_received": sum(n for mid, n in received.items() if mid not in set(approved) | set(unapproved)),
+    }
+
+
+def check_books(books: Books, db: dict[str, Any], left: int, mail: dict[str, Any]) -> dict[str, bool]:
     stored_once = all(
         len(set(db["events"][provider])) == len(db["events"][provider]) for provider in db["events"]
     ) and all(
@@ -673,7 +813,15 @@ def check_books(books: Books, db: dict[str, Any], left: int) -> dict[str, bool]:
         "one_payment_per_checkout_session": db["payments_per_session_max"] <= 1,
         "no_slot_double_booked": db["bookings_overlapping"] == 0 and max(books.booked_slots.values(), default=0) <= 1,
         "bookings_match_successes": db["bookings_active"] == sum(books.booked_slots.values()),
-        "no_message_sent_twice_or_unapproved": db["messages_sent_twice"] == 0 and db["messages_sent_unapproved"] == 0,
+        "no_message_sent_twice_or_unapproved": db["messages_sent_twice"] == 0
+        and db["messages_sent_unapproved"] == 0
+        and mail["received_twice_or_more"] == 0
+        and mail["unapproved_received"] == 0,
+        "every_approved_message_received_once_and_marked_sent": mail["approved"] > 0
+        and mail["received_once"] == mail["approved"]
+        and mail["approved_marked_sent"] == mail["approved"]
+        and db["messages_sent"] == mail["approved"],
+        "drafts_and_rejected_left_alone": mail["unapproved_status_kept"] == mail["drafts"] + mail["rejected"],
         "board_rendered_for_owner": all(
             set(books.statuses[name]) == {200} for name in ("GET /board/", "GET /board/needs-you/")
         ),
@@ -695,7 +843,8 @@ def soak(
     *, seconds: float, max_requests: int, database_url: str, redis_url: str, keep_logs: bool = False
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="cf-soak-"))
-    env = soak_environment(database_url=database_url, redis_url=redis_url, tmp=tmp)
+    sink = SmtpSink()
+    env = soak_environment(database_url=database_url, redis_url=redis_url, tmp=tmp, email_url=sink.url)
     stack = Stack()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -705,6 +854,8 @@ def soak(
         cleanup.callback(clear_redis, redis_url, env["CACHE_KEY_PREFIX"], env["CELERY_QUEUE"])
         if not keep_logs:
             cleanup.callback(shutil.rmtree, tmp, True)
+        sink.start()
+        cleanup.callback(sink.stop)
         cleanup.callback(stack.stop_all)
         run_inside(env, "manage.py", "migrate", "--noinput", "-v", "0")
         seeded = json.loads(run_inside(env, str(Path(__file__)), "_seed").strip().splitlines()[-1])
@@ -712,9 +863,13 @@ def soak(
         wait_healthy(base, stack)
         books, elapsed = drive(base, env, seeded, seconds, max_requests)
         left = wait_for_drain(env, timeout=90)
+        sends_waiting = wait_for_sends(env, timeout=90)
+        time.sleep(1)  # let the sink finish the last DATA it acknowledged
         db = json.loads(run_inside(env, str(Path(__file__)), "_check").strip().splitlines()[-1])
         crashed = [name for name, proc in stack.procs.items() if proc.poll() is not None]
-        invariants = check_books(books, db, left)
+        mail = mail_books(seeded, sink.received(), db)
+        mail["waiting_after_drain"] = sends_waiting
+        invariants = check_books(books, db, left, mail)
         invariants["processes_stayed_up"] = not crashed
         endpoints = {
             endpoint: {
@@ -742,6 +897,7 @@ def soak(
             "bookings": {"succeeded": sum(books.booked_slots.values()), "race_slots": len(seeded["slots"])},
             "payments_paid": db["payments_paid"],
             "messages_sent": db["messages_sent"],
+            "outbound": mail,
             "unprocessed_after_drain": left,
             "invariants": invariants,
             "machine": machine(),

@@ -57,3 +57,12 @@ def test_ci_soak_keeps_the_books():
     )
     assert 0 < result["bookings"]["succeeded"] <= result["bookings"]["race_slots"]
     assert result["payments_paid"] == soak.PROPOSALS  # every seeded proposal paid exactly once
+    # The dispatcher sent every approved email exactly once to the loopback SMTP sink, nothing else.
+    mail = result["outbound"]
+    assert mail["approved"] == soak.OUTBOUND_APPROVED
+    assert mail["received_once"] == soak.OUTBOUND_APPROVED, mail
+    assert mail["approved_marked_sent"] == soak.OUTBOUND_APPROVED, mail
+    assert mail["received_twice_or_more"] == 0 and mail["approved_not_received"] == 0, mail
+    assert mail["unapproved_received"] == 0, mail
+    assert mail["unapproved_status_kept"] == soak.OUTBOUND_DRAFTS + soak.OUTBOUND_REJECTED, mail
+    assert result["messages_sent"] == soak.OUTBOUND_APPROVED
