@@ -24,9 +24,9 @@ from django.views.decorators.http import require_POST
 
 from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
-from clientsflow.signatures import verify_hmac_sha256
 from clientsflow.webhooks import (
     PayloadTooLarge,
+    check_hmac_signature,
     decode_json_object,
     delivery_id,
     json_error,
@@ -74,10 +74,15 @@ def fireflies_webhook(request: HttpRequest) -> JsonResponse:
         body = read_body_limited(request, settings.FIREFLIES_WEBHOOK_MAX_BYTES)
     except PayloadTooLarge:
         return json_error("The body is larger than 256 KB.", 413)
-    if not settings.FIREFLIES_WEBHOOK_SECRET:
-        return json_error("Fireflies webhooks are not configured: set FIREFLIES_WEBHOOK_SECRET.", 503)
-    if not verify_hmac_sha256(settings.FIREFLIES_WEBHOOK_SECRET, body, request.headers.get("X-Hub-Signature")):
-        return json_error("The x-hub-signature header is missing or does not match the body (HMAC-SHA256).", 401)
+    refused = check_hmac_signature(
+        request,
+        body,
+        secret=settings.FIREFLIES_WEBHOOK_SECRET,
+        not_configured="Fireflies webhooks are not configured: set FIREFLIES_WEBHOOK_SECRET.",
+        header="x-hub-signature",  # as Fireflies names it
+    )
+    if refused is not None:
+        return refused
     try:
         event = parse_fireflies_payload(decode_json_object(body))
     except ValueError as exc:
@@ -121,10 +126,15 @@ def meet_participant_joined(request: HttpRequest) -> JsonResponse:
         body = read_body_limited(request, settings.LEAD_WEBHOOK_MAX_BYTES)
     except PayloadTooLarge:
         return json_error("The body is larger than 1 MB.", 413)
-    if not settings.LEAD_WEBHOOK_SECRET:
-        return json_error("Meeting routing is not configured: set LEAD_WEBHOOK_SECRET.", 503)
-    if not verify_hmac_sha256(settings.LEAD_WEBHOOK_SECRET, body, request.headers.get("X-Signature")):
-        return json_error("The X-Signature header is missing or does not match the body (HMAC-SHA256).", 401)
+    refused = check_hmac_signature(
+        request,
+        body,
+        secret=settings.LEAD_WEBHOOK_SECRET,
+        not_configured="Meeting routing is not configured: set LEAD_WEBHOOK_SECRET.",
+        header="X-Signature",
+    )
+    if refused is not None:
+        return refused
     from calls.services.routing import parse_participant_joined
 
     try:

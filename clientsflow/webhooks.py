@@ -76,6 +76,19 @@ def read_body_limited(request: HttpRequest, max_bytes: int) -> bytes:
     return body
 
 
+def check_hmac_signature(
+    request: HttpRequest, body: bytes, *, secret: str, not_configured: str, header: str
+) -> JsonResponse | None:
+    """Fail closed: None when `header` holds the HMAC-SHA256 of `body`, else the 503/401 to send."""
+    from clientsflow.signatures import verify_hmac_sha256
+
+    if not secret:
+        return json_error(not_configured, 503)
+    if not verify_hmac_sha256(secret, body, request.headers.get(header)):
+        return json_error(f"The {header} header is missing or does not match the body (HMAC-SHA256).", 401)
+    return None
+
+
 def kept_headers(request: HttpRequest, extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {name: request.headers[name] for name in (*KEPT_HEADERS, *extra) if name in request.headers}
 

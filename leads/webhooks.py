@@ -14,9 +14,10 @@ from django.views.decorators.http import require_POST
 
 from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
-from clientsflow.signatures import verify_ed25519, verify_hmac_sha256
+from clientsflow.signatures import verify_ed25519
 from clientsflow.webhooks import (
     PayloadTooLarge,
+    check_hmac_signature,
     decode_json_object,
     delivery_id,
     json_error,
@@ -41,11 +42,13 @@ def _verify(source: str, request: HttpRequest, body: bytes) -> JsonResponse | No
         if not verify_ed25519(settings.GHL_PUBLIC_KEY, body, request.headers.get("X-GHL-Signature")):
             return json_error("The X-GHL-Signature header is missing or does not match the body.", 401)
         return None
-    if not settings.LEAD_WEBHOOK_SECRET:
-        return json_error("Lead intake is not configured: set LEAD_WEBHOOK_SECRET.", 503)
-    if not verify_hmac_sha256(settings.LEAD_WEBHOOK_SECRET, body, request.headers.get("X-Signature")):
-        return json_error("The X-Signature header is missing or does not match the body (HMAC-SHA256).", 401)
-    return None
+    return check_hmac_signature(
+        request,
+        body,
+        secret=settings.LEAD_WEBHOOK_SECRET,
+        not_configured="Lead intake is not configured: set LEAD_WEBHOOK_SECRET.",
+        header="X-Signature",
+    )
 
 
 @csrf_exempt
