@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from calls import selectors
 from clientsflow.attention import Badge, register_card_badges, register_needs_you
+from clientsflow.integrations import register_integration
+
+# Fireflies failing for a while (5xx, 429, unreachable): the calls waiting for a transcript.
+register_integration("fireflies", "Fireflies", url="/admin/calls/call/?status__exact=pending")
 
 register_needs_you(
     "calls_unmatched",

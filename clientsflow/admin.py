@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from clientsflow.models import AuditEvent, JobRun, WebhookEvent
+from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, WebhookEvent
 from clientsflow.webhooks import webhook_event_replay
 
 
@@ -70,6 +70,16 @@ class JobRunAdmin(admin.ModelAdmin):
     list_display = ("slot", "job", "status", "started_at", "finished_at")
     list_filter = ("status", "job")
     readonly_fields = [f.name for f in JobRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(IntegrationStatus)
+class IntegrationStatusAdmin(admin.ModelAdmin):
+    list_display = ("vendor", "failing_since", "consecutive_failures", "alerted_at", "last_error_at", "last_ok_at")
+    list_filter = ("vendor",)
+    readonly_fields = [f.name for f in IntegrationStatus._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

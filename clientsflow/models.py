@@ -108,3 +108,29 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} @ {self.slot:%Y-%m-%d %H:%M}Z"
+
+
+class IntegrationStatus(models.Model):
+    """How one vendor integration is doing, kept by `clientsflow.integrations` (one row per vendor).
+
+    Vendors report each call's outcome; a run of failures long enough becomes one owner alert
+    (`alerted_at`), posted to Slack at most once per outage, and cleared by the next success.
+    """
+
+    vendor = models.CharField(max_length=40, unique=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="First failure of the current outage.")
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When this outage became an owner alert.")
+    slack_posted_at = models.DateTimeField(null=True, blank=True, help_text="When the alert was posted to Slack.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vendor"]
+        verbose_name_plural = "integration statuses"
+
+    def __str__(self) -> str:
+        state = "failing" if self.failing_since else "ok"
+        return f"{self.vendor}: {state}"

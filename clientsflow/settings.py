@@ -290,6 +290,12 @@ UNSUBSCRIBE_RATE_LIMIT = env.str("UNSUBSCRIBE_RATE_LIMIT", default="30/m")
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)
 
+# --- Integration health (clientsflow.integrations: one owner alert per vendor outage) ---------
+# A vendor alert is raised after this many failures in a row, or after this long failing (with
+# at least two failures).
+INTEGRATION_ALERT_AFTER_FAILURES = env.int("INTEGRATION_ALERT_AFTER_FAILURES", default=3)
+INTEGRATION_ALERT_AFTER_SECONDS = env.int("INTEGRATION_ALERT_AFTER_SECONDS", default=60)
+
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

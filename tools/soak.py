@@ -756,6 +756,13 @@ def wait_for_drain(env: dict[str, str], timeout: float) -> int:
     return left
 
 
+def count_sent(env: dict[str, str]) -> int:
+    import psycopg
+
+    with psycopg.connect(soak_dsn(env), autocommit=True, connect_timeout=5) as conn:
+        return conn.execute("SELECT count(*) FROM leads_outboundmessage WHERE status = 'sent'").fetchone()[0]
+
+
 def wait_for_sends(env: dict[str, str], timeout: float) -> int:
     """Wait until no seeded approval is still waiting to go out (approved or sending)."""
     import psycopg
@@ -862,12 +869,14 @@ def soak(
         start_stack(stack, env, tmp, port)
         wait_healthy(base, stack)
         books, elapsed = drive(base, env, seeded, seconds, max_requests)
+        sent_during_load = count_sent(env)
         left = wait_for_drain(env, timeout=90)
         sends_waiting = wait_for_sends(env, timeout=90)
         time.sleep(1)  # let the sink finish the last DATA it acknowledged
         db = json.loads(run_inside(env, str(Path(__file__)), "_check").strip().splitlines()[-1])
         crashed = [name for name, proc in stack.procs.items() if proc.poll() is not None]
         mail = mail_books(seeded, sink.received(), db)
+        mail["sent_during_load"] = sent_during_load
         mail["waiting_after_drain"] = sends_waiting
         invariants = check_books(books, db, left, mail)
         invariants["processes_stayed_up"] = not crashed

@@ -20,8 +20,16 @@ from calls.clients import fireflies
 from calls.models import Call
 from calls.services.matching import call_match
 from calls.services.notion_sync import call_notion_sync_queue
+from clientsflow.integrations import integration_failed, integration_ok
 
 logger = logging.getLogger(__name__)
+VENDOR = "fireflies"
+
+
+def _vendor_failed(exc: fireflies.FirefliesError) -> None:
+    """An outage counts toward the owner alert; "not configured" and "not ready yet" do not."""
+    if not isinstance(exc, fireflies.FirefliesNotConfigured | fireflies.TranscriptNotReady):
+        integration_failed(VENDOR, error=exc)
 
 
 def call_register_meeting(*, fireflies_id: str, client_reference_id: str = "") -> Call:
@@ -71,7 +79,9 @@ def call_fetch_and_match(*, call_id: int) -> Call:
     except fireflies.FirefliesError as exc:
         Call.objects.filter(pk=call_id).update(fetch_attempts=F("fetch_attempts") + 1, fetch_error=str(exc)[:2000])
         logger.info("call.fetch_failed", extra={"call_id": call_id, "error_type": type(exc).__name__})
+        _vendor_failed(exc)
         raise
+    integration_ok(VENDOR)
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
         _apply(call, transcript)
@@ -123,7 +133,12 @@ def calls_backup_poll(*, now: datetime | None = None) -> dict[str, int]:
     if not fireflies.enabled():
         return {"skipped": 1}
     now = now or timezone.now()
-    items = fireflies.list_transcripts(since=now - timedelta(hours=settings.FIREFLIES_POLL_LOOKBACK_HOURS))
+    try:
+        items = fireflies.list_transcripts(since=now - timedelta(hours=settings.FIREFLIES_POLL_LOOKBACK_HOURS))
+    except fireflies.FirefliesError as exc:
+        _vendor_failed(exc)
+        raise
+    integration_ok(VENDOR)
     result = PollResult(listed=len(items))
     _ingest([item.id for item in items][: settings.FIREFLIES_POLL_BATCH], result)
     return result.as_dict()

@@ -120,3 +120,75 @@ def test_vendor_500_then_429_is_recorded_backed_off_and_completed_once(client, s
         transcript_fetches_after = [kind for kind, _ in vendor.requests[fetched_requests:] if kind == "transcript"]
         assert transcript_fetches_after == []
         assert sorted(status for _kind, status in vendor.requests[:4]) == [429, 429, 500, 500]
+
+
+class SlackSink:
+    """Slack's incoming webhook played on 127.0.0.1: keeps each posted text."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                sink.texts.append(json.loads(self.rfile.read(length))["text"])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/sink"
+
+    def __enter__(self) -> SlackSink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_vendor_failing_for_a_while_raises_one_owner_alert_and_recovery_clears_it(settings):
+    from clientsflow.attention import needs_you_counts
+    from clientsflow.models import AuditEvent, IntegrationStatus
+
+    def needs_you() -> int:
+        return next(c.count for c in needs_you_counts() if c.key == "integration_fireflies")
+
+    with Vendor([500, 500, 429, 429, 500]) as vendor, SlackSink() as slack:
+        settings.FIREFLIES_API_KEY = "ff-key"
+        settings.FIREFLIES_API_URL = vendor.url
+        settings.SLACK_WEBHOOK_URL = slack.url
+        settings.INTEGRATION_ALERT_AFTER_FAILURES = 3
+
+        for run, status in enumerate([500, 500, 429, 429, 500], start=1):  # five dispatcher runs, all refused
+            with pytest.raises(FirefliesError):
+                calls_backup_poll()
+            assert vendor.requests[-1] == ("list", status)
+            assert needs_you() == (1 if run >= 3 else 0)
+        row = IntegrationStatus.objects.get(vendor="fireflies")
+        assert row.consecutive_failures == 5 and row.alerted_at is not None
+        # One alert for the whole outage: one Slack post, one audit event, nothing stored meanwhile.
+        assert len(slack.texts) == 1, slack.texts
+        assert "Integration failing: Fireflies" in slack.texts[0] and "3 times in a row" in slack.texts[0]
+        assert AuditEvent.objects.filter(verb="integration.failing").count() == 1
+        assert not Call.objects.exists()
+
+        done = calls_backup_poll()  # the vendor is back
+        assert done["completed"] == 1, done
+        assert Call.objects.get(fireflies_id=MEETING).status == Call.Status.FETCHED
+        assert needs_you() == 0
+        row.refresh_from_db()
+        assert row.failing_since is None and row.alerted_at is None and row.last_ok_at is not None
+        assert len(slack.texts) == 2 and "Fireflies is working again" in slack.texts[1]
+        calls_backup_poll()  # still fine: no new post, no second call row
+        assert len(slack.texts) == 2 and Call.objects.count() == 1
