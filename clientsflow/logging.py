@@ -43,6 +43,8 @@ def _configured_secrets() -> list[str]:
         value = getattr(settings, name, "") or ""
         if isinstance(value, str) and len(value) >= 6:
             values.append(value)
+    # Provider credentials given as ANYMAIL_<NAME> variables (tokens, keys, webhook secrets).
+    values += [v for v in (getattr(settings, "ANYMAIL", None) or {}).values() if isinstance(v, str) and len(v) >= 6]
     return values
 
 

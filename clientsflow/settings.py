@@ -7,6 +7,7 @@ in-process, every vendor integration in its local mode. Production sets `DATABAS
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -185,6 +186,9 @@ AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)
 SEND_ALLOWLIST = env.list("SEND_ALLOWLIST", default=[])
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
+# Any django-anymail provider: EMAIL_BACKEND=anymail.backends.postmark.EmailBackend plus its
+# settings as ANYMAIL_<NAME> variables (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN), read below.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="") or EMAIL_CONFIG["EMAIL_BACKEND"]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ClientsFlow <owner@localhost>")
 
 LEAD_WEBHOOK_SECRET = env.str("LEAD_WEBHOOK_SECRET", default="")
@@ -232,7 +236,10 @@ OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", def
 # Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
 MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
 REPLIES_WEBHOOK_MAX_AGE_SECONDS = 15 * 60
-ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
+ANYMAIL = {
+    "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
+    **{name[len("ANYMAIL_") :]: value for name, value in os.environ.items() if name.startswith("ANYMAIL_") and value},
+}
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; an SMTP hang must not hold a worker
 IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=20.0)
 IMAP_POLL_BATCH = env.int("IMAP_POLL_BATCH", default=100)

@@ -43,3 +43,9 @@ def test_content_fields_are_dropped_whatever_their_value(settings):
     entry = json.loads(line)
     assert entry["body"] == entry["transcript"] == entry["subject"] == "[redacted]"
     assert "Hi Dana" not in line
+
+
+def test_anymail_provider_credentials_are_masked(settings):
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "pm-token-abcdef"}
+    line = render(None, settings, msg="sending with pm-token-abcdef")
+    assert "pm-token-abcdef" not in line

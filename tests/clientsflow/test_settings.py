@@ -56,3 +56,24 @@ def test_every_environment_variable_is_documented_in_env_example():
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE))
     assert read - documented == set()
     assert read, "the pattern found no variables: update this test"
+
+
+def test_any_anymail_provider_is_configured_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; print(settings.EMAIL_BACKEND, settings.ANYMAIL['POSTMARK_SERVER_TOKEN'])",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "clientsflow.settings",
+            "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+            "ANYMAIL_POSTMARK_SERVER_TOKEN": "server-token-1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["anymail.backends.postmark.EmailBackend", "server-token-1"], result.stderr
