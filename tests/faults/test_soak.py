@@ -2,6 +2,7 @@
 
 It starts gunicorn (2 workers), a Celery worker and Beat on 127.0.0.1 against a private database
 (`soak_<pid>` on the test PostgreSQL server, dropped afterwards) and a private Redis db (never 0).
+The one Beat's dispatcher sends the seeded approved emails to a loopback SMTP sink during the load.
 """
 
 from __future__ import annotations
