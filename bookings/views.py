@@ -359,8 +359,6 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if not form.is_valid():
                 raise InvalidInput(form.errors["reason"][0])
-            if booking.is_active and context["is_over"]:
-                raise DomainError("This call has already taken place, so it cannot be cancelled.")
             booking = booking_cancel(booking=booking, reason=form.cleaned_data["reason"], actor=request.user)
             context["booking"] = booking
             context["done"] = True

@@ -325,6 +325,8 @@ def booking_cancel(
     locked = Booking.objects.select_for_update().get(pk=booking.pk)
     if not locked.is_active:
         raise DomainError("This booking is already cancelled.")
+    if locked.end_at <= timezone.now():
+        raise DomainError("This call has already taken place, so it cannot be cancelled.")
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = actor_label if not user else user.get_username()
     locked.status = Booking.Status.CANCELLED
