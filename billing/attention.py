@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billing.models import Payment, Proposal
 from clientsflow.attention import Badge, register_card_badges, register_needs_you
+from clientsflow.integrations import register_integration
 
 
 def failed_payments_count() -> int:
@@ -42,3 +43,6 @@ def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
 
 
 register_card_badges("billing", payment_badges)
+
+
+register_integration("stripe", "Stripe", url="/admin/billing/payment/")

@@ -8,6 +8,7 @@ from clientsflow.integrations import register_integration
 
 # Fireflies failing for a while (5xx, 429, unreachable): the calls waiting for a transcript.
 register_integration("fireflies", "Fireflies", url="/admin/calls/call/?status__exact=pending")
+register_integration("notion", "Notion", url="/admin/calls/call/?notion_status__exact=retrying")
 
 register_needs_you(
     "calls_unmatched",

@@ -9,15 +9,21 @@ Everything returned is a plain dict (the API object's JSON), so no Stripe type l
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+VENDOR = "stripe"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class StripeClientError(Exception):
@@ -67,6 +73,25 @@ def _translate(exc: Exception, operation: str) -> StripeClientError:
     return StripeUnavailable(f"Stripe call failed ({operation}): {type(exc).__name__}")
 
 
+def _reports_health(func: Callable[P, R]) -> Callable[P, R]:
+    """Tell the owner's integration status whether Stripe answered (see clientsflow/integrations.py).
+    Only an outage counts as a failure; a refused request is about that request."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from clientsflow.integrations import integration_failed, integration_ok
+
+        try:
+            result = func(*args, **kwargs)
+        except StripeUnavailable as exc:
+            integration_failed(VENDOR, error=exc)
+            raise
+        integration_ok(VENDOR)
+        return result
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     proposal_id: int
@@ -81,6 +106,7 @@ class CheckoutRequest:
     idempotency_key: str
 
 
+@_reports_health
 def checkout_session_create(request: CheckoutRequest) -> dict[str, Any]:
     metadata = {"proposal_id": str(request.proposal_id), "proposal_version": str(request.proposal_version)}
     params: dict[str, Any] = {
@@ -111,6 +137,7 @@ def checkout_session_create(request: CheckoutRequest) -> dict[str, Any]:
     return session.to_dict()
 
 
+@_reports_health
 def checkout_session_retrieve(session_id: str) -> dict[str, Any]:
     """The session as Stripe has it now, with its PaymentIntent expanded (its status tells a
     processing delayed payment from a failed one)."""
@@ -121,6 +148,7 @@ def checkout_session_retrieve(session_id: str) -> dict[str, Any]:
     return session.to_dict()
 
 
+@_reports_health
 def checkout_session_for_payment_intent(payment_intent_id: str) -> dict[str, Any] | None:
     try:
         page = _client().v1.checkout.sessions.list(
@@ -132,6 +160,7 @@ def checkout_session_for_payment_intent(payment_intent_id: str) -> dict[str, Any
     return data[0] if data else None
 
 
+@_reports_health
 def checkout_sessions_recent(*, created_since: int, max_sessions: int) -> list[dict[str, Any]]:
     """Sessions created since a Unix time, newest first, at most `max_sessions` (bounded paging)."""
     sessions: list[dict[str, Any]] = []

@@ -19,6 +19,9 @@ from calls.clients import notion
 from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from clientsflow.integrations import integration_failed, integration_ok
+
+NOTION_VENDOR = "notion"
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,8 @@ def call_notion_sync(*, call_id: int) -> Call:
         logger.warning(
             "call.notion_failed", extra={"call_id": call_id, "code": exc.code, "status": exc.status, "final": final}
         )
+        if exc.retryable:  # Notion down or rate-limiting us; a refused row (400) is this call's own problem
+            integration_failed(NOTION_VENDOR, error=exc)
         if final:
             audit_record(verb="call.notion_failed", obj=call, details={"code": exc.code, "status": exc.status})
             board_version_bump()
@@ -106,6 +111,7 @@ def call_notion_sync(*, call_id: int) -> Call:
             notion_claimed_at=None,
         )
         logger.info("call.notion_synced", extra={"call_id": call_id, "row_created": not call.notion_page_id})
+        integration_ok(NOTION_VENDOR)
         if was_failed:
             board_version_bump()
     call.refresh_from_db()

@@ -210,3 +210,35 @@ def test_expired_proposal_page_offers_no_sign_form(client):
     Proposal.objects.filter(pk=proposal.pk).update(valid_until=proposal.valid_until - timedelta(days=60))
     page = client.get(url(proposal)).content.decode()
     assert "This proposal has expired" in page and 'name="full_name"' not in page
+
+
+@respx.mock
+def test_a_stripe_outage_is_reported_to_the_owner_and_cleared_by_the_next_success(client, stripe_enabled):
+    from clientsflow.attention import needs_you_counts
+    from clientsflow.models import IntegrationStatus
+
+    route = respx.post(f"{STRIPE_API}/v1/checkout/sessions")
+    route.mock(return_value=httpx.Response(500, json={"error": {"message": "Internal error", "type": "api_error"}}))
+    for _ in range(3):
+        proposal = signed_proposal()
+        assert client.post(url(proposal, "pay/")).status_code == 503
+
+    status = IntegrationStatus.objects.get(vendor="stripe")
+    assert status.consecutive_failures == 3 and status.alerted_at is not None
+    assert {item.key: item.count for item in needs_you_counts()}["integration_stripe"] == 1
+
+    route.mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "id": "cs_test_ok",
+                "object": "checkout.session",
+                "url": "https://checkout.stripe.com/c/pay/cs_test_ok",
+                "status": "open",
+                "payment_status": "unpaid",
+            },
+        )
+    )
+    client.post(url(signed_proposal(), "pay/"))
+    status.refresh_from_db()
+    assert status.alerted_at is None

@@ -168,3 +168,25 @@ def test_network_error_is_retryable(vendors):
     assert call.notion_status == "retrying"
     assert "Could not reach Notion" in call.notion_error
     assert NOTION_PAGES.startswith("https://api.notion.com")
+
+
+def test_notion_outage_counts_toward_the_owner_alert_but_a_refused_row_does_not(vendors):
+    from clientsflow.models import IntegrationStatus
+
+    vendors.notion_create.return_value = httpx.Response(400, json=fixture_json("notion_validation_error.json"))
+    call_notion_sync(call_id=CallFactory().pk)
+    assert not IntegrationStatus.objects.filter(vendor="notion", consecutive_failures__gt=0).exists()
+
+    vendors.notion_create.return_value = httpx.Response(
+        429, headers={"Retry-After": "30"}, json=fixture_json("notion_rate_limited.json")
+    )
+    for _ in range(3):
+        call_notion_sync(call_id=CallFactory().pk)
+    status = IntegrationStatus.objects.get(vendor="notion")
+    assert status.consecutive_failures == 3
+    assert status.alerted_at is not None
+
+    vendors.notion_create.return_value = httpx.Response(200, json=fixture_json("notion_page_created.json"))
+    call_notion_sync(call_id=CallFactory().pk)
+    status.refresh_from_db()
+    assert (status.consecutive_failures, status.alerted_at) == (0, None)
