@@ -7,6 +7,8 @@ from celery import shared_task
 from bookings.services.invites import booking_invite_deliver
 
 
+# acks_late: a redelivered invite is safe because the Google event id and the Meet requestId are
+# derived from the booking (a retry finds the first event), and the ICS email carries a stable UID.
 @shared_task(acks_late=True)
 def booking_invite_deliver_task(booking_id: int, sequence: int | None = None) -> None:
     # The service records every outcome on the booking (blocked with a reason); the dispatcher's

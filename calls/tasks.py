@@ -15,7 +15,10 @@ def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int
     return int(max(countdown, retry_after or 0))
 
 
-@shared_task(bind=True, max_retries=FETCH_MAX_RETRIES)
+# acks_late: a worker lost mid-fetch gets the task redelivered; the fetch is idempotent (one Call
+# per Fireflies id, matching never overrides a human's confirmation), and the backup poll would
+# complete the call anyway.
+@shared_task(bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
 def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untyped-def]
     from calls.services.ingest import call_fetch_and_match
 
@@ -33,6 +36,9 @@ def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untype
         raise self.retry(exc=exc, countdown=fetch_backoff_seconds(self.request.retries, retry_after)) from exc
 
 
+# Not acks_late: a lost sync leaves its claim, which times out; the retry job then syncs it, and the
+# stored page id makes that an update. A redelivery racing a half-done create could make a second
+# Notion row, which is worse than syncing a little later.
 @shared_task
 def sync_call_to_notion(call_id: int) -> None:
     from calls.services.notion_sync import call_notion_sync
