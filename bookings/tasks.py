@@ -7,8 +7,9 @@ from celery import shared_task
 from bookings.services.invites import booking_invite_deliver
 
 
-# acks_late: a redelivered invite is safe because the Google event id and the Meet requestId are
-# derived from the booking (a retry finds the first event), and the ICS email carries a stable UID.
+# acks_late: an invite lost with its worker matters more than a repeat. A redelivery never makes a
+# second Google event or Meet (both ids derive from the booking); at worst the ICS email arrives
+# twice, and calendars merge the two by their stable UID.
 @shared_task(acks_late=True)
 def booking_invite_deliver_task(booking_id: int, sequence: int | None = None) -> None:
     # The service records every outcome on the booking (blocked with a reason); the dispatcher's
