@@ -53,11 +53,22 @@ class SlotUnavailable(DomainError):
     """The time is in the past, too soon, or outside the host's hours."""
 
 
+UNKNOWN_ZONE_MESSAGE = "That is not a time zone we know. Pick your time zone from the list."
+MAX_ZONE_NAME_LENGTH = 64
+
+
 def validate_timezone(name: str) -> str:
+    """An IANA zone name, or InvalidInput.
+
+    ZoneInfo reads the name as a path inside tzdata, so besides ZoneInfoNotFoundError it raises
+    ValueError for `../x` or an empty name and OSError for a folder (`America`) or an over-long name.
+    """
+    if not name or len(name) > MAX_ZONE_NAME_LENGTH:
+        raise InvalidInput(UNKNOWN_ZONE_MESSAGE)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{name!r} is not a time zone we know. Pick your time zone from the list.") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(UNKNOWN_ZONE_MESSAGE) from None
     return name
 
 
