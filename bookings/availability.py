@@ -85,11 +85,23 @@ def windows_for(rules: Rules, day: date) -> list[tuple[time, time]]:
 
 def candidate_slots(rules: Rules, day: date) -> list[Slot]:
     """Every slot the hours allow on one local date of the host, before busy times and notice."""
+    return [Slot(start=start, end=end) for start, end in _candidate_times(rules, day)]
+
+
+def _candidate_times(rules: Rules, day: date) -> list[Interval]:
     zone = ZoneInfo(rules.host_timezone)
-    slots: list[Slot] = []
+    slots: list[Interval] = []
     for window_start, window_end in windows_for(rules, day):
         wall = datetime.combine(day, window_start)
         wall_end = datetime.combine(day, window_end)
+        first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
+        if first is not None and last is not None and last - first == wall_end - wall:
+            # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
+            start = first
+            while start + rules.duration <= last:
+                slots.append((start, start + rules.duration))
+                start += rules.interval
+            continue
         while wall < wall_end:
             start = local_to_utc(day, wall.time(), zone)
             if wall.date() != day:
@@ -99,7 +111,7 @@ def candidate_slots(rules: Rules, day: date) -> list[Slot]:
                 end_wall = end.astimezone(zone).replace(tzinfo=None)
                 if end_wall > wall_end:
                     break
-                slots.append(Slot(start=start, end=end))
+                slots.append((start, end))
             wall += rules.interval
     return slots
 
@@ -121,17 +133,21 @@ def available_slots(
         last = min(last, first + timedelta(days=days - 1))
     earliest = now + rules.min_notice
     index = BusyIndex(busy)
+    # BusyIndex.overlaps inlined: this loop runs once per candidate (thousands per page).
+    starts, intervals = index.starts, index.intervals
+    before, after = rules.buffer_before, rules.buffer_after
     result: list[Slot] = []
     seen: set[datetime] = set()
     day = first
     while day <= last:
-        for slot in candidate_slots(rules, day):
-            if slot.start < earliest or slot.start in seen:
+        for start, end in _candidate_times(rules, day):
+            if start < earliest or start in seen:
                 continue
-            if index.overlaps(*slot.buffered(rules)):
+            i = bisect.bisect_left(starts, end + after) - 1
+            if i >= 0 and intervals[i][1] > start - before:
                 continue
-            seen.add(slot.start)
-            result.append(slot)
+            seen.add(start)
+            result.append(Slot(start=start, end=end))
         day += timedelta(days=1)
     result.sort(key=lambda s: s.start)
     return result

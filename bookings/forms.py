@@ -21,7 +21,8 @@ def parse_start(value: str) -> datetime:
 
 class BookingForm(forms.Form):
     start = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    timezone = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Length and presence are checked by validate_timezone, so every bad zone gets the same message.
+    timezone = forms.CharField(widget=forms.HiddenInput, required=False)
     hold = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     name = forms.CharField(max_length=200, label="Your name", error_messages={"required": "Please tell us your name."})
     email = forms.EmailField(
@@ -47,7 +48,7 @@ class BookingForm(forms.Form):
 
     def clean_timezone(self) -> str:
         try:
-            return validate_timezone(self.cleaned_data["timezone"])
+            return validate_timezone(self.cleaned_data["timezone"].strip())
         except DomainError as exc:
             raise forms.ValidationError(str(exc)) from None
 

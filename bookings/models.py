@@ -2,9 +2,10 @@
 
 No double booking is a database guarantee, not a view check: on PostgreSQL migration 0002 adds
 an exclusion constraint (btree_gist) over `(host, [buffered_start, buffered_end))` for active
-bookings; on SQLite every write transaction is `BEGIN IMMEDIATE` (see settings), so the check and
-insert in `bookings.services.booking_create` run one at a time. The constraint is kept out of
-`Meta.constraints` on purpose: SQLite cannot create it and Django would try to on a table remake.
+bookings, and 0003 the same for holds; on SQLite every write transaction is `BEGIN IMMEDIATE`
+(see settings), so the checks and inserts in `bookings.services` run one at a time. The
+constraints are kept out of `Meta.constraints` on purpose: SQLite cannot create them and Django
+would try to on a table remake.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import Q
 from clientsflow.models import TimeStampedModel
 
 NO_OVERLAP_CONSTRAINT = "booking_no_overlap_per_host"
+HOLD_NO_OVERLAP_CONSTRAINT = "hold_no_overlap_per_host"
 
 
 class Host(TimeStampedModel):
@@ -117,11 +119,19 @@ class DateOverride(models.Model):
 
 
 class Hold(models.Model):
-    """A slot kept for a visitor for a few minutes while they fill in the form."""
+    """A slot kept for a visitor for a few minutes while they fill in the form.
+
+    Exclusive like a booking: on PostgreSQL migration 0003 adds an exclusion constraint over
+    `(host, [buffered_start, buffered_end))` (expired rows included, so `hold_create` deletes the
+    host's expired holds before it inserts). A visitor (session) holds one slot at a time and an
+    address at most `BOOKING_HOLDS_PER_ADDRESS`, so no one can keep the calendar hidden.
+    """
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="holds")
     event_type = models.ForeignKey(EventType, on_delete=models.CASCADE, related_name="holds")
     token = models.CharField(max_length=64, unique=True)
+    visitor_key = models.CharField(max_length=64, blank=True, db_index=True, help_text="The visitor's session.")
+    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     start_at = models.DateTimeField()
     end_at = models.DateTimeField()
     buffered_start = models.DateTimeField()

@@ -154,8 +154,19 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     return _page(request, event_type, zone_name=zone_name)
 
 
+def _visitor_key(request: HttpRequest) -> str:
+    """The visitor's session key, starting a session if they have none yet."""
+    if not request.session.session_key:
+        request.session.save()
+        request.session.modified = True  # so the middleware sends the cookie
+    return request.session.session_key or ""
+
+
 def _choose_slot(request: HttpRequest, event_type: EventType, zone_name: str) -> HttpResponse:
-    """A slot was picked: hold it and show the form."""
+    """A slot was picked: hold it for this visitor (releasing any other they held) and show the form.
+
+    Someone else's hold or booking on that time is answered at once, with the other times.
+    """
     try:
         start = parse_start(request.GET["start"])
     except Exception:
@@ -169,7 +180,12 @@ def _choose_slot(request: HttpRequest, event_type: EventType, zone_name: str) ->
     if is_ratelimited(request, group="bookings.hold", key="ip", rate=_rate, method="GET", increment=True):
         return _page(request, event_type, zone_name=zone_name, error=RATE_LIMITED_MESSAGE, status=429)
     try:
-        hold = hold_create(event_type=event_type, start=start)
+        hold = hold_create(
+            event_type=event_type,
+            start=start,
+            visitor_key=_visitor_key(request),
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
     except DomainError as exc:
         status = 409 if isinstance(exc, SlotTaken | SlotHeld) else 400
         return _page(request, event_type, zone_name=zone_name, error=str(exc), status=status)

@@ -1,10 +1,13 @@
 """Holding, booking, moving and cancelling a slot.
 
-The overlap guarantee: every write that puts a booking on a time runs `_check_free` and the write
-inside one transaction. On SQLite that transaction is `BEGIN IMMEDIATE` (settings), so the two run
-one writer at a time; on PostgreSQL two requests may both pass the check, and the exclusion
-constraint refuses the second insert (IntegrityError -> `SlotTaken`). Either way the losing request
-writes nothing: the lead it may have created is rolled back with it.
+The overlap guarantee: every write that puts a hold or a booking on a time runs `_check_free` and
+the write inside one transaction. On SQLite that transaction is `BEGIN IMMEDIATE` (settings), so
+they run one writer at a time. On PostgreSQL `_check_free` first locks the host's row, so writers
+for one host queue there and each checks against what the previous one committed: that is what
+makes a hold and a booking exclude each other (no constraint spans two tables). The exclusion
+constraints on bookings and on holds stay as the last word (IntegrityError -> `SlotTaken` /
+`SlotHeld`). Either way the losing request writes nothing: the lead it may have created is rolled
+back with it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.availability import Interval, slot_is_offered
-from bookings.models import NO_OVERLAP_CONSTRAINT, Booking, EventType, Hold
+from bookings.models import HOLD_NO_OVERLAP_CONSTRAINT, NO_OVERLAP_CONSTRAINT, Booking, EventType, Hold, Host
 from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
@@ -53,11 +56,22 @@ class SlotUnavailable(DomainError):
     """The time is in the past, too soon, or outside the host's hours."""
 
 
+UNKNOWN_ZONE_MESSAGE = "That is not a time zone we know. Pick your time zone from the list."
+MAX_ZONE_NAME_LENGTH = 64
+
+
 def validate_timezone(name: str) -> str:
+    """An IANA zone name, or InvalidInput.
+
+    ZoneInfo reads the name as a path inside tzdata, so besides ZoneInfoNotFoundError it raises
+    ValueError for `../x` or an empty name and OSError for a folder (`America`) or an over-long name.
+    """
+    if not name or len(name) > MAX_ZONE_NAME_LENGTH:
+        raise InvalidInput(UNKNOWN_ZONE_MESSAGE)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{name!r} is not a time zone we know. Pick your time zone from the list.") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(UNKNOWN_ZONE_MESSAGE) from None
     return name
 
 
@@ -85,6 +99,12 @@ def _overlaps_any(intervals: list[Interval], start: datetime, end: datetime) -> 
     return any(s < end and e > start for s, e in intervals)
 
 
+def _lock_host(host: Host) -> None:
+    """Queue behind any other hold or booking being written for this host (no-op on SQLite,
+    where the whole transaction is already one writer at a time)."""
+    list(Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True))
+
+
 def _check_free(
     *,
     event_type: EventType,
@@ -94,8 +114,13 @@ def _check_free(
     hold_token: str = "",
     exclude_booking_pk: int | None = None,
 ) -> None:
-    """Call inside the writing transaction. Raises SlotTaken / SlotHeld."""
+    """Call inside the writing transaction, before the write. Raises SlotTaken / SlotHeld.
+
+    Takes the host's row lock (held until the transaction ends) so that concurrent holds and
+    bookings for this host are checked one after the other.
+    """
     host = event_type.host
+    _lock_host(host)
     if overlapping_bookings(
         host=host, buffered_start=buffered_start, buffered_end=buffered_end, exclude_pk=exclude_booking_pk
     ).exists():
@@ -162,22 +187,54 @@ def _enqueue_invite(booking: Booking) -> None:
 
 
 @transaction.atomic
-def hold_create(*, event_type: EventType, start: datetime, now: datetime | None = None) -> Hold:
-    """Keep a slot for `BOOKING_HOLD_MINUTES` while the visitor fills in the form."""
+def hold_create(
+    *,
+    event_type: EventType,
+    start: datetime,
+    visitor_key: str = "",
+    address: str | None = None,
+    now: datetime | None = None,
+) -> Hold:
+    """Keep a slot for `BOOKING_HOLD_MINUTES` while the visitor fills in the form.
+
+    The visitor (`visitor_key`, their session) holds one slot at a time: this one replaces any
+    other. An address keeps at most `BOOKING_HOLDS_PER_ADDRESS` live holds: its oldest go first.
+    Raises SlotTaken / SlotHeld when the time is someone else's; then nothing changes, the
+    visitor's earlier hold included.
+    """
     now = now or timezone.now()
     check_slot_offered(event_type=event_type, start=start, now=now)
     end, buffered_start, buffered_end = _buffered(event_type, start)
+    _lock_host(event_type.host)
+    if visitor_key:
+        Hold.objects.filter(visitor_key=visitor_key).delete()
     _check_free(event_type=event_type, buffered_start=buffered_start, buffered_end=buffered_end, now=now)
-    return Hold.objects.create(
+    # The constraint counts expired rows too; under the host lock, clear this host's lapsed ones.
+    Hold.objects.filter(host=event_type.host, expires_at__lte=now).delete()
+    if address:
+        keep = max(settings.BOOKING_HOLDS_PER_ADDRESS - 1, 0)
+        older = Hold.objects.filter(address=address, expires_at__gt=now).order_by("-created_at", "-pk")[keep:]
+        Hold.objects.filter(pk__in=list(older.values_list("pk", flat=True))).delete()
+    hold = Hold(
         host=event_type.host,
         event_type=event_type,
         token=secrets.token_urlsafe(24),
+        visitor_key=visitor_key,
+        address=address,
         start_at=start,
         end_at=end,
         buffered_start=buffered_start,
         buffered_end=buffered_end,
         expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
     )
+    try:
+        with transaction.atomic():
+            hold.save()
+    except IntegrityError as exc:
+        if HOLD_NO_OVERLAP_CONSTRAINT in str(exc):
+            raise SlotHeld() from None
+        raise
+    return hold
 
 
 def holds_expire(*, now: datetime | None = None) -> int:

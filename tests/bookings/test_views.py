@@ -115,6 +115,15 @@ def test_form_errors_rerender_with_a_clear_message_and_write_nothing(
     assert not Booking.objects.exists() and not Lead.objects.exists()
 
 
+@pytest.mark.parametrize("zone", ["America", "Not/AZone", "", "../etc", "/etc/passwd", "Europe/" + "x" * 300])
+def test_an_unknown_time_zone_is_a_400_with_the_forms_message(client, event_type, slots, zone):
+    # `America` is a folder of tzdata, not a zone: loading it raised IsADirectoryError (a 500).
+    response = client.post(book_url(event_type, tz=LA), post_data(slots[0].start, timezone=zone))
+    assert response.status_code == 400
+    assert "Pick your time zone from the list." in response.content.decode()
+    assert not Booking.objects.exists() and not Lead.objects.exists()
+
+
 def test_a_taken_slot_says_so_and_shows_fresh_slots(client, event_type, slots):
     client.post(book_url(event_type, tz=LA), post_data(slots[0].start))
     response = client.post(book_url(event_type, tz=LA), post_data(slots[0].start, email="grace@example.com"))
