@@ -190,7 +190,11 @@ def _choose_slot(request: HttpRequest, event_type: EventType, zone_name: str) ->
         status = 409 if isinstance(exc, SlotTaken | SlotHeld) else 400
         return _page(request, event_type, zone_name=zone_name, error=str(exc), status=status)
     form = BookingForm(
-        initial={"start": start.astimezone(ZoneInfo(zone_name)).isoformat(), "timezone": zone_name, "hold": hold.token}
+        initial={
+            "start": start.astimezone(ZoneInfo(zone_name)).isoformat(),
+            "timezone": zone_name,
+            "hold": hold.token if hold else "",
+        }
     )
     return _page(request, event_type, zone_name=zone_name, form=form, chosen=start)
 

@@ -248,6 +248,7 @@ SECRET_SETTING_NAMES += ["MAILGUN_WEBHOOK_SIGNING_KEY", "IMAP_URL"]
 # --- Bookings (bookings: issue 6) ------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)  # a picked slot is kept this long
 BOOKING_HOLDS_PER_ADDRESS = env.int("BOOKING_HOLDS_PER_ADDRESS", default=3)  # live holds per client IP
+BOOKING_HOLDS_PER_HOST = env.int("BOOKING_HOLDS_PER_HOST", default=5)  # live holds hiding a host's slots
 BOOKING_RATE_LIMIT = env.str("BOOKING_RATE_LIMIT", default="20/m")  # per IP, booking page POSTs and holds
 BOOKING_FREEBUSY_CACHE_SECONDS = env.int("BOOKING_FREEBUSY_CACHE_SECONDS", default=60)
 BOOKING_GOOGLE_TIMEOUT_SECONDS = env.float("BOOKING_GOOGLE_TIMEOUT_SECONDS", default=15.0)

@@ -194,11 +194,14 @@ def hold_create(
     visitor_key: str = "",
     address: str | None = None,
     now: datetime | None = None,
-) -> Hold:
+) -> Hold | None:
     """Keep a slot for `BOOKING_HOLD_MINUTES` while the visitor fills in the form.
 
     The visitor (`visitor_key`, their session) holds one slot at a time: this one replaces any
     other. An address keeps at most `BOOKING_HOLDS_PER_ADDRESS` live holds: its oldest go first.
+    A host has at most `BOOKING_HOLDS_PER_HOST` live holds, so holds never hide more than a
+    handful of slots from everyone else: past that the visitor gets no hold (None) and the slot
+    goes to whoever confirms first, still refereed by the booking constraint.
     Raises SlotTaken / SlotHeld when the time is someone else's; then nothing changes, the
     visitor's earlier hold included.
     """
@@ -215,6 +218,8 @@ def hold_create(
         keep = max(settings.BOOKING_HOLDS_PER_ADDRESS - 1, 0)
         older = Hold.objects.filter(address=address, expires_at__gt=now).order_by("-created_at", "-pk")[keep:]
         Hold.objects.filter(pk__in=list(older.values_list("pk", flat=True))).delete()
+    if Hold.objects.filter(host=event_type.host).count() >= settings.BOOKING_HOLDS_PER_HOST:
+        return None
     hold = Hold(
         host=event_type.host,
         event_type=event_type,

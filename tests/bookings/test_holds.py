@@ -90,3 +90,25 @@ def test_reopening_the_slot_you_hold_keeps_it(event_type, slots):
     open_slot(browser, event_type, slots[0])
     assert open_slot(browser, event_type, slots[0]).status_code == 200
     assert Hold.objects.get().start_at == slots[0].start
+
+
+def test_holds_never_hide_more_than_a_handful_of_slots(event_type, slots, settings):
+    """Many addresses at once (a botnet, or a busy launch) still leave every other slot visible."""
+    settings.BOOKING_HOLDS_PER_HOST = 4
+    for index, slot in enumerate(slots[:10]):
+        response = open_slot(visitor(f"198.51.100.{index + 1}"), event_type, slot)
+        assert response.status_code == 200  # everyone still gets the form
+    assert Hold.objects.count() == 4
+    listing = visitor("192.0.2.200").get(book_url(event_type, tz=LA)).content.decode().replace("&amp;", "&")
+    for slot in slots[4:10]:
+        assert f"start={quote(slot.start.astimezone(ZoneInfo(LA)).isoformat())}" in listing
+
+
+def test_a_visitor_past_the_host_cap_can_still_book_without_a_hold(event_type, slots, settings):
+    settings.BOOKING_HOLDS_PER_HOST = 1
+    open_slot(visitor("198.51.100.1"), event_type, slots[0])
+    late = visitor("198.51.100.2")
+    assert open_slot(late, event_type, slots[1]).status_code == 200
+    response = late.post(book_url(event_type, tz=LA), post_data(slots[1].start, hold=""))
+    assert response.status_code == 302
+    assert Booking.objects.get().start_at == slots[1].start
