@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
+
 from django.conf import settings
 
-from clientsflow.dispatcher import Every, job
+from clientsflow.dispatcher import DailyAt, Every, job
 
 NOTION_RETRY_BATCH = 50
 
@@ -34,3 +36,12 @@ def calls_alert_digest_job() -> dict[str, int]:
     from calls.services.alerts import calls_alert_digest
 
     return calls_alert_digest(admin_base_url=settings.PUBLIC_BASE_URL)
+
+
+@job(
+    "call_transcript_purge", DailyAt(time(3, 30)), "Empty call transcripts older than RETENTION_DAYS (the calls stay)."
+)
+def call_transcript_purge() -> dict[str, int]:
+    from calls.services.retention import call_transcripts_purge
+
+    return {"purged": call_transcripts_purge(older_than=timedelta(days=settings.RETENTION_DAYS))}

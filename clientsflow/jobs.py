@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from clientsflow.dispatcher import DailyAt, Every, job
 from clientsflow.models import JobRun
-from clientsflow.webhooks import stale_unprocessed_events
+from clientsflow.webhooks import stale_unprocessed_events, webhook_bodies_purge
 
 SWEEP_BATCH = 200
 JOB_RUN_RETENTION = timedelta(days=30)
@@ -31,3 +31,8 @@ def webhook_sweep() -> dict[str, int]:
 def job_run_prune() -> dict[str, int]:
     deleted, _ = JobRun.objects.filter(slot__lt=timezone.now() - JOB_RUN_RETENTION).delete()
     return {"deleted": deleted}
+
+
+@job("webhook_body_purge", DailyAt(time(3, 15)), "Empty processed webhook bodies older than RETENTION_DAYS.")
+def webhook_body_purge() -> dict[str, int]:
+    return {"purged": webhook_bodies_purge(older_than=timedelta(days=settings.RETENTION_DAYS))}

@@ -150,6 +150,10 @@ USE_TZ = True
 OWNER_TIMEZONE = env.str("OWNER_TIMEZONE", default="America/New_York")
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
+# Uploaded files (none yet); `manage.py backup` includes this folder when it is set and exists.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default="")
+MEDIA_URL = "/media/"
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Front-end packages come from the npm registry (package.json, `npm ci` in the Makefile) and are
@@ -298,6 +302,9 @@ UNSUBSCRIBE_RATE_LIMIT = env.str("UNSUBSCRIBE_RATE_LIMIT", default="30/m")
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).
 DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", default=5)
+# The daily retention purge empties processed webhook bodies and call transcripts received more
+# than this many days ago; the rows themselves (what happened, to whom, when) are kept.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 
 # --- Integration health (clientsflow.integrations: one owner alert per vendor outage) ---------
 # A vendor alert is raised after this many failures in a row, or after this long failing (with

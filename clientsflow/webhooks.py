@@ -185,6 +185,31 @@ def stale_unprocessed_events(*, older_than: timedelta, limit: int = 200) -> list
     )
 
 
+def webhook_bodies_purge(*, older_than: timedelta, batch: int = 1000) -> int:
+    """Empty the body and headers of processed events received before `now - older_than`.
+
+    The event row stays: its `(provider, event_id)` keeps a late replay a no-op, and its status
+    and times stay on record. Events not yet processed (received, processing, failed) keep their
+    body, since processing or a person's replay still needs it. Idempotent; works in batches.
+    """
+    cutoff = timezone.now() - older_than
+    purged = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED, received_at__lt=cutoff)
+                .filter(~Q(body="") | ~Q(headers={}))
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            purged += WebhookEvent.objects.filter(pk__in=ids).update(body="", headers={})
+    if purged:
+        logger.info("webhook.bodies_purged", extra={"count": purged, "cutoff": cutoff.isoformat()})
+    return purged
+
+
 def decode_json_object(body: bytes) -> dict[str, Any]:
     """Parse a JSON object or raise ValueError with a message fit for the sender."""
     try:
