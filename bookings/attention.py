@@ -67,7 +67,13 @@ def booking_card_actions(lead_ids: list[int]) -> dict[int, list[CardAction]]:
             )
             result[lead_id] = [
                 CardAction(
-                    "Cancel call", url, method="get", tone="danger", title="Cancel with a reason", confirm=confirm
+                    "Cancel call",
+                    url,
+                    method="get",
+                    tone="danger",
+                    title="Cancel with a reason",
+                    confirm=confirm,
+                    permission="bookings.change_booking",
                 )
             ]
     return result

@@ -7,15 +7,12 @@ form a plain POST. With JavaScript the visitor's zone is detected and put in the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -42,6 +39,7 @@ from bookings.services import (
 )
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead
+from leads.permissions import granted_for, staff_permission_required
 from leads.selectors import CARD_FIELDS, card_for
 
 logger = logging.getLogger(__name__)
@@ -318,26 +316,9 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- the owner's cancel (board pill buttons, admin) -------------------------------------------
 
-SESSION_ENDED_MESSAGE = "Your session has ended. Log in again, then retry."
-
 
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
-
-
-def _staff_or_json_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff only. The board's script asks for JSON and gets a 403 it can show; a browser page is
-    sent to the login page as staff_member_required does."""
-    guarded = staff_member_required(view)
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if _wants_json(request) and not (user.is_active and user.is_staff):
-            return JsonResponse({"ok": False, "error": SESSION_ENDED_MESSAGE}, status=403)
-        return guarded(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _safe_next(request: HttpRequest, candidate: str) -> str:
@@ -351,10 +332,14 @@ def _safe_next(request: HttpRequest, candidate: str) -> str:
 def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
     """The lead's board card as it is now, for the board's script to swap in."""
     card = card_for(Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id))
-    return render_to_string("leads/_card.html", {"card": card, "board_url": board_url or "/board/"}, request)
+    return render_to_string(
+        "leads/_card.html",
+        {"card": card, "board_url": board_url or "/board/", "granted": granted_for(request.user)},
+        request,
+    )
 
 
-@_staff_or_json_403
+@staff_permission_required("bookings.change_booking")
 @require_http_methods(["GET", "POST"])
 def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation with a reason field. POST: cancel through booking_cancel.

@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Lead, LeadEvent, LeadMerge, Stage, StageChange
+from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, StageChange
+from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
 from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
 from leads.services.stages import lead_move_stage
@@ -186,6 +187,44 @@ class LeadMergeAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Merge #{merge.pk}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"Merge #{merge.pk} undone: {merge.duplicate} is its own lead again.")
+
+
+@admin.register(PossibleDuplicate)
+class PossibleDuplicateAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "lead_a", "lead_b", "reason", "status", "resolved_by")
+    list_filter = ("status", "reason")
+    list_select_related = ("lead_a", "lead_b", "resolved_by")
+    search_fields = ("lead_a__name", "lead_a__email_normalized", "lead_b__name", "lead_b__email_normalized")
+    readonly_fields = [f.name for f in PossibleDuplicate._meta.fields]
+    actions = ["merge_into_older", "dismiss"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Merge each pair into its older lead (undoable)", permissions=["change"])
+    def merge_into_older(self, request: HttpRequest, queryset: QuerySet[PossibleDuplicate]) -> None:
+        for pair in queryset.select_related("lead_a"):
+            try:
+                merge = possible_duplicate_merge(pair=pair, survivor=pair.lead_a, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{pair}: {exc}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"Merged {merge.duplicate} into {merge.survivor}; undo it from Lead merges if wrong."
+                )
+
+    @admin.action(description="Not the same person: dismiss the selected pairs", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[PossibleDuplicate]) -> None:
+        for pair in queryset:
+            try:
+                possible_duplicate_dismiss(pair=pair, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{pair}: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"Dismissed: {pair.lead_a} and {pair.lead_b} are two people.")
 
 
 from leads import admin_outbound  # noqa: E402, F401  (outbound admin: sequences, review queue)

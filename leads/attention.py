@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clientsflow.attention import register_needs_you
 from leads.models import Lead
+from leads.services.dedup import possible_duplicates_open
 
 
 def _unseen_count() -> int:
@@ -16,6 +17,14 @@ register_needs_you(
     url="/admin/leads/lead/?seen_at__isnull=True&merged_into__isnull=True",
     count=_unseen_count,
     order=10,
+)
+
+register_needs_you(
+    "possible_duplicates",
+    "Possible duplicate leads to check",
+    url="/admin/leads/possibleduplicate/?status__exact=open",
+    count=lambda: possible_duplicates_open().count(),
+    order=15,
 )
 
 

@@ -76,10 +76,12 @@ class Lead(TimeStampedModel):
                 condition=Q(merged_into__isnull=True) & ~Q(email_normalized=""),
                 name="lead_unique_active_email",
             ),
+            # Two people may share a phone (a shared office line): only two leads with this phone
+            # and no email at all are surely one person.
             models.UniqueConstraint(
                 fields=["phone_e164"],
-                condition=Q(merged_into__isnull=True) & ~Q(phone_e164=""),
-                name="lead_unique_active_phone",
+                condition=Q(merged_into__isnull=True) & ~Q(phone_e164="") & Q(email_normalized=""),
+                name="lead_unique_active_phone_without_email",
             ),
             models.CheckConstraint(condition=Q(stage__in=PIPELINE_ORDER), name="lead_stage_valid"),
         ]
@@ -129,6 +131,7 @@ class LeadEvent(models.Model):
         CALL = "call", "Sales call"
         PROPOSAL = "proposal", "Proposal"
         PAYMENT = "payment", "Payment"
+        ALSO_SEEN = "also_seen", "Also seen as"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -165,6 +168,44 @@ class LeadMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.duplicate_id} → {self.survivor_id}"
+
+
+class PossibleDuplicate(models.Model):
+    """Two leads that may be one person (e.g. one phone, two emails), for a human to merge or dismiss.
+
+    The pair is stored in id order so that each unordered pair has one row.
+    """
+
+    class Reason(models.TextChoices):
+        SAME_PHONE = "same_phone", "Same phone"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Not the same person"
+
+    lead_a = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    lead_b = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merge = models.ForeignKey(
+        LeadMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead_a", "lead_b"], name="possibleduplicate_unique_pair"),
+            models.CheckConstraint(condition=Q(lead_a__lt=models.F("lead_b")), name="possibleduplicate_ordered_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_a} / {self.lead_b} ({self.get_reason_display()})"
 
 
 class InboundReply(models.Model):

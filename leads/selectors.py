@@ -103,6 +103,7 @@ class CardAction:
     tone: str = "info"
     title: str = ""
     confirm: CardConfirm | None = None
+    permission: str = ""  # shown only to users with it, e.g. "bookings.change_booking"
 
 
 CardActionProvider = Callable[[list[int]], dict[int, list[CardAction]]]

@@ -13,4 +13,14 @@ urlpatterns = [
     path("board/seen/", views.board_mark_seen, name="board-mark-seen"),
     path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
+    path(
+        "board/lead/<uuid:public_id>/duplicates/<int:pk>/merge/",
+        views.lead_duplicate_merge,
+        name="lead-duplicate-merge",
+    ),
+    path(
+        "board/lead/<uuid:public_id>/duplicates/<int:pk>/dismiss/",
+        views.lead_duplicate_dismiss,
+        name="lead-duplicate-dismiss",
+    ),
 ]

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -31,7 +31,8 @@ from clientsflow.attention import needs_you_counts
 from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from leads.forms import BoardFilterForm, MarkSeenForm, MoveForm
-from leads.models import PIPELINE_ORDER, Lead, Stage
+from leads.models import PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
+from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
 from leads.selectors import (
     RECENCY_WINDOWS,
     BoardFilters,
@@ -44,6 +45,7 @@ from leads.selectors import (
     lead_stage_history,
     lead_timeline,
 )
+from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge, possible_duplicates_for_lead
 from leads.services.seen import leads_mark_seen
 from leads.services.stages import lead_mark_seen, lead_move_stage, stage_label
 
@@ -53,12 +55,11 @@ logger = logging.getLogger(__name__)
 CSRF_PLACEHOLDER = "__clientsflow_csrf_token__"
 BOARD_URL = "/board/"
 
-staff_required = user_passes_test(lambda user: user.is_active and user.is_staff)
-
 
 def _cached_fragment(request: HttpRequest, name: str, key: str, build: Callable[[], str]) -> SafeString:
+    """Cached HTML shared by everyone with the same permissions (the controls shown depend on them)."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"board:v{board_version()}:{name}:{digest}"
+    cache_key = f"board:v{board_version()}:{name}:{granted_for(request.user).cache_key}:{digest}"
     html = cache.get(cache_key)
     if html is None:
         html = build()
@@ -76,7 +77,7 @@ def _board_url(filters: BoardFilters) -> str:
     return f"{BOARD_URL}?{query}" if query else BOARD_URL
 
 
-def _render_body(filters: BoardFilters) -> str:
+def _render_body(filters: BoardFilters, granted: Granted) -> str:
     now = timezone.now()
     summary = board_summary(filters, now=now)
     columns = board_columns(filters, now=now, summary=summary)
@@ -100,6 +101,7 @@ def _render_body(filters: BoardFilters) -> str:
         "board_url": _board_url(filters),
         "filter_query": filters.querystring(),
         "rendered_at": now,
+        "granted": granted,
     }
     return render_to_string("leads/_board_body.html", context)
 
@@ -110,10 +112,12 @@ def _render_needs_you() -> str:
 
 @never_cache
 @require_GET
-@staff_required
+@staff_permission_required(VIEW_LEAD)
 def board(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    body = _cached_fragment(request, "body", filters.cache_key(), lambda: _render_body(filters))
+    body = _cached_fragment(
+        request, "body", filters.cache_key(), lambda: _render_body(filters, granted_for(request.user))
+    )
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
@@ -125,7 +129,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-@staff_required
+@staff_permission_required(VIEW_LEAD)
 def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
@@ -138,7 +142,7 @@ def board_needs_you(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-@staff_required
+@staff_permission_required(VIEW_LEAD)
 def board_column(request: HttpRequest, stage: str) -> HttpResponse:
     """'Load more' for one column: the next page after the cursor, paged in the database."""
     if stage not in PIPELINE_ORDER:
@@ -161,6 +165,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
                 "next_cursor": next_cursor,
                 "filter_query": filters.querystring(),
                 "board_url": _board_url(filters),
+                "granted": granted_for(request.user),
             },
         )
 
@@ -179,14 +184,17 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
 
 @never_cache
 @require_GET
-@staff_required
+@staff_permission_required(VIEW_LEAD)
 def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
         lead = lead_for_page(public_id)
     except Lead.DoesNotExist:
         raise Http404("No lead with this id; it may have been deleted.")
-    # Opening the lead's page is what "seen" means (see leads/services/seen.py).
-    lead_mark_seen(lead=lead)
+    granted = granted_for(request.user)
+    # Opening the lead's page is what "seen" means (see leads/services/seen.py); for someone
+    # who may change leads, since a read-only viewer's visit is not the owner's.
+    if CHANGE_LEAD in granted:
+        lead_mark_seen(lead=lead)
     card = card_for(lead)
     return render(
         request,
@@ -198,6 +206,11 @@ def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "timeline": lead_timeline(lead),
             "external_ids": sorted((lead.external_ids or {}).items()),
             "owner_timezone": settings.OWNER_TIMEZONE,
+            "granted": granted,
+            "possible_duplicates": [
+                (pair, pair.lead_b if pair.lead_a_id == lead.pk else pair.lead_a)
+                for pair in possible_duplicates_for_lead(lead)
+            ],
         },
     )
 
@@ -222,7 +235,7 @@ def _move_refused(request: HttpRequest, message: str, status: int, next_url: str
 
 
 @require_POST
-@staff_required
+@staff_permission_required(CHANGE_LEAD)
 def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     """Move a card. JSON for the board's script (4xx with the reason when refused); a redirect
     back with a message for the plain form that works without JavaScript."""
@@ -255,14 +268,18 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     logger.info("board.lead_moved", extra={"lead_id": lead.pk, "to_stage": to_stage})
     message = f"Saved: {lead} moved to {stage_label(to_stage)}."
     if _wants_json(request):
-        card_html = render_to_string("leads/_card.html", {"card": card_for(lead), "board_url": next_url}, request)
+        card_html = render_to_string(
+            "leads/_card.html",
+            {"card": card_for(lead), "board_url": next_url, "granted": granted_for(request.user)},
+            request,
+        )
         return JsonResponse({"ok": True, "message": message, "stage": to_stage, "card": card_html})
     messages.success(request, message)
     return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")
 
 
 @require_POST
-@staff_required
+@staff_permission_required(CHANGE_LEAD)
 def board_mark_seen(request: HttpRequest) -> HttpResponse:
     form = MarkSeenForm(request.POST)
     next_url = _safe_next(request, request.POST.get("next", ""))
@@ -272,3 +289,46 @@ def board_mark_seen(request: HttpRequest) -> HttpResponse:
     marked = leads_mark_seen(up_to=form.cleaned_data["up_to"], actor=request.user)
     messages.success(request, f"Marked {marked} lead{'s' if marked != 1 else ''} as seen.")
     return HttpResponseRedirect(next_url)
+
+
+def _possible_duplicate(public_id: str, pk: int) -> tuple[Lead, PossibleDuplicate]:
+    try:
+        lead = Lead.objects.get(public_id=public_id)
+        pair = PossibleDuplicate.objects.select_related("lead_a", "lead_b").get(pk=pk)
+    except (Lead.DoesNotExist, PossibleDuplicate.DoesNotExist):
+        raise Http404("No such possible duplicate; reload the lead's page.") from None
+    if lead.pk not in (pair.lead_a_id, pair.lead_b_id):
+        raise Http404("No such possible duplicate for this lead.")
+    return lead, pair
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_duplicate_merge(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+    """ "Merge into this lead": the other lead of the pair is folded into this one (undoable)."""
+    lead, pair = _possible_duplicate(public_id, pk)
+    try:
+        merge = possible_duplicate_merge(pair=pair, survivor=lead, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, f"Not merged: {exc}")
+    else:
+        messages.success(
+            request,
+            f"Merged {merge.duplicate} into {lead}. Undo it from Lead merges in the admin (merge #{merge.pk}) "
+            "if it was a mistake.",
+        )
+    return HttpResponseRedirect(reverse("leads:lead-detail", args=[lead.public_id]))
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_duplicate_dismiss(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+    """ "Not the same person": the pair is closed and not suggested again."""
+    lead, pair = _possible_duplicate(public_id, pk)
+    try:
+        possible_duplicate_dismiss(pair=pair, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+    else:
+        messages.success(request, "Noted: these are two different people.")
+    return HttpResponseRedirect(reverse("leads:lead-detail", args=[lead.public_id]))

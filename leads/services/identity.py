@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import F, QuerySet
 
 from clientsflow.errors import InvalidInput
 from leads.models import Lead
@@ -37,6 +40,11 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def emails_conflict(a: str, b: str) -> bool:
+    """Two different addresses are two people, whatever else (a phone) they share."""
+    return bool(a) and bool(b) and a != b
+
+
 def _active(lead: Lead | None) -> Lead | None:
     """Follow merges to the lead that absorbed this one."""
     seen = 0
@@ -46,19 +54,60 @@ def _active(lead: Lead | None) -> Lead | None:
     return lead
 
 
+# More leads than this on one phone is a switchboard, not a person: look no further.
+MAX_PHONE_HOLDERS = 20
+
+
+@dataclass
+class Identity:
+    """Whose details these are: `lead` (matched on `matched_on`), or nobody's yet.
+
+    `shares_phone_with` lists the active leads that have this phone under another email: other
+    people as far as we can tell, each a *possible duplicate* for a human to judge.
+    """
+
+    lead: Lead | None
+    matched_on: str = ""
+    shares_phone_with: list[Lead] = field(default_factory=list)
+
+
+def lead_identify(*, email_normalized: str, phone_e164: str, for_update: bool = False) -> Identity:
+    """The one rule every intake path follows to decide whose details these are.
+
+    Exact normalized email first. Then E.164 phone, but only with a lead whose email does not
+    conflict (one side has none, or they are equal): two emails are two people. A merged lead's
+    details lead to its survivor. With `for_update`, the lead found is locked.
+    """
+    queryset = Lead.objects.select_for_update() if for_update else Lead.objects.all()
+    active_first = (F("merged_into_id").asc(nulls_first=True), "id")
+    if email_normalized:
+        match = queryset.filter(email_normalized=email_normalized).order_by(*active_first).first()
+        if match is not None:
+            return Identity(lead=_locked(_active(match), match, queryset, for_update), matched_on="email")
+    if not phone_e164:
+        return Identity(lead=None)
+    others: dict[int, Lead] = {}
+    for match in queryset.filter(phone_e164=phone_e164).order_by(*active_first)[:MAX_PHONE_HOLDERS]:
+        active = _active(match)
+        if active is None or active.pk in others:
+            continue
+        if not emails_conflict(active.email_normalized, email_normalized):
+            return Identity(lead=_locked(active, match, queryset, for_update), matched_on="phone")
+        if active.phone_e164 == phone_e164:
+            others[active.pk] = active
+    return Identity(lead=None, shares_phone_with=list(others.values()))
+
+
+def _locked(active: Lead | None, match: Lead, queryset: QuerySet[Lead], for_update: bool) -> Lead | None:
+    if for_update and active is not None and active.pk != match.pk:
+        return queryset.get(pk=active.pk)
+    return active
+
+
 def lead_find_duplicate(*, email_normalized: str, phone_e164: str, for_update: bool = False) -> tuple[Lead | None, str]:
     """The existing lead these details belong to and what matched (`email`, `phone` or '').
 
-    Exact normalized email first, then E.164 phone. A merged lead's details lead to its survivor.
+    See `lead_identify` for the rule.
     """
-    queryset = Lead.objects.select_for_update() if for_update else Lead.objects.all()
-    for field, value in (("email_normalized", email_normalized), ("phone_e164", phone_e164)):
-        if not value:
-            continue
-        match = queryset.filter(**{field: value}).order_by("merged_into_id", "id").first()
-        if match is not None:
-            active = _active(match)
-            if for_update and active is not None and active.pk != match.pk:
-                active = queryset.get(pk=active.pk)
-            return active, field.split("_")[0]
-    return None, ""
+    identity = lead_identify(email_normalized=email_normalized, phone_e164=phone_e164, for_update=for_update)
+    return identity.lead, identity.matched_on

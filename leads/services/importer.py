@@ -27,8 +27,10 @@ number, the reason in plain English, then the row as it was.
 
 Dedup and idempotency
 ---------------------
-Every row follows `lead_intake`'s rules: exact normalized email, then E.164 phone; a duplicate
-enriches the existing lead without overwriting fields the owner edited. For speed, rows are
+Every row follows `lead_intake`'s rules: exact normalized email, then E.164 phone when the
+emails do not conflict (a phone shared with another email is a new lead and a possible
+duplicate); a duplicate only fills the existing lead's empty fields, and what differs is noted
+on its timeline ("also seen as"). For speed, rows are
 read in chunks of 1,000 and the chunk's emails and phones are looked up in one query:
 
 - details no lead has yet -> created in bulk (one insert per chunk for leads, events, audit);
@@ -38,10 +40,9 @@ read in chunks of 1,000 and the chunk's emails and phones are looked up in one q
   Each imported row leaves its fingerprint at the end of its timeline event's `via`
   ("csv leads.csv row 7 #<fingerprint>"), which is how a re-run recognizes it. Re-importing a
   file therefore creates no leads, events or audit rows the second time, even when two of its
-  rows describe one person differently (the second overwrote the first's name the first time;
-  the first must not overwrite it back the second time).
+  rows describe one person differently (the second is noted as "also seen as" once).
 
-The unique constraints on email and phone guard the bulk path: if another process created one
+The unique constraints on email (and on phone among leads without an email) guard the bulk path: if another process created one
 of the chunk's leads meanwhile, the chunk's new rows go through `lead_intake` one by one.
 """
 
@@ -63,8 +64,8 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadEvent
-from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
-from leads.services.intake import LeadData, enrich_in_memory, lead_intake
+from leads.services.identity import emails_conflict, lead_find_duplicate
+from leads.services.intake import LeadData, also_seen_pending, enrich_in_memory, lead_intake
 from leads.webhooks import SOURCE_RE
 
 logger = logging.getLogger(__name__)
@@ -365,20 +366,27 @@ class _ChunkLeads:
     def find(self, data: LeadData) -> Lead | None:
         """`lead_find_duplicate`'s answer without a query in the common case.
 
-        Email first, then phone, as there. When the deciding key is held by exactly one active
-        lead, that lead is the answer; anything else (a merged lead holds it) is left to
-        `lead_find_duplicate` itself.
+        Email first; then phone, with a lead whose email does not conflict, as there. When every
+        lead holding the deciding key is active, the answer is read from them; anything else (a
+        merged lead holds it) is left to `lead_find_duplicate` itself.
         """
         for key in (data.email_normalized, data.phone_e164):
             holders = self.by_key.get(key) if key else None
             if not holders:
                 continue
-            if len(holders) == 1:
-                (lead,) = holders.values()
-                if lead.merged_into_id is None:
-                    return lead
-            found, _matched_on = lead_find_duplicate(email_normalized=data.email_normalized, phone_e164=data.phone_e164)
-            return found
+            if any(lead.merged_into_id is not None for lead in holders.values()):
+                found, _matched_on = lead_find_duplicate(
+                    email_normalized=data.email_normalized, phone_e164=data.phone_e164
+                )
+                return found
+            if key == data.email_normalized:
+                return min(holders.values(), key=lambda lead: lead.pk)
+            same_person = [
+                lead
+                for lead in holders.values()
+                if lead.phone_e164 == key and not emails_conflict(lead.email_normalized, data.email_normalized)
+            ]
+            return min(same_person, key=lambda lead: lead.pk) if same_person else None
         return None
 
 
@@ -479,41 +487,12 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
     return leads
 
 
-def _other_contacts_already_noted(lead: Lead, data: LeadData, probe: Lead) -> bool:
-    """True when the row's second email/phone (one the lead cannot take) is already on its timeline.
-
-    `lead_intake` records such details on a `duplicate_intake` event; finding them there means
-    this row was imported before.
-    """
-    other_email = data.email_normalized if data.email_normalized != probe.email_normalized else ""
-    other_phone = data.phone_e164 if data.phone_e164 != probe.phone_e164 else ""
-    if not other_email and not other_phone:
-        return True
-    noted_emails: set[str] = set()
-    noted_phones: set[str] = set()
-    for noted in LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.DUPLICATE_INTAKE).values_list(
-        "data", flat=True
-    ):
-        if not isinstance(noted, dict):
-            continue
-        for normalize, found, key in (
-            (normalize_email, noted_emails, "other_email"),
-            (normalize_phone, noted_phones, "other_phone"),
-        ):
-            try:
-                found.add(normalize(noted.get(key)))
-            except InvalidInput:
-                continue
-    return (not other_email or other_email in noted_emails) and (not other_phone or other_phone in noted_phones)
-
-
 def _would_change(lead: Lead, data: LeadData, source: str) -> bool:
-    """Whether `lead_intake` would change or record anything for this row (it writes nothing here)."""
+    """Whether `lead_intake` would change or note anything for this row (it writes nothing here)."""
     probe = copy.copy(lead)
-    changed = enrich_in_memory(probe, data, source)
-    if changed:
+    if enrich_in_memory(probe, data, source):
         return True
-    return not _other_contacts_already_noted(lead, data, probe)
+    return bool(also_seen_pending(probe, data))
 
 
 def _import_existing(

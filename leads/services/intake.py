@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import InvalidInput
-from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent
-from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
+from leads.services.dedup import possible_duplicate_record
+from leads.services.identity import lead_identify, normalize_email, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +92,19 @@ class IntakeResult:
 
 
 def enrich_in_memory(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
-    """Fill in what the new details add, never touching a field the owner edited by hand.
+    """Fill the lead's empty fields from the new details; a filled field is never changed.
 
-    Changes `lead` in memory only and returns what changed; the caller saves (or, for a dry run
-    such as the importer's "would this row change anything?", works on a copy and discards it).
+    Intake is unauthenticated input (webhooks, forms, CSV): only staff edits overwrite. What
+    differs is noted on the timeline instead (`also_seen_pending`). Changes `lead` in memory
+    only and returns what changed; the caller saves (or, for a dry run such as the importer's
+    "would this row change anything?", works on a copy and discards it).
     """
     changed: dict[str, Any] = {}
-    edited = set(lead.owner_edited_fields or [])
     for name in ENRICHABLE_FIELDS:
         new = getattr(data, name)
-        old = getattr(lead, name)
-        if not new or new == old or name in edited:
+        if not new or getattr(lead, name):
             continue
-        if old and name in ("email", "phone"):
-            continue  # a second address or number is recorded on the event, not swapped in
+        # An email or phone another active lead holds is that lead's, not this one's to take.
         if (
             name == "phone"
             and Lead.objects.filter(phone_e164=data.phone_e164, merged_into__isnull=True).exclude(pk=lead.pk).exists()
@@ -117,7 +117,7 @@ def enrich_in_memory(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
             .exists()
         ):
             continue
-        changed[name] = {"from": old, "to": new}
+        changed[name] = {"from": "", "to": new}
         setattr(lead, name, new)
         if name == "email":
             lead.email_normalized = data.email_normalized
@@ -129,11 +129,54 @@ def enrich_in_memory(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
     return changed
 
 
-def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via: str = "") -> IntakeResult:
-    """Create the lead, or enrich the one these details already belong to.
+def _comparable(lead_or_data: Any, name: str) -> str:
+    if name == "email":
+        return lead_or_data.email_normalized
+    if name == "phone":
+        return lead_or_data.phone_e164
+    return " ".join(str(getattr(lead_or_data, name)).split()).casefold()
 
-    Dedup is exact normalized email, then E.164 phone. Two intakes racing for one new address are
-    settled by the unique constraints: the loser retries and finds the winner's lead.
+
+def also_seen_pending(lead: Lead, data: LeadData) -> dict[str, str]:
+    """The new details that differ from the lead's (after any filling) and are not yet noted."""
+    differing = {
+        name: getattr(data, name)
+        for name in ENRICHABLE_FIELDS
+        if getattr(data, name) and _comparable(data, name) != _comparable(lead, name)
+    }
+    if not differing:
+        return {}
+    noted = {
+        (event["field"], event["value"])
+        for event in LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.ALSO_SEEN).values_list("data", flat=True)
+        if isinstance(event, dict) and "field" in event and "value" in event
+    }
+    return {name: value for name, value in differing.items() if (name, value) not in noted}
+
+
+FIELD_LABELS = {"name": "name", "email": "email", "phone": "phone", "company": "company"}
+
+
+def also_seen_record(*, lead: Lead, values: dict[str, str], source: str, via: str = "") -> None:
+    """Keep each differing value on the lead's timeline as "also seen as …", without applying it."""
+    LeadEvent.objects.bulk_create(
+        LeadEvent(
+            lead=lead,
+            kind=LeadEvent.Kind.ALSO_SEEN,
+            summary=f'Also seen as {FIELD_LABELS[name]} "{value}" (from {source})'[:255],
+            data={"field": name, "value": value, "source": source, "via": via},
+        )
+        for name, value in values.items()
+    )
+
+
+def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via: str = "") -> IntakeResult:
+    """Create the lead, or fill the empty fields of the one these details already belong to.
+
+    Dedup is `lead_identify`'s rule: exact normalized email, then E.164 phone unless the emails
+    differ (then it is a new lead and a possible duplicate of the phone's holder). Two intakes
+    racing for one new address are settled by the unique constraints: the loser retries and
+    finds the winner's lead.
     """
     for attempt in range(2):
         try:
@@ -146,9 +189,8 @@ def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via
 
 
 def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> IntakeResult:
-    existing, matched_on = lead_find_duplicate(
-        email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True
-    )
+    identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
+    existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
         lead = Lead.objects.create(
             name=data.name,
@@ -167,12 +209,15 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
             data={"source": source, "via": via},
         )
         audit_record(verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via})
+        for other in identity.shares_phone_with:
+            possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
         board_version_bump()
         return IntakeResult(lead=lead, created=True)
 
     changed = enrich_in_memory(existing, data, source)
     if changed:
         existing.save()
+    also_seen_record(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
     extra = {}
     if data.email_normalized and data.email_normalized != existing.email_normalized:
         extra["other_email"] = data.email

@@ -21,6 +21,7 @@ from leads.models import (
     LeadEvent,
     LeadMerge,
     OutboundMessage,
+    PossibleDuplicate,
     StageChange,
 )
 
@@ -112,6 +113,13 @@ def lead_merge(*, survivor: Lead, duplicate: Lead, actor: Any = None) -> LeadMer
         survivor_after=after,
         moved=moved,
     )
+    PossibleDuplicate.objects.filter(
+        lead_a_id=min(survivor.pk, duplicate.pk),
+        lead_b_id=max(survivor.pk, duplicate.pk),
+        status=PossibleDuplicate.Status.OPEN,
+    ).update(
+        status=PossibleDuplicate.Status.MERGED, merge=merge, resolved_at=timezone.now(), resolved_by=merge.merged_by
+    )
     LeadEvent.objects.create(
         lead=survivor,
         kind=LeadEvent.Kind.MERGED,
@@ -159,6 +167,10 @@ def lead_merge_undo(*, merge: LeadMerge, actor: Any = None) -> LeadMerge:
     merge.undone_at = timezone.now()
     merge.undone_by = actor if getattr(actor, "is_authenticated", False) else None
     merge.save(update_fields=["undone_at", "undone_by"])
+    # Undone, the two are a question for a person again.
+    PossibleDuplicate.objects.filter(merge=merge, status=PossibleDuplicate.Status.MERGED).update(
+        status=PossibleDuplicate.Status.OPEN, merge=None, resolved_at=None, resolved_by=None
+    )
     LeadEvent.objects.create(
         lead=survivor,
         kind=LeadEvent.Kind.MERGE_UNDONE,

@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent
+from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
+from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
 
 
@@ -47,6 +48,11 @@ def lead_update_by_owner(*, lead: Lead | None, changes: dict[str, Any], actor: A
             target.save()
     except IntegrityError as exc:
         raise DomainError("Another lead took this email or phone a moment ago; reload and try again.") from exc
+    if target.phone_e164:
+        # Staff may give two people one phone (the identity check above allowed it only when
+        # their emails differ); the pair is still left for a person to judge.
+        for other in Lead.objects.filter(phone_e164=target.phone_e164, merged_into__isnull=True).exclude(pk=target.pk):
+            possible_duplicate_record(lead=target, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
     if lead is None:
         LeadEvent.objects.create(
             lead=target, kind=LeadEvent.Kind.CREATED, summary="Added by hand", data={"source": target.source}

@@ -12,6 +12,7 @@ import pytest
 from bookings.links import manage_path
 from bookings.models import Booking
 from bookings.selectors import slots_for
+from tests.leads.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,6 @@ def test_form_confirmation_and_move_prompt_show_the_visitors_wall_clock(client, 
 
 
 def test_staff_cancel_confirmation_shows_the_owners_wall_clock(client, event_type, settings):
-    from django.contrib.auth import get_user_model
 
     settings.OWNER_TIMEZONE = "America/New_York"
     slot = slots_for(event_type=event_type)[0]
@@ -57,7 +57,7 @@ def test_staff_cancel_confirmation_shows_the_owners_wall_clock(client, event_typ
         },
     )
     booking = Booking.objects.get()
-    client.force_login(get_user_model().objects.create_user("owner", "owner@x.example", "pw", is_staff=True))
+    client.force_login(staff_user("owner", email="owner@x.example"))
     page = client.get(f"/book/staff/{booking.pk}/cancel/").content.decode()
     owner_clock = slot.start.astimezone(ZoneInfo("America/New_York"))
     assert f"Cancel the call on {owner_clock:%a %-d %b %H:%M} with" in page

@@ -22,6 +22,7 @@ from clientsflow.cache import board_version
 from clientsflow.models import AuditEvent
 from leads.models import Stage
 from tests.bookings.factories import LeadFactory
+from tests.leads.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def booked(event_type, django_capture_on_commit_callbacks):  # type: ignore[no-u
 
 @pytest.fixture
 def staff():  # type: ignore[no-untyped-def]
-    return get_user_model().objects.create_user("owner", "owner@agency.example", "pw", is_staff=True)
+    return staff_user("owner", email="owner@agency.example")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db.models import F
 from django.test import Client
@@ -16,6 +15,7 @@ from bookings.links import manage_path
 from bookings.models import Booking, Hold
 from bookings.selectors import slots_for
 from leads.models import Lead, Stage
+from tests.leads.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def test_forged_and_expired_links_are_refused(client, booked):
 def test_staff_cancel_needs_staff_and_a_reason_and_answers_htmx(client, booked, django_capture_on_commit_callbacks):
     url = f"/book/staff/{booked.pk}/cancel/"
     assert client.get(url).status_code == 302  # to the login page
-    staff = get_user_model().objects.create_user("owner", "owner@agency.example", "pw", is_staff=True)
+    staff = staff_user("owner", email="owner@agency.example")
     client.force_login(staff)
     confirm = client.get(url, headers={"HX-Request": "true"})
     assert "Yes, cancel the call" in confirm.content.decode()

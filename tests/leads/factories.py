@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from leads.models import Lead
 
@@ -14,3 +16,10 @@ class LeadFactory(factory.django.DjangoModelFactory):
     email_normalized = factory.LazyAttribute(lambda o: o.email.strip().lower())
     company = factory.Faker("company")
     source = "website"
+
+
+def staff_user(username: str = "owner", *, role: str = "Owner", password: str = "pw-for-tests-only", **fields):  # type: ignore[no-untyped-def]  # noqa: S107
+    """A staff account in one of the shipped roles ("Owner", "Assistant", "Viewer")."""
+    user = get_user_model().objects.create_user(username, password=password, is_staff=True, **fields)
+    user.groups.add(Group.objects.get(name=role))
+    return user

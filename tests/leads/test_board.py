@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -30,6 +29,7 @@ from leads.selectors import (
 from leads.services.seen import leads_mark_seen
 from leads.services.stages import lead_move_stage
 from leads.templatetags.board import relative_time, reltime
+from tests.leads.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def make_board_leads(n: int, *, stages: list[str] | None = None, prefix: str = "
 
 @pytest.fixture
 def staff_client(client):
-    user = get_user_model().objects.create_user("owner", "owner@example.com", "pw-Secret-123", is_staff=True)
+    user = staff_user("owner", email="owner@example.com")
     client.force_login(user)
     return client
 

@@ -180,7 +180,8 @@ def test_owner_edited_fields_are_not_overwritten(tmp_path):
 
     lead.refresh_from_db()
     assert lead.company == "Ann's Real Company"
-    assert lead.name == "Ann Lee"  # not edited by the owner, so the import may fill it in
+    assert lead.name == "Ann"  # a CSV only fills empty fields; the other name is noted
+    assert lead.events.filter(kind=LeadEvent.Kind.ALSO_SEEN, data__value="Ann Lee").exists()
     assert summary.enriched == 1
 
 
@@ -189,7 +190,7 @@ def test_running_the_same_file_twice_writes_nothing_the_second_time(tmp_path):
         tmp_path,
         "Name,Email,Phone,Company,ID\n"
         "Ada,ada@engine.example,+1 (415) 555-0134,Engines,a1\n"
-        "Ada Lovelace,,415.555.0134,Analytical Engines,\n"  # same person, other details: overwrites
+        "Ada Lovelace,,415.555.0134,Analytical Engines,\n"  # same person, other details: noted
         "Bob,bob@x.example,+44 20 7946 0958,,\n"
         "Bob,bob@x.example,+1 212 555 0100,,\n"  # a second phone for Bob: noted on his timeline
         "Carl,carl@x.example,,,\n"
@@ -205,7 +206,8 @@ def test_running_the_same_file_twice_writes_nothing_the_second_time(tmp_path):
     assert (second.created, second.enriched, second.unchanged, second.rejected) == (0, 0, 6, 1)
     assert counts() == before
     ada = Lead.objects.get(email_normalized="ada@engine.example")
-    assert (ada.name, ada.company) == ("Ada Lovelace", "Analytical Engines")
+    assert (ada.name, ada.company) == ("Ada", "Engines")
+    assert ada.events.filter(kind=LeadEvent.Kind.ALSO_SEEN).count() == 2
 
 
 def test_a_renamed_copy_of_the_file_is_recognized_too(tmp_path):

@@ -72,7 +72,8 @@ def test_duplicate_never_overwrites_what_the_owner_edited(admin_user):
 
     lead.refresh_from_db()
     assert lead.name == "Kim Park"  # the owner's edit stands
-    assert lead.company == "New Co"  # never edited by hand, so newer details win
+    assert lead.company == "Old Co"  # intake never overwrites a filled field
+    assert lead.events.filter(kind=LeadEvent.Kind.ALSO_SEEN, data__value="New Co").exists()
     assert lead.owner_edited_fields == ["name"]
 
 

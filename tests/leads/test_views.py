@@ -11,6 +11,7 @@ from django.test import Client
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadEvent, Stage, StageChange
 from leads.views import CSRF_PLACEHOLDER
+from tests.leads.factories import staff_user
 from tests.leads.test_board import make_board_leads
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ PASSWORD = "pw-Secret-123"
 
 @pytest.fixture
 def owner():
-    return get_user_model().objects.create_user("owner", "owner@example.com", PASSWORD, is_staff=True)
+    return staff_user("owner", email="owner@example.com", password=PASSWORD)
 
 
 @pytest.fixture
