@@ -17,6 +17,3 @@ register_needs_you(
     count=_unseen_count,
     order=10,
 )
-
-
-from leads import attention_outbound  # noqa: E402, F401  (drafts awaiting approval)

@@ -211,7 +211,7 @@ def test_merging_leads_moves_their_bookings(event_type, book):
 def test_booking_stops_the_leads_active_sequence_enrollment(event_type, book):
     sequences = pytest.importorskip("leads.services.sequences", reason="outbound sequences are not built yet")
     assert hasattr(sequences, "enrollments_stop_for_lead")
-    from leads.models import Enrollment, Sequence
+    from outreach.models import Enrollment, Sequence
 
     lead = LeadFactory(email="ada@example.com", email_normalized="ada@example.com", stage=Stage.CONTACTED)
     enrollment = Enrollment.objects.create(lead=lead, sequence=Sequence.objects.create(name="Cold"), enrolled_by="test")
