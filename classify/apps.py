@@ -7,7 +7,7 @@ class ClassifyConfig(AppConfig):
     verbose_name = "Reply classification"
 
     def ready(self) -> None:
-        from leads.signals import reply_received
+        from outreach.signals import reply_received
 
         reply_received.connect(_queue_classification, dispatch_uid="classify.queue_classification")
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 from classify.models import Classification
 from classify.services.classification import classify_text
 from clientsflow.demo import DemoContext, register_demo_seeder
-from leads.models import InboundReply, Lead
+from leads.models import Lead
+from outreach.models import InboundReply
 
 POSITIVE = [
     "Sure, when works for you? Thursday afternoon is open.",

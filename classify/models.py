@@ -93,7 +93,7 @@ class Classification(TimeStampedModel):
         LOST_SKIPPED = "lost_skipped", "Not moved to Lost (see note)"
         QUEUED = "queued", "Waiting for review"
 
-    reply = models.OneToOneField("leads.InboundReply", on_delete=models.CASCADE, related_name="classification")
+    reply = models.OneToOneField("outreach.InboundReply", on_delete=models.CASCADE, related_name="classification")
     label = models.CharField(max_length=16, choices=Label.choices, db_index=True)
     confidence = models.FloatField()
     backend = models.CharField(max_length=16, choices=Backend.choices)

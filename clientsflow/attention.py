@@ -3,7 +3,7 @@
 Each app registers its own items from its `attention.py` (imported by autodiscovery), so the
 board never imports other apps' models:
 
-    register_needs_you("drafts", "Drafts awaiting approval", url="/admin/leads/outboundmessage/?status__exact=draft",
+    register_needs_you("drafts", "Drafts awaiting approval", url="/admin/outreach/outboundmessage/?status__exact=draft",
                        count=lambda: OutboundMessage.objects.filter(status="draft").count())
 
     register_card_badges("drafts", lambda lead_ids: {lead_id: [Badge("Awaiting approval", "warn")], ...})

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "clientsflow",
     "leads",
+    "outreach",
     "classify",
     "bookings",
     "calls",

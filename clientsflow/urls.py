@@ -3,8 +3,6 @@ from django.urls import include, path
 
 from calls.webhooks import fireflies_webhook, meet_participant_joined
 from clientsflow import views
-from leads.inbound import replies_webhook
-from leads.public_views import unsubscribe
 from leads.webhooks import lead_webhook
 
 admin.site.site_header = "ClientsFlow"
@@ -15,8 +13,7 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/leads/<str:source>/", lead_webhook, name="lead-webhook"),
-    path("webhooks/replies/", replies_webhook, name="replies-webhook"),
-    path("u/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("", include("outreach.urls")),  # /webhooks/replies/, /u/<token>/ (unsubscribe)
     path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/

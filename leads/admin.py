@@ -5,8 +5,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, StageChange
@@ -90,7 +91,7 @@ class LeadAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [StageChangeInline, LeadEventInline]
-    actions = ["merge_selected"]
+    actions = ["merge_selected", "enroll_in_sequence"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # a COUNT(*) over 100,000 leads on every page is wasted work
 
@@ -131,6 +132,13 @@ class LeadAdmin(admin.ModelAdmin):
             lead_move_stage(
                 lead=saved, to_stage=move_to, actor=request.user, reason=form.cleaned_data.get("move_reason", "")
             )
+
+    @admin.action(description="Enroll the selected leads in a sequence…", permissions=["change"])
+    def enroll_in_sequence(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        # Enrolling is outreach's: its admin page confirms and enrolls. Linked by URL name, so
+        # this admin imports nothing of outreach's.
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:500])
+        return HttpResponseRedirect(f"{reverse('admin:outreach_enrollment_enroll')}?ids={ids}")
 
     @admin.action(description="Merge the two selected leads…", permissions=["change"])
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
@@ -226,5 +234,3 @@ class PossibleDuplicateAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Dismissed: {pair.lead_a} and {pair.lead_b} are two people.")
 
-
-from leads import admin_outbound  # noqa: E402, F401  (outbound admin: sequences, review queue)

@@ -6,5 +6,5 @@ class LeadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registration by import: webhook handlers (lead intake, inbound replies) and the send task.
-        from leads import inbound, tasks_outbound, webhooks  # noqa: F401
+        # Registration by import: the lead-intake webhook handler.
+        from leads import webhooks  # noqa: F401

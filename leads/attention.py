@@ -27,5 +27,3 @@ register_needs_you(
     order=15,
 )
 
-
-from leads import attention_outbound  # noqa: E402, F401  (drafts awaiting approval)

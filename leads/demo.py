@@ -382,6 +382,3 @@ def demo_seed(
     )
     board_version_bump()
     return DemoSeedResult(leads=created, seeders=counts, seeder_seconds=seconds)
-
-
-from leads import demo_outbound  # noqa: E402, F401  (sequences, enrollments, messages)

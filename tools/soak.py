@@ -10,7 +10,7 @@ key prefix and Celery queue in the given Redis db; never db 0), then drives it f
   webhooks, each with replays;
 - board renders by a logged-in owner;
 - meanwhile the one Beat's dispatcher sends the outbound emails seeded as approved (approved by a
-  staff user holding the approve permission, through leads.services.outbound) via the Celery
+  staff user holding the approve permission, through outreach.services.review) via the Celery
   worker to a loopback SMTP sink (aiosmtpd on 127.0.0.1), with AUTOSEND_ENABLED and a send window
   open around the clock. Drafts and rejected messages are seeded next to them.
 
@@ -636,13 +636,13 @@ def seed_outbound() -> dict[str, list[str]]:
     from django.utils import timezone
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    from leads.models import OutboundMessage
     from leads.services.intake import LeadData, lead_intake
-    from leads.services.outbound import outbound_approve, outbound_draft_create, outbound_reject
+    from outreach.models import OutboundMessage
+    from outreach.services.review import outbound_approve, outbound_draft_create, outbound_reject
 
     approver = get_user_model().objects.create_user(APPROVER[0], "approver@agency.example", APPROVER[1], is_staff=True)
     approver.user_permissions.add(
-        Permission.objects.get(codename="approve_outboundmessage", content_type__app_label="leads")
+        Permission.objects.get(codename="approve_outboundmessage", content_type__app_label="outreach")
     )
     approver = get_user_model().objects.get(pk=approver.pk)  # fresh permission cache
     fates = {"approved": [], "draft": [], "rejected": []}
@@ -680,7 +680,8 @@ def ledger() -> dict[str, Any]:
     from bookings.models import Booking
     from calls.models import Call
     from clientsflow.models import AuditEvent, WebhookEvent
-    from leads.models import Lead, OutboundMessage
+    from leads.models import Lead
+    from outreach.models import OutboundMessage
 
     events = WebhookEvent.objects.filter(provider__in=["leads:website", "stripe", "fireflies"])
     with connection.cursor() as cursor:

@@ -1,6 +1,6 @@
 """How a proposal learns its email actually went out through the outbound gate.
 
-The outbound gate (leads.services.outbound) owns sending and knows nothing of proposals. A
+The outbound gate (outreach.services) owns sending and knows nothing of proposals. A
 proposal waiting for approval looks at its OutboundMessage (by id, else by its origin
 `proposal:<id>:v<n>`): once that message is `sent`, the proposal becomes `sent` with the
 message's time; if the message was rejected or blocked, the send request is withdrawn so the
@@ -26,7 +26,7 @@ WITHDRAWN_STATUSES = ("rejected", "blocked")
 
 
 def _message_for(proposal: Proposal):  # type: ignore[no-untyped-def]
-    from leads.models import OutboundMessage  # the outbound gate's model; leads never imports billing
+    from outreach.models import OutboundMessage
 
     if proposal.outbound_message_id:
         found = OutboundMessage.objects.filter(pk=proposal.outbound_message_id).first()

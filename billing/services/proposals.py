@@ -198,7 +198,7 @@ def proposal_send(*, proposal: Proposal, actor: Any = None) -> Any:
     The proposal becomes `sent` when that message is actually sent (`proposal_mark_sent`).
     Returns the outbound message.
     """
-    from leads.services.outbound import outbound_draft_create  # the outbound gate owns sending
+    from outreach.services.review import outbound_draft_create
 
     locked = Proposal.objects.select_for_update().select_related("lead").get(pk=proposal.pk)
     check_proposal_editable(proposal=locked)

@@ -30,8 +30,8 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, LeadEvent, Stage
 from leads.services.intake import LeadData, lead_intake
-from leads.services.sequences import enrollments_stop_for_lead
 from leads.services.stages import lead_advance_stage
+from outreach.services.sequences import enrollments_stop_for_lead
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,8 @@
-"""The Anthropic backend: the only module that imports the `anthropic` SDK.
+"""Anthropic for classification: labelling a lead's reply (the classifier's Anthropic backend).
+
+One of two Anthropic modules, each with its own purpose, settings and prompt: this one labels
+replies; `outreach.clients.anthropic` drafts outbound copy. Outside these two the SDK is imported
+nowhere.
 
 One Messages API call per reply, with the champion prompt as a cached system block and a forced
 tool call as the structured answer (https://docs.anthropic.com/en/docs/build-with-claude/tool-use).

@@ -30,8 +30,9 @@ from classify.text import strip_reply
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import InboundReply, Stage
+from leads.models import Stage
 from leads.services.stages import lead_move_stage, stage_label
+from outreach.models import InboundReply
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ def _close_lead(classification: Classification, *, reply: InboundReply, actor: A
 def _suppress(classification: Classification, *, actor_label: str) -> None:
     # Imported here: the suppression list belongs to the outbound side of `leads`.
     try:
-        from leads.services.suppression import suppression_add
+        from outreach.services.suppression import suppression_add
     except ImportError:
         classification.policy_note = "Asked to stop email, but the suppression list is not available: stop it by hand."
         return

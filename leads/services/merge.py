@@ -13,17 +13,8 @@ from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import (
-    ENRICHABLE_FIELDS,
-    Enrollment,
-    InboundReply,
-    Lead,
-    LeadEvent,
-    LeadMerge,
-    OutboundMessage,
-    PossibleDuplicate,
-    StageChange,
-)
+from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, LeadMerge, PossibleDuplicate, StageChange
+from outreach.models import Enrollment, InboundReply, OutboundMessage
 
 # Related rows that follow the duplicate into the survivor: (kind, model, lead field).
 # Later apps add theirs here (bookings, calls, proposals...).

@@ -1,7 +1,7 @@
 import pytest
 
 from billing.models import Payment, Proposal
-from leads.models import OutboundMessage
+from outreach.models import OutboundMessage
 from tests.billing.conftest import make_lead, sent_proposal, signed_proposal
 
 pytestmark = pytest.mark.django_db

@@ -83,8 +83,9 @@ def test_bad_lines_are_refused_before_anything_is_written():
 
 
 def test_send_goes_through_the_outbound_gate_and_sent_only_when_the_email_left(settings):
-    from leads.models import OutboundMessage
-    from leads.services.outbound import outbound_approve, outbound_send
+    from outreach.models import OutboundMessage
+    from outreach.services.review import outbound_approve
+    from outreach.services.sending import outbound_send
 
     proposal = make_proposal()
     move_lead_to(proposal.lead, "call_done")
@@ -115,7 +116,7 @@ def test_send_goes_through_the_outbound_gate_and_sent_only_when_the_email_left(s
 
 
 def test_a_rejected_email_withdraws_the_send_request():
-    from leads.services.outbound import outbound_reject
+    from outreach.services.review import outbound_reject
 
     proposal = make_proposal()
     message = proposal_send(proposal=proposal)

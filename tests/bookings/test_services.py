@@ -21,6 +21,8 @@ from bookings.services import (
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadEvent, Stage
+from outreach.models import Enrollment, Sequence
+from outreach.services.suppression import suppression_add
 from tests.bookings.factories import EventTypeFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -189,8 +191,7 @@ def test_cancel_frees_the_slot_and_sends_an_ics_cancel(event_type, book, after_c
 
 
 def test_suppressed_address_gets_no_email_and_the_invite_is_blocked(event_type, book):
-    suppression = pytest.importorskip("leads.services.suppression", reason="the suppression list is not built yet")
-    suppression.suppression_add(email="ada@example.com", reason="unsubscribed", actor_label="test")
+    suppression_add(email="ada@example.com", reason="unsubscribed", actor_label="test")
     booking = book(event_type)
     booking.refresh_from_db()
     assert mail.outbox == []
@@ -209,9 +210,6 @@ def test_merging_leads_moves_their_bookings(event_type, book):
 
 
 def test_booking_stops_the_leads_active_sequence_enrollment(event_type, book):
-    sequences = pytest.importorskip("leads.services.sequences", reason="outbound sequences are not built yet")
-    assert hasattr(sequences, "enrollments_stop_for_lead")
-    from leads.models import Enrollment, Sequence
 
     lead = LeadFactory(email="ada@example.com", email_normalized="ada@example.com", stage=Stage.CONTACTED)
     enrollment = Enrollment.objects.create(lead=lead, sequence=Sequence.objects.create(name="Cold"), enrolled_by="test")

@@ -109,7 +109,7 @@ def run_job(name: str) -> dict:
 
 
 def approve_and_send_in_admin(page, message_pk: int, number: int, step: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"/admin/leads/outboundmessage/{message_pk}/change/")
+    page.goto(f"/admin/outreach/outboundmessage/{message_pk}/change/")
     page.click("input[name=_approve]")
     page.wait_for_selector("text=Approved.")
     page.click("input[name=_send_now]")
@@ -129,7 +129,8 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     from bookings.models import Booking
     from calls.models import Call
     from classify.models import Classification
-    from leads.models import Enrollment, InboundReply, Lead, OutboundMessage, Sequence, SequenceStep
+    from leads.models import Lead
+    from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence, SequenceStep
 
     base = live_server.url
     sequence = Sequence.objects.create(name="Warm intro", is_active=True)
@@ -184,7 +185,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert draft.status == "draft" and draft.subject == "A quick idea for Navy Labs"
 
     # 3. Approved and sent by the owner in the review queue; the SMTP server receives it.
-    admin.goto(f"/admin/leads/outboundmessage/{draft.pk}/change/")
+    admin.goto(f"/admin/outreach/outboundmessage/{draft.pk}/change/")
     admin.wait_for_selector("text=Lead context")
     screenshot(admin, 3, "draft-in-review", full_page=True)
     approve_and_send_in_admin(admin, draft.pk, 4, "first-email-sent")
@@ -303,7 +304,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     proposal.refresh_from_db()
     proposal_email = OutboundMessage.objects.get(pk=proposal.outbound_message_id)
     assert proposal_email.status == "draft"
-    admin.goto(f"/admin/leads/outboundmessage/{proposal_email.pk}/change/")
+    admin.goto(f"/admin/outreach/outboundmessage/{proposal_email.pk}/change/")
     # The reviewer sees the lead's last reply with the model's label beside the proposal email.
     assert "label: positive" in " ".join(admin.inner_text("fieldset.module").split())
     approve_and_send_in_admin(admin, proposal_email.pk, 10, "proposal-email-sent")

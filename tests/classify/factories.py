@@ -3,7 +3,8 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from leads.models import InboundReply, Lead
+from leads.models import Lead
+from outreach.models import InboundReply
 
 
 class LeadFactory(factory.django.DjangoModelFactory):

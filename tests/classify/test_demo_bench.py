@@ -9,7 +9,8 @@ from classify.bench import classify_bench
 from classify.demo import seed_replies
 from classify.models import Classification
 from clientsflow.demo import DemoContext
-from leads.models import InboundReply, Stage
+from leads.models import Stage
+from outreach.models import InboundReply
 from tests.classify.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,10 @@ import pytest
 from classify.models import Classification, ClassificationChange
 from classify.services.classification import classification_relabel, classification_review, reply_classify
 from clientsflow.models import AuditEvent
-from leads.models import InboundReply, Stage, StageChange
-from leads.services.suppression import is_suppressed
-from leads.signals import reply_received
+from leads.models import Stage, StageChange
+from outreach.models import InboundReply
+from outreach.services.suppression import is_suppressed
+from outreach.signals import reply_received
 from tests.classify.conftest import tool_use_answer
 from tests.classify.factories import InboundReplyFactory, LeadFactory
 

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from classify.models import Classification
-from leads.models import InboundReply
 from leads.selectors import lead_timeline
+from outreach.models import InboundReply
 from tests.leads.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

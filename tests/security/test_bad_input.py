@@ -34,7 +34,7 @@ LEAD_SECRET = "lead-secret-for-the-sweep"
 FIREFLIES_SECRET = "fireflies-secret-for-the-sweep"
 STRIPE_SECRET = "whsec_sweep_secret"
 MAILGUN_KEY = "key-sweep-signing-0123456789abcdef"
-OUR_APPS = ("clientsflow", "leads", "classify", "bookings", "calls", "billing")
+OUR_APPS = ("clientsflow", "leads", "outreach", "classify", "bookings", "calls", "billing")
 
 FUZZ = hsettings(
     max_examples=25,
@@ -523,7 +523,7 @@ def test_unsubscribe_with_a_bad_token_is_404_and_suppresses_nothing(configured, 
 @FUZZ
 @given(position=st.integers(min_value=0, max_value=200), replacement=st.sampled_from("AbZ09_-x"))
 def test_unsubscribe_with_a_tampered_token_is_404(configured, position, replacement):  # type: ignore[no-untyped-def]
-    from leads.services.suppression import unsubscribe_token
+    from outreach.services.suppression import unsubscribe_token
 
     token = unsubscribe_token(email="ada@example.com")
     position %= len(token)
@@ -537,7 +537,7 @@ def test_unsubscribe_with_a_tampered_token_is_404(configured, position, replacem
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_unsubscribe_refuses_other_methods(configured, method):  # type: ignore[no-untyped-def]
-    from leads.services.suppression import unsubscribe_token
+    from outreach.services.suppression import unsubscribe_token
 
     before = row_counts()
     response = getattr(Client(), method)(f"/u/{unsubscribe_token(email='ada@example.com')}/")

@@ -101,7 +101,7 @@ def proves_stripe_webhook() -> None:
 
 def proves_unsubscribe() -> None:
     """RFC 8058 one-click: no cookie or CSRF token is possible; the signed token is the authorization."""
-    from leads.services.suppression import unsubscribe_token
+    from outreach.services.suppression import unsubscribe_token
 
     token = unsubscribe_token(email="ada@example.com")
     _refuses(f"/u/{token[:-2]}xx/", (404,), data={"List-Unsubscribe": "One-Click"})
@@ -110,11 +110,11 @@ def proves_unsubscribe() -> None:
 
 CSRF_EXEMPT_ALLOWLIST: dict[str, Callable[[], None]] = {
     "leads.webhooks.lead_webhook": proves_lead_webhook,
-    "leads.inbound.replies_webhook": proves_replies_webhook,
+    "outreach.webhooks.replies_webhook": proves_replies_webhook,
     "calls.webhooks.fireflies_webhook": proves_fireflies_webhook,
     "calls.webhooks.meet_participant_joined": proves_meet_webhook,
     "billing.webhooks.stripe_webhook": proves_stripe_webhook,
-    "leads.public_views.unsubscribe": proves_unsubscribe,
+    "outreach.views.unsubscribe": proves_unsubscribe,
 }
 
 
@@ -254,8 +254,8 @@ def test_proposal_sign_is_rate_limited(settings):  # type: ignore[no-untyped-def
 
 
 def test_unsubscribe_is_rate_limited_and_a_limited_post_suppresses_nothing(settings):  # type: ignore[no-untyped-def]
-    from leads.models import Suppression
-    from leads.services.suppression import unsubscribe_token
+    from outreach.models import Suppression
+    from outreach.services.suppression import unsubscribe_token
 
     settings.UNSUBSCRIBE_RATE_LIMIT = "2/m"
     client = Client()

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from classify.models import Classification
 from classify.services.classification import classification_relabel, classify_text, reply_classify
-from leads.models import InboundReply
+from outreach.models import InboundReply
 
 
 class Command(BaseCommand):

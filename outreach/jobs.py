@@ -7,10 +7,10 @@ from datetime import timedelta
 from django.conf import settings
 
 from clientsflow.dispatcher import Every, job
-from leads import tasks_outbound  # noqa: F401  (registers the send task in the worker)
-from leads.services.outbound import outbound_autosend_due, outbound_mark_stale_sending_unknown
-from leads.services.replies import replies_poll_imap
-from leads.services.sequences import sequence_auto_enroll, sequence_drafts_due
+from outreach.services.drafting import sequence_drafts_due
+from outreach.services.replies import replies_poll_imap
+from outreach.services.sending import outbound_autosend_due, outbound_mark_stale_sending_unknown
+from outreach.services.sequences import sequence_auto_enroll
 
 
 @job("sequence_drafts", Every(minutes=5), "Draft the sequence steps that came due (into the review queue).")

@@ -25,8 +25,8 @@ from django.views.decorators.http import require_POST
 
 from clientsflow.models import WebhookEvent
 from clientsflow.webhooks import json_error, kept_headers, register_webhook_handler, webhook_event_store
-from leads.models import InboundReply
-from leads.services.replies import incoming_from_message, reply_intake
+from outreach.models import InboundReply
+from outreach.services.replies import incoming_from_message, reply_intake
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Admin for outbound: sequences, enrollments and the review queue (the human gate).
+"""Admin for outreach: sequences, enrollments, the review queue (the human gate), replies.
 
-Imported at the bottom of `leads/admin.py`. Every action calls a service; the approve, reject and
-send actions need the `leads.approve_outboundmessage` permission and are hidden without it.
+Every action calls a service; the approve, reject and send actions need the
+`outreach.approve_outboundmessage` permission and are hidden without it.
 """
 
 from __future__ import annotations
@@ -13,36 +13,29 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from clientsflow.errors import DomainError
-from leads.models import (
-    Enrollment,
-    InboundReply,
-    Lead,
-    OutboundMessage,
-    Sequence,
-    SequenceStep,
-    Suppression,
-    outbound_content_hash,
-)
-from leads.services.outbound import (
+from leads.models import Lead
+from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence, SequenceStep, Suppression
+from outreach.selectors import outbound_review_context
+from outreach.services.replies import reply_match_by_hand
+from outreach.services.review import (
     APPROVE_PERMISSION,
     outbound_approve,
     outbound_edit,
     outbound_reject,
     outbound_resolve_unknown,
     outbound_retry_failed,
-    outbound_send,
 )
-from leads.services.replies import reply_match_by_hand
-from leads.services.sequences import (
+from outreach.services.sending import outbound_send
+from outreach.services.sequences import (
     enrollment_create,
     enrollment_pause,
     enrollment_preview,
     enrollment_resume,
     enrollment_stop,
     enrollments_create_bulk,
-    lead_thread,
 )
 
 Status = OutboundMessage.Status
@@ -113,6 +106,50 @@ class EnrollmentAdmin(admin.ModelAdmin):
         except _Refused:
             return HttpResponseRedirect(request.path)
 
+    def get_urls(self) -> list[Any]:
+        enroll = path("enroll/", self.admin_site.admin_view(self.enroll_leads_view), name="outreach_enrollment_enroll")
+        return [enroll, *super().get_urls()]
+
+    def enroll_leads_view(self, request: HttpRequest) -> HttpResponse:
+        """Enroll many leads at once: the lead list's "Enroll in a sequence…" action lands here.
+
+        A confirmation page first (which leads would be skipped, and why); enrolling on "Yes".
+        """
+        lead_list = reverse("admin:leads_lead_changelist")
+        if not self.has_add_permission(request):
+            self.message_user(request, "You need the 'add enrollment' permission to enroll leads.", messages.ERROR)
+            return HttpResponseRedirect(lead_list)
+        sequences = list(Sequence.objects.filter(is_active=True).order_by("name"))
+        if not sequences:
+            self.message_user(request, "There is no active sequence yet: create one under Sequences.", messages.WARNING)
+            return HttpResponseRedirect(lead_list)
+        if request.method == "POST":
+            ids = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+        else:
+            ids = request.GET.get("ids", "").split(",")
+        leads = list(Lead.objects.filter(pk__in=[i for i in ids if i.isdigit()]).order_by("-created_at", "-id")[:500])
+        if not leads:
+            self.message_user(request, "Select the leads to enroll on the lead list first.", messages.WARNING)
+            return HttpResponseRedirect(lead_list)
+        chosen = next((s for s in sequences if str(s.pk) == request.POST.get("sequence")), sequences[0])
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            result = enrollments_create_bulk(leads=leads, sequence=chosen, actor=request.user)
+            self.message_user(request, f"Enrolled {len(result.enrolled)} lead(s) in {chosen}.", messages.SUCCESS)
+            for lead, reason in result.skipped[:20]:
+                self.message_user(request, f"Skipped {lead}: {reason}", messages.WARNING)
+            return HttpResponseRedirect(lead_list)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Enroll leads in a sequence",
+            "opts": self.model._meta,
+            "sequences": sequences,
+            "chosen": chosen,
+            "preview": enrollment_preview(leads=leads, sequence=chosen),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "back_url": lead_list,
+        }
+        return TemplateResponse(request, "admin/outreach/enroll_confirm.html", context)
+
     @admin.action(description="Stop the selected enrollments", permissions=["change"])
     def stop(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
         for enrollment in queryset:
@@ -150,7 +187,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     """The review queue: pending drafts with the lead's context; approve exactly what you read."""
 
     form = OutboundMessageForm
-    change_form_template = "admin/leads/outboundmessage/change_form.html"
+    change_form_template = "admin/outreach/outboundmessage/change_form.html"
     list_display = ("subject", "lead", "to_email", "kind", "status", "origin", "created_at", "approved_by", "sent_at")
     list_filter = ("status", "kind", "origin")
     list_select_related = ("lead", "approved_by")
@@ -208,7 +245,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if obj is not None:
-            extra.update(review_context(obj))
+            extra.update(outbound_review_context(obj))
             extra["can_approve"] = self.has_approve_permission(request)
         return super().change_view(request, object_id, form_url, extra)
 
@@ -251,7 +288,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         for result in results:
             if not result.sent:
                 self.message_user(
-                    request, f"Message #{result.message_id} not sent: {explain(result)}", messages.WARNING
+                    request, f"Message #{result.message_id} not sent: {result.explain()}", messages.WARNING
                 )
 
     # --- actions -------------------------------------------------------------------------------
@@ -266,7 +303,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             **ctx,
         }
-        return TemplateResponse(request, "admin/leads/outbound_confirm.html", context)
+        return TemplateResponse(request, "admin/outreach/outbound_confirm.html", context)
 
     @admin.action(description="Approve the selected drafts…", permissions=["approve"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> HttpResponse | None:
@@ -333,57 +370,6 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         self.message_user(request, "Back to approved: use 'Send now' to send them.")
 
 
-REASONS = {
-    "not_approved": "it is not approved (or the text changed since approval; review it again)",
-    "allowlist": "the recipient is not on SEND_ALLOWLIST",
-    "suppressed": "the address unsubscribed",
-    "lead_stage": "the lead has moved past the sequence (replied, booked or lost)",
-    "enrollment_not_active": "the lead's sequence is stopped or paused",
-    "daily_cap": "today's send cap (OUTBOUND_DAILY_CAP) is reached; it can go tomorrow",
-    "claimed_elsewhere": "another worker is already sending it",
-    "already_sent_or_in_flight": "it was already sent, is being sent, or may have been sent (resolve 'unknown' first)",
-}
-
-
-def explain(result: Any) -> str:
-    if result.outcome in (Status.FAILED, Status.UNKNOWN):
-        what = (
-            "the provider refused it; fix and retry"
-            if result.outcome == Status.FAILED
-            else "the outcome is unknown; check the mailbox before resolving it"
-        )
-        return f"{what} ({result.reason})"
-    return REASONS.get(result.reason, result.reason)
-
-
-def _classification_label(reply: InboundReply) -> str:
-    """The reply's label from classification, without importing that app's models."""
-    for name in ("classifications", "classification_set", "classification"):
-        related = getattr(reply, name, None)
-        if related is None:
-            continue
-        item = related.order_by("-pk").first() if hasattr(related, "order_by") else related
-        label = getattr(item, "label", "") if item is not None else ""
-        if label:
-            return str(label)
-    return ""
-
-
-def review_context(message: OutboundMessage) -> dict[str, Any]:
-    lead = message.lead
-    last_reply = InboundReply.objects.filter(lead=lead).order_by("-received_at").first()
-    earlier = OutboundMessage.objects.filter(lead=lead).exclude(pk=message.pk).order_by("-created_at")[:10]
-    return {
-        "review_lead": lead,
-        "review_last_reply": last_reply,
-        "review_last_reply_label": _classification_label(last_reply) if last_reply else "",
-        "review_earlier": earlier,
-        "review_thread": lead_thread(lead),
-        "content_hash": outbound_content_hash(message.subject, message.body),
-        "approval_valid": message.approval_valid,
-    }
-
-
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
     list_display = ("email_hash", "reason", "actor_label", "created_at")
@@ -397,90 +383,42 @@ class MatchReplyForm(forms.Form):
     lead = forms.ModelChoiceField(queryset=Lead.objects.filter(merged_into__isnull=True), widget=forms.NumberInput)
 
 
-if not admin.site.is_registered(InboundReply):
+@admin.register(InboundReply)
+class InboundReplyAdmin(admin.ModelAdmin):
+    """Replies, with the unmatched ones for a person to match to their lead."""
 
-    @admin.register(InboundReply)
-    class InboundReplyAdmin(admin.ModelAdmin):
-        """Replies, with the unmatched ones for a person to match to their lead."""
+    list_display = ("received_at", "from_email", "subject", "lead", "matched_by", "source")
+    list_filter = ("matched_by", "source")
+    list_select_related = ("lead",)
+    search_fields = ("from_email_normalized", "subject")
+    readonly_fields = [f.name for f in InboundReply._meta.fields]
+    actions = ["match_to_lead"]
 
-        list_display = ("received_at", "from_email", "subject", "lead", "matched_by", "source")
-        list_filter = ("matched_by", "source")
-        list_select_related = ("lead",)
-        search_fields = ("from_email_normalized", "subject")
-        readonly_fields = [f.name for f in InboundReply._meta.fields]
-        actions = ["match_to_lead"]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
-        def has_add_permission(self, request: HttpRequest) -> bool:
-            return False
-
-        @admin.action(description="Match the selected unmatched reply to a lead…", permissions=["change"])
-        def match_to_lead(self, request: HttpRequest, queryset: QuerySet[InboundReply]) -> HttpResponse | None:
-            replies = list(queryset.filter(lead__isnull=True)[:2])
-            if len(replies) != 1:
-                self.message_user(request, "Select exactly one unmatched reply.", messages.WARNING)
-                return None
-            form = MatchReplyForm(request.POST if "lead" in request.POST else None)
-            if form.is_valid():
-                try:
-                    reply_match_by_hand(reply=replies[0], lead=form.cleaned_data["lead"], actor=request.user)
-                except DomainError as exc:
-                    self.message_user(request, str(exc), messages.ERROR)
-                else:
-                    self.message_user(request, "Matched; the lead's sequence stopped and it moved to Replied.")
-                return None
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Match a reply to its lead",
-                "opts": self.model._meta,
-                "action": "match_to_lead",
-                "objects": replies,
-                "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/leads/reply_match.html", context)
-
-
-# --- "Enroll in a sequence…" on the lead list ------------------------------------------------
-
-
-@admin.action(description="Enroll the selected leads in a sequence…", permissions=["change"])
-def enroll_in_sequence(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Lead]
-) -> HttpResponse | None:
-    if not request.user.has_perm("leads.add_enrollment"):
-        modeladmin.message_user(request, "You need the 'add enrollment' permission to enroll leads.", messages.ERROR)
-        return None
-    sequences = list(Sequence.objects.filter(is_active=True).order_by("name"))
-    if not sequences:
-        modeladmin.message_user(
-            request, "There is no active sequence yet: create one under Sequences.", messages.WARNING
-        )
-        return None
-    chosen = next((s for s in sequences if str(s.pk) == request.POST.get("sequence")), sequences[0])
-    leads = list(queryset[:500])
-    if request.POST.get("confirm") == "yes":
-        result = enrollments_create_bulk(leads=leads, sequence=chosen, actor=request.user)
-        modeladmin.message_user(request, f"Enrolled {len(result.enrolled)} lead(s) in {chosen}.", messages.SUCCESS)
-        for lead, reason in result.skipped[:20]:
-            modeladmin.message_user(request, f"Skipped {lead}: {reason}", messages.WARNING)
-        return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": "Enroll leads in a sequence",
-        "opts": modeladmin.model._meta,
-        "action": "enroll_in_sequence",
-        "sequences": sequences,
-        "chosen": chosen,
-        "preview": enrollment_preview(leads=leads, sequence=chosen),
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/leads/enroll_confirm.html", context)
-
-
-def _add_lead_actions() -> None:
-    lead_admin = admin.site._registry.get(Lead)
-    if lead_admin is not None and enroll_in_sequence not in (lead_admin.actions or []):
-        lead_admin.actions = [*(lead_admin.actions or []), enroll_in_sequence]
-
-
-_add_lead_actions()
+    @admin.action(description="Match the selected unmatched reply to a lead…", permissions=["change"])
+    def match_to_lead(self, request: HttpRequest, queryset: QuerySet[InboundReply]) -> HttpResponse | None:
+        replies = list(queryset.filter(lead__isnull=True)[:2])
+        if len(replies) != 1:
+            self.message_user(request, "Select exactly one unmatched reply.", messages.WARNING)
+            return None
+        form = MatchReplyForm(request.POST if "lead" in request.POST else None)
+        if form.is_valid():
+            try:
+                reply_match_by_hand(reply=replies[0], lead=form.cleaned_data["lead"], actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, "Matched; the lead's sequence stopped and it moved to Replied.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Match a reply to its lead",
+            "opts": self.model._meta,
+            "action": "match_to_lead",
+            "objects": replies,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/outreach/reply_match.html", context)

@@ -1,9 +1,11 @@
-"""Outbound email and the human gate.
+"""Sending approved messages: the policy, the one compare-and-swap send, and the sweeps.
 
-The rules (DESIGN.md, invariants 1 and 2):
+The rules (DESIGN.md, invariants 1, 2 and 8):
 
-* A message is sent only if a staff user with the approve permission approved exactly its subject
-  and body: `approved_hash` is checked against the content at send time, and any edit voids it.
+* Only an approval that still matches the content, by an approver who still holds the approve
+  permission, lets a message go; `AUTOSEND_ENABLED` off means the worker never sends on its own.
+* Policy: the send window and daily cap (automatic sends), `SEND_ALLOWLIST`, the suppression
+  list, and for sequence emails the lead's stage and enrollment.
 * The send claims the row with a compare-and-swap (`approved -> sending`), committed before the
   provider is called, so two workers can never both send it.
 * A provider error before the provider could have accepted the message marks it `failed` (a
@@ -15,40 +17,42 @@ The rules (DESIGN.md, invariants 1 and 2):
 from __future__ import annotations
 
 import logging
-import smtplib
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Enrollment, InboundReply, Lead, LeadEvent, OutboundMessage, Stage
-from leads.services.suppression import is_suppressed, unsubscribe_url
+from leads.models import LeadEvent, Stage
+from leads.services.stages import lead_advance_stage
+from outreach.clients import email as email_client
+from outreach.models import Enrollment, InboundReply, OutboundMessage
+from outreach.services.review import APPROVE_PERMISSION, check_can_approve
+from outreach.services.sequences import SEQUENCE_STOP_STAGES, enrollment_step_done
+from outreach.services.suppression import is_suppressed, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
 Status = OutboundMessage.Status
-APPROVE_PERMISSION = "leads.approve_outboundmessage"
-EDITABLE_STATUSES = (Status.DRAFT, Status.APPROVED, Status.FAILED)
-# A sequence email is pointless (and unwelcome) once the lead is past the point of being chased.
-SEQUENCE_STOP_STAGES = frozenset(
-    {Stage.REPLIED, Stage.BOOKED, Stage.CALL_DONE, Stage.PROPOSAL_SENT, Stage.SIGNED, Stage.PAID, Stage.LOST}
-)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-
-class NotPermitted(DomainError):
-    """The user may not do this (missing the approve permission)."""
+# Why a message was not sent, for the person who pressed "Send now".
+REASONS = {
+    "not_approved": "it is not approved (or the text changed since approval; review it again)",
+    "allowlist": "the recipient is not on SEND_ALLOWLIST",
+    "suppressed": "the address unsubscribed",
+    "lead_stage": "the lead has moved past the sequence (replied, booked or lost)",
+    "enrollment_not_active": "the lead's sequence is stopped or paused",
+    "daily_cap": "today's send cap (OUTBOUND_DAILY_CAP) is reached; it can go tomorrow",
+    "claimed_elsewhere": "another worker is already sending it",
+    "already_sent_or_in_flight": "it was already sent, is being sent, or may have been sent (resolve 'unknown' first)",
+}
 
 
 @dataclass(frozen=True)
@@ -61,192 +65,16 @@ class SendResult:
     def sent(self) -> bool:
         return self.outcome == "sent"
 
-
-# --- Drafts, edits, approval ---------------------------------------------------------------------
-
-
-def _domain() -> str:
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    return address.rsplit("@", 1)[-1] if "@" in address else "clientsflow.local"
-
-
-@transaction.atomic
-def outbound_draft_create(
-    *,
-    lead: Lead,
-    subject: str,
-    body: str,
-    origin: str,
-    kind: str = "sequence",
-    enrollment: Enrollment | None = None,
-    step: Any = None,
-    send_after: datetime | None = None,
-) -> OutboundMessage:
-    """A draft waiting in the review queue. Nothing is sent until a person approves it."""
-    subject = " ".join((subject or "").split())
-    if not subject or not (body or "").strip():
-        raise InvalidInput("A message needs a subject and a body.")
-    if len(subject) > 255:
-        raise InvalidInput("The subject is longer than 255 characters.")
-    if kind not in OutboundMessage.Kind.values:
-        raise InvalidInput(f"{kind!r} is not a kind of message.")
-    if not lead.email_normalized:
-        raise InvalidInput("This lead has no email address; add one before writing to them.")
-    message = OutboundMessage(
-        lead=lead,
-        kind=kind,
-        enrollment=enrollment,
-        step=step,
-        to_email=lead.email_normalized,
-        subject=subject,
-        body=body,
-        origin=(origin or "unknown")[:120],
-        send_after=send_after,
-    )
-    message.message_id = f"<cf.{message.public_id.hex}@{_domain()}>"
-    if is_suppressed(lead.email_normalized):
-        message.status = Status.BLOCKED
-        message.block_reason = "The address is on the suppression list."
-    message.save()
-    audit_record(
-        verb="outbound.drafted" if message.status == Status.DRAFT else "outbound.blocked_suppressed",
-        obj=message,
-        actor_label=message.origin,
-        details={"lead_id": lead.pk, "kind": kind, "origin": message.origin, "status": message.status},
-    )
-    board_version_bump()
-    return message
-
-
-def check_can_approve(actor: Any) -> None:
-    if not (
-        getattr(actor, "is_authenticated", False)
-        and actor.is_active
-        and actor.is_staff
-        and actor.has_perm(APPROVE_PERMISSION)
-    ):
-        raise NotPermitted("Only staff with the 'approve outbound messages' permission can approve or send emails.")
-
-
-def _locked(message: OutboundMessage) -> OutboundMessage:
-    return OutboundMessage.objects.select_for_update().get(pk=message.pk)
-
-
-def _void_approval(row: OutboundMessage) -> None:
-    row.status = Status.DRAFT
-    row.approved_by = None
-    row.approved_at = None
-    row.approved_hash = ""
-
-
-@transaction.atomic
-def outbound_edit(*, message: OutboundMessage, subject: str, body: str, actor: Any) -> OutboundMessage:
-    """Change the copy. A change to an approved (or failed) message voids its approval."""
-    row = _locked(message)
-    if row.status not in EDITABLE_STATUSES:
-        raise DomainError(f"A message that is {row.get_status_display().lower()} cannot be edited.")
-    subject = " ".join((subject or "").split())
-    if not subject or not (body or "").strip():
-        raise InvalidInput("A message needs a subject and a body.")
-    if subject == row.subject and body == row.body:
-        return row
-    was = row.status
-    row.subject, row.body = subject, body
-    _void_approval(row)
-    row.save()
-    audit_record(
-        verb="outbound.edited",
-        obj=row,
-        actor=actor,
-        details={"approval_voided": was != Status.DRAFT, "status_before": was, "hash": row.content_hash()},
-    )
-    board_version_bump()
-    return row
-
-
-@transaction.atomic
-def outbound_approve(*, message: OutboundMessage, actor: Any, expected_hash: str) -> OutboundMessage:
-    """Approve exactly the content the approver saw (`expected_hash` comes from the review page)."""
-    check_can_approve(actor)
-    row = _locked(message)
-    if row.status != Status.DRAFT:
-        raise DomainError(f"Only drafts can be approved; this one is {row.get_status_display().lower()}.")
-    current = row.content_hash()
-    if not expected_hash or expected_hash != current:
-        raise DomainError("The text changed since you opened it. Review the current version and approve again.")
-    row.status = Status.APPROVED
-    row.approved_by = actor
-    row.approved_at = timezone.now()
-    row.approved_hash = current
-    row.block_reason = ""
-    row.save()
-    audit_record(
-        verb="outbound.approved",
-        obj=row,
-        actor=actor,
-        details={"hash": current, "to": row.to_email, "lead_id": row.lead_id},
-    )
-    board_version_bump()
-    return row
-
-
-@transaction.atomic
-def outbound_reject(*, message: OutboundMessage, actor: Any, reason: str) -> OutboundMessage:
-    check_can_approve(actor)
-    if not (reason or "").strip():
-        raise InvalidInput("Say why the draft is rejected: a reason is required.")
-    row = _locked(message)
-    if row.status not in EDITABLE_STATUSES:
-        raise DomainError(f"A message that is {row.get_status_display().lower()} cannot be rejected.")
-    was = row.status
-    _void_approval(row)
-    row.status = Status.REJECTED
-    row.rejected_by = actor
-    row.rejected_reason = reason.strip()[:255]
-    row.save()
-    audit_record(verb="outbound.rejected", obj=row, actor=actor, details={"reason": row.rejected_reason, "was": was})
-    if row.enrollment_id:
-        from leads.services.sequences import enrollment_step_done
-
-        enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
-    board_version_bump()
-    return row
-
-
-@transaction.atomic
-def outbound_retry_failed(*, message: OutboundMessage, actor: Any) -> OutboundMessage:
-    """A person decides a failed send may go again: back to `approved` (same approval, same text)."""
-    check_can_approve(actor)
-    row = _locked(message)
-    if row.status != Status.FAILED:
-        raise DomainError("Only failed messages can be retried.")
-    if not row.approval_valid:
-        _void_approval(row)
-        row.save()
-        raise DomainError("The approval no longer matches the text; it went back to the review queue.")
-    row.status = Status.APPROVED
-    row.save(update_fields=["status", "updated_at"])
-    audit_record(verb="outbound.retry_requested", obj=row, actor=actor, details={"hash": row.approved_hash})
-    return row
-
-
-@transaction.atomic
-def outbound_resolve_unknown(*, message: OutboundMessage, actor: Any, delivered: bool) -> OutboundMessage:
-    """A person checked the mailbox/provider: the message was delivered, or it may go again."""
-    check_can_approve(actor)
-    row = _locked(message)
-    if row.status != Status.UNKNOWN:
-        raise DomainError("Only messages whose outcome is unknown can be resolved.")
-    row.status = Status.SENT if delivered else Status.APPROVED
-    if delivered and row.sent_at is None:
-        row.sent_at = row.claimed_at or timezone.now()
-    row.save(update_fields=["status", "sent_at", "updated_at"])
-    audit_record(verb="outbound.unknown_resolved", obj=row, actor=actor, details={"delivered": delivered})
-    board_version_bump()
-    return row
-
-
-# --- Sending -------------------------------------------------------------------------------------
+    def explain(self) -> str:
+        """Why it was not sent, in words a person can act on."""
+        if self.outcome in (Status.FAILED, Status.UNKNOWN):
+            what = (
+                "the provider refused it; fix and retry"
+                if self.outcome == Status.FAILED
+                else "the outcome is unknown; check the mailbox before resolving it"
+            )
+            return f"{what} ({self.reason})"
+        return REASONS.get(self.reason, self.reason)
 
 
 def allowlist_permits(address: str) -> bool:
@@ -369,53 +197,19 @@ def _thread_headers(row: OutboundMessage) -> tuple[str, str]:
     return (ids[-1] if ids else ""), " ".join(ids)
 
 
-def build_email(row: OutboundMessage, connection: Any = None) -> EmailMessage:
-    unsubscribe = unsubscribe_url(email=row.to_email, message_public_id=str(row.public_id))
-    headers = {
-        "Message-ID": row.message_id,
-        "List-Unsubscribe": f"<{unsubscribe}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
-        "X-ClientsFlow-Message": str(row.public_id),
-    }
-    if row.in_reply_to:
-        headers["In-Reply-To"] = row.in_reply_to
-        headers["References"] = row.references
-    # The footer is fixed boilerplate added to every email, outside the approved copy.
-    body = f"{row.body.rstrip()}\n\n--\nTo stop receiving these emails: {unsubscribe}\n"
-    return EmailMessage(
+def build_email(row: OutboundMessage, connection: Any = None) -> Any:
+    """The email exactly as it leaves: the approved copy plus the fixed unsubscribe footer."""
+    return email_client.build_message(
         subject=row.subject,
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[row.to_email],
-        headers=headers,
+        body=row.body,
+        to_email=row.to_email,
+        message_id=row.message_id,
+        public_id=str(row.public_id),
+        unsubscribe_url=unsubscribe_url(email=row.to_email, message_public_id=str(row.public_id)),
+        in_reply_to=row.in_reply_to,
+        references=row.references,
         connection=connection,
     )
-
-
-# Errors that mean the provider definitely did not take the message.
-_REFUSED = (
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPDataError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPNotSupportedError,
-    ConnectionRefusedError,
-    socket.gaierror,
-)
-
-
-def _provider_refused(exc: BaseException) -> bool:
-    if isinstance(exc, _REFUSED):
-        return True
-    try:
-        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-    except ImportError:  # pragma: no cover - anymail is a pinned dependency
-        return False
-    if isinstance(exc, AnymailRecipientsRefused):
-        return True
-    status = getattr(exc, "status_code", None)
-    return isinstance(exc, AnymailAPIError) and status is not None and 400 <= int(status) < 500
 
 
 def _finish_error(row: OutboundMessage, outcome: str, exc: BaseException, trigger: str) -> SendResult:
@@ -476,7 +270,7 @@ def outbound_send(*, message_id: int, trigger: str, actor: Any = None) -> SendRe
         _audit_block(row, "not_approved", trigger, actor, approval_voided=True)
         return SendResult(row.pk, "blocked", "not_approved")
 
-    connection = get_connection(fail_silently=False)
+    connection = email_client.connection()
     try:
         connection.open()
     except Exception as exc:
@@ -486,7 +280,7 @@ def outbound_send(*, message_id: int, trigger: str, actor: Any = None) -> SendRe
         email = build_email(row, connection=connection)
         sent_count = connection.send_messages([email])
     except Exception as exc:
-        outcome = Status.FAILED if _provider_refused(exc) else Status.UNKNOWN
+        outcome = Status.FAILED if email_client.provider_refused(exc) else Status.UNKNOWN
         return _finish_error(row, outcome, exc, trigger)
     finally:
         try:
@@ -496,11 +290,7 @@ def outbound_send(*, message_id: int, trigger: str, actor: Any = None) -> SendRe
     if not sent_count:
         return _finish_error(row, Status.FAILED, RuntimeError("The email backend reported nothing sent."), trigger)
 
-    provider_id = ""
-    status = getattr(email, "anymail_status", None)
-    if status is not None and getattr(status, "message_id", None):
-        provider_id = str(status.message_id)[:255]
-    provider_id = provider_id or row.message_id
+    provider_id = email_client.provider_message_id(email) or row.message_id
     try:
         _record_sent(row=row, provider_id=provider_id, trigger=trigger, actor=actor)
     except Exception as exc:
@@ -548,8 +338,6 @@ def _record_sent(*, row: OutboundMessage, provider_id: str, trigger: str, actor:
 
 @transaction.atomic
 def _after_sent(row: OutboundMessage) -> None:
-    from leads.services.stages import lead_advance_stage
-
     LeadEvent.objects.create(
         lead_id=row.lead_id,
         kind=LeadEvent.Kind.MESSAGE_SENT,
@@ -557,8 +345,6 @@ def _after_sent(row: OutboundMessage) -> None:
         data={"message_id": row.pk, "kind": row.kind},
     )
     if row.enrollment_id:
-        from leads.services.sequences import enrollment_step_done
-
         enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
     if row.kind == OutboundMessage.Kind.SEQUENCE:
         lead_advance_stage(lead=row.lead, to_stage=Stage.CONTACTED, actor_label="outbound", reason="First email sent")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from leads.models import Enrollment, Lead, LeadEvent, OutboundMessage, Suppression
+from leads.models import Lead, LeadEvent
+from outreach.models import Enrollment, OutboundMessage, Suppression
 
 
 def _normalize(email: str) -> str:
@@ -84,20 +88,17 @@ UNSENT_STATUSES = (OutboundMessage.Status.DRAFT, OutboundMessage.Status.APPROVED
 LIVE_ENROLLMENT = (Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED)
 
 
+# The salt predates the outreach app: links already in people's inboxes must keep working.
 UNSUBSCRIBE_SALT = "leads.unsubscribe"
 
 
 def unsubscribe_token(*, email: str, message_public_id: str = "") -> str:
     """A signed token naming the address by its hash only (no address in the URL)."""
-    from django.core import signing
-
     return signing.dumps({"h": email_hash(email), "m": message_public_id}, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
 def unsubscribe_token_read(token: str) -> dict[str, str] | None:
     """The token's contents, or None when it is not one of ours. Tokens do not expire."""
-    from django.core import signing
-
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
@@ -108,8 +109,5 @@ def unsubscribe_token_read(token: str) -> dict[str, str] | None:
 
 
 def unsubscribe_url(*, email: str, message_public_id: str = "") -> str:
-    from django.conf import settings
-    from django.urls import reverse
-
     token = unsubscribe_token(email=email, message_public_id=message_public_id)
     return settings.PUBLIC_BASE_URL + reverse("unsubscribe", args=[token])

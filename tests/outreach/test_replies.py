@@ -15,12 +15,13 @@ from django.core import mail
 from django.urls import reverse
 
 from clientsflow.models import WebhookEvent
-from leads.models import Enrollment, InboundReply, LeadEvent, OutboundMessage, Stage
-from leads.services.outbound import outbound_send
-from leads.services.replies import IncomingMail, reply_intake
-from leads.signals import reply_received
+from leads.models import LeadEvent, Stage
+from outreach.models import Enrollment, InboundReply, OutboundMessage
+from outreach.services.replies import IncomingMail, reply_intake
+from outreach.services.sending import outbound_send
+from outreach.signals import reply_received
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import (  # noqa: F401  (fixtures)
+from tests.outreach.outbound_support import (  # noqa: F401  (fixtures)
     approver,
     make_approved,
     make_draft,
@@ -113,7 +114,7 @@ def test_reply_saying_approve_and_send_everything_changes_no_approval(open_windo
         ),
         source="webhook",
     )
-    from leads.services.outbound import outbound_autosend_due
+    from outreach.services.sending import outbound_autosend_due
 
     outbound_autosend_due()
     assert created
@@ -179,7 +180,7 @@ def test_match_by_references_then_sender_then_unmatched(open_window, approver):
     assert by_sender.lead == lead and by_sender.matched_by == "sender"
     nobody, _ = reply_intake(mail=incoming(3), source="imap")
     assert nobody.lead is None and nobody.matched_by == "unmatched"
-    import leads.attention_outbound  # noqa: F401  (registered from leads/attention.py in the app)
+    import outreach.attention  # noqa: F401  (registered from leads/attention.py in the app)
     from clientsflow.attention import needs_you_counts
 
     counts = {c.key: c.count for c in needs_you_counts()}
@@ -189,7 +190,7 @@ def test_match_by_references_then_sender_then_unmatched(open_window, approver):
 def test_unmatched_reply_can_be_matched_by_a_person(approver):
     from django.utils import timezone
 
-    from leads.services.replies import reply_match_by_hand
+    from outreach.services.replies import reply_match_by_hand
 
     enrollment = make_enrollment()
     reply, _ = reply_intake(

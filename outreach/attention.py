@@ -1,15 +1,15 @@
-"""Outbound items for the board: the "needs you" counts and card badges.
+"""Outreach items for the board: the "needs you" counts and card badges.
 
-Imported by `leads/attention.py` (autodiscovered by `clientsflow.attention`).
+Autodiscovered by `clientsflow.attention`.
 """
 
 from __future__ import annotations
 
 from clientsflow.attention import Badge, register_card_badges, register_needs_you
-from leads.models import InboundReply, OutboundMessage
+from outreach.models import InboundReply, OutboundMessage
 
 Status = OutboundMessage.Status
-QUEUE_URL = "/admin/leads/outboundmessage/"
+QUEUE_URL = "/admin/outreach/outboundmessage/"
 
 register_needs_you(
     "outbound_drafts",
@@ -28,7 +28,7 @@ register_needs_you(
 register_needs_you(
     "replies_unmatched",
     "Replies not matched to a lead",
-    url="/admin/leads/inboundreply/?matched_by__exact=unmatched",
+    url="/admin/outreach/inboundreply/?matched_by__exact=unmatched",
     count=lambda: InboundReply.objects.filter(lead__isnull=True).count(),
     order=12,
 )

@@ -1,4 +1,4 @@
-"""Events other apps react to, so `leads` never imports their models.
+"""Events other apps react to, so `outreach` never imports their models.
 
 `reply_received` is sent (after commit) when an inbound reply is stored; `classify` connects a
 receiver that queues its classification.

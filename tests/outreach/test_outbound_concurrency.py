@@ -16,9 +16,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection, connections
 
-from leads.models import OutboundMessage
-from leads.tasks_outbound import send_outbound_message
-from tests.leads.outbound_support import approver, make_approved, open_window  # noqa: F401
+from outreach.models import OutboundMessage
+from outreach.services.sending import outbound_send
+from tests.outreach.outbound_support import approver, make_approved, open_window  # noqa: F401
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def test_two_workers_sending_the_same_message_send_one_email(open_window, approv
     def worker() -> None:
         try:
             barrier.wait(timeout=10)
-            outcomes.append(send_outbound_message(message.pk, approver.pk))
+            outcomes.append(outbound_send(message_id=message.pk, trigger="human", actor=approver).outcome)
         finally:
             connections.close_all()
 
@@ -61,7 +61,7 @@ class Collect:
 def test_dispatch_once_twice_at_the_same_moment_sends_each_approved_message_at_most_once():
     import email
 
-    import leads.demo_outbound  # noqa: F401  (registers the outbound seeder, as leads/demo.py does)
+    import outreach.demo  # noqa: F401  (registers the outbound seeder, as leads/demo.py does)
 
     call_command("seed_demo", leads=60, seed=3, stdout=open(os.devnull, "w"))  # noqa: SIM115
     approved = set(OutboundMessage.objects.filter(status="approved").values_list("message_id", flat=True))

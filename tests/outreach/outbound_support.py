@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
-from leads.models import Enrollment, OutboundMessage, Sequence, SequenceStep
-from leads.services.outbound import outbound_approve, outbound_draft_create
+from outreach.models import Enrollment, OutboundMessage, Sequence, SequenceStep
+from outreach.services.review import outbound_approve, outbound_draft_create
 from tests.leads.factories import LeadFactory
 
 
@@ -38,7 +38,7 @@ def make_user(username: str, *, approve: bool, superuser: bool = False) -> Any:
     if superuser:
         user.is_superuser = True
         user.save()
-    perms = Permission.objects.filter(content_type__app_label="leads", content_type__model="outboundmessage")
+    perms = Permission.objects.filter(content_type__app_label="outreach", content_type__model="outboundmessage")
     codenames = ["view_outboundmessage", "change_outboundmessage"] + (["approve_outboundmessage"] if approve else [])
     user.user_permissions.add(*perms.filter(codename__in=codenames))
     return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
@@ -87,6 +87,6 @@ def make_enrollment(lead: Any = None, steps: int = 2) -> Enrollment:
     for position in range(1, steps + 1):
         StepFactory(sequence=sequence, position=position, delay_hours=0 if position == 1 else 48)
     lead = lead or LeadFactory()
-    from leads.services.sequences import enrollment_create
+    from outreach.services.sequences import enrollment_create
 
     return enrollment_create(lead=lead, sequence=sequence, actor_label="test")

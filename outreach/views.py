@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
-from leads.services.suppression import suppression_add_hash, unsubscribe_token_read
+from outreach.services.suppression import suppression_add_hash, unsubscribe_token_read
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +27,14 @@ def _rate(group: str, request: HttpRequest) -> str:
 @ratelimit(key="ip", rate=_rate, method="POST", block=False, group="leads.unsubscribe")
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if getattr(request, "limited", False):
-        return render(request, "leads/outbound/unsubscribe.html", {"state": "limited"}, status=429)
+        return render(request, "outreach/unsubscribe.html", {"state": "limited"}, status=429)
     data = unsubscribe_token_read(token)
     if data is None:
-        return render(request, "leads/outbound/unsubscribe.html", {"state": "invalid"}, status=404)
+        return render(request, "outreach/unsubscribe.html", {"state": "invalid"}, status=404)
     if request.method == "GET":
         # A GET never unsubscribes: mail scanners fetch links (RFC 8058, section 1). One click on
         # the page's button does.
-        return render(request, "leads/outbound/unsubscribe.html", {"state": "confirm", "token": token})
+        return render(request, "outreach/unsubscribe.html", {"state": "confirm", "token": token})
     suppression_add_hash(hashed=data["h"], reason="unsubscribe_link", actor_label="unsubscribe")
     logger.info("outbound.unsubscribed", extra={"one_click": request.POST.get("List-Unsubscribe") == "One-Click"})
-    return render(request, "leads/outbound/unsubscribe.html", {"state": "done"})
+    return render(request, "outreach/unsubscribe.html", {"state": "done"})

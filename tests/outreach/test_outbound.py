@@ -10,21 +10,18 @@ from django.urls import reverse
 
 from clientsflow.errors import DomainError
 from clientsflow.models import AuditEvent
-from leads.models import LeadEvent, OutboundMessage, Stage
-from leads.services.outbound import (
-    NotPermitted,
+from leads.models import LeadEvent, Stage
+from outreach.models import OutboundMessage
+from outreach.services.review import NotPermitted, outbound_approve, outbound_edit, outbound_reject
+from outreach.services.sending import (
     allowlist_permits,
-    outbound_approve,
     outbound_autosend_due,
-    outbound_edit,
     outbound_mark_stale_sending_unknown,
-    outbound_reject,
     outbound_send,
 )
-from leads.services.suppression import suppression_add
-from leads.tasks_outbound import send_outbound_message
+from outreach.services.suppression import suppression_add
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import (  # noqa: F401  (fixtures)
+from tests.outreach.outbound_support import (  # noqa: F401  (fixtures)
     approver,
     assistant,
     make_approved,
@@ -57,11 +54,11 @@ def test_unapproved_draft_is_not_sent_by_a_person(open_window, approver):
     assert audit_reasons(draft) == ["not_approved"]
 
 
-def test_unapproved_draft_is_not_sent_by_the_task_called_directly(open_window, settings, approver):
+def test_unapproved_draft_is_not_sent_by_a_direct_send_call(open_window, settings, approver):
     settings.AUTOSEND_ENABLED = True
     draft = make_draft()
-    assert send_outbound_message(draft.pk) == "skipped"
-    assert send_outbound_message(draft.pk, approver.pk) == "skipped"
+    assert outbound_send(message_id=draft.pk, trigger="autosend").outcome == "skipped"
+    assert outbound_send(message_id=draft.pk, trigger="human", actor=approver).outcome == "skipped"
     assert mail.outbox == []
     assert audit_reasons(draft) == ["not_approved", "not_approved"]
 
@@ -77,7 +74,7 @@ def test_admin_send_now_action_refuses_unapproved_drafts(open_window, client, ap
     draft = make_draft()
     client.force_login(approver)
     response = client.post(
-        reverse("admin:leads_outboundmessage_changelist"),
+        reverse("admin:outreach_outboundmessage_changelist"),
         {"action": "send_now", "_selected_action": [draft.pk]},
         follow=True,
     )
@@ -101,10 +98,10 @@ def test_user_without_approve_permission_cannot_approve_or_send(open_window, ass
 def test_admin_hides_gate_actions_without_the_permission(client, assistant, approver):
     make_draft()
     client.force_login(assistant)
-    page = client.get(reverse("admin:leads_outboundmessage_changelist")).content.decode()
+    page = client.get(reverse("admin:outreach_outboundmessage_changelist")).content.decode()
     assert "approve_selected" not in page and "send_now" not in page
     client.force_login(approver)
-    page = client.get(reverse("admin:leads_outboundmessage_changelist")).content.decode()
+    page = client.get(reverse("admin:outreach_outboundmessage_changelist")).content.decode()
     assert "approve_selected" in page and "send_now" in page
 
 
@@ -201,8 +198,8 @@ def test_suppressed_address_blocks_and_audits(open_window, approver):
     lead = LeadFactory(email="gone@client.example")
     message = make_approved(approver, lead)
     # Suppressed by some other path after approval (e.g. a different lead record, same address).
-    from leads.models import Suppression
-    from leads.services.suppression import email_hash
+    from outreach.models import Suppression
+    from outreach.services.suppression import email_hash
 
     Suppression.objects.create(email_hash=email_hash("Gone@Client.example"), reason="test", actor_label="test")
     result = outbound_send(message_id=message.pk, trigger="human", actor=approver)
@@ -227,7 +224,8 @@ def test_autosend_off_means_the_dispatcher_sends_nothing(open_window, settings, 
     settings.AUTOSEND_ENABLED = False
     message = make_approved(approver)
     assert outbound_autosend_due() == {"skipped": "AUTOSEND_ENABLED is off"}
-    assert send_outbound_message(message.pk) == "skipped"  # the task without a person behind it
+    # A send without a person behind it.
+    assert outbound_send(message_id=message.pk, trigger="autosend").outcome == "skipped"
     assert mail.outbox == []
     message.refresh_from_db()
     assert message.status == Status.APPROVED
@@ -275,7 +273,7 @@ def test_daily_cap_stops_sending_and_is_audited(open_window, settings, approver)
 def test_send_window_uses_the_owner_zone(settings):
     from datetime import UTC, datetime
 
-    from leads.services.outbound import in_send_window
+    from outreach.services.sending import in_send_window
 
     settings.OWNER_TIMEZONE = "America/New_York"
     settings.OUTBOUND_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -293,9 +291,9 @@ def test_send_window_uses_the_owner_zone(settings):
 def test_refused_by_the_provider_is_failed_and_a_person_can_retry(open_window, settings, approver):
     import smtplib
 
-    from leads.services.outbound import outbound_retry_failed
+    from outreach.services.review import outbound_retry_failed
 
-    settings.EMAIL_BACKEND = "tests.leads.outbound_backends.RefusingBackend"
+    settings.EMAIL_BACKEND = "tests.outreach.outbound_backends.RefusingBackend"
     message = make_approved(approver)
     result = outbound_send(message_id=message.pk, trigger="human", actor=approver)
     assert result.outcome == Status.FAILED
@@ -314,10 +312,10 @@ def test_refused_by_the_provider_is_failed_and_a_person_can_retry(open_window, s
 
 
 def test_error_after_the_provider_may_have_accepted_is_unknown_and_never_resent(open_window, settings, approver):
-    from tests.leads import outbound_backends
+    from tests.outreach import outbound_backends
 
     settings.AUTOSEND_ENABLED = True
-    settings.EMAIL_BACKEND = "tests.leads.outbound_backends.AcceptThenDropBackend"
+    settings.EMAIL_BACKEND = "tests.outreach.outbound_backends.AcceptThenDropBackend"
     outbound_backends.ACCEPTED.clear()
     message = make_approved(approver)
     result = outbound_send(message_id=message.pk, trigger="human", actor=approver)
@@ -325,9 +323,9 @@ def test_error_after_the_provider_may_have_accepted_is_unknown_and_never_resent(
     assert len(outbound_backends.ACCEPTED) == 1
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
-    # Neither the dispatcher, the task nor a person's "Send now" sends it again.
+    # Neither the dispatcher, an automatic send nor a person's "Send now" sends it again.
     outbound_autosend_due()
-    send_outbound_message(message.pk)
+    outbound_send(message_id=message.pk, trigger="autosend")
     assert outbound_send(message_id=message.pk, trigger="human", actor=approver).outcome != "sent"
     assert len(outbound_backends.ACCEPTED) == 1
 
@@ -349,17 +347,17 @@ def test_crash_between_provider_accept_and_status_save_leaves_unknown(open_windo
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
     outbound_autosend_due()
-    send_outbound_message(message.pk)
+    outbound_send(message_id=message.pk, trigger="autosend")
     assert len(mail.outbox) == 1
 
 
 def test_worker_killed_mid_send_is_swept_to_unknown_not_resent(open_window, settings, approver):
     from datetime import timedelta
 
-    from tests.leads import outbound_backends
+    from tests.outreach import outbound_backends
 
     settings.AUTOSEND_ENABLED = True
-    settings.EMAIL_BACKEND = "tests.leads.outbound_backends.AcceptThenDieBackend"
+    settings.EMAIL_BACKEND = "tests.outreach.outbound_backends.AcceptThenDieBackend"
     outbound_backends.ACCEPTED.clear()
     message = make_approved(approver)
     with pytest.raises(outbound_backends.WorkerKilled):
@@ -381,7 +379,7 @@ def test_worker_killed_mid_send_is_swept_to_unknown_not_resent(open_window, sett
 
 def test_reject_requires_a_reason_and_moves_the_sequence_on(approver):
     enrollment = make_enrollment(steps=2)
-    from leads.services.sequences import sequence_drafts_due
+    from outreach.services.drafting import sequence_drafts_due
 
     assert sequence_drafts_due()["drafted"] == 1
     draft = OutboundMessage.objects.get(enrollment=enrollment)

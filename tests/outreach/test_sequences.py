@@ -13,12 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clientsflow.errors import DomainError
-from leads.models import Enrollment, OutboundMessage, Stage
-from leads.services.outbound import outbound_send
-from leads.services.sequences import enrollment_create, sequence_auto_enroll, sequence_drafts_due
+from leads.models import Stage
 from leads.services.stages import lead_move_stage
+from outreach.models import Enrollment, OutboundMessage
+from outreach.services.drafting import sequence_drafts_due
+from outreach.services.sending import outbound_send
+from outreach.services.sequences import enrollment_create, sequence_auto_enroll
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import (  # noqa: F401  (fixtures)
+from tests.outreach.outbound_support import (  # noqa: F401  (fixtures)
     SequenceFactory,
     StepFactory,
     approver,
@@ -46,7 +48,7 @@ class AnthropicAtTransport:
 
 @pytest.fixture
 def anthropic_answers(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    from leads.clients import anthropic as client_module
+    from outreach.clients import anthropic as client_module
 
     settings.ANTHROPIC_API_KEY = "sk-ant-test"
 
@@ -127,7 +129,7 @@ def test_sending_a_step_schedules_the_next_and_the_last_completes(open_window, a
     enrollment = make_enrollment(steps=2)
     sequence_drafts_due()
     first = OutboundMessage.objects.get(enrollment=enrollment)
-    from leads.services.outbound import outbound_approve
+    from outreach.services.review import outbound_approve
 
     outbound_approve(message=first, actor=approver, expected_hash=first.content_hash())
     assert outbound_send(message_id=first.pk, trigger="human", actor=approver).sent
@@ -188,21 +190,39 @@ def test_admin_bulk_enroll_asks_for_confirmation_first(client):
     lead_move_stage(lead=lost, to_stage=Stage.LOST, actor_label="t", reason="gone")
     url = reverse("admin:leads_lead_changelist")
     ids = [lead.pk for lead in [*leads, lost]]
-    page = client.post(url, {"action": "enroll_in_sequence", "_selected_action": ids})
+    page = client.post(url, {"action": "enroll_in_sequence", "_selected_action": ids}, follow=True)
     assert page.status_code == 200 and "Yes, enroll them" in page.content.decode()
+    assert "No: The lead is Lost" in page.content.decode()
     assert Enrollment.objects.count() == 0
-    client.post(
-        url, {"action": "enroll_in_sequence", "_selected_action": ids, "sequence": sequence.pk, "confirm": "yes"}
-    )
+    confirm_url = page.redirect_chain[-1][0]
+    done = client.post(confirm_url, {"_selected_action": ids, "sequence": sequence.pk, "confirm": "yes"}, follow=True)
+    assert "Enrolled 2 lead(s)" in done.content.decode()
     assert set(Enrollment.objects.values_list("lead_id", flat=True)) == {lead.pk for lead in leads}
 
 
+def test_admin_bulk_enroll_needs_the_add_enrollment_permission(client):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    clerk = get_user_model().objects.create_user("clerk", "clerk@agency.example", "pw-for-tests-only", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_lead", "change_lead"]))
+    client.force_login(clerk)
+    StepFactory(sequence=SequenceFactory(), position=1)
+    lead = LeadFactory()
+    page = client.get(reverse("admin:outreach_enrollment_enroll") + f"?ids={lead.pk}", follow=True)
+    assert "You need the &#x27;add enrollment&#x27; permission" in page.content.decode()
+    client.post(
+        reverse("admin:outreach_enrollment_enroll"), {"_selected_action": [lead.pk], "confirm": "yes"}, follow=True
+    )
+    assert Enrollment.objects.count() == 0
+
+
 def test_admin_bulk_approve_needs_confirmation_and_approves_exactly_what_was_shown(client, approver):
-    from tests.leads.outbound_support import make_draft
+    from tests.outreach.outbound_support import make_draft
 
     first, second = make_draft(), make_draft()
     client.force_login(approver)
-    url = reverse("admin:leads_outboundmessage_changelist")
+    url = reverse("admin:outreach_outboundmessage_changelist")
     page = client.post(url, {"action": "approve_selected", "_selected_action": [first.pk, second.pk]})
     assert "Yes, approve 2 draft(s)" in page.content.decode()
     assert OutboundMessage.objects.filter(status="approved").count() == 0
@@ -225,11 +245,11 @@ def test_admin_bulk_approve_needs_confirmation_and_approves_exactly_what_was_sho
 
 
 def test_admin_edit_then_approve_approves_the_edited_text(client, approver):
-    from tests.leads.outbound_support import make_draft
+    from tests.outreach.outbound_support import make_draft
 
     draft = make_draft()
     client.force_login(approver)
-    url = reverse("admin:leads_outboundmessage_change", args=[draft.pk])
+    url = reverse("admin:outreach_outboundmessage_change", args=[draft.pk])
     page = client.get(url).content.decode()
     assert "Lead context" in page and "Save and approve exactly this text" in page
     client.post(
@@ -245,14 +265,14 @@ def test_board_badge_and_needs_you_count_pending_drafts(approver):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    import leads.attention_outbound
+    import outreach.attention
     from clientsflow.attention import badges_for, needs_you_counts
-    from tests.leads.outbound_support import make_draft
+    from tests.outreach.outbound_support import make_draft
 
     drafted, quiet = make_draft(), LeadFactory()
     make_approved(approver)
     with CaptureQueriesContext(connection) as queries:
-        badges = leads.attention_outbound.outbound_badges([drafted.lead_id, quiet.pk])
+        badges = outreach.attention.outbound_badges([drafted.lead_id, quiet.pk])
     assert len(queries) == 1
     assert [b.label for b in badges[drafted.lead_id]] == ["Awaiting approval"]
     assert quiet.pk not in badges

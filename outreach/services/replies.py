@@ -2,30 +2,35 @@
 
 A reply is information, never an instruction: nothing in its text can approve, send or change a
 message. It stops the lead's sequence, moves the lead to `replied`, lands on the timeline and is
-handed to classification through `leads.signals.reply_received` after commit.
+handed to classification through `outreach.signals.reply_received` after commit.
 """
 
 from __future__ import annotations
 
+import email
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import InboundReply, Lead, LeadEvent, OutboundMessage, Stage
+from leads.models import Lead, LeadEvent, Stage
 from leads.services.identity import lead_find_duplicate
-from leads.services.sequences import enrollments_stop_for_lead
 from leads.services.stages import lead_advance_stage
-from leads.signals import reply_received
+from outreach.clients import imap
+from outreach.models import ImapCursor, InboundReply, OutboundMessage
+from outreach.services.sequences import enrollments_stop_for_lead
+from outreach.signals import reply_received
 
 logger = logging.getLogger(__name__)
 
@@ -198,14 +203,6 @@ def reply_match_by_hand(*, reply: InboundReply, lead: Lead, actor: Any) -> Inbou
 
 def replies_poll_imap(*, limit: int | None = None) -> dict[str, int]:
     """Read new messages from the IMAP mailbox (UIDs remembered, so nothing is read twice)."""
-    import email
-    from email import policy
-
-    from django.conf import settings
-
-    from leads.clients import imap
-    from leads.models import ImapCursor
-
     if not imap.enabled():
         return {"skipped": 1}
     cfg = imap.config()

@@ -7,11 +7,12 @@ import pytest
 from django.core import mail
 
 from clientsflow.models import AuditEvent
-from leads.models import Lead, Suppression
-from leads.services.outbound import build_email, outbound_send
-from leads.services.suppression import email_hash, is_suppressed, suppression_add, unsubscribe_url
+from leads.models import Lead
+from outreach.models import Suppression
+from outreach.services.sending import build_email, outbound_send
+from outreach.services.suppression import email_hash, is_suppressed, suppression_add, unsubscribe_url
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
+from tests.outreach.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

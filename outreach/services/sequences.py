@@ -1,8 +1,8 @@
-"""Sequences: enrolling leads, drafting each step when it comes due, stopping on a reply.
+"""Sequences: enrolling leads, pausing and stopping them, scheduling the next step.
 
-A step that comes due becomes a *draft* in the review queue, never an email: sending is
-`leads.services.outbound`'s job and needs a person's approval. The next step is scheduled from
-the moment the previous one was actually sent (or rejected).
+A step that comes due becomes a *draft* in the review queue (`outreach.services.drafting`),
+never an email: sending is `outreach.services.sending`'s job and needs a person's approval. The
+next step is scheduled from the moment the previous one was actually sent (or rejected).
 """
 
 from __future__ import annotations
@@ -14,30 +14,22 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.template import Context, Engine
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.clients import anthropic as anthropic_client
-from leads.models import (
-    Enrollment,
-    InboundReply,
-    Lead,
-    LeadEvent,
-    OutboundMessage,
-    Sequence,
-    SequenceStep,
-)
-from leads.services.outbound import SEQUENCE_STOP_STAGES, outbound_draft_create
-from leads.services.suppression import is_suppressed
+from leads.models import Lead, LeadEvent, Stage
+from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence
+from outreach.services.suppression import is_suppressed
 
 logger = logging.getLogger(__name__)
 
 LIVE = (Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED)
-DRAFT_BATCH = 50
-_ENGINE = Engine(autoescape=False)  # plain-text email: no HTML escaping of the lead's name
+# A sequence email is pointless (and unwelcome) once the lead is past the point of being chased.
+SEQUENCE_STOP_STAGES = frozenset(
+    {Stage.REPLIED, Stage.BOOKED, Stage.CALL_DONE, Stage.PROPOSAL_SENT, Stage.SIGNED, Stage.PAID, Stage.LOST}
+)
 
 
 # --- Enrolling ---------------------------------------------------------------------------------
@@ -187,113 +179,6 @@ def enrollment_step_done(*, enrollment_id: int, message: OutboundMessage) -> Non
         row.next_step = following.position
         row.next_due_at = (message.sent_at or timezone.now()) + timedelta(hours=following.delay_hours)
     row.save()
-
-
-# --- Drafting --------------------------------------------------------------------------------
-
-
-def lead_variables(lead: Lead) -> dict[str, str]:
-    name = lead.name.strip()
-    return {
-        "name": name,
-        "first_name": name.split()[0] if name else "there",
-        "company": lead.company or "your company",
-        "email": lead.email,
-    }
-
-
-def render_step(*, step: SequenceStep, lead: Lead) -> tuple[str, str]:
-    context = Context({"lead": lead_variables(lead)})
-    subject = _ENGINE.from_string(step.subject_template).render(context)
-    body = _ENGINE.from_string(step.body_template).render(context)
-    return " ".join(subject.split()), body.strip()
-
-
-def lead_thread(lead: Lead, limit: int = 10) -> list[dict[str, str]]:
-    """The emails exchanged so far, oldest first, for the drafting model and the review page."""
-    items: list[tuple[datetime, dict[str, str]]] = []
-    for sent_at, subject, body in OutboundMessage.objects.filter(
-        lead=lead, status=OutboundMessage.Status.SENT
-    ).values_list("sent_at", "subject", "body"):
-        items.append((sent_at, {"direction": "us", "at": sent_at.isoformat(), "subject": subject, "body": body}))
-    for at, subject, body in InboundReply.objects.filter(lead=lead).values_list("received_at", "subject", "body"):
-        items.append((at, {"direction": "lead", "at": at.isoformat(), "subject": subject, "body": body[:4000]}))
-    return [item for _, item in sorted(items, key=lambda pair: pair[0])][-limit:]
-
-
-def draft_for_step(*, enrollment: Enrollment, step: SequenceStep) -> OutboundMessage:
-    """Write the step's email (Anthropic when configured, else the template) as a draft."""
-    lead = enrollment.lead
-    subject, body = render_step(step=step, lead=lead)
-    origin = "template"
-    if anthropic_client.enabled():
-        try:
-            draft = anthropic_client.draft_email(
-                lead={**lead_variables(lead), "stage": lead.stage},
-                thread=lead_thread(lead),
-                intent=step.intent,
-                template={"subject": subject, "body": body},
-            )
-        except anthropic_client.DraftingUnavailable as exc:
-            logger.warning("sequence.draft_fallback", extra={"enrollment_id": enrollment.pk, "reason": str(exc)})
-            origin = "template (Anthropic failed)"
-        else:
-            subject, body, origin = draft.subject, draft.body, draft.origin
-    return outbound_draft_create(
-        lead=lead, subject=subject, body=body, origin=origin, kind="sequence", enrollment=enrollment, step=step
-    )
-
-
-def _stop_reason(lead: Lead) -> str:
-    if lead.merged_into_id:
-        return "the lead was merged into another"
-    if lead.stage in SEQUENCE_STOP_STAGES:
-        return f"the lead is {lead.get_stage_display()}"
-    if is_suppressed(lead.email_normalized):
-        return "the lead unsubscribed"
-    if InboundReply.objects.filter(lead=lead).exists():
-        return "the lead replied"
-    return ""
-
-
-def sequence_drafts_due(*, now: datetime | None = None, limit: int = DRAFT_BATCH) -> dict[str, int]:
-    """The dispatcher job: turn every due step into a draft (bounded batch)."""
-    now = now or timezone.now()
-    due_ids = list(
-        Enrollment.objects.filter(status=Enrollment.Status.ACTIVE, next_due_at__lte=now)
-        .order_by("next_due_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    counts = {"drafted": 0, "stopped": 0, "completed": 0}
-    for pk in due_ids:
-        with transaction.atomic():
-            enrollment = (
-                Enrollment.objects.select_for_update(of=("self",))
-                .select_related("lead", "sequence")
-                .filter(pk=pk, status=Enrollment.Status.ACTIVE, next_due_at__lte=now)
-                .first()
-            )
-            if enrollment is None:
-                continue
-            reason = _stop_reason(enrollment.lead)
-            if reason or not enrollment.sequence.is_active:
-                enrollment_stop(enrollment=enrollment, reason=reason or "the sequence was deactivated")
-                counts["stopped"] += 1
-                continue
-            step = enrollment.sequence.steps.filter(position__gte=enrollment.next_step).order_by("position").first()
-            if step is None:
-                enrollment.status = Enrollment.Status.COMPLETED
-                enrollment.next_due_at = None
-                enrollment.save()
-                counts["completed"] += 1
-                continue
-            enrollment.next_step = step.position
-            enrollment.next_due_at = None  # the next step is scheduled once this one is sent
-            enrollment.save()
-        # Drafting may call Anthropic: outside the row lock, so a slow model holds no lock.
-        draft_for_step(enrollment=enrollment, step=step)
-        counts["drafted"] += 1
-    return counts
 
 
 def sequence_auto_enroll(*, now: datetime | None = None, within: timedelta = timedelta(days=2)) -> dict[str, int]:

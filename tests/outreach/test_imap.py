@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from leads.models import ImapCursor, InboundReply, Stage
-from leads.services.outbound import outbound_send
-from leads.services.replies import replies_poll_imap
+from leads.models import Stage
+from outreach.models import ImapCursor, InboundReply
+from outreach.services.replies import replies_poll_imap
+from outreach.services.sending import outbound_send
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
+from tests.outreach.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +187,7 @@ def test_poll_reads_each_reply_once_and_acts_on_it(dovecot, settings, open_windo
 
 
 def test_wrong_password_is_reported_not_swallowed(dovecot, settings):
-    from leads.clients.imap import ImapError
+    from outreach.clients.imap import ImapError
 
     settings.IMAP_URL = dovecot["url"].replace(PASSWORD, "wrong-password")
     with pytest.raises(ImapError):

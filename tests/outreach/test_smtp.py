@@ -9,11 +9,11 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from leads.models import InboundReply, OutboundMessage
-from leads.services.outbound import outbound_send
-from leads.services.suppression import unsubscribe_token_read
+from outreach.models import InboundReply, OutboundMessage
+from outreach.services.sending import outbound_send
+from outreach.services.suppression import unsubscribe_token_read
 from tests.leads.factories import LeadFactory
-from tests.leads.outbound_support import approver, make_approved, open_window  # noqa: F401  (fixtures)
+from tests.outreach.outbound_support import approver, make_approved, open_window  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

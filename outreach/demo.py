@@ -1,6 +1,6 @@
 """Demo data for outbound: a sequence, enrollments and messages in every state, a few replies.
 
-Registered with `clientsflow.demo`; `leads/demo.py` imports this module so `seed_demo` runs it.
+Registered with `clientsflow.demo` (autodiscovered), so `seed_demo` runs it after the leads' seeder.
 Approved demo messages are approved by the demo owner with the real hash, so the gate treats
 them exactly like real ones (with AUTOSEND on they are sent once, inside the send window).
 """
@@ -12,19 +12,19 @@ from datetime import timedelta
 from django.utils import timezone
 
 from clientsflow.demo import DemoContext, register_demo_seeder
-from leads.models import (
+from leads.models import Lead
+from outreach.models import (
     Enrollment,
     InboundReply,
-    Lead,
     OutboundMessage,
     Sequence,
     SequenceStep,
     Suppression,
     outbound_content_hash,
 )
-from leads.services.outbound import _domain
-from leads.services.sequences import lead_variables, render_step
-from leads.services.suppression import email_hash
+from outreach.services.drafting import lead_variables, render_step
+from outreach.services.review import message_id_domain
+from outreach.services.suppression import email_hash
 
 STEPS = [
     (
@@ -81,7 +81,7 @@ def _message(
         status=status,
         origin="template",
     )
-    message.message_id = f"<cf.{message.public_id.hex}@{_domain()}>"
+    message.message_id = f"<cf.{message.public_id.hex}@{message_id_domain()}>"
     now = ctx.now
     if status in (S.APPROVED, S.SENDING, S.SENT, S.UNKNOWN, S.FAILED):
         message.approved_by = ctx.owner

@@ -1,4 +1,7 @@
-"""Drafting outbound copy with Anthropic's official SDK. The SDK is imported nowhere else.
+"""Anthropic for outreach: drafting the copy of sequence emails (Messages API, JSON answer).
+
+One of two Anthropic modules, each with its own purpose, settings and prompt: this one writes
+drafts; `classify.clients.anthropic` labels replies. Outside these two the SDK is imported nowhere.
 
 Local mode: without `ANTHROPIC_API_KEY` `enabled()` is False and callers use the step's template.
 Whatever the model writes is only ever a draft: a person approves it before it can be sent.
