@@ -233,4 +233,3 @@ class PossibleDuplicateAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pair}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"Dismissed: {pair.lead_a} and {pair.lead_b} are two people.")
-

@@ -26,4 +26,3 @@ register_needs_you(
     count=lambda: possible_duplicates_open().count(),
     order=15,
 )
-
