@@ -374,7 +374,7 @@ def register_timeline_source(key: str) -> Callable[[TimelineSource], TimelineSou
 def _event_entries(lead: Lead) -> list[TimelineEntry]:
     events = LeadEvent.objects.filter(lead=lead).order_by("-at", "-id")[:TIMELINE_LIMIT]
     return [
-        TimelineEntry(at=event.at, kind=event.kind, title=event.get_kind_display(), detail=event.summary)
+        TimelineEntry(at=event.at, kind=event.kind, title=event.title, detail=event.summary)
         for event in events
     ]
 

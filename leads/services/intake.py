@@ -13,6 +13,7 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
             source=source,
             external_ids={source: data.external_id} if data.external_id else {},
         )
-        LeadEvent.objects.create(
+        timeline_record(
             lead=lead,
             kind=LeadEvent.Kind.CREATED,
             summary=f"Arrived from {source}",
@@ -178,7 +179,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         extra["other_email"] = data.email
     if data.phone_e164 and data.phone_e164 != existing.phone_e164:
         extra["other_phone"] = data.phone
-    LeadEvent.objects.create(
+    timeline_record(
         lead=existing,
         kind=LeadEvent.Kind.DUPLICATE_INTAKE,
         summary=f"Arrived again from {source} (same {matched_on})",

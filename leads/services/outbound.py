@@ -34,6 +34,7 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Enrollment, InboundReply, Lead, LeadEvent, OutboundMessage, Stage
 from leads.services.suppression import is_suppressed, unsubscribe_url
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -550,10 +551,10 @@ def _record_sent(*, row: OutboundMessage, provider_id: str, trigger: str, actor:
 def _after_sent(row: OutboundMessage) -> None:
     from leads.services.stages import lead_advance_stage
 
-    LeadEvent.objects.create(
-        lead_id=row.lead_id,
+    timeline_record(
+        lead=row.lead,
         kind=LeadEvent.Kind.MESSAGE_SENT,
-        summary=f"Email sent: {row.subject}"[:255],
+        summary=f"Email sent: {row.subject}",
         data={"message_id": row.pk, "kind": row.kind},
     )
     if row.enrollment_id:

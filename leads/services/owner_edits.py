@@ -11,6 +11,7 @@ from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+from leads.services.timeline import timeline_record
 
 
 def check_no_duplicate(*, email: str, phone: str, exclude_pk: int | None = None) -> None:
@@ -48,7 +49,7 @@ def lead_update_by_owner(*, lead: Lead | None, changes: dict[str, Any], actor: A
     except IntegrityError as exc:
         raise DomainError("Another lead took this email or phone a moment ago; reload and try again.") from exc
     if lead is None:
-        LeadEvent.objects.create(
+        timeline_record(
             lead=target, kind=LeadEvent.Kind.CREATED, summary="Added by hand", data={"source": target.source}
         )
     audit_record(

@@ -25,6 +25,7 @@ from leads.models import InboundReply, Lead, LeadEvent, OutboundMessage, Stage
 from leads.services.identity import lead_find_duplicate
 from leads.services.sequences import enrollments_stop_for_lead
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 from leads.signals import reply_received
 
 logger = logging.getLogger(__name__)
@@ -173,10 +174,10 @@ def _act_on_reply(*, reply: InboundReply, lead: Lead, actor_label: str) -> None:
             verb="outbound.blocked", obj=lead, actor_label=actor_label, details={"reason": "replied", "count": blocked}
         )
     lead_advance_stage(lead=lead, to_stage=Stage.REPLIED, actor_label=actor_label, reason="The lead replied")
-    LeadEvent.objects.create(
+    timeline_record(
         lead=lead,
         kind=LeadEvent.Kind.REPLY_RECEIVED,
-        summary=f"Replied: {reply.subject or '(no subject)'}"[:255],
+        summary=f"Replied: {reply.subject or '(no subject)'}",
         data={"reply_id": reply.pk, "matched_by": reply.matched_by},
     )
 

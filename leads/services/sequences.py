@@ -32,6 +32,7 @@ from leads.models import (
 )
 from leads.services.outbound import SEQUENCE_STOP_STAGES, outbound_draft_create
 from leads.services.suppression import is_suppressed
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,10 @@ def enrollment_create(*, lead: Lead, sequence: Sequence, actor: Any = None, acto
         next_due_at=timezone.now() + timedelta(hours=first.delay_hours),
         enrolled_by=label[:100],
     )
-    LeadEvent.objects.create(
+    timeline_record(
         lead=lead,
         kind=LeadEvent.Kind.ENROLLED,
-        summary=f"Enrolled in {sequence}"[:255],
+        summary=f"Enrolled in {sequence}",
         data={"enrollment_id": enrollment.pk, "by": label},
     )
     audit_record(
@@ -129,10 +130,10 @@ def enrollment_stop(*, enrollment: Enrollment, reason: str, actor: Any = None, a
     row.stopped_at = timezone.now()
     row.next_due_at = None
     row.save()
-    LeadEvent.objects.create(
-        lead_id=row.lead_id,
+    timeline_record(
+        lead=row.lead,
         kind=LeadEvent.Kind.ENROLLMENT_STOPPED,
-        summary=f"Sequence {row.sequence} stopped: {reason}"[:255],
+        summary=f"Sequence {row.sequence} stopped: {reason}",
         data={"enrollment_id": row.pk},
     )
     audit_record(verb="enrollment.stopped", obj=row, actor=actor, actor_label=actor_label, details={"reason": reason})

@@ -14,6 +14,7 @@ from django.utils import timezone
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from leads.models import Enrollment, Lead, LeadEvent, OutboundMessage, Suppression
+from leads.services.timeline import timeline_record
 
 
 def _normalize(email: str) -> str:
@@ -68,9 +69,9 @@ def _stop_everything_for(*, hashed: str, reason: str) -> None:
     blocked = OutboundMessage.objects.filter(lead_id__in=lead_ids, status__in=UNSENT_STATUSES).update(
         status=OutboundMessage.Status.BLOCKED, block_reason="The address is on the suppression list."
     )
-    for lead_id in lead_ids:
-        LeadEvent.objects.create(
-            lead_id=lead_id,
+    for lead in Lead.objects.filter(pk__in=lead_ids):
+        timeline_record(
+            lead=lead,
             kind=LeadEvent.Kind.UNSUBSCRIBED,
             summary="Unsubscribed: no more emails",
             data={"reason": reason},
