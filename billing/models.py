@@ -12,6 +12,14 @@ from django.db.models import Q
 
 from billing import money
 from clientsflow.models import TimeStampedModel
+from leads.models import TimelineKind
+
+
+class BillingEventKind(TimelineKind):
+    """What billing puts on a lead's timeline."""
+
+    PROPOSAL = "proposal", "Proposal"
+    PAYMENT = "payment", "Payment"
 
 
 def new_link_key() -> str:

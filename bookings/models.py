@@ -18,9 +18,16 @@ from django.db import models
 from django.db.models import Q
 
 from clientsflow.models import TimeStampedModel
+from leads.models import TimelineKind
 
 NO_OVERLAP_CONSTRAINT = "booking_no_overlap_per_host"
 HOLD_NO_OVERLAP_CONSTRAINT = "hold_no_overlap_per_host"
+
+
+class BookingEventKind(TimelineKind):
+    """What bookings puts on a lead's timeline."""
+
+    BOOKING = "booking", "Booking"
 
 
 class Host(TimeStampedModel):

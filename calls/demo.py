@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from calls.models import Call
-from calls.services.matching import LEAD_EVENT_KIND_CALL
+from calls.models import Call, CallEventKind
 from calls.services.suggestions import call_suggestions
 from clientsflow.demo import DemoContext, register_demo_seeder
-from leads.models import Lead, LeadEvent
+from leads.models import Lead
+from leads.services.timeline import timeline_record
 
 STAGES_WITH_A_CALL = ("call_done", "proposal_sent", "signed", "paid")
 UNMATCHED_PEOPLE = [
@@ -55,11 +55,12 @@ def seed_calls(ctx: DemoContext) -> dict[str, int]:
             matched_by="demo",
             notion_status=Call.NotionStatus.NOT_CONFIGURED,
         )
-        LeadEvent.objects.create(
+        timeline_record(
             lead=lead,
-            kind=LEAD_EVENT_KIND_CALL,
-            summary=f"Sales call: {call.title}"[:255],
+            kind=CallEventKind.CALL,
+            summary=f"Sales call: {call.title}",
             data={"call_id": call.pk, "transcript_url": call.transcript_url, "matched_by": "email"},
+            occurred_at=call.matched_at,
         )
         matched += 1
     unmatched = 0

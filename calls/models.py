@@ -6,6 +6,13 @@ from django.db import models
 from django.db.models import Q
 
 from clientsflow.models import TimeStampedModel
+from leads.models import TimelineKind
+
+
+class CallEventKind(TimelineKind):
+    """What calls puts on a lead's timeline."""
+
+    CALL = "call", "Sales call"
 
 
 class Call(TimeStampedModel):

@@ -33,7 +33,7 @@ class LeadEventInline(admin.TabularInline):
     model = LeadEvent
     extra = 0
     can_delete = False
-    fields = ("at", "kind", "summary")
+    fields = ("at", "label", "summary")
     readonly_fields = fields
     verbose_name_plural = "Timeline"
 

@@ -279,6 +279,7 @@ def _write_chunk(plans: list[_Plan], owner: Any, result: DemoLeadsResult) -> Non
             {
                 "lead_id": lead_pk,
                 "kind": LeadEvent.Kind.CREATED,
+                "label": LeadEvent.Kind.CREATED.label,
                 "summary": f"Arrived from {lead['source']}",
                 "data": {"source": lead["source"], "via": "demo data"},
                 "at": lead["created_at"],

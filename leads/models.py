@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from clientsflow.models import TimeStampedModel
 
@@ -112,37 +113,44 @@ class StageChange(models.Model):
         return f"{self.from_stage or '∅'} → {self.to_stage}"
 
 
-class LeadEvent(models.Model):
-    """An entry on the lead's timeline (intake, duplicate enrichment, merge, and later issues')."""
+class TimelineKind(models.TextChoices):
+    """Base for the kinds of event an app records on a lead's timeline.
 
-    class Kind(models.TextChoices):
+    Each app declares its own kinds by subclassing this (`class BookingEventKind(TimelineKind)`)
+    and passes them to `timeline_record`, which stores the value and its label. `LeadEvent.kind`
+    has no choices, so a new kind in any app needs no migration here.
+    """
+
+
+class LeadEvent(models.Model):
+    """An entry on the lead's timeline, recorded through `leads.services.timeline.timeline_record`."""
+
+    class Kind(TimelineKind):
+        """The kinds leads itself records. Other apps' kinds live in those apps."""
+
         CREATED = "created", "Created"
         DUPLICATE_INTAKE = "duplicate_intake", "Arrived again"
         MERGED = "merged", "Merged"
         MERGE_UNDONE = "merge_undone", "Merge undone"
         NOTE = "note", "Note"
-        ENROLLED = "enrolled", "Enrolled in a sequence"
-        ENROLLMENT_STOPPED = "enrollment_stopped", "Sequence stopped"
-        MESSAGE_SENT = "message_sent", "Email sent"
-        REPLY_RECEIVED = "reply_received", "Reply received"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        BOOKING = "booking", "Booking"
-        CALL = "call", "Sales call"
-        PROPOSAL = "proposal", "Proposal"
-        PAYMENT = "payment", "Payment"
         ALSO_SEEN = "also_seen", "Also seen as"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(max_length=32, help_text="Owned by the app that recorded it.")
+    label = models.CharField(max_length=64, blank=True, help_text="The kind's display label when it was recorded.")
     summary = models.CharField(max_length=255)
     data = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def title(self) -> str:
+        return self.label or self.kind.replace("_", " ").capitalize()
 
 
 class LeadMerge(models.Model):

@@ -374,10 +374,7 @@ def register_timeline_source(key: str) -> Callable[[TimelineSource], TimelineSou
 @register_timeline_source("events")
 def _event_entries(lead: Lead) -> list[TimelineEntry]:
     events = LeadEvent.objects.filter(lead=lead).order_by("-at", "-id")[:TIMELINE_LIMIT]
-    return [
-        TimelineEntry(at=event.at, kind=event.kind, title=event.get_kind_display(), detail=event.summary)
-        for event in events
-    ]
+    return [TimelineEntry(at=event.at, kind=event.kind, title=event.title, detail=event.summary) for event in events]
 
 
 @register_timeline_source("stages")

@@ -14,7 +14,17 @@ from django.db import models
 from django.db.models import Q
 
 from clientsflow.models import TimeStampedModel
-from leads.models import Lead
+from leads.models import Lead, TimelineKind
+
+
+class OutreachEventKind(TimelineKind):
+    """What outreach puts on a lead's timeline."""
+
+    ENROLLED = "enrolled", "Enrolled in a sequence"
+    ENROLLMENT_STOPPED = "enrollment_stopped", "Sequence stopped"
+    MESSAGE_SENT = "message_sent", "Email sent"
+    REPLY_RECEIVED = "reply_received", "Reply received"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
 
 class InboundReply(models.Model):

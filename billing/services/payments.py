@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from billing import money
 from billing.clients import stripe as stripe_client
-from billing.models import Payment, Proposal
-from billing.services.proposals import _timeline
+from billing.models import BillingEventKind, Payment, Proposal
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import LeadEvent, Stage
+from leads.models import Stage
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -227,14 +227,25 @@ def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -
             proposal.paid_at = payment.paid_at
             proposal.save(update_fields=["status", "paid_at", "updated_at"])
         lead_advance_stage(lead=lead, to_stage=Stage.PAID, actor_label="stripe", reason=f"Payment of {amount} received")
-        _timeline(
-            lead, f"Payment received: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk
+        timeline_record(
+            lead=lead,
+            kind=BillingEventKind.PAYMENT,
+            summary=f"Payment received: {amount} for {proposal}",
+            data={"payment_id": payment.pk},
         )
     elif new == S.FAILED:
-        _timeline(lead, f"Payment failed: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk)
+        timeline_record(
+            lead=lead,
+            kind=BillingEventKind.PAYMENT,
+            summary=f"Payment failed: {amount} for {proposal}",
+            data={"payment_id": payment.pk},
+        )
     elif new == S.PENDING:
-        _timeline(
-            lead, f"Payment processing: {amount} for {proposal}", kind=LeadEvent.Kind.PAYMENT, payment_id=payment.pk
+        timeline_record(
+            lead=lead,
+            kind=BillingEventKind.PAYMENT,
+            summary=f"Payment processing: {amount} for {proposal}",
+            data={"payment_id": payment.pk},
         )
     audit_record(
         verb=f"payment.{new}",
@@ -290,11 +301,11 @@ def payment_apply_refund(*, charge: dict[str, Any], source: str) -> tuple[Paymen
         payment.status = S.REFUNDED
     payment.save(update_fields=["refunded_minor", "refunded_at", "status", "last_event_id", "updated_at"])
     amount = money.format_money(payment.refunded_minor, payment.currency)
-    _timeline(
-        payment.lead,
-        f"Refunded: {amount} of {payment.amount_display}",
-        kind=LeadEvent.Kind.PAYMENT,
-        payment_id=payment.pk,
+    timeline_record(
+        lead=payment.lead,
+        kind=BillingEventKind.PAYMENT,
+        summary=f"Refunded: {amount} of {payment.amount_display}",
+        data={"payment_id": payment.pk},
     )
     audit_record(
         verb="payment.refunded",

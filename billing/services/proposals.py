@@ -15,14 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import money
-from billing.models import Proposal, ProposalLine, Signature, new_link_key
+from billing.models import BillingEventKind, Proposal, ProposalLine, Signature, new_link_key
 from billing.services.documents import content_sha256, proposal_document_html
 from billing.services.links import proposal_link_url
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,6 @@ class LineData:
 
 def owner_today() -> date:
     return timezone.now().astimezone(ZoneInfo(settings.OWNER_TIMEZONE)).date()
-
-
-def _timeline(lead: Lead, summary: str, *, kind: str = LeadEvent.Kind.PROPOSAL, **data: Any) -> None:
-    LeadEvent.objects.create(lead=lead, kind=kind, summary=summary[:255], data={"area": "billing", **data})
 
 
 def proposal_total(lines: list[ProposalLine] | list[LineData]) -> int:
@@ -249,7 +246,12 @@ def proposal_mark_sent(*, proposal: Proposal, sent_at: datetime | None = None, v
     lead_advance_stage(
         lead=locked.lead, to_stage=Stage.PROPOSAL_SENT, actor_label="billing", reason=f"Proposal sent: {locked}"
     )
-    _timeline(locked.lead, f"Proposal sent: {locked}", proposal_id=locked.pk, version=locked.version)
+    timeline_record(
+        lead=locked.lead,
+        kind=BillingEventKind.PROPOSAL,
+        summary=f"Proposal sent: {locked}",
+        data={"proposal_id": locked.pk, "version": locked.version},
+    )
     audit_record(
         verb="proposal.sent", obj=locked, actor_label=via, details={"version": locked.version, "replaced": replaced}
     )
@@ -266,7 +268,12 @@ def proposal_record_view(*, proposal: Proposal) -> bool:
             status=Proposal.Status.VIEWED, viewed_at=now, updated_at=now
         )
         if changed:
-            _timeline(proposal.lead, f"Proposal viewed: {proposal}", proposal_id=proposal.pk)
+            timeline_record(
+                lead=proposal.lead,
+                kind=BillingEventKind.PROPOSAL,
+                summary=f"Proposal viewed: {proposal}",
+                data={"proposal_id": proposal.pk},
+            )
             audit_record(verb="proposal.viewed", obj=proposal, actor_label="lead")
             board_version_bump()
     if changed:
@@ -324,7 +331,12 @@ def proposal_sign(
     lead_advance_stage(
         lead=locked.lead, to_stage=Stage.SIGNED, actor_label="billing", reason=f"Proposal signed: {locked}"
     )
-    _timeline(locked.lead, f"Proposal signed by {name}: {locked}", proposal_id=locked.pk, sha256=digest)
+    timeline_record(
+        lead=locked.lead,
+        kind=BillingEventKind.PROPOSAL,
+        summary=f"Proposal signed by {name}: {locked}",
+        data={"proposal_id": locked.pk, "sha256": digest},
+    )
     audit_record(
         verb="proposal.signed",
         obj=locked,
@@ -344,7 +356,12 @@ def proposal_decline(*, proposal: Proposal, actor: Any = None, reason: str = "")
     locked.status = Proposal.Status.DECLINED
     locked.declined_at = timezone.now()
     locked.save(update_fields=["status", "declined_at", "updated_at"])
-    _timeline(locked.lead, f"Proposal declined: {locked}", proposal_id=locked.pk, reason=reason[:255])
+    timeline_record(
+        lead=locked.lead,
+        kind=BillingEventKind.PROPOSAL,
+        summary=f"Proposal declined: {locked}",
+        data={"proposal_id": locked.pk, "reason": reason[:255]},
+    )
     audit_record(verb="proposal.declined", obj=locked, actor=actor, details={"reason": reason[:255]})
     board_version_bump()
     return locked

@@ -23,19 +23,26 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.availability import Interval, slot_is_offered
-from bookings.models import HOLD_NO_OVERLAP_CONSTRAINT, NO_OVERLAP_CONSTRAINT, Booking, EventType, Hold, Host
+from bookings.models import (
+    HOLD_NO_OVERLAP_CONSTRAINT,
+    NO_OVERLAP_CONSTRAINT,
+    Booking,
+    BookingEventKind,
+    EventType,
+    Hold,
+    Host,
+)
 from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, Stage
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 from outreach.services.sequences import enrollments_stop_for_lead
 
 logger = logging.getLogger(__name__)
-
-BOOKING_EVENT_KIND = LeadEvent.Kind.BOOKING
 
 
 class SlotTaken(DomainError):
@@ -163,13 +170,8 @@ def _stop_sequence_enrollments(lead: Lead) -> None:
         )
 
 
-def _timeline(booking: Booking, summary: str, **data: Any) -> None:
-    LeadEvent.objects.create(
-        lead_id=booking.lead_id,
-        kind=BOOKING_EVENT_KIND,
-        summary=summary[:255],
-        data={"booking_id": booking.pk, "start_at": booking.start_at.isoformat(), **data},
-    )
+def _timeline_data(booking: Booking, **extra: Any) -> dict[str, Any]:
+    return {"booking_id": booking.pk, "start_at": booking.start_at.isoformat(), **extra}
 
 
 def _when(booking: Booking) -> str:
@@ -303,7 +305,12 @@ def booking_create(
         _save_or_slot_taken(booking)
         if hold_token:
             Hold.objects.filter(token=hold_token).delete()
-        _timeline(booking, f"Booked {event_type.title} for {_when(booking)}", status=booking.status)
+        timeline_record(
+            lead=intake.lead,
+            kind=BookingEventKind.BOOKING,
+            summary=f"Booked {event_type.title} for {_when(booking)}",
+            data=_timeline_data(booking, status=booking.status),
+        )
         lead_advance_stage(
             lead=intake.lead, to_stage=Stage.BOOKED, actor_label="booking page", reason=f"Booked {event_type.title}"
         )
@@ -363,7 +370,12 @@ def booking_reschedule(
         _save_or_slot_taken(locked)
         if hold_token:
             Hold.objects.filter(token=hold_token).delete()
-        _timeline(locked, f"Booking moved to {_when(locked)}", previous_start_at=previous.isoformat())
+        timeline_record(
+            lead=locked.lead,
+            kind=BookingEventKind.BOOKING,
+            summary=f"Booking moved to {_when(locked)}",
+            data=_timeline_data(locked, previous_start_at=previous.isoformat()),
+        )
         audit_record(
             verb="booking.rescheduled",
             obj=locked,
@@ -399,7 +411,12 @@ def booking_cancel(
     locked.invite_status = Booking.InviteStatus.PENDING
     locked.invite_error = ""
     locked.save()
-    _timeline(locked, f"Booking for {_when(locked)} cancelled by {label}: {reason}"[:255], reason=reason[:255])
+    timeline_record(
+        lead=locked.lead,
+        kind=BookingEventKind.BOOKING,
+        summary=f"Booking for {_when(locked)} cancelled by {label}: {reason}",
+        data=_timeline_data(locked, reason=reason[:255]),
+    )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
     board_version_bump()
     _enqueue_invite(locked)

@@ -18,18 +18,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from calls.models import Call
+from calls.models import Call, CallEventKind
 from calls.services.suggestions import call_signals, call_suggestions
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, Stage
 from leads.services.identity import normalize_email
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
-LEAD_EVENT_KIND_CALL = LeadEvent.Kind.CALL
 SYSTEM_ACTOR = "fireflies"
 
 
@@ -177,19 +177,19 @@ def _link(*, call: Call, lead: Lead, actor: Any, actor_label: str) -> None:
         actor_label=actor_label,
         reason=f"Sales call recorded: {call.title or call.fireflies_id}"[:255],
     )
-    if not LeadEvent.objects.filter(lead=lead, kind=LEAD_EVENT_KIND_CALL, data__call_id=call.pk).exists():
-        LeadEvent.objects.create(
-            lead=lead,
-            kind=LEAD_EVENT_KIND_CALL,
-            summary=f"Sales call: {call.title or 'untitled'}"[:255],
-            data={
-                "call_id": call.pk,
-                "fireflies_id": call.fireflies_id,
-                "recording_url": call.recording_url,
-                "transcript_url": call.transcript_url,
-                "matched_by": call.match_method,
-            },
-        )
+    timeline_record(
+        lead=lead,
+        kind=CallEventKind.CALL,
+        summary=f"Sales call: {call.title or 'untitled'}",
+        data={
+            "call_id": call.pk,
+            "fireflies_id": call.fireflies_id,
+            "recording_url": call.recording_url,
+            "transcript_url": call.transcript_url,
+            "matched_by": call.match_method,
+        },
+        once_per="call_id",
+    )
     audit_record(
         verb="call.matched",
         obj=call,

@@ -466,6 +466,7 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
         LeadEvent(
             lead=lead,
             kind=LeadEvent.Kind.CREATED,
+            label=LeadEvent.Kind.CREATED.label,
             summary=f"Arrived from {lead.source}",
             data={"source": lead.source, "via": via},
         )

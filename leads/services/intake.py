@@ -14,6 +14,7 @@ from clientsflow.errors import InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +160,13 @@ FIELD_LABELS = {"name": "name", "email": "email", "phone": "phone", "company": "
 
 def also_seen_record(*, lead: Lead, values: dict[str, str], source: str, via: str = "") -> None:
     """Keep each differing value on the lead's timeline as "also seen as …", without applying it."""
-    LeadEvent.objects.bulk_create(
-        LeadEvent(
+    for name, value in values.items():
+        timeline_record(
             lead=lead,
             kind=LeadEvent.Kind.ALSO_SEEN,
-            summary=f'Also seen as {FIELD_LABELS[name]} "{value}" (from {source})'[:255],
+            summary=f'Also seen as {FIELD_LABELS[name]} "{value}" (from {source})',
             data={"field": name, "value": value, "source": source, "via": via},
         )
-        for name, value in values.items()
-    )
 
 
 def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via: str = "") -> IntakeResult:
@@ -202,7 +201,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
             source=source,
             external_ids={source: data.external_id} if data.external_id else {},
         )
-        LeadEvent.objects.create(
+        timeline_record(
             lead=lead,
             kind=LeadEvent.Kind.CREATED,
             summary=f"Arrived from {source}",
@@ -223,7 +222,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         extra["other_email"] = data.email
     if data.phone_e164 and data.phone_e164 != existing.phone_e164:
         extra["other_phone"] = data.phone
-    LeadEvent.objects.create(
+    timeline_record(
         lead=existing,
         kind=LeadEvent.Kind.DUPLICATE_INTAKE,
         summary=f"Arrived again from {source} (same {matched_on})",

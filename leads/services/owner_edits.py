@@ -12,6 +12,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
+from leads.services.timeline import timeline_record
 
 
 def check_no_duplicate(*, email: str, phone: str, exclude_pk: int | None = None) -> None:
@@ -54,7 +55,7 @@ def lead_update_by_owner(*, lead: Lead | None, changes: dict[str, Any], actor: A
         for other in Lead.objects.filter(phone_e164=target.phone_e164, merged_into__isnull=True).exclude(pk=target.pk):
             possible_duplicate_record(lead=target, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
     if lead is None:
-        LeadEvent.objects.create(
+        timeline_record(
             lead=target, kind=LeadEvent.Kind.CREATED, summary="Added by hand", data={"source": target.source}
         )
     audit_record(

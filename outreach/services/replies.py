@@ -24,11 +24,12 @@ from django.utils import timezone
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, Stage
 from leads.services.identity import lead_find_duplicate
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 from outreach.clients import imap
-from outreach.models import ImapCursor, InboundReply, OutboundMessage
+from outreach.models import ImapCursor, InboundReply, OutboundMessage, OutreachEventKind
 from outreach.services.sequences import enrollments_stop_for_lead
 from outreach.signals import reply_received
 
@@ -178,10 +179,10 @@ def _act_on_reply(*, reply: InboundReply, lead: Lead, actor_label: str) -> None:
             verb="outbound.blocked", obj=lead, actor_label=actor_label, details={"reason": "replied", "count": blocked}
         )
     lead_advance_stage(lead=lead, to_stage=Stage.REPLIED, actor_label=actor_label, reason="The lead replied")
-    LeadEvent.objects.create(
+    timeline_record(
         lead=lead,
-        kind=LeadEvent.Kind.REPLY_RECEIVED,
-        summary=f"Replied: {reply.subject or '(no subject)'}"[:255],
+        kind=OutreachEventKind.REPLY_RECEIVED,
+        summary=f"Replied: {reply.subject or '(no subject)'}",
         data={"reply_id": reply.pk, "matched_by": reply.matched_by},
     )
 

@@ -29,10 +29,11 @@ from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from leads.models import LeadEvent, Stage
+from leads.models import Stage
 from leads.services.stages import lead_advance_stage
+from leads.services.timeline import timeline_record
 from outreach.clients import email as email_client
-from outreach.models import Enrollment, InboundReply, OutboundMessage
+from outreach.models import Enrollment, InboundReply, OutboundMessage, OutreachEventKind
 from outreach.services.review import APPROVE_PERMISSION, check_can_approve
 from outreach.services.sequences import SEQUENCE_STOP_STAGES, enrollment_step_done
 from outreach.services.suppression import is_suppressed, unsubscribe_url
@@ -338,10 +339,10 @@ def _record_sent(*, row: OutboundMessage, provider_id: str, trigger: str, actor:
 
 @transaction.atomic
 def _after_sent(row: OutboundMessage) -> None:
-    LeadEvent.objects.create(
-        lead_id=row.lead_id,
-        kind=LeadEvent.Kind.MESSAGE_SENT,
-        summary=f"Email sent: {row.subject}"[:255],
+    timeline_record(
+        lead=row.lead,
+        kind=OutreachEventKind.MESSAGE_SENT,
+        summary=f"Email sent: {row.subject}",
         data={"message_id": row.pk, "kind": row.kind},
     )
     if row.enrollment_id:

@@ -19,8 +19,9 @@ from django.utils import timezone
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
-from leads.models import Lead, LeadEvent, Stage
-from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence
+from leads.models import Lead, Stage
+from leads.services.timeline import timeline_record
+from outreach.models import Enrollment, InboundReply, OutboundMessage, OutreachEventKind, Sequence
 from outreach.services.suppression import is_suppressed
 
 logger = logging.getLogger(__name__)
@@ -69,10 +70,10 @@ def enrollment_create(*, lead: Lead, sequence: Sequence, actor: Any = None, acto
         next_due_at=timezone.now() + timedelta(hours=first.delay_hours),
         enrolled_by=label[:100],
     )
-    LeadEvent.objects.create(
+    timeline_record(
         lead=lead,
-        kind=LeadEvent.Kind.ENROLLED,
-        summary=f"Enrolled in {sequence}"[:255],
+        kind=OutreachEventKind.ENROLLED,
+        summary=f"Enrolled in {sequence}",
         data={"enrollment_id": enrollment.pk, "by": label},
     )
     audit_record(
@@ -121,10 +122,10 @@ def enrollment_stop(*, enrollment: Enrollment, reason: str, actor: Any = None, a
     row.stopped_at = timezone.now()
     row.next_due_at = None
     row.save()
-    LeadEvent.objects.create(
-        lead_id=row.lead_id,
-        kind=LeadEvent.Kind.ENROLLMENT_STOPPED,
-        summary=f"Sequence {row.sequence} stopped: {reason}"[:255],
+    timeline_record(
+        lead=row.lead,
+        kind=OutreachEventKind.ENROLLMENT_STOPPED,
+        summary=f"Sequence {row.sequence} stopped: {reason}",
         data={"enrollment_id": row.pk},
     )
     audit_record(verb="enrollment.stopped", obj=row, actor=actor, actor_label=actor_label, details={"reason": reason})

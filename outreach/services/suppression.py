@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from leads.models import Lead, LeadEvent
-from outreach.models import Enrollment, OutboundMessage, Suppression
+from leads.models import Lead
+from leads.services.timeline import timeline_record
+from outreach.models import Enrollment, OutboundMessage, OutreachEventKind, Suppression
 
 
 def _normalize(email: str) -> str:
@@ -72,10 +73,10 @@ def _stop_everything_for(*, hashed: str, reason: str) -> None:
     blocked = OutboundMessage.objects.filter(lead_id__in=lead_ids, status__in=UNSENT_STATUSES).update(
         status=OutboundMessage.Status.BLOCKED, block_reason="The address is on the suppression list."
     )
-    for lead_id in lead_ids:
-        LeadEvent.objects.create(
-            lead_id=lead_id,
-            kind=LeadEvent.Kind.UNSUBSCRIBED,
+    for lead in Lead.objects.filter(pk__in=lead_ids):
+        timeline_record(
+            lead=lead,
+            kind=OutreachEventKind.UNSUBSCRIBED,
             summary="Unsubscribed: no more emails",
             data={"reason": reason},
         )

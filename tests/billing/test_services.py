@@ -159,7 +159,10 @@ def test_view_is_recorded_once():
     first = Proposal.objects.get(pk=proposal.pk).viewed_at
     assert proposal_record_view(proposal=Proposal.objects.get(pk=proposal.pk)) is False
     assert Proposal.objects.get(pk=proposal.pk).viewed_at == first
-    assert LeadEvent.objects.filter(lead=proposal.lead, summary__startswith="Proposal viewed").count() == 1
+    assert (
+        LeadEvent.objects.filter(lead=proposal.lead, label="Proposal", summary__startswith="Proposal viewed").count()
+        == 1
+    )
 
 
 def test_signing_stores_the_record_and_the_hash_of_the_content_shown():

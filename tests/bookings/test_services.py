@@ -61,7 +61,7 @@ def test_booking_creates_the_lead_moves_it_to_booked_and_sends_the_ics_email(eve
     assert booking.lead == lead and lead.source == "booking" and lead.stage == Stage.BOOKED
     assert booking.end_at - booking.start_at == timedelta(minutes=30)
     assert booking.timezone == "Europe/London" and booking.status == Booking.Status.CONFIRMED
-    assert LeadEvent.objects.filter(lead=lead, kind="booking").exists()
+    assert LeadEvent.objects.filter(lead=lead, kind="booking", label="Booking").exists()
     assert lead.stage_changes.get().to_stage == Stage.BOOKED
     booking.refresh_from_db()
     # Google is not configured (local mode): our own ICS email is the invite.

@@ -70,6 +70,7 @@ def test_v1_delivery_is_stored_fetched_matched_and_written_to_notion(post, vendo
     dana.refresh_from_db()
     assert dana.stage == Stage.CALL_DONE
     timeline = LeadEvent.objects.get(lead=dana, kind="call")
+    assert timeline.label == "Sales call"
     assert timeline.data["recording_url"].endswith("video.mp4")
     properties = notion_body(vendors.notion_create)["properties"]
     assert properties["Date"]["date"]["start"] == "2026-11-24T08:00:00-05:00"

@@ -11,7 +11,7 @@ from django.urls import reverse
 from clientsflow.errors import DomainError
 from clientsflow.models import AuditEvent
 from leads.models import LeadEvent, Stage
-from outreach.models import OutboundMessage
+from outreach.models import OutboundMessage, OutreachEventKind
 from outreach.services.review import NotPermitted, outbound_approve, outbound_edit, outbound_reject
 from outreach.services.sending import (
     allowlist_permits,
@@ -122,7 +122,7 @@ def test_approved_message_is_sent_once_with_audit_and_timeline(open_window, appr
     audit = AuditEvent.objects.get(verb="outbound.sent", object_id=str(message.pk))
     assert audit.details["hash"] == message.approved_hash == message.content_hash()
     assert audit.details["approved_by"] == "owner" and audit.details["to"] == "ada@client.example"
-    assert LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.MESSAGE_SENT).count() == 1
+    assert LeadEvent.objects.filter(lead=lead, kind=OutreachEventKind.MESSAGE_SENT).count() == 1
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED
     # A second attempt finds it sent and sends nothing.

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from clientsflow.models import WebhookEvent
 from leads.models import LeadEvent, Stage
-from outreach.models import Enrollment, InboundReply, OutboundMessage
+from outreach.models import Enrollment, InboundReply, OutboundMessage, OutreachEventKind
 from outreach.services.replies import IncomingMail, reply_intake
 from outreach.services.sending import outbound_send
 from outreach.signals import reply_received
@@ -88,7 +88,7 @@ def test_signed_reply_is_stored_matched_and_stops_the_sequence(
     lead.refresh_from_db()
     assert enrollment.status == Enrollment.Status.STOPPED and "replied" in enrollment.stop_reason
     assert lead.stage == Stage.REPLIED
-    assert LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.REPLY_RECEIVED).exists()
+    assert LeadEvent.objects.filter(lead=lead, kind=OutreachEventKind.REPLY_RECEIVED).exists()
     # The reply's text is information, never an instruction: no approval changed, nothing else sent.
     pending.refresh_from_db()
     other_lead_draft.refresh_from_db()
