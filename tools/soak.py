@@ -723,12 +723,6 @@ def ledger() -> dict[str, Any]:
     }
 
 
-def unprocessed_count() -> int:
-    from clientsflow.models import WebhookEvent
-
-    return WebhookEvent.objects.exclude(status=WebhookEvent.Status.PROCESSED).count()
-
-
 # --- the run ---------------------------------------------------------------------------------
 
 
