@@ -21,7 +21,6 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -41,6 +40,7 @@ from bookings.services import (
     hold_create,
 )
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.http import safe_next, wants_json
 from leads.models import Lead
 from leads.selectors import CARD_FIELDS, card_for
 
@@ -301,10 +301,6 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 SESSION_ENDED_MESSAGE = "Your session has ended. Log in again, then retry."
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
 def _staff_or_json_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Staff only. The board's script asks for JSON and gets a 403 it can show; a browser page is
     sent to the login page as staff_member_required does."""
@@ -313,19 +309,11 @@ def _staff_or_json_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if _wants_json(request) and not (user.is_active and user.is_staff):
+        if wants_json(request) and not (user.is_active and user.is_staff):
             return JsonResponse({"ok": False, "error": SESSION_ENDED_MESSAGE}, status=403)
         return guarded(request, *args, **kwargs)
 
     return wrapper
-
-
-def _safe_next(request: HttpRequest, candidate: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return ""
 
 
 def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
@@ -345,7 +333,7 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """
     booking = get_object_or_404(Booking.objects.select_related("lead", "event_type"), pk=pk)
     zone = ZoneInfo(settings.OWNER_TIMEZONE)
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next") or "", default="")
     context: dict[str, Any] = {
         "booking": booking,
         "start_local": booking.start_at.astimezone(zone),
@@ -365,7 +353,7 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             context["error"] = str(exc)
             status = 400 if isinstance(exc, InvalidInput) else 409
-        if _wants_json(request):
+        if wants_json(request):
             if status != 200:
                 return JsonResponse({"ok": False, "error": context["error"]}, status=status)
             logger.info("booking.cancelled_from_board", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
