@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from functools import partial
 from typing import Any
 
@@ -26,11 +25,11 @@ from clientsflow.webhooks import (
     webhook_event_store,
     webhook_receive,
 )
+from leads.models import SOURCE_RE
 from leads.services.intake import lead_intake, parse_lead_payload
 
 logger = logging.getLogger(__name__)
 
-SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 GHL_SOURCE = "ghl"
 
 

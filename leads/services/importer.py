@@ -62,10 +62,9 @@ from django.db.models import Q
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
-from leads.models import Lead, LeadEvent
+from leads.models import SOURCE_RE, Lead, LeadEvent
 from leads.services.identity import lead_find_duplicate, normalize_email, normalize_phone
 from leads.services.intake import LeadData, enrich_in_memory, lead_intake
-from leads.webhooks import SOURCE_RE
 
 logger = logging.getLogger(__name__)
 
