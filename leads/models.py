@@ -117,7 +117,7 @@ class StageChange(models.Model):
 
 
 class LeadEvent(models.Model):
-    """An entry on the lead's timeline (intake, duplicate enrichment, merge, and later issues')."""
+    """An entry on the lead's timeline, written by every app through the timeline service."""
 
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
@@ -175,8 +175,8 @@ class LeadMerge(models.Model):
 class InboundReply(models.Model):
     """A reply from a lead (inbound mail webhook or IMAP poll), matched to its lead when possible.
 
-    Classification lives in `classify/` (a `Classification` per reply); the outbound issue's
-    services create these rows and stop enrollments.
+    Classification lives in `classify/` (a `Classification` per reply); the reply intake service
+    (`leads/services/replies.py`) creates these rows and stops enrollments.
     """
 
     class Source(models.TextChoices):
