@@ -52,7 +52,7 @@ bench: migrate
 # db (never 0): gunicorn, a Celery worker and Beat on 127.0.0.1 under load, then the books are checked.
 soak: migrate
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/11} \
-		$(PY) tools/soak.py --seconds $${SOAK_SECONDS:-60}
+		$(PY) -m tools.soak --seconds $${SOAK_SECONDS:-60}
 
 worker: deps
 	$(VENV)/bin/celery -A clientsflow worker --loglevel=INFO

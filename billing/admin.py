@@ -18,7 +18,9 @@ from billing.services.links import proposal_link_url
 from billing.services.outbound_sync import proposal_outbound_sync
 from billing.services.payments import payment_apply_session
 from billing.services.proposals import (
+    check_proposal_create,
     check_proposal_editable,
+    proposal_create,
     proposal_decline,
     proposal_revise,
     proposal_revoke_link,
@@ -36,6 +38,35 @@ def _editable(obj: Proposal | None) -> bool:
     except DomainError:
         return False
     return True
+
+
+class ProposalForm(forms.ModelForm):
+    """The service's own checks, shown on the form instead of failing the save."""
+
+    class Meta:
+        model = Proposal
+        fields = ()
+
+    def clean_currency(self) -> str:
+        try:
+            return money.check_currency(self.cleaned_data.get("currency") or "")
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        ready = all(cleaned.get(name) is not None for name in ("lead", "title", "currency"))
+        if self.instance.pk is None and ready:
+            try:
+                check_proposal_create(
+                    lead=cleaned["lead"],
+                    title=cleaned["title"],
+                    currency=cleaned["currency"],
+                    deposit_percent=cleaned.get("deposit_percent"),
+                )
+            except DomainError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
 
 
 class ProposalLineForm(forms.ModelForm):
@@ -149,6 +180,7 @@ class ProposalAdmin(admin.ModelAdmin):
         "revoked_at",
         "outbound_message_id",
     )
+    form = ProposalForm
     inlines = (ProposalLineInline, SignatureInline, PaymentInline)
     actions = ("send_for_approval", "create_new_version", "mark_declined", "revoke_link")
     TIMES = (
@@ -194,10 +226,24 @@ class ProposalAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Proposal, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        obj.currency = money.check_currency(obj.currency)
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = proposal_create(
+            lead=obj.lead,
+            title=obj.title,
+            currency=obj.currency,
+            valid_until=obj.valid_until,
+            lines=[],
+            deposit_percent=obj.deposit_percent,
+            introduction=obj.introduction,
+            terms=obj.terms,
+            actor=request.user,
+        )
+        # The admin saves the inline lines onto `obj` next (then save_related refreshes the total),
+        # so `obj` becomes the row the service made; the whole add is one transaction.
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -89,10 +89,6 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     return parts
 
 
-def split_evenly(total: int, count: int) -> list[int]:
-    return allocate(total, [1] * count)
-
-
 def percent_of(total: int, percent: int) -> int:
     """`percent`% of `total`, rounded half up to a whole minor unit."""
     if not 0 <= percent <= 100:

@@ -17,12 +17,13 @@ from billing.clients import stripe as stripe_client
 from billing.services.payments import payment_apply_intent_failed, payment_apply_refund, payment_apply_session
 from clientsflow.models import WebhookEvent
 from clientsflow.webhooks import (
-    PayloadTooLarge,
+    decode_json_object,
     json_error,
     kept_headers,
-    read_body_limited,
     register_webhook_handler,
+    webhook_accepted,
     webhook_event_store,
+    webhook_receive,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,17 +31,10 @@ logger = logging.getLogger(__name__)
 PROVIDER = "stripe"
 
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request: HttpRequest) -> JsonResponse:
-    if not settings.STRIPE_WEBHOOK_SECRET:
-        return json_error("Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET.", 503)
+def _verify(request: HttpRequest, body: bytes) -> JsonResponse | None:
+    """Stripe's own check (signature, timestamp window) plus ours; a refusal is a 400, as Stripe expects."""
     try:
-        body = read_body_limited(request, settings.STRIPE_WEBHOOK_MAX_BYTES)
-    except PayloadTooLarge:
-        return json_error("The body is larger than the limit for Stripe events.", 413)
-    try:
-        event = stripe_client.webhook_event_verify(
+        stripe_client.webhook_event_verify(
             payload=body,
             signature_header=request.headers.get("Stripe-Signature"),
             secret=settings.STRIPE_WEBHOOK_SECRET,
@@ -48,17 +42,41 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     except stripe_client.WebhookRejected as exc:
         logger.info("stripe.webhook_rejected", extra={"reason": str(exc)})
         return json_error(str(exc), 400)
-    event_id = str(event.get("id") or "")
-    if not event_id.startswith("evt_"):
-        return json_error("The event has no Stripe event id.", 400)
+    return None
+
+
+def _stripe_event(body: bytes) -> dict[str, Any]:
+    """The verified event; only Stripe's own events (`evt_...`) are stored."""
+    event = decode_json_object(body)
+    if not str(event.get("id") or "").startswith("evt_"):
+        raise ValueError("The event has no Stripe event id.")
+    return event
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    # Refused before the body is read: without the secret no delivery can be verified.
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        return json_error("Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET.", 503)
+    received = webhook_receive(
+        request,
+        max_bytes=settings.STRIPE_WEBHOOK_MAX_BYTES,
+        too_large="The body is larger than the limit for Stripe events.",
+        verify=_verify,
+        parse=_stripe_event,
+    )
+    if isinstance(received, JsonResponse):
+        return received
+    event_id = str(received.payload["id"])
     _stored, created = webhook_event_store(
         provider=PROVIDER,
         event_id=event_id,
-        body=body,
+        body=received.body,
         headers=kept_headers(request),
-        event_type=str(event.get("type") or ""),
+        event_type=str(received.payload.get("type") or ""),
     )
-    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
+    return webhook_accepted(event_id=event_id, created=created)
 
 
 def _current_session(session: dict[str, Any]) -> tuple[dict[str, Any], bool]:

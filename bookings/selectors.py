@@ -148,13 +148,6 @@ def slots_for(
     return available_slots(rules, now=now, busy=busy, start_day=start_day, days=days)
 
 
-def bookings_upcoming(*, now: datetime | None = None) -> QuerySet[Booking]:
-    now = now or timezone.now()
-    return Booking.objects.select_related("lead", "event_type", "host").filter(
-        status__in=Booking.ACTIVE_STATUSES, end_at__gt=now
-    )
-
-
 def booking_latest_by_lead(*, lead_ids: list[int]) -> dict[int, Booking]:
     """Each lead's most relevant booking (the next active one, else the latest), in one query."""
     now = timezone.now()

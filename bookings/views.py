@@ -18,7 +18,6 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
@@ -38,6 +37,7 @@ from bookings.services import (
     hold_create,
 )
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.http import safe_next, wants_json
 from leads.models import Lead
 from leads.permissions import granted_for, staff_permission_required
 from leads.selectors import CARD_FIELDS, card_for
@@ -317,18 +317,6 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 # --- the owner's cancel (board pill buttons, admin) -------------------------------------------
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _safe_next(request: HttpRequest, candidate: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return ""
-
-
 def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
     """The lead's board card as it is now, for the board's script to swap in."""
     card = card_for(Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id))
@@ -350,7 +338,7 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """
     booking = get_object_or_404(Booking.objects.select_related("lead", "event_type"), pk=pk)
     zone = ZoneInfo(settings.OWNER_TIMEZONE)
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next") or "", default="")
     context: dict[str, Any] = {
         "booking": booking,
         "start_local": booking.start_at.astimezone(zone),
@@ -370,7 +358,7 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             context["error"] = str(exc)
             status = 400 if isinstance(exc, InvalidInput) else 409
-        if _wants_json(request):
+        if wants_json(request):
             if status != 200:
                 return JsonResponse({"ok": False, "error": context["error"]}, status=status)
             logger.info("booking.cancelled_from_board", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})

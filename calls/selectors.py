@@ -30,7 +30,3 @@ def lead_ids_with_failed_call_sync(lead_ids: list[int]) -> set[int]:
         .values_list("lead_id", flat=True)
         .distinct()
     )
-
-
-def calls_for_lead(lead_id: int) -> QuerySet[Call]:
-    return Call.objects.filter(lead_id=lead_id).defer("transcript_text").order_by("-started_at", "-id")

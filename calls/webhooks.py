@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -22,18 +23,17 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
 from clientsflow.webhooks import (
-    PayloadTooLarge,
     check_hmac_signature,
     decode_json_object,
     delivery_id,
     json_error,
     kept_headers,
-    read_body_limited,
     register_webhook_handler,
+    webhook_accepted,
     webhook_event_store,
+    webhook_receive,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,32 +67,34 @@ def parse_fireflies_payload(payload: dict[str, Any]) -> FirefliesEvent:
     )
 
 
+def _fireflies_event(body: bytes) -> FirefliesEvent:
+    return parse_fireflies_payload(decode_json_object(body))
+
+
 @csrf_exempt
 @require_POST
 def fireflies_webhook(request: HttpRequest) -> JsonResponse:
-    try:
-        body = read_body_limited(request, settings.FIREFLIES_WEBHOOK_MAX_BYTES)
-    except PayloadTooLarge:
-        return json_error("The body is larger than 256 KB.", 413)
-    refused = check_hmac_signature(
+    received = webhook_receive(
         request,
-        body,
-        secret=settings.FIREFLIES_WEBHOOK_SECRET,
-        not_configured="Fireflies webhooks are not configured: set FIREFLIES_WEBHOOK_SECRET.",
-        header="x-hub-signature",  # as Fireflies names it
+        max_bytes=settings.FIREFLIES_WEBHOOK_MAX_BYTES,
+        too_large="The body is larger than 256 KB.",
+        verify=partial(
+            check_hmac_signature,
+            secret=settings.FIREFLIES_WEBHOOK_SECRET,
+            not_configured="Fireflies webhooks are not configured: set FIREFLIES_WEBHOOK_SECRET.",
+            header="x-hub-signature",  # as Fireflies names it
+        ),
+        parse=_fireflies_event,
     )
-    if refused is not None:
-        return refused
-    try:
-        event = parse_fireflies_payload(decode_json_object(body))
-    except ValueError as exc:
-        return json_error(str(exc), 400)
+    if isinstance(received, JsonResponse):
+        return received
+    event = received.payload
     event_id = f"{event.meeting_id}:{event.event_type}"[:255]
     try:
         _stored, created = webhook_event_store(
             provider="fireflies",
             event_id=event_id,
-            body=body,
+            body=received.body,
             headers=kept_headers(request),
             event_type=event.event_type,
         )
@@ -101,7 +103,7 @@ def fireflies_webhook(request: HttpRequest) -> JsonResponse:
         response = json_error("We could not store this delivery; nothing was lost on your side. Retry shortly.", 503)
         response["Retry-After"] = "60"
         return response
-    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
+    return webhook_accepted(event_id=event_id, created=created)
 
 
 @register_webhook_handler("fireflies")
@@ -118,35 +120,42 @@ def process_fireflies_event(event: WebhookEvent) -> dict[str, Any]:
     return {"call_id": call.pk}
 
 
+def _participant_joined_payload(body: bytes) -> dict[str, Any]:
+    """The JSON object, refused now if routing would refuse it later."""
+    from calls.services.routing import parse_participant_joined
+
+    payload = decode_json_object(body)
+    parse_participant_joined(payload)
+    return payload
+
+
 @csrf_exempt
 @require_POST
 def meet_participant_joined(request: HttpRequest) -> JsonResponse:
     """Signed like the lead webhooks: `X-Signature` = HMAC-SHA256 of the body with LEAD_WEBHOOK_SECRET."""
-    try:
-        body = read_body_limited(request, settings.LEAD_WEBHOOK_MAX_BYTES)
-    except PayloadTooLarge:
-        return json_error("The body is larger than 1 MB.", 413)
-    refused = check_hmac_signature(
+    received = webhook_receive(
         request,
-        body,
-        secret=settings.LEAD_WEBHOOK_SECRET,
-        not_configured="Meeting routing is not configured: set LEAD_WEBHOOK_SECRET.",
-        header="X-Signature",
+        max_bytes=settings.LEAD_WEBHOOK_MAX_BYTES,
+        too_large="The body is larger than 1 MB.",
+        verify=partial(
+            check_hmac_signature,
+            secret=settings.LEAD_WEBHOOK_SECRET,
+            not_configured="Meeting routing is not configured: set LEAD_WEBHOOK_SECRET.",
+            header="X-Signature",
+        ),
+        parse=_participant_joined_payload,
     )
-    if refused is not None:
-        return refused
-    from calls.services.routing import parse_participant_joined
-
-    try:
-        payload = decode_json_object(body)
-        parse_participant_joined(payload)
-    except (ValueError, InvalidInput) as exc:
-        return json_error(str(exc), 400)
-    event_id = delivery_id(request.headers.get("X-Event-Id"), payload, body)
+    if isinstance(received, JsonResponse):
+        return received
+    event_id = delivery_id(request.headers.get("X-Event-Id"), received.payload, received.body)
     _stored, created = webhook_event_store(
-        provider="meet", event_id=event_id, body=body, headers=kept_headers(request), event_type="participant_joined"
+        provider="meet",
+        event_id=event_id,
+        body=received.body,
+        headers=kept_headers(request),
+        event_type="participant_joined",
     )
-    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
+    return webhook_accepted(event_id=event_id, created=created)
 
 
 @register_webhook_handler("meet")

@@ -9,13 +9,13 @@ from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirec
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from classify.models import Classification, ClassificationChange, Label, PromotionDecision, PromptVersion
 from classify.selectors import POSITIVE
 from classify.services.classification import classification_review
 from classify.text import strip_reply
 from clientsflow.errors import DomainError
+from clientsflow.http import safe_next
 from leads.models import Stage
 
 
@@ -160,11 +160,11 @@ class ClassificationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, classification):
             raise PermissionDenied
         self._review(request, [classification], label=label)
-        back = request.META.get("HTTP_REFERER", "")
-        if not url_has_allowed_host_and_scheme(
-            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            back = reverse("admin:classify_classification_changelist")
+        back = safe_next(
+            request,
+            request.META.get("HTTP_REFERER", ""),
+            default=reverse("admin:classify_classification_changelist"),
+        )
         return HttpResponseRedirect(back)
 
     def _review(self, request: HttpRequest, rows: list[Classification], *, label: str | None) -> None:

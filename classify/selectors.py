@@ -5,22 +5,14 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from classify.models import Classification, Label, PromptVersion
-from classify.prompts import DEFAULT_PROMPT_NAME, DEFAULT_SYSTEM_PROMPT
 from leads.models import Stage
 
 POSITIVE = Q(final_label=Label.POSITIVE) | Q(final_label="", label=Label.POSITIVE)
 
 
-def champion_prompt() -> PromptVersion:
-    """The prompt in use; the built-in one is installed as champion if none is (a fresh database)."""
-    champion = PromptVersion.objects.filter(status=PromptVersion.Status.CHAMPION).first()
-    if champion is not None:
-        return champion
-    prompt, _ = PromptVersion.objects.get_or_create(
-        name=DEFAULT_PROMPT_NAME,
-        defaults={"system_prompt": DEFAULT_SYSTEM_PROMPT, "status": PromptVersion.Status.CHAMPION},
-    )
-    return prompt
+def champion_prompt() -> PromptVersion | None:
+    """The prompt in use, if any (`prompt_ensure_champion` installs the built-in one when none is)."""
+    return PromptVersion.objects.filter(status=PromptVersion.Status.CHAMPION).first()
 
 
 def review_queue() -> QuerySet[Classification]:

@@ -136,10 +136,6 @@ def integration_ok(vendor: str, *, now: datetime | None = None) -> IntegrationSt
     return row
 
 
-def integration_failing(vendor: str) -> bool:
-    return IntegrationStatus.objects.filter(vendor=vendor, alerted_at__isnull=False).exists()
-
-
 def _local(moment: datetime | None) -> str:
     if moment is None:
         return "?"

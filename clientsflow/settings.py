@@ -226,7 +226,7 @@ SECRET_SETTING_NAMES = [
     "EMAIL_HOST_PASSWORD",
 ]
 
-# --- Outbound sequences, sending, unsubscribes and replies (leads: issue 4) -------------------
+# --- Outbound sequences, sending, unsubscribes and replies ----------------------------------
 # Automatic sends happen only on these weekdays and between these hours in OWNER_TIMEZONE.
 OUTBOUND_SEND_DAYS = env.list("OUTBOUND_SEND_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
 OUTBOUND_SEND_HOURS = env.str("OUTBOUND_SEND_HOURS", default="9-17")  # start hour (incl.) - end hour (excl.)
@@ -250,7 +250,7 @@ IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=20.0)
 IMAP_POLL_BATCH = env.int("IMAP_POLL_BATCH", default=100)
 SECRET_SETTING_NAMES += ["MAILGUN_WEBHOOK_SIGNING_KEY", "IMAP_URL"]
 
-# --- Bookings (bookings: issue 6) ------------------------------------------------------------
+# --- Bookings: holds, the booking page's rate limit, Google Calendar ------------------------
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)  # a picked slot is kept this long
 BOOKING_HOLDS_PER_ADDRESS = env.int("BOOKING_HOLDS_PER_ADDRESS", default=3)  # live holds per client IP
 BOOKING_HOLDS_PER_HOST = env.int("BOOKING_HOLDS_PER_HOST", default=5)  # live holds hiding a host's slots
@@ -260,7 +260,7 @@ BOOKING_GOOGLE_TIMEOUT_SECONDS = env.float("BOOKING_GOOGLE_TIMEOUT_SECONDS", def
 BOOKING_GOOGLE_RETRIES = env.int("BOOKING_GOOGLE_RETRIES", default=3)  # after the first attempt
 BOOKING_GOOGLE_BACKOFF_SECONDS = env.float("BOOKING_GOOGLE_BACKOFF_SECONDS", default=1.0)
 
-# --- Sales calls: Fireflies, Notion call rows, Slack digest, meeting routing (calls: issue 7) -
+# --- Sales calls: Fireflies, Notion call rows, Slack digest, meeting routing ----------------
 FIREFLIES_API_URL = env.str("FIREFLIES_API_URL", default="https://api.fireflies.ai/graphql")
 FIREFLIES_TIMEOUT_SECONDS = env.float("FIREFLIES_TIMEOUT_SECONDS", default=20.0)
 FIREFLIES_WEBHOOK_MAX_BYTES = 256 * 1024
@@ -276,7 +276,7 @@ MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
 CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
 
-# --- Billing: proposals, e-signature, Stripe (billing: issue 8) -------------------------------
+# --- Billing: proposals, e-signature, Stripe ------------------------------------------------
 PROPOSAL_LINK_MAX_AGE_DAYS = env.int("PROPOSAL_LINK_MAX_AGE_DAYS", default=90)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=15.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)  # Stripe's own backoff
@@ -295,7 +295,7 @@ CLASSIFY_LOST_THRESHOLD = env.float("CLASSIFY_LOST_THRESHOLD", default=0.8)
 # Any label below this confidence goes to the review queue.
 CLASSIFY_REVIEW_THRESHOLD = env.float("CLASSIFY_REVIEW_THRESHOLD", default=0.55)
 
-# --- Hardening: rate limits on the public forms (issue 9) ------------------------------------
+# --- Rate limits on the public forms --------------------------------------------------------
 # Per client IP, in the shared cache. Booking has its own (BOOKING_RATE_LIMIT, above).
 PROPOSAL_SIGN_RATE_LIMIT = env.str("PROPOSAL_SIGN_RATE_LIMIT", default="10/m")
 UNSUBSCRIBE_RATE_LIMIT = env.str("UNSUBSCRIBE_RATE_LIMIT", default="30/m")

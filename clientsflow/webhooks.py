@@ -11,8 +11,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -20,6 +21,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,48 @@ def check_hmac_signature(
     if not verify_hmac_sha256(secret, body, request.headers.get(header)):
         return json_error(f"The {header} header is missing or does not match the body (HMAC-SHA256).", 401)
     return None
+
+
+P = TypeVar("P")
+# Checks a delivery over its raw body: None when it is authentic, else the response refusing it.
+Verifier = Callable[[HttpRequest, bytes], JsonResponse | None]
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[P]):
+    body: bytes
+    payload: P
+
+
+def webhook_receive(
+    request: HttpRequest,
+    *,
+    max_bytes: int,
+    too_large: str,
+    verify: Verifier,
+    parse: Callable[[bytes], P],
+) -> Delivery[P] | JsonResponse:
+    """The steps every webhook view takes before it stores anything, in this order: read the raw
+    body up to `max_bytes` (413 with `too_large`), `verify` it over those raw bytes (its refusal is
+    sent as is), then `parse` it (ValueError or InvalidInput: 400 with the message). Returns the
+    delivery, or the response refusing it; nothing is written either way."""
+    try:
+        body = read_body_limited(request, max_bytes)
+    except PayloadTooLarge:
+        return json_error(too_large, 413)
+    refused = verify(request, body)
+    if refused is not None:
+        return refused
+    try:
+        payload = parse(body)
+    except (ValueError, InvalidInput) as exc:
+        return json_error(str(exc), 400)
+    return Delivery(body=body, payload=payload)
+
+
+def webhook_accepted(*, event_id: str, created: bool) -> JsonResponse:
+    """The answer to a delivery that is stored: a replay is acknowledged too, so the sender stops."""
+    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
 
 
 def kept_headers(request: HttpRequest, extra: tuple[str, ...] = ()) -> dict[str, str]:

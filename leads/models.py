@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
@@ -45,6 +46,10 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
 
 # Fields an intake may fill in; the owner's own edits to them are never overwritten.
 ENRICHABLE_FIELDS = ("name", "email", "phone", "company")
+
+
+# A lead's source label, as the intake webhook URL and the CSV import accept it (fits Lead.source).
+SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 class Lead(TimeStampedModel):

@@ -257,11 +257,6 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
     return BoardSummary(counts=counts, recency=RecencyCounts(**totals), sources=sorted(sources))
 
 
-def board_counts(filters: BoardFilters, *, now: datetime | None = None) -> dict[str, int]:
-    """Leads per stage, counted in the database in one query."""
-    return board_summary(filters, now=now).counts
-
-
 def board_columns(
     filters: BoardFilters,
     *,
@@ -323,11 +318,6 @@ def board_column_page(
     more = len(leads) > limit
     leads = leads[:limit]
     return _cards(leads), (encode_cursor(leads[-1]) if more and leads else "")
-
-
-def recency_counts(*, now: datetime | None = None) -> RecencyCounts:
-    """How many active leads arrived in the last hour / day / week, and how many are unseen."""
-    return board_summary(BoardFilters(), now=now).recency
 
 
 def lead_for_page(public_id: Any) -> Lead:

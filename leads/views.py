@@ -22,7 +22,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -30,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clientsflow.attention import needs_you_counts
 from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
+from clientsflow.http import safe_next, wants_json
 from leads.forms import BoardFilterForm, MarkSeenForm, MoveForm
 from leads.models import PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
@@ -215,20 +215,8 @@ def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _safe_next(request: HttpRequest, candidate: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return BOARD_URL
-
-
 def _move_refused(request: HttpRequest, message: str, status: int, next_url: str) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"ok": False, "error": message}, status=status)
     messages.error(request, f"Not moved: {message}")
     return HttpResponseRedirect(next_url)
@@ -240,7 +228,7 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     """Move a card. JSON for the board's script (4xx with the reason when refused); a redirect
     back with a message for the plain form that works without JavaScript."""
     form = MoveForm(request.POST)
-    next_url = _safe_next(request, request.POST.get("next", ""))
+    next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
     if not form.is_valid():
         return _move_refused(request, form.error_message(), 400, next_url)
     try:
@@ -267,7 +255,7 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     lead.refresh_from_db(fields=["seen_at"])
     logger.info("board.lead_moved", extra={"lead_id": lead.pk, "to_stage": to_stage})
     message = f"Saved: {lead} moved to {stage_label(to_stage)}."
-    if _wants_json(request):
+    if wants_json(request):
         card_html = render_to_string(
             "leads/_card.html",
             {"card": card_for(lead), "board_url": next_url, "granted": granted_for(request.user)},
@@ -282,7 +270,7 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_permission_required(CHANGE_LEAD)
 def board_mark_seen(request: HttpRequest) -> HttpResponse:
     form = MarkSeenForm(request.POST)
-    next_url = _safe_next(request, request.POST.get("next", ""))
+    next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
     if not form.is_valid():
         messages.error(request, "Nothing was marked: reload the board and try again.")
         return HttpResponseRedirect(next_url)

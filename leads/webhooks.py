@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -12,25 +12,24 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
 from clientsflow.signatures import verify_ed25519
 from clientsflow.webhooks import (
-    PayloadTooLarge,
     check_hmac_signature,
     decode_json_object,
     delivery_id,
     json_error,
     kept_headers,
-    read_body_limited,
     register_webhook_handler,
+    webhook_accepted,
     webhook_event_store,
+    webhook_receive,
 )
+from leads.models import SOURCE_RE
 from leads.services.intake import lead_intake, parse_lead_payload
 
 logger = logging.getLogger(__name__)
 
-SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 GHL_SOURCE = "ghl"
 
 
@@ -51,34 +50,37 @@ def _verify(source: str, request: HttpRequest, body: bytes) -> JsonResponse | No
     )
 
 
+def _lead_payload(body: bytes) -> dict[str, Any]:
+    """The JSON object, refused now if processing would refuse it later."""
+    payload = decode_json_object(body)
+    parse_lead_payload(payload)
+    return payload
+
+
 @csrf_exempt
 @require_POST
 def lead_webhook(request: HttpRequest, source: str) -> JsonResponse:
     if not SOURCE_RE.match(source):
         return json_error("Unknown source: use lower-case letters, digits, '-' or '_'.", 404)
-    try:
-        body = read_body_limited(request, settings.LEAD_WEBHOOK_MAX_BYTES)
-    except PayloadTooLarge:
-        return json_error("The body is larger than 1 MB.", 413)
-    refused = _verify(source, request, body)
-    if refused is not None:
-        return refused
-    try:
-        payload = decode_json_object(body)
-        parse_lead_payload(payload)
-    except ValueError as exc:
-        return json_error(str(exc), 400)
-    except InvalidInput as exc:
-        return json_error(str(exc), 400)
-    event_id = delivery_id(request.headers.get("X-Event-Id"), payload, body)
+    received = webhook_receive(
+        request,
+        max_bytes=settings.LEAD_WEBHOOK_MAX_BYTES,
+        too_large="The body is larger than 1 MB.",
+        verify=partial(_verify, source),
+        parse=_lead_payload,
+    )
+    if isinstance(received, JsonResponse):
+        return received
+    payload = received.payload
+    event_id = delivery_id(request.headers.get("X-Event-Id"), payload, received.body)
     _event, created = webhook_event_store(
         provider=f"leads:{source}",
         event_id=event_id,
-        body=body,
+        body=received.body,
         headers=kept_headers(request, ("X-GHL-Signature",) if source == GHL_SOURCE else ()),
         event_type=str(payload.get("type") or "lead")[:100],
     )
-    return JsonResponse({"status": "accepted" if created else "duplicate", "event_id": event_id}, status=200)
+    return webhook_accepted(event_id=event_id, created=created)
 
 
 @register_webhook_handler("leads")

@@ -72,6 +72,17 @@ def check_proposal_editable(*, proposal: Proposal) -> None:
         raise DomainError("This version is waiting for its email to be approved: create a new version to change it.")
 
 
+def check_proposal_create(*, lead: Lead, title: str, currency: str, deposit_percent: int | None) -> None:
+    """Refuse, with what to do instead, a proposal that `proposal_create` would not make."""
+    if lead.merged_into_id:
+        raise DomainError("This lead was merged into another; create the proposal for that one.")
+    if not title.strip():
+        raise InvalidInput("Give the proposal a title.")
+    money.check_currency(currency)
+    if deposit_percent is not None and not 1 <= deposit_percent <= 100:
+        raise InvalidInput("A deposit is between 1 and 100 percent (leave it empty to charge the whole total).")
+
+
 @transaction.atomic
 def proposal_create(
     *,
@@ -85,12 +96,7 @@ def proposal_create(
     terms: str = "",
     actor: Any = None,
 ) -> Proposal:
-    if lead.merged_into_id:
-        raise DomainError("This lead was merged into another; create the proposal for that one.")
-    if not title.strip():
-        raise InvalidInput("Give the proposal a title.")
-    if deposit_percent is not None and not 1 <= deposit_percent <= 100:
-        raise InvalidInput("A deposit is between 1 and 100 percent (leave it empty to charge the whole total).")
+    check_proposal_create(lead=lead, title=title, currency=currency, deposit_percent=deposit_percent)
     proposal = Proposal.objects.create(
         lead=lead,
         title=title.strip()[:200],

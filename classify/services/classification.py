@@ -25,7 +25,7 @@ from classify.clients import anthropic as anthropic_client
 from classify.cues import has_unsubscribe_intent
 from classify.local_model import load_model
 from classify.models import Backend, Classification, ClassificationChange, Label, PromptVersion
-from classify.selectors import champion_prompt
+from classify.services.prompts import prompt_ensure_champion
 from classify.text import strip_reply
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
@@ -84,7 +84,7 @@ def classify_text(
         verdict.review_reasons.append("The reply has no text of its own (only quotes or a signature).")
         return verdict
     if anthropic_client.is_enabled() if use_anthropic is None else use_anthropic:
-        prompt = prompt or champion_prompt()
+        prompt = prompt or prompt_ensure_champion()
         try:
             answer = anthropic_client.classify_reply_text(
                 text=own_text, system_prompt=prompt.system_prompt, model=prompt.model, client=client

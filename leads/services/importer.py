@@ -63,10 +63,9 @@ from django.db.models import Q
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
-from leads.models import Lead, LeadEvent
+from leads.models import SOURCE_RE, Lead, LeadEvent
 from leads.services.identity import emails_conflict, lead_find_duplicate
 from leads.services.intake import LeadData, also_seen_pending, enrich_in_memory, lead_intake
-from leads.webhooks import SOURCE_RE
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 unknown sends.
 
 A message is sent only if a staff user with the approve permission approved exactly its subject
-and body: the approval stores `approved_hash`, and any edit voids it (DESIGN.md, invariant 1).
+and body: the approval stores `approved_hash`, and any edit voids it.
 Sending itself is `outreach.services.sending`.
 """
 

@@ -1,6 +1,6 @@
 """Sending approved messages: the policy, the one compare-and-swap send, and the sweeps.
 
-The rules (DESIGN.md, invariants 1, 2 and 8):
+The rules (docs/architecture.md, "Invariants"):
 
 * Only an approval that still matches the content, by an approver who still holds the approve
   permission, lets a message go; `AUTOSEND_ENABLED` off means the worker never sends on its own.

@@ -1,6 +1,8 @@
 import pytest
 
 from billing.models import Payment, Proposal
+from clientsflow.models import AuditEvent
+from leads.models import Lead
 from outreach.models import OutboundMessage
 from tests.billing.conftest import make_lead, sent_proposal, signed_proposal
 
@@ -38,6 +40,33 @@ def test_owner_creates_a_proposal_with_prices_in_major_units(admin_client):
     proposal = Proposal.objects.get()
     assert proposal.lines.get().unit_price_minor == 125050
     assert proposal.total_minor == 250100 and proposal.amounts == (125050, 125050)
+
+
+def test_a_proposal_added_in_the_admin_is_made_by_the_service(admin_client, admin_user):
+    lead = make_lead()
+    response = admin_client.post("/admin/billing/proposal/add/", _add_form(lead, currency="eur"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    proposal = Proposal.objects.get()
+    assert proposal.currency == "EUR" and proposal.created_by == admin_user and proposal.deposit_percent == 50
+    assert AuditEvent.objects.filter(verb="proposal.created", object_id=str(proposal.pk)).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"currency": "US"}, "is not a currency code"),
+        ({"merged": True}, "This lead was merged into another"),
+    ],
+)
+def test_what_the_service_refuses_is_shown_on_the_add_form(admin_client, change, error):
+    lead = make_lead()
+    if change.pop("merged", False):
+        survivor = make_lead(email="grace@example.com", name="Grace Hopper")
+        Lead.objects.filter(pk=lead.pk).update(merged_into=survivor)
+    response = admin_client.post("/admin/billing/proposal/add/", {**_add_form(lead), **change})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Proposal.objects.exists()
 
 
 def test_jpy_prices_with_decimals_are_refused_in_the_form(admin_client):

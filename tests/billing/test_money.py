@@ -36,7 +36,7 @@ def test_formatting_is_per_currency():
     ],
 )
 def test_even_splits_always_sum_to_the_total(total, parts, expected):
-    result = money.split_evenly(total, parts)
+    result = money.allocate(total, [1] * parts)
     assert result == expected
     assert sum(result) == total
 

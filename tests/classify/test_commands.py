@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 from classify.local_model import DATA_DIR, MODEL_PATH, load_model, read_dataset
 from classify.models import Classification, ClassificationChange, PromotionDecision, PromptVersion
-from classify.selectors import champion_prompt
 from classify.services.classification import classification_review, reply_classify
+from classify.services.prompts import prompt_ensure_champion
 from classify.text import strip_reply
 from tests.classify.conftest import tool_use_answer
 from tests.classify.factories import InboundReplyFactory
@@ -75,7 +75,7 @@ def _challenger(name: str = "v2-stricter") -> PromptVersion:
 
 
 def test_challenger_better_on_the_frozen_set_is_promoted(anthropic_http, small_set) -> None:
-    champion = champion_prompt()
+    champion = prompt_ensure_champion()
     challenger = _challenger()
 
     def answer(system: str, text: str):
@@ -107,7 +107,7 @@ def test_challenger_better_on_the_frozen_set_is_promoted(anthropic_http, small_s
 
 
 def test_challenger_with_more_false_negatives_is_refused(anthropic_http, small_set) -> None:
-    champion = champion_prompt()
+    champion = prompt_ensure_champion()
     challenger = _challenger()
 
     def answer(system: str, text: str):
@@ -136,7 +136,7 @@ def test_challenger_with_more_false_negatives_is_refused(anthropic_http, small_s
 
 
 def test_challenger_that_is_only_equal_is_refused(anthropic_http, small_set) -> None:
-    champion_prompt()
+    prompt_ensure_champion()
     challenger = _challenger()
     anthropic_http(lambda system, text: (200, tool_use_answer(label=TRUTH[text], confidence=0.9)))
     output = run(

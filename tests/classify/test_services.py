@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from classify.models import Classification, ClassificationChange
+from classify.models import Classification, ClassificationChange, PromptVersion
+from classify.prompts import DEFAULT_PROMPT_NAME
+from classify.selectors import champion_prompt
 from classify.services.classification import classification_relabel, classification_review, reply_classify
+from classify.services.prompts import prompt_ensure_champion
 from clientsflow.models import AuditEvent
 from leads.models import Stage, StageChange
 from outreach.models import InboundReply
@@ -175,3 +178,12 @@ def test_relabel_never_touches_a_human_label(anthropic_off, admin_user) -> None:
     assert classification_relabel(classification=classification, verdict=verdict, actor_label="test") is None
     classification.refresh_from_db()
     assert classification.effective_label == "neutral"
+
+
+def test_reading_the_champion_writes_nothing_and_ensuring_it_installs_the_builtin_once() -> None:
+    PromptVersion.objects.all().delete()  # a database emptied since the migration installed it
+    assert champion_prompt() is None and not PromptVersion.objects.exists()
+    first = prompt_ensure_champion()
+    assert first.name == DEFAULT_PROMPT_NAME and first.status == PromptVersion.Status.CHAMPION
+    assert prompt_ensure_champion().pk == first.pk and PromptVersion.objects.count() == 1
+    assert champion_prompt() == first

@@ -11,7 +11,7 @@ import respx
 from django.utils import timezone
 
 from clientsflow.attention import needs_you_counts
-from clientsflow.integrations import integration_failed, integration_failing, integration_ok
+from clientsflow.integrations import integration_failed, integration_ok
 from clientsflow.models import AuditEvent, IntegrationStatus
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,6 @@ def test_failures_in_a_row_raise_one_alert_and_a_success_clears_it(slack):
     error = RuntimeError("Fireflies answered HTTP 500.")
     integration_failed("fireflies", error=error)
     integration_failed("fireflies", error=error)
-    assert not integration_failing("fireflies")
     assert needs_you()[1] == 0 and slack.call_count == 0
 
     row = integration_failed("fireflies", error=error)  # the third in a row
@@ -68,15 +67,15 @@ def test_failures_in_a_row_raise_one_alert_and_a_success_clears_it(slack):
 
     integration_ok("fireflies")  # fine and still fine: nothing new
     integration_failed("fireflies", error=error)  # a new outage starts from one
-    assert slack.call_count == 2 and not integration_failing("fireflies")
+    assert slack.call_count == 2 and needs_you()[1] == 0
 
 
 def test_two_failures_a_minute_apart_are_an_outage(slack):
     start = timezone.now()
     integration_failed("notion", error="HTTP 502", now=start)
-    assert not integration_failing("notion")
+    assert needs_you("integration_notion")[1] == 0
     integration_failed("notion", error="HTTP 502", now=start + timedelta(seconds=61))
-    assert integration_failing("notion")
+    assert needs_you("integration_notion")[1] == 1
     assert slack.call_count == 1 and "Notion has failed 2 times" in posted_texts(slack)[0]
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import RequestFactory
 from django.utils import timezone
 
 from clientsflow.jobs import webhook_sweep
 from clientsflow.models import WebhookEvent
-from clientsflow.webhooks import webhook_event_process, webhook_event_store
+from clientsflow.webhooks import (
+    Delivery,
+    decode_json_object,
+    json_error,
+    webhook_event_process,
+    webhook_event_store,
+    webhook_receive,
+)
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +96,34 @@ def test_admin_list_filters_by_status(admin_client):
     response = admin_client.get("/admin/clientsflow/webhookevent/?status__exact=received")
     assert response.status_code == 200
     assert b"leads:website" in response.content
+
+
+def _receive(body: bytes, *, signed: bool = True):  # type: ignore[no-untyped-def]
+    request = RequestFactory().post("/hook/", data=body, content_type="application/json")
+    seen: list[str] = []
+
+    def verify(_request, raw):  # type: ignore[no-untyped-def]
+        seen.append("verify")
+        return None if signed and raw == body else json_error("forged", 401)
+
+    def parse(raw):  # type: ignore[no-untyped-def]
+        seen.append("parse")
+        return decode_json_object(raw)
+
+    return webhook_receive(request, max_bytes=32, too_large="Too big.", verify=verify, parse=parse), seen
+
+
+def test_the_shared_preamble_checks_size_then_signature_then_shape_and_writes_nothing():
+    received, seen = _receive(b'{"id": "a"}')
+    assert isinstance(received, Delivery) and received.payload == {"id": "a"} and received.body == b'{"id": "a"}'
+    assert seen == ["verify", "parse"]
+
+    too_big, seen = _receive(b'{"id": "' + b"x" * 40 + b'"}')
+    assert too_big.status_code == 413 and json.loads(too_big.content) == {"error": "Too big."} and seen == []
+
+    forged, seen = _receive(b'{"id": "a"}', signed=False)
+    assert forged.status_code == 401 and seen == ["verify"]  # an unverified body is never parsed
+
+    not_an_object, seen = _receive(b"[1, 2]")
+    assert not_an_object.status_code == 400 and "JSON object" in json.loads(not_an_object.content)["error"]
+    assert WebhookEvent.objects.count() == 0

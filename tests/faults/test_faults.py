@@ -243,7 +243,7 @@ def test_worker_killed_mid_task_leaves_nothing_half_done_and_the_effect_happens_
     assert event.attempts == 1
 
 
-REDIS_OUTAGE_SECONDS = 30  # the figure: Redis stopped for 30 s under webhook load
+REDIS_OUTAGE_SECONDS = 30  # how long Redis is stopped while webhooks keep arriving
 OUTAGE_MAX_REQUESTS = 400  # the load loop's bound (whichever comes first)
 
 

@@ -1,4 +1,4 @@
-"""The CI-sized soak: the same code as `make soak` (tools/soak.py), 30 s of load, invariants asserted.
+"""The CI-sized soak: the same code as `make soak` (tools/soak/), 30 s of load, invariants asserted.
 
 It starts gunicorn (2 workers), a Celery worker and Beat on 127.0.0.1 against a private database
 (`soak_<pid>` on the test PostgreSQL server, dropped afterwards) and a private Redis db (never 0).
@@ -7,25 +7,13 @@ The one Beat's dispatcher sends the seeded approved emails to a loopback SMTP si
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_soak():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("clientsflow_soak", ROOT / "tools" / "soak.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tools import soak
 
 
 def server_url() -> str:
@@ -45,7 +33,6 @@ def private_redis() -> str:
 
 @pytest.mark.services
 def test_ci_soak_keeps_the_books():
-    soak = load_soak()
     result = soak.soak(seconds=30, max_requests=20000, database_url=server_url(), redis_url=private_redis())
     failed = [name for name, ok in result["invariants"].items() if not ok]
     assert failed == [], result

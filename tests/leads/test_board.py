@@ -19,10 +19,9 @@ from leads.selectors import (
     TimelineEntry,
     board_column_page,
     board_columns,
-    board_counts,
+    board_summary,
     decode_cursor,
     lead_timeline,
-    recency_counts,
     register_card_actions,
     register_timeline_source,
 )
@@ -111,7 +110,7 @@ def test_columns_follow_the_pipeline_with_database_counts_and_newest_cards_first
 def test_merged_leads_are_not_on_the_board():
     survivor, duplicate = make_board_leads(2, stages=[Stage.NEW])
     Lead.objects.filter(pk=duplicate.pk).update(merged_into=survivor)
-    assert board_counts(BoardFilters())["new"] == 1
+    assert board_summary(BoardFilters()).counts["new"] == 1
 
 
 def test_load_more_pages_a_column_in_the_database_without_gaps_or_repeats():
@@ -142,15 +141,15 @@ def test_filters_search_name_email_and_company_source_stage_and_unseen():
     make_board_leads(12)
     Lead.objects.create(name="Zed Quinn", email="zq@example.com", email_normalized="zq@example.com", source="ghl")
     Lead.objects.create(name="Ann", email="ann@acme.test", email_normalized="ann@acme.test", company="Zedcorp")
-    total = sum(board_counts(BoardFilters(q="zed")).values())
+    total = sum(board_summary(BoardFilters(q="zed")).counts.values())
     assert total == 2
-    assert sum(board_counts(BoardFilters(q="acme.test")).values()) == 1
-    assert sum(board_counts(BoardFilters(source="ghl")).values()) == 4 + 1
+    assert sum(board_summary(BoardFilters(q="acme.test")).counts.values()) == 1
+    assert sum(board_summary(BoardFilters(source="ghl")).counts.values()) == 4 + 1
     only_booked = board_columns(BoardFilters(stage="booked"))
     assert [column.stage for column in only_booked] == ["booked"]
     assert all(card.lead.stage == "booked" for card in only_booked[0].cards)
     Lead.objects.filter(name="Ann").update(seen_at=timezone.now())
-    assert sum(board_counts(BoardFilters(unseen=True)).values()) == 13
+    assert sum(board_summary(BoardFilters(unseen=True)).counts.values()) == 13
 
 
 def test_recency_counts_and_since_filter():
@@ -161,9 +160,9 @@ def test_recency_counts_and_since_filter():
     ):
         Lead.objects.filter(pk=lead.pk).update(created_at=now - age)
     Lead.objects.filter(pk=leads[3].pk).update(seen_at=now)
-    counts = recency_counts(now=now)
+    counts = board_summary(BoardFilters(), now=now).recency
     assert (counts.last_hour, counts.last_day, counts.last_week, counts.unseen) == (1, 2, 3, 3)
-    assert board_counts(BoardFilters(since="24h"), now=now)["new"] == 2
+    assert board_summary(BoardFilters(since="24h"), now=now).counts["new"] == 2
 
 
 def test_mark_all_seen_spares_leads_that_arrived_after_the_page_was_drawn():

@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from classify.local_model import load_model, read_dataset
 from classify.models import PromptVersion
-from classify.selectors import champion_prompt
 from classify.services.evaluation import (
     anthropic_predictor,
     dataset_sha256,
@@ -19,6 +18,7 @@ from classify.services.evaluation import (
     prompt_record_eval,
     write_predictions,
 )
+from classify.services.prompts import prompt_ensure_champion
 
 
 class Command(BaseCommand):
@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
             if not is_enabled():
                 raise CommandError("ANTHROPIC_API_KEY is not set: set it, or use --backend local.")
-            champion = champion_prompt()
+            champion = prompt_ensure_champion()
             prompt = champion
             if challenger:
                 prompt = PromptVersion.objects.filter(pk=challenger).first()

@@ -1,0 +1,1 @@
+"""Operator tools that run beside the app (`python -m tools.soak`)."""
