@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from billing.clients import stripe as stripe_client
 from billing.services.payments import payment_apply_intent_failed, payment_apply_refund, payment_apply_session
 from clientsflow.models import WebhookEvent
+from clientsflow.payloads import check_payload_storable
 from clientsflow.webhooks import (
     PayloadTooLarge,
     json_error,
@@ -47,6 +48,10 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         )
     except stripe_client.WebhookRejected as exc:
         logger.info("stripe.webhook_rejected", extra={"reason": str(exc)})
+        return json_error(str(exc), 400)
+    try:
+        check_payload_storable(event)
+    except ValueError as exc:
         return json_error(str(exc), 400)
     event_id = str(event.get("id") or "")
     if not event_id.startswith("evt_"):

@@ -8,7 +8,6 @@ exactly once or not at all.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -183,16 +182,3 @@ def stale_unprocessed_events(*, older_than: timedelta, limit: int = 200) -> list
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )
-
-
-def decode_json_object(body: bytes) -> dict[str, Any]:
-    """Parse a JSON object or raise ValueError with a message fit for the sender."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError("The body is not valid UTF-8.") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"The body is not valid JSON ({exc.msg} at position {exc.pos}).") from exc
-    if not isinstance(payload, dict):
-        raise ValueError("The body must be a JSON object.")
-    return payload

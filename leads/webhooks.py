@@ -14,11 +14,11 @@ from django.views.decorators.http import require_POST
 
 from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
+from clientsflow.payloads import decode_json_object
 from clientsflow.signatures import verify_ed25519
 from clientsflow.webhooks import (
     PayloadTooLarge,
     check_hmac_signature,
-    decode_json_object,
     delivery_id,
     json_error,
     kept_headers,
