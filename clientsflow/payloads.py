@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 # Real webhook payloads (Stripe events included) nest well under twenty levels.
 MAX_DEPTH = 64
@@ -63,3 +64,16 @@ def _problem(text: str) -> str:
     if "\x00" in text:
         return "contains a NUL character (\\u0000), which cannot be stored"
     return "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid text"
+
+
+def https_url(value: str) -> str:
+    """`value` if it is an absolute https URL, else "" (a vendor's `javascript:` or `data:` link
+    would otherwise be stored and rendered as a clickable href)."""
+    url = (value or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() != "https" or not parts.hostname or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return ""
+    return url
