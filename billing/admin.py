@@ -16,7 +16,7 @@ from billing.clients import stripe as stripe_client
 from billing.models import Payment, Proposal, ProposalLine, Signature
 from billing.services.links import proposal_link_url
 from billing.services.outbound_sync import proposal_outbound_sync
-from billing.services.payments import payment_apply_session
+from billing.services.payments import payment_apply_session, payment_review_resolve
 from billing.services.proposals import (
     check_proposal_create,
     check_proposal_editable,
@@ -294,12 +294,22 @@ class ProposalAdmin(admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "lead", "proposal", "amount_display", "status", "refunded_minor", "failure_message")
-    list_filter = ("status", "currency", "created_at")
+    list_display = (
+        "created_at",
+        "lead",
+        "proposal",
+        "amount_display",
+        "status",
+        "refunded_minor",
+        "failure_message",
+        "review_reason",
+        "reviewed_at",
+    )
+    list_filter = ("status", ("reviewed_at", admin.EmptyFieldListFilter), "currency", "created_at")
     list_select_related = ("lead", "proposal")
     search_fields = ("checkout_session_id", "payment_intent_id", "lead__email_normalized", "lead__name")
     readonly_fields = [f.name for f in Payment._meta.fields]
-    actions = ("refresh_from_stripe",)
+    actions = ("refresh_from_stripe", "mark_reviewed")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -323,3 +333,15 @@ class PaymentAdmin(admin.ModelAdmin):
                 return
             changed += payment_apply_session(session=session, authoritative=True, source=f"admin:{request.user}")[1]
         self.message_user(request, f"Refreshed; {changed} payment(s) changed.", messages.SUCCESS)
+
+    @admin.action(description="Mark reviewed (settled in Stripe; stays not paid)", permissions=["change"])
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        done = 0
+        for payment in queryset[:50]:
+            try:
+                payment_review_resolve(payment=payment, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{payment}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} payment(s) marked reviewed.", messages.SUCCESS)

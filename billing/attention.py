@@ -1,4 +1,5 @@
-"""Billing items on the board: failed payments need the owner; badges say where money stands."""
+"""Billing items on the board: failed payments and payments needing review need the owner; badges
+say where money stands."""
 
 from __future__ import annotations
 
@@ -19,7 +20,23 @@ register_needs_you(
     order=40,
 )
 
+
+def payments_needing_review_count() -> int:
+    return Payment.objects.filter(status=Payment.Status.REVIEW, reviewed_at__isnull=True).count()
+
+
+register_needs_you(
+    "billing_payments_review",
+    "Payments needing review",
+    url="/admin/billing/payment/?status__exact=review&reviewed_at__isnull=True",
+    count=payments_needing_review_count,
+    order=39,
+)
+
 BADGES = {
+    Payment.Status.REVIEW: Badge(
+        "Payment needs review", "danger", "Money arrived that does not match the proposal; it was not marked paid."
+    ),
     Payment.Status.FAILED: Badge("Payment failed", "danger", "The lead's last payment did not go through."),
     Payment.Status.PENDING: Badge("Payment processing", "info", "A delayed payment method is clearing."),
     Payment.Status.REFUNDED: Badge("Refunded", "warn", "A payment was refunded."),
@@ -31,6 +48,7 @@ def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
     rows = (
         Payment.objects.filter(lead_id__in=lead_ids, status__in=list(BADGES))
         .exclude(status=Payment.Status.FAILED, proposal__status=Proposal.Status.PAID)
+        .exclude(status=Payment.Status.REVIEW, reviewed_at__isnull=False)
         .values_list("lead_id", "status")
         .distinct()
     )

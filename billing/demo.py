@@ -27,7 +27,7 @@ PROPOSAL_CYCLE = {
 }
 S = Payment.Status
 # Checkout histories, cycled per lead: signed leads have not paid (yet); paid leads did.
-SIGNED_PAYMENTS = [[S.EXPIRED, S.FAILED], [S.PENDING], [S.OPEN], []]
+SIGNED_PAYMENTS = [[S.EXPIRED, S.FAILED], [S.PENDING], [S.OPEN, S.REVIEW], []]
 PAID_PAYMENTS = [[S.PAID], [S.FAILED, S.PAID], [S.REFUNDED], [S.PAID]]
 
 
@@ -104,6 +104,10 @@ def _sign(ctx: DemoContext, proposal: Proposal) -> None:
 
 def _payment(ctx: DemoContext, proposal: Proposal, status: str, n: int) -> None:
     amount = proposal.due_now_minor
+    review_reason = ""
+    if status == Payment.Status.REVIEW:  # the lead paid a different amount than asked
+        amount = max(proposal.due_now_minor // 2, 1)
+        review_reason = f"Paid {proposal.money(amount)}; the proposal asked for {proposal.due_now_display}."
     at = (proposal.signed_at or ctx.now) + timedelta(hours=2)
     Payment.objects.create(
         proposal=proposal,
@@ -121,6 +125,7 @@ def _payment(ctx: DemoContext, proposal: Proposal, status: str, n: int) -> None:
         refunded_at=at + timedelta(days=2) if status == Payment.Status.REFUNDED else None,
         expires_at=at + timedelta(hours=24),
         last_event_id="demo",
+        review_reason=review_reason,
     )
     if status in (Payment.Status.PAID, Payment.Status.REFUNDED):
         Proposal.objects.filter(pk=proposal.pk).update(paid_at=at)

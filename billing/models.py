@@ -174,7 +174,12 @@ class Signature(models.Model):
 
 
 class Payment(TimeStampedModel):
-    """One Stripe Checkout Session for a proposal and what became of it."""
+    """One Stripe Checkout Session for a proposal and what became of it.
+
+    Money that is not what the proposal asked for at that moment (another amount or currency, a
+    proposal that is not payable, a proposal we do not know) is kept as `review`, never `paid`,
+    until a person settles it in Stripe and marks it reviewed.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Checkout open"
@@ -183,8 +188,16 @@ class Payment(TimeStampedModel):
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Checkout expired"
         REFUNDED = "refunded", "Refunded"
+        REVIEW = "review", "Needs review"
 
-    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="payments")
+    proposal = models.ForeignKey(
+        Proposal,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        null=True,
+        blank=True,
+        help_text="Empty only for a payment needing review that names a proposal we do not have.",
+    )
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="payments")
     checkout_session_id = models.CharField(max_length=255, unique=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -199,12 +212,20 @@ class Payment(TimeStampedModel):
     refunded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_event_id = models.CharField(max_length=255, blank=True, help_text="The last Stripe event applied.")
+    review_reason = models.CharField(max_length=500, blank=True, help_text="Why this payment was not applied.")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gte=0), name="payment_amount_not_negative"),
             models.CheckConstraint(condition=Q(refunded_minor__gte=0), name="payment_refund_not_negative"),
+            models.CheckConstraint(
+                condition=Q(proposal__isnull=False) | ~Q(review_reason=""), name="payment_proposal_unless_review"
+            ),
         ]
         indexes = [models.Index(fields=["lead", "status"], name="payment_lead_status_idx")]
 

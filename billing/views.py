@@ -205,7 +205,7 @@ def payment_success(request: HttpRequest, token: str) -> HttpResponse:
     if (
         payment is not None
         and stripe_client.enabled()
-        and payment.status not in (Payment.Status.PAID, Payment.Status.REFUNDED)
+        and payment.status not in (Payment.Status.PAID, Payment.Status.REFUNDED, Payment.Status.REVIEW)
     ):
         try:
             session = stripe_client.checkout_session_retrieve(session_id)

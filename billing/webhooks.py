@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from billing.clients import stripe as stripe_client
 from billing.services.payments import payment_apply_intent_failed, payment_apply_refund, payment_apply_session
 from clientsflow.models import WebhookEvent
+from clientsflow.payloads import decode_json_object
 from clientsflow.webhooks import (
-    decode_json_object,
     json_error,
     kept_headers,
     register_webhook_handler,

@@ -17,6 +17,7 @@ from calls.services.ingest import call_fetch_and_match
 from calls.services.matching import call_confirm_match, call_match
 from calls.services.notion_sync import call_notion_sync
 from clientsflow.errors import DomainError
+from clientsflow.payloads import https_url
 from leads.models import Lead
 
 
@@ -131,7 +132,10 @@ class CallAdmin(admin.ModelAdmin):
     def links(self, obj: Call) -> str:
         parts = [
             (label, url)
-            for label, url in (("Recording", obj.video_url or obj.audio_url), ("Transcript", obj.transcript_url))
+            for label, url in (
+                ("Recording", https_url(obj.video_url) or https_url(obj.audio_url)),
+                ("Transcript", https_url(obj.transcript_url)),
+            )
             if url
         ]
         if not parts:

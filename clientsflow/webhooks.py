@@ -8,7 +8,6 @@ exactly once or not at all.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,16 +251,3 @@ def webhook_bodies_purge(*, older_than: timedelta, batch: int = 1000) -> int:
     if purged:
         logger.info("webhook.bodies_purged", extra={"count": purged, "cutoff": cutoff.isoformat()})
     return purged
-
-
-def decode_json_object(body: bytes) -> dict[str, Any]:
-    """Parse a JSON object or raise ValueError with a message fit for the sender."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError("The body is not valid UTF-8.") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"The body is not valid JSON ({exc.msg} at position {exc.pos}).") from exc
-    if not isinstance(payload, dict):
-        raise ValueError("The body must be a JSON object.")
-    return payload

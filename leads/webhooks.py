@@ -13,10 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from clientsflow.models import WebhookEvent
+from clientsflow.payloads import decode_json_object
 from clientsflow.signatures import verify_ed25519
 from clientsflow.webhooks import (
     check_hmac_signature,
-    decode_json_object,
     delivery_id,
     json_error,
     kept_headers,

@@ -19,6 +19,8 @@ from typing import Any, ParamSpec, TypeVar
 import stripe
 from django.conf import settings
 
+from clientsflow.payloads import too_deep_message
+
 logger = logging.getLogger(__name__)
 
 VENDOR = "stripe"
@@ -195,6 +197,8 @@ def webhook_event_verify(*, payload: bytes, signature_header: str | None, secret
         event = stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError:
         raise WebhookRejected("The Stripe-Signature header is missing, malformed or does not match the body.")
+    except RecursionError:
+        raise WebhookRejected(too_deep_message())
     except (ValueError, AttributeError, TypeError):
         # ValueError: not JSON. AttributeError/TypeError: signed JSON that is not an object (a list,
         # a number), which Stripe's helper trips over instead of refusing.

@@ -9,9 +9,11 @@ change nothing.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,16 +22,17 @@ from billing.clients import stripe as stripe_client
 from billing.models import BillingEventKind, Payment, Proposal
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from clientsflow.clients import slack
 from clientsflow.errors import DomainError
-from leads.models import Stage
+from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
 S = Payment.Status
-FINAL = frozenset({S.PAID, S.REFUNDED})
-RANK = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REFUNDED: 4}
+FINAL = frozenset({S.PAID, S.REFUNDED, S.REVIEW})
+RANK = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REVIEW: 3, S.REFUNDED: 4}
 
 
 class PaymentsUnavailable(DomainError):
@@ -151,48 +154,131 @@ def _should_apply(current: str, new: str, *, authoritative: bool) -> bool:
     return RANK[new] > RANK[current]
 
 
-def _payment_for_session(session: dict[str, Any]) -> Payment | None:
+def _lead_for_session(session: dict[str, Any]) -> Lead | None:
+    """Our lead named by the session's client_reference_id (a random UUID, so a match is ours)."""
+    try:
+        public_id = uuid.UUID(str(session.get("client_reference_id") or ""))
+    except ValueError:
+        return None
+    return Lead.objects.filter(public_id=public_id).first()
+
+
+def _payment_for_session(session: dict[str, Any], *, money_moved: bool) -> Payment | None:
+    """Our Payment for the session, created when a session we did not record is ours.
+
+    A session that names none of our leads is another product's on the same Stripe account.
+    One that names our lead but not that lead's proposal is recorded only once money moved
+    (for review); without money there is nothing to record.
+    """
     payment = Payment.objects.select_for_update().filter(checkout_session_id=session["id"]).first()
     if payment is not None:
         return payment
-    metadata = session.get("metadata") or {}
-    try:
-        proposal_id = int(metadata.get("proposal_id") or 0)
-    except (TypeError, ValueError):
+    lead = _lead_for_session(session)
+    if lead is None:
         return None
-    proposal = Proposal.objects.select_related("lead").filter(pk=proposal_id).first()
-    if proposal is None or str(proposal.lead.public_id) != str(session.get("client_reference_id") or ""):
-        return None  # not one of ours (another product on the same Stripe account)
+    proposal = Proposal.objects.filter(pk=_proposal_id(session), lead=lead).first()
+    if proposal is None and not money_moved:
+        return None
     payment, _ = Payment.objects.get_or_create(
         checkout_session_id=session["id"],
         defaults={
             "proposal": proposal,
-            "lead": proposal.lead,
-            "amount_minor": session.get("amount_total") or proposal.due_now_minor,
-            "currency": (session.get("currency") or proposal.currency).upper(),
+            "lead": lead,
+            "amount_minor": _session_amount(session, proposal),
+            "currency": _session_currency(session, proposal),
             "checkout_url": session.get("url") or "",
             "expires_at": _ts(session.get("expires_at")),
+            "review_reason": "" if proposal else _unknown_proposal(session),
         },
     )
     return Payment.objects.select_for_update().get(pk=payment.pk)
+
+
+def _proposal_id(session: dict[str, Any]) -> int:
+    try:
+        return int((session.get("metadata") or {}).get("proposal_id") or 0)
+    except (TypeError, ValueError, AttributeError):
+        return 0
+
+
+def _unknown_proposal(session: dict[str, Any]) -> str:
+    named = (session.get("metadata") or {}).get("proposal_id") if isinstance(session.get("metadata"), dict) else None
+    if not named:
+        return "The checkout names no proposal."
+    return f"The checkout names proposal #{str(named)[:20]}, which is not one of this lead's proposals."
+
+
+def _session_amount(session: dict[str, Any], proposal: Proposal | None) -> int:
+    amount = session.get("amount_total")
+    if isinstance(amount, int) and amount >= 0:
+        return amount
+    return proposal.due_now_minor if proposal else 0
+
+
+def _session_currency(session: dict[str, Any], proposal: Proposal | None) -> str:
+    currency = str(session.get("currency") or "").upper()[:3]
+    return currency or (proposal.currency if proposal else "")
+
+
+def payment_mismatch(*, payment: Payment, amount_minor: int | None, currency: str) -> str:
+    """Why this money cannot be applied to the payment's proposal as it stands now, or "".
+
+    Payable: a signed proposal, for what is due on signing (the deposit, or the whole total);
+    a paid proposal with a balance still open, for exactly the balance. Call holding the lock.
+    """
+    proposal = Proposal.objects.select_for_update().filter(pk=payment.proposal_id).first()
+    if proposal is None:
+        return payment.review_reason or "The checkout names no proposal."
+    currency = (currency or "").upper()
+    paid = money.format_money(amount_minor, currency) if amount_minor is not None else "an unknown amount"
+    if currency != proposal.currency.upper():
+        return f"Paid {paid} in {currency or 'an unknown currency'}; the proposal asked for {proposal.currency}."
+    if proposal.status == Proposal.Status.SIGNED:
+        due, what = proposal.due_now_minor, ("the deposit" if proposal.balance_minor else "the total")
+    elif proposal.status == Proposal.Status.PAID:
+        others = Payment.objects.filter(proposal=proposal, status__in=[S.PAID, S.REFUNDED]).exclude(pk=payment.pk)
+        received = sum(p.amount_minor for p in others)
+        if not proposal.balance_minor or received >= proposal.total_minor:
+            return f"Paid {paid}, but the proposal is already paid: nothing was due."
+        due, what = proposal.balance_minor, "the balance"
+    else:
+        return f"Paid {paid}, but the proposal is {proposal.get_status_display().lower()}, not signed: nothing was due."
+    if amount_minor != due:
+        return f"Paid {paid}; the proposal asked for {proposal.money(due)} ({what})."
+    return ""
 
 
 @transaction.atomic
 def payment_apply_session(
     *, session: dict[str, Any], authoritative: bool, source: str, hint: str = ""
 ) -> tuple[Payment | None, bool]:
-    """Bring our Payment in line with a Checkout Session. Returns (payment, changed)."""
-    payment = _payment_for_session(session)
+    """Bring our Payment in line with a Checkout Session. Returns (payment, changed).
+
+    Money (paid, or processing by a delayed method) that is not what the proposal asked for now
+    puts the payment in review instead; review is final here, like paid.
+    """
+    new = session_status(session, hint=hint)
+    money_moved = new in (S.PAID, S.PENDING)
+    payment = _payment_for_session(session, money_moved=money_moved)
     if payment is None:
         return None, False
     intent = session.get("payment_intent")
     if _id(intent) and payment.payment_intent_id != _id(intent):
         payment.payment_intent_id = _id(intent)
         payment.save(update_fields=["payment_intent_id", "updated_at"])
-    new = session_status(session, hint=hint)
     current = payment.status
     if not _should_apply(current, new, authoritative=authoritative):
         return payment, False
+    if money_moved:
+        amount = session.get("amount_total")
+        reason = payment_mismatch(
+            payment=payment,
+            amount_minor=amount if isinstance(amount, int) else None,
+            currency=str(session.get("currency") or ""),
+        )
+        if reason:
+            _review(payment, session, reason=reason, source=source)
+            return payment, True
     if new == S.PAID and session.get("amount_total") is not None:
         payment.amount_minor = int(session["amount_total"])
         payment.currency = str(session.get("currency") or payment.currency).upper()
@@ -201,6 +287,67 @@ def payment_apply_session(
         failure = ((intent.get("last_payment_error") or {}).get("message") or "")[:500]
     _transition(payment, new, source=source, failure=failure)
     return payment, True
+
+
+def _review(payment: Payment, session: dict[str, Any], *, reason: str, source: str) -> None:
+    """Keep money that does not match as a payment needing review: no proposal or stage change."""
+    old = payment.status
+    payment.status = S.REVIEW
+    payment.review_reason = reason[:500]
+    amount = session.get("amount_total")
+    if isinstance(amount, int) and amount >= 0:  # keep what was actually paid, not what was asked
+        payment.amount_minor = amount
+    payment.currency = _session_currency(session, None) or payment.currency
+    payment.last_event_id = source[:255]
+    payment.save(update_fields=["status", "review_reason", "amount_minor", "currency", "last_event_id", "updated_at"])
+    timeline_record(
+        lead=payment.lead,
+        kind=BillingEventKind.PAYMENT,
+        summary=f"Payment needs review: {payment.amount_display}. {reason}",
+        data={"payment_id": payment.pk},
+    )
+    audit_record(
+        verb="payment.review",
+        obj=payment,
+        actor_label="stripe",
+        details={"from": old, "to": S.REVIEW, "source": source[:255], "reason": payment.review_reason},
+    )
+    board_version_bump()
+    logger.warning("payment.needs_review", extra={"payment_id": payment.pk, "from": old})
+    transaction.on_commit(lambda: _alert_owner(payment.pk))
+
+
+def _alert_owner(payment_id: int) -> None:
+    """Tell the owner on Slack. The needs-you panel shows the payment whatever Slack does."""
+    payment = Payment.objects.select_related("lead", "proposal").get(pk=payment_id)
+    about = f" for {payment.proposal}" if payment.proposal_id else ""
+    text = (
+        f"*ClientsFlow: a Stripe payment needs review*\n{payment.amount_display} from {payment.lead.name or 'a lead'}"
+        f"{about}. {payment.review_reason}\nIt was not marked paid. Check it in Stripe (refund or keep), then mark "
+        f"it reviewed: {settings.PUBLIC_BASE_URL}/admin/billing/payment/{payment.pk}/change/"
+    )
+    if not slack.enabled():
+        return
+    try:
+        slack.slack_post(text=text)
+    except slack.SlackError as exc:
+        logger.warning("payment.review_alert_failed", extra={"payment_id": payment.pk, "error": str(exc)[:200]})
+
+
+@transaction.atomic
+def payment_review_resolve(*, payment: Payment, actor: Any) -> Payment:
+    """A person settled a payment needing review in Stripe; it leaves the "needs you" list."""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != S.REVIEW:
+        raise DomainError("Only a payment needing review can be marked reviewed.")
+    if payment.reviewed_at is not None:
+        return payment
+    payment.reviewed_at = timezone.now()
+    payment.reviewed_by = actor
+    payment.save(update_fields=["reviewed_at", "reviewed_by", "updated_at"])
+    audit_record(verb="payment.review_resolved", obj=payment, actor=actor, details={"reason": payment.review_reason})
+    board_version_bump()
+    return payment
 
 
 def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -> None:

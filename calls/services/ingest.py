@@ -21,6 +21,7 @@ from calls.models import Call
 from calls.services.matching import call_match
 from calls.services.notion_sync import call_notion_sync_queue
 from clientsflow.integrations import integration_failed, integration_ok
+from clientsflow.payloads import https_url
 
 logger = logging.getLogger(__name__)
 VENDOR = "fireflies"
@@ -48,6 +49,14 @@ def call_register_meeting(*, fireflies_id: str, client_reference_id: str = "") -
     return call
 
 
+def _vendor_link(call: Call, field: str, url: str) -> str:
+    """Only https links are stored: these become clickable hrefs for staff."""
+    safe = https_url(url)
+    if url and not safe:
+        logger.warning("fireflies.url_dropped", extra={"call_id": call.pk, "field": field})
+    return safe
+
+
 def _apply(call: Call, transcript: fireflies.Transcript) -> None:
     call.status = Call.Status.FETCHED
     call.title = transcript.title
@@ -56,10 +65,10 @@ def _apply(call: Call, transcript: fireflies.Transcript) -> None:
     call.organizer_email = transcript.organizer_email[:254]
     call.participants = transcript.participants
     call.attendees = [{"name": a.name, "email": a.email} for a in transcript.attendees]
-    call.transcript_url = transcript.transcript_url[:1000]
-    call.audio_url = transcript.audio_url[:2000]
-    call.video_url = transcript.video_url[:2000]
-    call.meeting_link = transcript.meeting_link[:1000]
+    call.transcript_url = _vendor_link(call, "transcript_url", transcript.transcript_url)[:1000]
+    call.audio_url = _vendor_link(call, "audio_url", transcript.audio_url)[:2000]
+    call.video_url = _vendor_link(call, "video_url", transcript.video_url)[:2000]
+    call.meeting_link = _vendor_link(call, "meeting_link", transcript.meeting_link)[:1000]
     call.calendar_event_ids = transcript.calendar_event_ids
     call.summary = transcript.summary
     call.transcript_text = transcript.transcript_text

@@ -16,5 +16,7 @@ def test_seed_demo_creates_proposals_and_payments_in_every_state():
     assert Signature.objects.count() == Proposal.objects.filter(status__in=["signed", "paid"]).count()
     for proposal in Proposal.objects.filter(status="paid").select_related("lead"):
         assert proposal.lead.stage == "paid"
-    for payment in Payment.objects.all():
+    for payment in Payment.objects.exclude(status=Payment.Status.REVIEW):
         assert payment.amount_minor == payment.proposal.due_now_minor
+    for payment in Payment.objects.filter(status=Payment.Status.REVIEW):
+        assert payment.amount_minor != payment.proposal.due_now_minor and payment.review_reason

@@ -70,3 +70,16 @@ def test_sync_action_reports_failures_plainly(admin_client, vendors):
     )
     assert b"1 failed: needs you" in response.content
     assert Call.objects.get(pk=call.pk).notion_status == "failed"
+
+
+def test_links_are_rendered_only_for_https(admin_client):
+    """Defence in depth: a non-https link stored before the client dropped them is not an href."""
+    call = CallFactory(
+        title="Old call",
+        transcript_url="javascript:alert(document.cookie)",
+        video_url="https://v.example/1.mp4",
+    )
+    response = admin_client.get(reverse("admin:calls_call_change", args=[call.pk]))
+    assert response.status_code == 200
+    assert b"javascript:" not in response.content
+    assert b'href="https://v.example/1.mp4"' in response.content

@@ -288,3 +288,35 @@ def test_meet_webhook_refuses_bad_signature_and_bad_input(post):
     assert "meeting_link" in response.json()["error"]
     assert not WebhookEvent.objects.exists()
     assert not MeetingRoutingDecision.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "javascript:alert(document.cookie)",
+        " JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://app.fireflies.ai/view/x",
+        "//evil.example/x",
+        "https:alert(1)",
+    ],
+)
+def test_vendor_links_that_are_not_https_are_dropped(post, vendors, dana, bad, caplog):
+    from tests.calls.conftest import fixture_json
+
+    data = fixture_json("fireflies_transcript.json")
+    transcript = data["data"]["transcript"]
+    transcript["transcript_url"] = bad
+    transcript["video_url"] = bad
+    vendors.fireflies.ready(data)
+
+    assert post(fixture_bytes("fireflies_v1_transcription_completed.json")).status_code == 200
+
+    call = Call.objects.get()
+    assert call.status == Call.Status.FETCHED
+    assert (call.transcript_url, call.video_url) == ("", "")
+    assert call.audio_url == transcript["audio_url"]  # the https one is kept
+    assert call.recording_url == transcript["audio_url"]
+    assert LeadEvent.objects.get(lead=dana, kind="call").data["recording_url"] == transcript["audio_url"]
+    dropped = [r for r in caplog.records if r.getMessage() == "fireflies.url_dropped"]
+    assert sorted(r.field for r in dropped) == ["transcript_url", "video_url"]

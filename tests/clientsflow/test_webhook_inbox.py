@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from clientsflow.jobs import webhook_sweep
 from clientsflow.models import WebhookEvent
+from clientsflow.payloads import decode_json_object
 from clientsflow.webhooks import (
     Delivery,
-    decode_json_object,
     json_error,
     webhook_event_process,
     webhook_event_store,

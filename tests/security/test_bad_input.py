@@ -183,9 +183,8 @@ def test_lead_webhook_without_contact_details_is_400(configured, payload):  # ty
     response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
     assert_refused(response, before, statuses=(400,))
     if payload:
-        assert (
-            "email address or a phone number" in response.json()["error"] or "must be text" in response.json()["error"]
-        )
+        error = response.json()["error"]
+        assert "email address or a phone number" in error or "must be text" in error or "cannot be stored" in error
 
 
 @pytest.mark.parametrize(
@@ -592,3 +591,111 @@ def test_regression_replies_non_ascii_token_is_401(configured):  # type: ignore[
     before = row_counts()
     response = Client().post("/webhooks/replies/", fields)
     assert_refused(response, before, statuses=(401,))
+
+
+# --- text PostgreSQL cannot store, and JSON nested too deep ------------------------------------
+# Accepted with a 200, these used to fail on every processing retry, so the lead never arrived.
+
+UNSTORABLE = ["\x00", "Ada\x00Lovelace", "\ud800", "x\udfffy"]
+
+
+@pytest.mark.parametrize("value", UNSTORABLE)
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (lambda v: {"email": "ada@example.com", "name": v}, "'name'"),
+        (lambda v: {"contact": {"email": "ada@example.com", "company": v}}, "'contact.company'"),
+        (lambda v: {"email": "ada@example.com", "tags": ["ok", v]}, "'tags[1]'"),
+        (lambda v: {"email": "ada@example.com", v: "key"}, "A key"),
+    ],
+)
+def test_lead_webhook_unstorable_text_is_400_naming_the_field(configured, value, payload, field):  # type: ignore[no-untyped-def]
+    body = json.dumps(payload(value)).encode()
+    before = row_counts()
+    response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
+    assert_refused(response, before, statuses=(400,))
+    assert field in response.json()["error"]
+
+
+@FUZZ
+@given(
+    field=st.sampled_from(["name", "email", "phone", "company", "id", "note"]),
+    value=st.builds(
+        lambda a, bad, b: a + bad + b,
+        st.text(max_size=8),
+        st.sampled_from(["\x00", "\ud800", "\udbff", "\udc00", "\udfff"]),
+        st.text(max_size=8),
+    ),
+)
+def test_lead_webhook_any_unstorable_text_is_400(configured, field, value):  # type: ignore[no-untyped-def]
+    payload = {"email": "ada@example.com", "phone": "+1 415 555 0100", field: value}
+    body = json.dumps(payload).encode()
+    before = row_counts()
+    response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
+    assert_refused(response, before, statuses=(400,))
+    assert f"'{field}'" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "header", "secret", "payload"),
+    [
+        ("/webhooks/fireflies/", "X-Hub-Signature", FIREFLIES_SECRET, {"meeting_id": "m\x001", "event": "x"}),
+        (
+            "/webhooks/meet/participant-joined/",
+            "X-Signature",
+            LEAD_SECRET,
+            {"meeting_link": "https://meet.google.com/abc", "participants": [], "title": "\ud83d"},
+        ),
+    ],
+)
+def test_other_json_webhooks_refuse_unstorable_text(configured, path, header, secret, payload):  # type: ignore[no-untyped-def]
+    body = json.dumps(payload).encode()
+    before = row_counts()
+    response = post_raw(path, body, {header: "sha256=" + hmac_sha256_hex(secret, body)})
+    assert_refused(response, before, statuses=(400,))
+
+
+def test_stripe_event_with_unstorable_text_is_400(configured):  # type: ignore[no-untyped-def]
+    body = json.dumps(
+        {"id": "evt_nul", "object": "event", "type": "charge.refunded", "data": {"object": {"id": "ch_\x00"}}}
+    ).encode()
+    before = row_counts()
+    response = post_raw("/webhooks/stripe/", body, {"Stripe-Signature": stripe_header(body)})
+    assert_refused(response, before, statuses=(400,))
+    assert "'data.object.id'" in response.json()["error"]
+
+
+def deep(levels: int, kind: str) -> bytes:
+    inner = b"1"
+    if kind == "list":
+        return b"[" * levels + inner + b"]" * levels
+    return b'{"a":' * levels + inner + b"}" * levels
+
+
+DEEP_CASES = [(levels, kind) for levels in (65, 5_000, 30_000) for kind in ("list", "object")]
+
+
+@pytest.mark.parametrize(("levels", "kind"), DEEP_CASES)
+@pytest.mark.parametrize(("path", "header", "secret"), HMAC_WEBHOOKS)
+def test_json_nested_too_deep_is_400(configured, path, header, secret, levels, kind):  # type: ignore[no-untyped-def]
+    nested = deep(levels, kind)
+    body = b'{"email": "ada@example.com", "meeting_id": "m1", "event": "meeting.transcribed", "x": ' + nested + b"}"
+    before = row_counts()
+    response = post_raw(path, body, {header: "sha256=" + hmac_sha256_hex(secret, body)})
+    assert_refused(response, before, statuses=(400,))
+    assert "nested" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("levels", "kind"), DEEP_CASES)
+def test_stripe_json_nested_too_deep_is_400(configured, levels, kind):  # type: ignore[no-untyped-def]
+    body = b'{"id": "evt_deep", "object": "event", "type": "charge.refunded", "data": ' + deep(levels, kind) + b"}"
+    before = row_counts()
+    response = post_raw("/webhooks/stripe/", body, {"Stripe-Signature": stripe_header(body)})
+    assert_refused(response, before, statuses=(400,))
+    assert "nested" in response.json()["error"]
+
+
+def test_ordinary_nesting_is_still_accepted(configured):  # type: ignore[no-untyped-def]
+    body = json.dumps({"email": "ada@example.com", "meta": {"a": [{"b": {"c": [1, 2]}}]}}).encode()
+    response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
+    assert response.status_code == 200, response.content
