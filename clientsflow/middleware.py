@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +48,24 @@ class OwnerTimezoneMiddleware:
 
         with timezone.override(ZoneInfo(settings.OWNER_TIMEZONE)):
             return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries, and the ones a link-token page needs on top.
+
+    Permissions-Policy switches off browser features no page here uses, so injected or third-party
+    code cannot reach them. A page opened by a link token (proposal, booking management,
+    unsubscribe) shows a person's details to whoever holds the link: no browser or shared cache
+    may keep a copy.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and "token" in match.kwargs:
+            add_never_cache_headers(response)
+        return response
