@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "clientsflow",
     "leads",
     "classify",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "clientsflow.middleware.DatabaseUnavailableMiddleware",
     "clientsflow.middleware.OwnerTimezoneMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the "account locked" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clientsflow.urls"
@@ -141,6 +145,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes, see clientsflow/auth.py): after AXES_FAILURE_LIMIT failed logins
+# for one username from one address, that pair is refused for AXES_COOLOFF_TIME; the lockout is
+# written to the audit log. A successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "clientsflow.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "clientsflow.auth.login_locked_out_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its own log lines would carry the username and address on every failure
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/board/"
 
@@ -328,5 +346,6 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
     },
 }
