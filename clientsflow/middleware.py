@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
@@ -69,3 +70,16 @@ class SecurityHeadersMiddleware:
         if match is not None and "token" in match.kwargs:
             add_never_cache_headers(response)
         return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the admin's one allowance (inline styles) added on its
+    pages; a view's own `@csp_update` still wins."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and parts.update is None and request.path_info.startswith(settings.CSP_ADMIN_PATH_PREFIX):
+            parts.update = settings.CSP_ADMIN_UPDATE
+        return parts

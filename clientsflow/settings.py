@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CLIENTSFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",
     "django_celery_beat",
     "axes",
     "clientsflow",
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clientsflow.middleware.SecurityHeadersMiddleware",
+    "clientsflow.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -186,6 +189,28 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, on
+# every page. No inline <script>, no onclick=, no style= on the board or the public pages, so a
+# stored script in lead data has nothing to run with. Paying posts to us and is redirected to
+# Stripe Checkout, which form-action must allow.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https://checkout.stripe.com"],
+    }
+}
+# The admin keeps scripts as strict, but Django's own templates (and our review screens) write a
+# few inline styles: allowed there only (clientsflow.middleware.ContentSecurityPolicyMiddleware).
+CSP_ADMIN_PATH_PREFIX = "/admin/"
+CSP_ADMIN_UPDATE = {"style-src": [UNSAFE_INLINE]}
 # Browser features no page here uses, off for every page (clientsflow.middleware).
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
