@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +49,37 @@ class OwnerTimezoneMiddleware:
 
         with timezone.override(ZoneInfo(settings.OWNER_TIMEZONE)):
             return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries, and the ones a link-token page needs on top.
+
+    Permissions-Policy switches off browser features no page here uses, so injected or third-party
+    code cannot reach them. A page opened by a link token (proposal, booking management,
+    unsubscribe) shows a person's details to whoever holds the link: no browser or shared cache
+    may keep a copy.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and "token" in match.kwargs:
+            add_never_cache_headers(response)
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the admin's one allowance (inline styles) added on its
+    pages; a view's own `@csp_update` still wins."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and parts.update is None and request.path_info.startswith(settings.CSP_ADMIN_PATH_PREFIX):
+            parts.update = settings.CSP_ADMIN_UPDATE
+        return parts

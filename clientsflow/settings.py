@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CLIENTSFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -46,7 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",
     "django_celery_beat",
+    "axes",
     "clientsflow",
     "leads",
     "outreach",
@@ -58,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "clientsflow.middleware.SecurityHeadersMiddleware",
+    "clientsflow.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,6 +74,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "clientsflow.middleware.DatabaseUnavailableMiddleware",
     "clientsflow.middleware.OwnerTimezoneMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the "account locked" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clientsflow.urls"
@@ -141,6 +149,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes, see clientsflow/auth.py): after AXES_FAILURE_LIMIT failed logins
+# for one username from one address, that pair is refused for AXES_COOLOFF_TIME; the lockout is
+# written to the audit log. A successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "clientsflow.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "clientsflow.auth.login_locked_out_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its own log lines would carry the username and address on every failure
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/board/"
 
@@ -172,6 +194,33 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, on
+# every page. No inline <script>, no onclick=, no style= on the board or the public pages, so a
+# stored script in lead data has nothing to run with. Paying posts to us and is redirected to
+# Stripe Checkout, which form-action must allow.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https://checkout.stripe.com"],
+    }
+}
+# The admin keeps scripts as strict, but Django's own templates (and our review screens) write a
+# few inline styles: allowed there only (clientsflow.middleware.ContentSecurityPolicyMiddleware).
+CSP_ADMIN_PATH_PREFIX = "/admin/"
+CSP_ADMIN_UPDATE = {"style-src": [UNSAFE_INLINE]}
+# Browser features no page here uses, off for every page (clientsflow.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
 if not DEBUG and env.bool("SECURE_HTTPS", default=False):
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -325,7 +374,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults give these loggers handlers of their own that bypass the
+        # redaction filter (runserver's access line, the DEBUG console): everything goes
+        # through the one console handler above instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
     },
 }

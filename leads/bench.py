@@ -119,6 +119,8 @@ def write_bench_csv(path: Path, rows: int, *, seed: int = 11) -> None:
     """A CSV like a CRM export: ~5% duplicates in another format, ~1% rows that must be rejected."""
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
+        # Plain csv on purpose: this is the importer's own input, made up here, never opened by a
+        # person, and defusing would turn its `+1 ...` phone numbers into other values.
         writer = csv.writer(handle)
         writer.writerow(["First Name", "Last Name", "Email Address", "Phone Number", "Company", "Contact ID", "Notes"])
         made = 0

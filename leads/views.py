@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -51,8 +52,11 @@ from leads.services.stages import lead_mark_seen, lead_move_stage, stage_label
 
 logger = logging.getLogger(__name__)
 
-# Cached HTML holds this in place of the CSRF token; each response puts its own token back.
-CSRF_PLACEHOLDER = "__clientsflow_csrf_token__"
+# Cached fragments are rendered with this in place of the CSRF token, so each `{% csrf_token %}`
+# comes out as CSRF_PLACEHOLDER: a whole `<input>` tag, which autoescaped lead text can never
+# produce (it would read `&lt;input`). Each response swaps the tag for one carrying its own token.
+_CSRF_MARKER = "__clientsflow_csrf_token__"
+CSRF_PLACEHOLDER = str(format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', _CSRF_MARKER))
 BOARD_URL = "/board/"
 
 
@@ -65,7 +69,8 @@ def _cached_fragment(request: HttpRequest, name: str, key: str, build: Callable[
         html = build()
         cache.set(cache_key, html, BOARD_FRAGMENT_TTL_SECONDS)
     # Safe: the HTML was rendered by our own templates, with autoescaping on.
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308
+    csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
 
 
 def _filters(request: HttpRequest) -> BoardFilters:
@@ -82,7 +87,7 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
     summary = board_summary(filters, now=now)
     columns = board_columns(filters, now=now, summary=summary)
     context = {
-        "csrf_token": CSRF_PLACEHOLDER,
+        "csrf_token": _CSRF_MARKER,
         "filters": filters,
         "form": BoardFilterForm(
             initial={
@@ -159,7 +164,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
         return render_to_string(
             "leads/_cards_page.html",
             {
-                "csrf_token": CSRF_PLACEHOLDER,
+                "csrf_token": _CSRF_MARKER,
                 "cards": cards,
                 "stage": stage,
                 "next_cursor": next_cursor,

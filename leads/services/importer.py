@@ -61,6 +61,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from clientsflow.cache import board_version_bump
+from clientsflow.csvfiles import csv_writer
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import SOURCE_RE, Lead, LeadEvent
@@ -240,7 +241,8 @@ class _RejectsWriter:
     def __init__(self, path: Path, header: list[str]) -> None:
         self.path = path
         self.handle = path.open("w", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.handle)
+        # The file echoes each lead's own cells back to the operator's spreadsheet.
+        self.writer = csv_writer(self.handle)
         self.writer.writerow(["row", "reason", *header])
 
     def write(self, number: int, reason: str, raw: list[str]) -> None:

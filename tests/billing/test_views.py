@@ -30,7 +30,7 @@ def test_page_is_phone_readable_printable_and_records_the_view_once(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert 'name="viewport" content="width=device-width' in html
-    assert "billing/proposal.css" in html and "window.print()" in html
+    assert "billing/proposal.css" in html and "data-print" in html  # base.js opens the print dialog
     assert "Website rebuild" in html and "$1,500.00" in html
     proposal.refresh_from_db()
     first = proposal.viewed_at

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,19 @@ def log_in(
     page.fill("#id_password", password)
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_url(re.compile(re.escape(next_path.split("?")[0])))
+
+
+def wait_until(page: Any, expression: str, *, timeout: float = 10.0) -> None:
+    """Wait until a JavaScript expression is true on the page.
+
+    Playwright's `wait_for_function` evaluates a string with `eval` inside the page, which the
+    pages' Content-Security-Policy refuses; `evaluate` goes through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s: {expression}")
+        page.wait_for_timeout(50)
 
 
 @pytest.fixture(scope="module")

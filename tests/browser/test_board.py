@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clientsflow.cache import board_version_bump
 from leads.models import Lead, Stage
-from tests.browser.conftest import log_in, logged_in_page, save_screenshot
+from tests.browser.conftest import log_in, logged_in_page, save_screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -181,7 +181,7 @@ def test_a_network_error_rolls_back(owner_page, board_leads):
 def test_the_stage_bar_stays_visible_after_scrolling(owner_page, board_leads):
     owner_page.goto("/board/")
     owner_page.mouse.wheel(0, 1500)
-    owner_page.wait_for_function("window.scrollY > 300")
+    wait_until(owner_page, "window.scrollY > 300")
     box = owner_page.locator("#stage-bar").bounding_box()
     assert -1 <= box["y"] <= 2
     assert owner_page.locator("#stage-bar a.chip[data-stage=booked]").is_visible()
@@ -196,7 +196,7 @@ def test_the_board_works_at_phone_width(new_page, owner, live_server, board_lead
     assert page.locator("#col-contacted").bounding_box()["x"] >= 390  # one column at a time
     save_screenshot(page, "board-phone")
     page.locator("#stage-bar a.chip[data-stage=booked]").click()
-    page.wait_for_function("Math.abs(document.getElementById('col-booked').getBoundingClientRect().left) < 30")
+    wait_until(page, "Math.abs(document.getElementById('col-booked').getBoundingClientRect().left) < 30")
     lead = _first_in(Stage.BOOKED)
     card = _card(page, lead)
     card.locator("summary").click()

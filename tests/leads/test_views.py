@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils.html import escape
 
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadEvent, Stage, StageChange
@@ -217,3 +218,18 @@ def test_the_card_returned_after_a_move_keeps_every_apps_badges(staff_client, mo
 
     assert response.status_code == 200
     assert "Payment failed" in response.json()["card"]
+
+
+@pytest.mark.parametrize("text", ["__clientsflow_csrf_token__", CSRF_PLACEHOLDER])
+def test_lead_text_equal_to_the_csrf_placeholder_renders_as_itself(staff_client, text):
+    """The cached board swaps its CSRF placeholder for the viewer's token: no lead's own text may
+    ever be taken for it (and so show, or leak, the viewer's token on a card)."""
+    make_board_leads(1, stages=[Stage.NEW])
+    Lead.objects.update(name=text, company=text)
+
+    html = staff_client.get("/board/").content.decode()
+    card = re.search(r'<li class="card.*?</li>', html, flags=re.DOTALL).group(0)
+
+    assert not re.search(r"[A-Za-z0-9]{64}", card.split("<details")[0])  # no token in the card's text
+    assert f">{escape(text)}</a>" in card
+    assert f'<div class="card-company">{escape(text)}</div>' in card
