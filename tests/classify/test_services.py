@@ -57,22 +57,22 @@ def test_disagreement_between_local_and_anthropic_goes_to_the_queue(anthropic_tr
 
 
 def test_positive_reply_changes_no_stage_and_shows_a_badge(anthropic_off) -> None:
-    from clientsflow.attention import badges_for, needs_you_counts
+    from board.selectors import card_badges, needs_you
 
     reply = InboundReplyFactory(body="Not sure it's a fit, but happy to chat.")
     other = LeadFactory()
     classification = reply_classify(reply_id=reply.pk)
     assert classification.label == "positive" and not classification.needs_review
     assert classification.policy_action == Classification.PolicyAction.NONE
-    badges = badges_for([reply.lead.pk, other.pk])
+    badges = card_badges([reply.lead.pk, other.pk])
     assert [b.label for b in badges[reply.lead.pk]] == ["Positive reply"]
     assert not [b for b in badges[other.pk] if b.label in {"Positive reply", "Reply needs review"}]
-    counts = {c.key: c.count for c in needs_you_counts()}
+    counts = {c.key: c.count for c in needs_you()}
     assert counts["classify_positive"] == 1 and counts["classify_review"] == 0
 
 
 def test_badges_cost_one_query_whatever_the_number_of_leads(anthropic_off, django_assert_num_queries) -> None:
-    from classify.attention import reply_badges
+    from classify.selectors import reply_badges
 
     replies = [InboundReplyFactory(body="Sure, when?") for _ in range(5)]
     for reply in replies:

@@ -180,10 +180,9 @@ def test_match_by_references_then_sender_then_unmatched(open_window, approver):
     assert by_sender.lead == lead and by_sender.matched_by == "sender"
     nobody, _ = reply_intake(mail=incoming(3), source="imap")
     assert nobody.lead is None and nobody.matched_by == "unmatched"
-    import outreach.attention  # noqa: F401  (registered from leads/attention.py in the app)
-    from clientsflow.attention import needs_you_counts
+    from board.selectors import needs_you
 
-    counts = {c.key: c.count for c in needs_you_counts()}
+    counts = {c.key: c.count for c in needs_you()}
     assert counts["replies_unmatched"] == 1
 
 
