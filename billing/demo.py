@@ -9,7 +9,7 @@ from decimal import Decimal
 from billing.models import Payment, Proposal, ProposalLine, Signature
 from billing.services.documents import content_sha256, proposal_document_html
 from billing.services.proposals import CONSENT_TEXT, proposal_total
-from clientsflow.demo import DemoContext, register_demo_seeder
+from clientsflow.demo import DemoContext
 from leads.models import Lead
 
 CATALOGUE = [
@@ -31,7 +31,6 @@ SIGNED_PAYMENTS = [[S.EXPIRED, S.FAILED], [S.PENDING], [S.OPEN, S.REVIEW], []]
 PAID_PAYMENTS = [[S.PAID], [S.FAILED, S.PAID], [S.REFUNDED], [S.PAID]]
 
 
-@register_demo_seeder("billing", order=80)
 def seed_billing(ctx: DemoContext) -> dict[str, int]:
     counts = {"proposals": 0, "payments": 0, "signatures": 0}
     for stage, statuses in PROPOSAL_CYCLE.items():

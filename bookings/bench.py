@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from bookings.models import Booking, EventType, Host, WeeklyHours
 from bookings.selectors import slots_for
-from clientsflow.bench import register_bench
 from leads.models import Lead
 
 
@@ -30,7 +29,6 @@ def _event_type(slug: str, *, days_ahead: int) -> EventType:
     return event_type
 
 
-@register_bench("bookings")
 def bookings_bench(quick: bool, log: Any = print) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     existing = 100 if quick else 500

@@ -9,7 +9,7 @@ from django.conf import settings
 from bookings.availability import available_slots
 from bookings.models import Booking, EventType, Host, WeeklyHours
 from bookings.selectors import busy_intervals, rules_for
-from clientsflow.demo import DemoContext, register_demo_seeder
+from clientsflow.demo import DemoContext
 from leads.models import Lead
 
 BLOCKED_REASON = (
@@ -57,7 +57,6 @@ def host_and_event_type(owner) -> EventType:  # type: ignore[no-untyped-def]
     return event_type
 
 
-@register_demo_seeder("bookings", order=30)
 def seed_bookings(ctx: DemoContext) -> dict[str, int]:
     event_type = host_and_event_type(ctx.owner)
     rules = rules_for(event_type)

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, available_timezones
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -38,9 +37,7 @@ from bookings.services import (
 )
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.http import safe_next, wants_json
-from leads.models import Lead
-from leads.permissions import granted_for, staff_permission_required
-from leads.selectors import CARD_FIELDS, card_for
+from leads.permissions import staff_permission_required
 
 logger = logging.getLogger(__name__)
 
@@ -317,16 +314,6 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 # --- the owner's cancel (board pill buttons, admin) -------------------------------------------
 
 
-def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> str:
-    """The lead's board card as it is now, for the board's script to swap in."""
-    card = card_for(Lead.objects.only(*CARD_FIELDS).get(pk=booking.lead_id))
-    return render_to_string(
-        "leads/_card.html",
-        {"card": card, "board_url": board_url or "/board/", "granted": granted_for(request.user)},
-        request,
-    )
-
-
 @staff_permission_required("bookings.change_booking")
 @require_http_methods(["GET", "POST"])
 def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
@@ -367,7 +354,6 @@ def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
                     "ok": True,
                     "message": f"Call cancelled: {booking.lead} on {context['start_local']:%a %-d %b %H:%M}. "
                     "The lead is told.",
-                    "card": _fresh_card_html(request, booking, next_url),
                 }
             )
         if not request.htmx and status == 200:

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from calls.models import Call, CallEventKind
 from calls.services.suggestions import call_suggestions
-from clientsflow.demo import DemoContext, register_demo_seeder
+from clientsflow.demo import DemoContext
 from leads.models import Lead
 from leads.services.timeline import timeline_record
 
@@ -24,7 +24,6 @@ SUMMARY = (
 )
 
 
-@register_demo_seeder("calls", order=40)
 def seed_calls(ctx: DemoContext) -> dict[str, int]:
     lead_ids = [lead_id for stage in STAGES_WITH_A_CALL for lead_id in ctx.leads_by_stage.get(stage, [])]
     matched = 0

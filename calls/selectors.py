@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from calls.models import Call
+from leads.cards import Badge
 
 
 def calls_unmatched() -> QuerySet[Call]:
@@ -30,3 +31,19 @@ def lead_ids_with_failed_call_sync(lead_ids: list[int]) -> set[int]:
         .values_list("lead_id", flat=True)
         .distinct()
     )
+
+
+def calls_unmatched_count() -> int:
+    return calls_unmatched().count()
+
+
+def calls_sync_failed_count() -> int:
+    return calls_sync_failed().count()
+
+
+def failed_sync_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """A card badge for each lead with a call row Notion refused: one query."""
+    return {
+        lead_id: [Badge("Call not in Notion", "danger", "The call row could not be written to Notion; see Calls.")]
+        for lead_id in lead_ids_with_failed_call_sync(lead_ids)
+    }

@@ -7,10 +7,8 @@ from typing import Any
 
 from classify.local_model import DATA_DIR, MODEL_PATH, LocalModel, read_dataset
 from classify.services.evaluation import evaluate, local_predictor
-from clientsflow.bench import register_bench
 
 
-@register_bench("classify")
 def classify_bench(quick: bool, log: Any = print) -> dict[str, Any]:
     import json
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from classify.models import Classification
 from classify.services.classification import classify_text
-from clientsflow.demo import DemoContext, register_demo_seeder
+from clientsflow.demo import DemoContext
 from leads.models import Lead
 from outreach.models import InboundReply
 
@@ -37,7 +37,6 @@ QUOTE = (
 LATER_STAGES = ("booked", "call_done", "proposal_sent", "signed", "paid")
 
 
-@register_demo_seeder("classify", order=40)
 def seed_replies(ctx: DemoContext) -> dict[str, int]:
     plan: list[tuple[int, str]] = []
     for index, lead_id in enumerate(ctx.leads_by_stage.get("replied", [])):

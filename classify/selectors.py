@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from classify.models import Classification, Label, PromptVersion
-from leads.models import Stage
+from leads.cards import Badge
+from leads.models import Lead, Stage
+from leads.selectors import TimelineEntry
 
 POSITIVE = Q(final_label=Label.POSITIVE) | Q(final_label="", label=Label.POSITIVE)
 
@@ -40,3 +42,54 @@ def latest_by_lead(lead_ids: list[int]) -> dict[int, Classification]:
     for row in rows:
         latest.setdefault(row.reply.lead_id, row)
     return latest
+
+
+def positive_waiting_count() -> int:
+    return positive_waiting().count()
+
+
+def review_queue_count() -> int:
+    return review_queue().count()
+
+
+def reply_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """A badge for the latest classified reply of each card, when it matters: one query."""
+    badges: dict[int, list[Badge]] = {}
+    for lead_id, classification in latest_by_lead(lead_ids).items():
+        if classification.needs_review:
+            badges[lead_id] = [
+                Badge("Reply needs review", "warn", "The classifier is unsure: confirm it in the admin.")
+            ]
+        elif classification.effective_label == Label.POSITIVE:
+            badges[lead_id] = [Badge("Positive reply", "good", "They want to talk: answer them.")]
+    return badges
+
+
+def classification_timeline(lead: Lead) -> list[TimelineEntry]:
+    """The lead's timeline share: what each of its replies was classified as, and any human decision."""
+    entries = []
+    for c in Classification.objects.filter(reply__lead=lead).select_related("reviewed_by").order_by("-created_at")[:50]:
+        detail = f"{c.confidence:.0%} sure ({c.get_backend_display()})"
+        if c.needs_review:
+            detail += " · waiting for a person to review"
+        entries.append(
+            TimelineEntry(
+                at=c.created_at,
+                kind="classification",
+                title=f"Reply classified {c.label}",
+                detail=detail,
+                actor=c.get_backend_display(),
+                url=f"/admin/classify/classification/{c.pk}/change/",
+            )
+        )
+        if c.final_label and c.reviewed_at:
+            entries.append(
+                TimelineEntry(
+                    at=c.reviewed_at,
+                    kind="classification",
+                    title=f"Reply label set to {c.final_label} by a person",
+                    actor=c.reviewed_by.get_username() if c.reviewed_by else "",
+                    url=f"/admin/classify/classification/{c.pk}/change/",
+                )
+            )
+    return entries

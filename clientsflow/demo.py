@@ -1,9 +1,7 @@
-"""Demo data hooks: `seed_demo` creates leads, then calls each app's seeder.
+"""What every app's demo seeder receives: `seed_demo` (the board app) creates the leads, then
+calls each app's seeder in a fixed order; each adds its own objects (sequences, replies,
+bookings, calls, proposals) for the demo leads, reproducibly from `ctx.rng`:
 
-Each app's `demo.py` registers a seeder that adds its own objects (sequences, replies, bookings,
-calls, proposals) for the demo leads, reproducibly from `ctx.rng`:
-
-    @register_demo_seeder("bookings", order=30)
     def seed_bookings(ctx: DemoContext) -> dict[str, int]:
         for lead_id in ctx.leads_by_stage["booked"]: ...
         return {"bookings": n}
@@ -17,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.utils.module_loading import autodiscover_modules
-
 
 @dataclass
 class DemoContext:
@@ -30,17 +26,3 @@ class DemoContext:
 
 
 DemoSeeder = Callable[[DemoContext], dict[str, int]]
-_SEEDERS: dict[str, tuple[int, DemoSeeder]] = {}
-
-
-def register_demo_seeder(name: str, order: int = 100) -> Callable[[DemoSeeder], DemoSeeder]:
-    def decorator(func: DemoSeeder) -> DemoSeeder:
-        _SEEDERS[name] = (order, func)
-        return func
-
-    return decorator
-
-
-def demo_seeders() -> list[tuple[str, DemoSeeder]]:
-    autodiscover_modules("demo")
-    return [(name, func) for name, (order, func) in sorted(_SEEDERS.items(), key=lambda kv: (kv[1][0], kv[0]))]

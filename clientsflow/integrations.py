@@ -8,7 +8,7 @@ A vendor client's caller reports each outcome:
 Failures in a row open an outage (`failing_since`). When it has lasted long enough
 (INTEGRATION_ALERT_AFTER_FAILURES failures in a row, or INTEGRATION_ALERT_AFTER_SECONDS since the
 first failure with at least two failures), it becomes an alert: an audit event, a "needs you"
-item ("Integration failing: Fireflies", registered by the vendor's app with `register_integration`)
+item ("Integration failing: Fireflies", listed on the board by `board.selectors.needs_you`)
 and, when Slack is configured, one Slack post per outage. The next success closes the outage and
 clears the alert (a short "working again" post follows only if the alert reached Slack).
 
@@ -26,32 +26,31 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from clientsflow.attention import register_needs_you
 from clientsflow.audit import audit_record
 from clientsflow.models import IntegrationStatus
 
 logger = logging.getLogger(__name__)
 
-_LABELS: dict[str, str] = {}
-_URLS: dict[str, str] = {}
+# The vendors watched, their names for people, and the admin rows their failures leave behind
+# (the link of the alert). A fixed set: one per vendor client.
+INTEGRATIONS: dict[str, tuple[str, str]] = {
+    "fireflies": ("Fireflies", "/admin/calls/call/?status__exact=pending"),
+    "notion": ("Notion", "/admin/calls/call/?notion_status__exact=retrying"),
+    "stripe": ("Stripe", "/admin/billing/payment/"),
+}
 
 
-def register_integration(vendor: str, label: str, *, url: str, order: int = 5) -> None:
-    """A "needs you" item for `vendor`: 1 while it is in an alerted outage, linking to `url`
-    (the admin rows its failures leave behind)."""
-    _LABELS[vendor] = label
-    _URLS[vendor] = url
-    register_needs_you(
-        f"integration_{vendor}",
-        f"Integration failing: {label}",
-        url=url,
-        count=lambda: IntegrationStatus.objects.filter(vendor=vendor, alerted_at__isnull=False).count(),
-        order=order,
-    )
+def integration_label(vendor: str) -> str:
+    return INTEGRATIONS[vendor][0] if vendor in INTEGRATIONS else vendor.replace("_", " ").title()
 
 
-def _label(vendor: str) -> str:
-    return _LABELS.get(vendor, vendor.replace("_", " ").title())
+def integration_url(vendor: str) -> str:
+    return INTEGRATIONS[vendor][1] if vendor in INTEGRATIONS else "/admin/clientsflow/integrationstatus/"
+
+
+def integration_alerted_count(vendor: str) -> int:
+    """1 while `vendor` is in an outage long enough to alert the owner, else 0."""
+    return IntegrationStatus.objects.filter(vendor=vendor, alerted_at__isnull=False).count()
 
 
 def _due_for_alert(row: IntegrationStatus, now: datetime) -> bool:
@@ -131,7 +130,7 @@ def integration_ok(vendor: str, *, now: datetime | None = None) -> IntegrationSt
         row.last_ok_at = now
         row.save()
     if recovered is not None:
-        _slack(f"{_label(vendor)} is working again (failing since {_local(recovered.failing_since)}).")
+        _slack(f"{integration_label(vendor)} is working again (failing since {_local(recovered.failing_since)}).")
         logger.info("integration.recovered", extra={"vendor": vendor})
     return row
 
@@ -153,9 +152,9 @@ def _post_alert(row: IntegrationStatus) -> None:
     ).update(slack_posted_at=timezone.now())
     if not claimed:
         return
-    url = _URLS.get(row.vendor, "/admin/clientsflow/integrationstatus/")
+    url = integration_url(row.vendor)
     text = (
-        f"Integration failing: {_label(row.vendor)} has failed {row.consecutive_failures} times in a row "
+        f"Integration failing: {integration_label(row.vendor)} has failed {row.consecutive_failures} times in a row "
         f"since {_local(row.failing_since)} (last: {row.last_error[:200]}). ClientsFlow keeps retrying on its "
         f"own; check the vendor's status page and your API key. Affected rows: {settings.PUBLIC_BASE_URL}{url}"
     )

@@ -17,6 +17,6 @@ urlpatterns = [
     path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
-    path("", include("leads.urls")),
+    path("", include("board.urls")),  # /board/ and the lead page
     path("", include("billing.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
 ]

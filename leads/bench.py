@@ -20,7 +20,6 @@ from typing import Any
 from celery import current_app
 from django.test import Client, override_settings
 
-from clientsflow.bench import register_bench
 from clientsflow.signatures import hmac_sha256_hex
 from leads.models import Lead
 from leads.services.importer import lead_import_csv
@@ -58,7 +57,6 @@ def _max_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
 
 
-@register_bench("intake")
 def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     """Leads per second through `POST /webhooks/leads/<source>/`, with the task run in-process."""
     requests = 300 if quick else 3000
@@ -143,7 +141,6 @@ def write_bench_csv(path: Path, rows: int, *, seed: int = 11) -> None:
             made += 1
 
 
-@register_bench("import")
 def import_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     """CSV import rows per second (100,000 rows; 2,000 with --quick), then the same file again."""
     rows = 2000 if quick else 100_000

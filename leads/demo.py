@@ -14,7 +14,6 @@ Leads, their stage history and timeline events are written in chunks of 2,000 le
 from __future__ import annotations
 
 import random
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -23,12 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import DateField, DateTimeField, Field, JSONField, Model, UUIDField
 
-from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
-from clientsflow.demo import DemoContext, demo_seeders
 from leads.models import Lead, LeadEvent, Stage, StageChange
 
 CHUNK_SIZE = 2000
@@ -341,45 +337,3 @@ def demo_owner() -> Any:
     if owner is None:
         owner = user_model.objects.create_superuser(username=OWNER_USERNAME, email="owner@example.com", password=None)
     return owner
-
-
-@dataclass
-class DemoSeedResult:
-    leads: DemoLeadsResult
-    seeders: dict[str, dict[str, int]]
-    seeder_seconds: dict[str, float] = field(default_factory=dict)
-
-
-@transaction.atomic
-def demo_seed(
-    *,
-    leads: int,
-    seed: int,
-    now: datetime,
-    log: Callable[[str], Any] = print,
-    on_progress: Callable[[int], None] | None = None,
-) -> DemoSeedResult:
-    """Demo leads, then every app's registered seeder, all from one seeded random generator.
-
-    One transaction: a seeder that fails leaves no half-seeded database behind.
-    """
-    rng = random.Random(seed)
-    owner = demo_owner()
-    created = demo_leads_create(count=leads, rng=rng, now=now, owner=owner, on_progress=on_progress)
-    # Other apps add detail (replies, bookings, calls, proposals) for a bounded share of each stage,
-    # so 100,000 demo leads stay a one-minute seed; the board still shows every lead.
-    detailed = {stage: ids[:DETAIL_LEADS_PER_STAGE] for stage, ids in created.leads_by_stage.items()}
-    ctx = DemoContext(rng=rng, now=now, owner=owner, leads_by_stage=detailed, log=log)
-    counts: dict[str, dict[str, int]] = {}
-    seconds: dict[str, float] = {}
-    for name, seeder in demo_seeders():
-        started = time.perf_counter()
-        counts[name] = seeder(ctx)
-        seconds[name] = round(time.perf_counter() - started, 1)
-    audit_record(
-        verb="demo.seeded",
-        actor_label="seed_demo",
-        details={"seed": seed, "leads": leads, "stage_changes": created.stage_changes, "seeders": counts},
-    )
-    board_version_bump()
-    return DemoSeedResult(leads=created, seeders=counts, seeder_seconds=seconds)

@@ -1,4 +1,4 @@
-"""Reads for the owner's board and the lead page.
+"""Reads of leads: the board's lead queries, the lead page, this app's timeline entries and counts.
 
 Every board read is a fixed number of queries whatever the number of leads: the cards of all
 columns come from one query (the newest rows of each stage, each an index range scan with a
@@ -9,17 +9,15 @@ LIMIT), the column counts, recency figures and sources from one aggregate, and "
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.module_loading import autodiscover_modules
 
-from clientsflow.attention import Badge, badges_for
-from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, LeadEvent, Stage, StageChange
+from leads.models import PIPELINE_ORDER, Lead, LeadEvent, StageChange
+from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
 CARD_FIELDS = ("id", "public_id", "name", "email", "phone", "company", "source", "stage", "created_at", "seen_at")
@@ -60,104 +58,6 @@ class BoardFilters:
     @property
     def active(self) -> bool:
         return bool(self.q or self.source or self.stage or self.since or self.unseen)
-
-
-@dataclass
-class MoveTarget:
-    value: str
-    label: str
-
-
-@dataclass(frozen=True)
-class CardConfirm:
-    """Ask before acting, with a required reason, and update the card at once (static/leads/board.js).
-
-    With JavaScript the board opens a dialog (`prompt`, a `reason_label` field, `confirm_label` and
-    `keep_label` buttons), then POSTs `reason` (and `next`) to the action's URL with
-    `Accept: application/json`; while it saves, the card's badge labelled `badge` (if any) reads
-    `busy_label`. The URL answers `{"ok": true, "message": ..., "card": <fresh card HTML>}` or a 4xx
-    `{"ok": false, "error": ...}`, which rolls the card back. Without JavaScript the action stays a
-    plain "get" link, so its URL must also serve a confirmation page on GET.
-    """
-
-    prompt: str
-    reason_label: str = "Reason"
-    confirm_label: str = "Confirm"
-    keep_label: str = "Keep it"
-    busy_label: str = "Saving…"
-    badge: str = ""
-    detail: str = ""
-
-
-@dataclass
-class CardAction:
-    """A per-card action another app offers (e.g. "Cancel booking" on booked cards).
-
-    `method="post"` renders a small form (CSRF included) posting to `url`; "get" renders a link.
-    A "get" action with `confirm` is done in place on the board (see CardConfirm).
-    """
-
-    label: str
-    url: str
-    method: str = "post"
-    tone: str = "info"
-    title: str = ""
-    confirm: CardConfirm | None = None
-    permission: str = ""  # shown only to users with it, e.g. "bookings.change_booking"
-
-
-CardActionProvider = Callable[[list[int]], dict[int, list[CardAction]]]
-_CARD_ACTIONS: dict[str, CardActionProvider] = {}
-
-
-def register_card_actions(key: str, provider: CardActionProvider) -> None:
-    """Offer actions on board cards. Like a badge provider: gets every card id of a page, ONE query."""
-    _CARD_ACTIONS[key] = provider
-
-
-def _card_actions_for(lead_ids: list[int]) -> dict[int, list[CardAction]]:
-    autodiscover_modules("attention")
-    result: dict[int, list[CardAction]] = {lead_id: [] for lead_id in lead_ids}
-    if not lead_ids:
-        return result
-    for key in sorted(_CARD_ACTIONS):
-        for lead_id, actions in _CARD_ACTIONS[key](lead_ids).items():
-            result.setdefault(lead_id, []).extend(actions)
-    return result
-
-
-@dataclass
-class Card:
-    lead: Lead
-    badges: list[Badge] = field(default_factory=list)
-    actions: list[CardAction] = field(default_factory=list)
-
-    @property
-    def is_new(self) -> bool:
-        return self.lead.seen_at is None
-
-    @property
-    def move_targets(self) -> list[MoveTarget]:
-        allowed = ALLOWED_MOVES[Stage(self.lead.stage)]
-        return [MoveTarget(s, Stage(s).label) for s in PIPELINE_ORDER if s in allowed]
-
-    @property
-    def open_targets(self) -> list[MoveTarget]:
-        """Targets that need nothing more than a click (Lost asks for a reason)."""
-        return [target for target in self.move_targets if target.value != Stage.LOST]
-
-    @property
-    def can_be_lost(self) -> bool:
-        return Stage.LOST in ALLOWED_MOVES[Stage(self.lead.stage)]
-
-
-@dataclass
-class Column:
-    stage: str
-    label: str
-    count: int
-    cards: list[Card]
-    next_cursor: str = ""
 
 
 @dataclass
@@ -206,18 +106,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         return None
 
 
-def _cards(leads: list[Lead]) -> list[Card]:
-    ids = [lead.pk for lead in leads]
-    badges = badges_for(ids)
-    actions = _card_actions_for(ids)
-    return [Card(lead=lead, badges=badges.get(lead.pk, []), actions=actions.get(lead.pk, [])) for lead in leads]
-
-
-def card_for(lead: Lead) -> Card:
-    """One lead's card as the board shows it now: every app's badges and actions."""
-    return _cards([lead])[0]
-
-
 @dataclass
 class BoardSummary:
     counts: dict[str, int]  # per stage, with the filters applied
@@ -257,20 +145,18 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
     return BoardSummary(counts=counts, recency=RecencyCounts(**totals), sources=sorted(sources))
 
 
-def board_columns(
+def board_column_leads(
     filters: BoardFilters,
     *,
+    stages: list[str],
     per_column: int = CARDS_PER_COLUMN,
     now: datetime | None = None,
-    summary: BoardSummary | None = None,
-) -> list[Column]:
-    """Every column of the board: counts (one query), the newest cards of all columns (one query)."""
-    counts = (summary or board_summary(filters, now=now)).counts
-    stages = [filters.stage] if filters.stage in PIPELINE_ORDER else PIPELINE_ORDER
-    now = now or timezone.now()
-    # The newest `per_column + 1` ids of each stage (the extra one says whether there is more),
-    # each an index range scan on lead_board_idx, OR-ed into ONE query. Same result as a
-    # ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
+) -> dict[str, list[Lead]]:
+    """The newest `per_column + 1` leads of each stage (the extra one says whether there is more), ONE query.
+
+    Each stage is an index range scan on lead_board_idx, OR-ed into one query: the same result as
+    a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
+    """
     matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
     newest_per_stage = Q()
     for stage in stages:
@@ -283,32 +169,17 @@ def board_columns(
     by_stage: dict[str, list[Lead]] = {stage: [] for stage in PIPELINE_ORDER}
     for lead in ranked:
         by_stage[lead.stage].append(lead)
-    shown = {stage: leads[:per_column] for stage, leads in by_stage.items()}
-    cards = iter(_cards([lead for stage in stages for lead in shown[stage]]))
-    columns = []
-    for stage in stages:
-        column_cards = [next(cards) for _ in shown[stage]]
-        more = len(by_stage[stage]) > per_column
-        columns.append(
-            Column(
-                stage=stage,
-                label=Stage(stage).label,
-                count=counts[stage],
-                cards=column_cards,
-                next_cursor=encode_cursor(shown[stage][-1]) if more else "",
-            )
-        )
-    return columns
+    return by_stage
 
 
-def board_column_page(
+def board_column_page_leads(
     filters: BoardFilters,
     *,
     stage: str,
     after: tuple[datetime, int] | None,
     limit: int = CARDS_PER_COLUMN,
     now: datetime | None = None,
-) -> tuple[list[Card], str]:
+) -> tuple[list[Lead], str]:
     """One page of a column after the keyset cursor, and the cursor of the next page ('' at the end)."""
     queryset = board_leads(filters, now=now).filter(stage=stage).only(*CARD_FIELDS).order_by("-created_at", "-id")
     if after is not None:
@@ -317,7 +188,7 @@ def board_column_page(
     leads = list(queryset[: limit + 1])
     more = len(leads) > limit
     leads = leads[:limit]
-    return _cards(leads), (encode_cursor(leads[-1]) if more and leads else "")
+    return leads, (encode_cursor(leads[-1]) if more and leads else "")
 
 
 def lead_for_page(public_id: Any) -> Lead:
@@ -328,14 +199,8 @@ def lead_stage_history(lead: Lead) -> QuerySet[StageChange]:
     return lead.stage_changes.select_related("changed_by").order_by("-changed_at", "-id")
 
 
-# --- The lead's timeline ------------------------------------------------------------------------
-# Entries come from sources: this app's events and stage changes, and later other apps'
-# (messages, replies, bookings, calls, proposals, payments). An app adds its own by registering a
-# source in `<app>/timeline.py` (autodiscovered):
-#
-#     @register_timeline_source("bookings")
-#     def booking_entries(lead: Lead) -> list[TimelineEntry]:
-#         return [TimelineEntry(at=b.created_at, kind="booking", title="Call booked", ...) for b in ...]
+# --- The lead's timeline: this app's share ------------------------------------------------------
+# The board (`board.selectors.lead_timeline`) merges these with each app's own entries.
 
 
 @dataclass(frozen=True)
@@ -348,27 +213,15 @@ class TimelineEntry:
     url: str = ""
 
 
-TimelineSource = Callable[[Lead], Iterable[TimelineEntry]]
-_TIMELINE_SOURCES: dict[str, TimelineSource] = {}
 TIMELINE_LIMIT = 200
 
 
-def register_timeline_source(key: str) -> Callable[[TimelineSource], TimelineSource]:
-    def decorator(func: TimelineSource) -> TimelineSource:
-        _TIMELINE_SOURCES[key] = func
-        return func
-
-    return decorator
-
-
-@register_timeline_source("events")
-def _event_entries(lead: Lead) -> list[TimelineEntry]:
+def lead_event_entries(lead: Lead) -> list[TimelineEntry]:
     events = LeadEvent.objects.filter(lead=lead).order_by("-at", "-id")[:TIMELINE_LIMIT]
     return [TimelineEntry(at=event.at, kind=event.kind, title=event.title, detail=event.summary) for event in events]
 
 
-@register_timeline_source("stages")
-def _stage_entries(lead: Lead) -> list[TimelineEntry]:
+def lead_stage_entries(lead: Lead) -> list[TimelineEntry]:
     changes = StageChange.objects.filter(lead=lead).order_by("-changed_at", "-id")[:TIMELINE_LIMIT]
     return [
         TimelineEntry(
@@ -383,11 +236,13 @@ def _stage_entries(lead: Lead) -> list[TimelineEntry]:
     ]
 
 
-def lead_timeline(lead: Lead, *, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """Everything that happened to the lead, newest first, from every registered source."""
-    autodiscover_modules("timeline")
-    entries: list[TimelineEntry] = []
-    for key in sorted(_TIMELINE_SOURCES):
-        entries.extend(_TIMELINE_SOURCES[key](lead))
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:limit]
+# --- What the leads app asks of the owner ("needs you" counts) ----------------------------------
+
+
+def leads_unseen_count() -> int:
+    """New leads nobody has looked at yet."""
+    return Lead.objects.filter(merged_into__isnull=True, seen_at__isnull=True).count()
+
+
+def possible_duplicates_open_count() -> int:
+    return possible_duplicates_open().count()

@@ -1,6 +1,6 @@
 """Demo data for outbound: a sequence, enrollments and messages in every state, a few replies.
 
-Registered with `clientsflow.demo` (autodiscovered), so `seed_demo` runs it after the leads' seeder.
+`seed_demo` (board/demo.py) runs it right after the demo leads are created.
 Approved demo messages are approved by the demo owner with the real hash, so the gate treats
 them exactly like real ones (with AUTOSEND on they are sent once, inside the send window).
 """
@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from clientsflow.demo import DemoContext, register_demo_seeder
+from clientsflow.demo import DemoContext
 from leads.models import Lead
 from outreach.models import (
     Enrollment,
@@ -105,7 +105,6 @@ def _message(
     return message
 
 
-@register_demo_seeder("outbound", order=20)
 def seed_outbound(ctx: DemoContext) -> dict[str, int]:
     sequence = _sequence()
     steps = list(sequence.steps.order_by("position"))

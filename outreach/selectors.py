@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from leads.cards import Badge
 from leads.models import Lead
 from outreach.models import InboundReply, OutboundMessage, outbound_content_hash
 
@@ -48,3 +49,47 @@ def outbound_review_context(message: OutboundMessage) -> dict[str, Any]:
         "content_hash": outbound_content_hash(message.subject, message.body),
         "approval_valid": message.approval_valid,
     }
+
+
+# --- For the owner's board: "needs you" counts and card badges ----------------------------------
+
+
+def drafts_awaiting_count() -> int:
+    return OutboundMessage.objects.filter(status=OutboundMessage.Status.DRAFT).count()
+
+
+def sending_problems_count() -> int:
+    """Emails that failed, or whose outcome is unknown (never resent on their own)."""
+    return OutboundMessage.objects.filter(
+        status__in=(OutboundMessage.Status.FAILED, OutboundMessage.Status.UNKNOWN)
+    ).count()
+
+
+def replies_unmatched_count() -> int:
+    return InboundReply.objects.filter(lead__isnull=True).count()
+
+
+_OUTBOUND_BADGES = {
+    OutboundMessage.Status.DRAFT: Badge("Awaiting approval", "warn", "An email draft waits in the review queue."),
+    OutboundMessage.Status.APPROVED: Badge("Approved, not sent", "info", "An approved email waits to be sent."),
+    OutboundMessage.Status.FAILED: Badge(
+        "Send failed", "danger", "An email failed to send; retry it from the review queue."
+    ),
+    OutboundMessage.Status.UNKNOWN: Badge(
+        "Send unknown", "danger", "An email may or may not have gone out; check and resolve it."
+    ),
+}
+
+
+def outbound_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """One query for every card on the page."""
+    pairs = (
+        OutboundMessage.objects.filter(lead_id__in=lead_ids, status__in=list(_OUTBOUND_BADGES))
+        .values_list("lead_id", "status")
+        .distinct()
+    )
+    order = list(_OUTBOUND_BADGES)
+    result: dict[int, list[Badge]] = {}
+    for lead_id, status in sorted(pairs, key=lambda p: order.index(p[1])):
+        result.setdefault(lead_id, []).append(_OUTBOUND_BADGES[status])
+    return result

@@ -159,6 +159,31 @@ def reply_classify(*, reply_id: int, client: Any = None) -> Classification:
     return classification
 
 
+PENDING_BATCH = 50
+
+
+def replies_classify_pending(*, limit: int = PENDING_BATCH) -> dict[str, int]:
+    """Classify the replies that have no classification yet, oldest first, at most `limit`.
+
+    Run by the dispatcher every minute: a stored reply needs nothing from `outreach` beyond being
+    stored, and a reply whose earlier attempt failed (a worker crash, the broker down) is simply
+    picked up again on the next tick. One reply failing never stops the others.
+    """
+    pending = list(
+        InboundReply.objects.filter(classification__isnull=True)
+        .order_by("received_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    failed = 0
+    for reply_id in pending:
+        try:
+            reply_classify(reply_id=reply_id)
+        except Exception:
+            failed += 1
+            logger.exception("classify.reply_failed", extra={"reply_id": reply_id})
+    return {"classified": len(pending) - failed, "failed": failed}
+
+
 @transaction.atomic
 def classification_review(*, classification_id: int, label: str, actor: Any) -> Classification:
     """A person confirms (same label) or corrects the label; the policy then runs on their label.

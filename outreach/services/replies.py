@@ -1,8 +1,9 @@
 """Replies from leads (inbound webhook or IMAP poll): store, match to the lead, stop the sequence.
 
 A reply is information, never an instruction: nothing in its text can approve, send or change a
-message. It stops the lead's sequence, moves the lead to `replied`, lands on the timeline and is
-handed to classification through `outreach.signals.reply_received` after commit.
+message. It stops the lead's sequence, moves the lead to `replied` and lands on the timeline.
+Classification picks stored replies up on its own (the dispatcher's `replies_classify` job, every
+minute), so this app needs nothing from `classify`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from leads.services.timeline import timeline_record
 from outreach.clients import imap
 from outreach.models import ImapCursor, InboundReply, OutboundMessage, OutreachEventKind
 from outreach.services.sequences import enrollments_stop_for_lead
-from outreach.signals import reply_received
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +160,6 @@ def _reply_intake(*, mail: IncomingMail, source: str) -> InboundReply:
         details={"lead_id": lead.pk if lead else None, "matched_by": matched_by},
     )
     board_version_bump()
-    reply_id = reply.pk
-    transaction.on_commit(lambda: reply_received.send(sender=InboundReply, reply_id=reply_id))
     logger.info("reply.stored", extra={"reply_id": reply.pk, "matched_by": matched_by, "source": source})
     return reply
 

@@ -13,7 +13,7 @@ import respx
 
 from billing.jobs import stripe_reconcile
 from billing.models import Payment, Proposal
-from clientsflow.attention import badges_for, needs_you_counts
+from board.selectors import card_badges, needs_you
 from clientsflow.models import AuditEvent, WebhookEvent
 from tests.billing.conftest import (
     STRIPE_API,
@@ -53,9 +53,9 @@ def assert_needs_review(proposal: Proposal, stage_before: str, slack, reason: st
     assert proposal.status != Proposal.Status.PAID and proposal.paid_at is None
     assert proposal.lead.stage == stage_before
     assert not proposal.lead.stage_changes.filter(to_stage="paid").exists()
-    counts = {item.key: item.count for item in needs_you_counts()}
+    counts = {item.key: item.count for item in needs_you()}
     assert counts["billing_payments_review"] == 1
-    assert "Payment needs review" in [b.label for b in badges_for([proposal.lead_id])[proposal.lead_id]]
+    assert "Payment needs review" in [b.label for b in card_badges([proposal.lead_id])[proposal.lead_id]]
     audit = AuditEvent.objects.get(verb="payment.review")
     assert audit.details["reason"] == payment.review_reason
     assert slack["slack"].call_count == 1
@@ -166,7 +166,7 @@ def test_staff_resolve_a_review_in_the_admin(webhook_secret, client, slack, admi
     payment.refresh_from_db()
     assert payment.reviewed_at is not None and payment.reviewed_by is not None
     assert payment.status == Payment.Status.REVIEW  # still not paid: a person settles it in Stripe
-    assert {item.key: item.count for item in needs_you_counts()}["billing_payments_review"] == 0
+    assert {item.key: item.count for item in needs_you()}["billing_payments_review"] == 0
     assert AuditEvent.objects.filter(verb="payment.review_resolved").count() == 1
 
 

@@ -214,7 +214,7 @@ def test_expired_proposal_page_offers_no_sign_form(client):
 
 @respx.mock
 def test_a_stripe_outage_is_reported_to_the_owner_and_cleared_by_the_next_success(client, stripe_enabled):
-    from clientsflow.attention import needs_you_counts
+    from board.selectors import needs_you
     from clientsflow.models import IntegrationStatus
 
     route = respx.post(f"{STRIPE_API}/v1/checkout/sessions")
@@ -225,7 +225,7 @@ def test_a_stripe_outage_is_reported_to_the_owner_and_cleared_by_the_next_succes
 
     status = IntegrationStatus.objects.get(vendor="stripe")
     assert status.consecutive_failures == 3 and status.alerted_at is not None
-    assert {item.key: item.count for item in needs_you_counts()}["integration_stripe"] == 1
+    assert {item.key: item.count for item in needs_you()}["integration_stripe"] == 1
 
     route.mock(
         return_value=httpx.Response(

@@ -8,7 +8,7 @@ import pytest
 import respx
 
 from billing.models import Payment, Proposal
-from clientsflow.attention import badges_for, needs_you_counts
+from board.selectors import card_badges, needs_you
 from clientsflow.models import WebhookEvent
 from tests.billing.conftest import (
     STRIPE_API,
@@ -131,7 +131,7 @@ def test_delayed_method_is_pending_then_paid(webhook_secret, client):
     assert payment.status == Payment.Status.PENDING
     proposal.refresh_from_db()
     assert proposal.status == Proposal.Status.SIGNED and proposal.lead.stage == "signed"
-    assert badges_for([proposal.lead_id])[proposal.lead_id][0].label == "Payment processing"
+    assert card_badges([proposal.lead_id])[proposal.lead_id][0].label == "Payment processing"
     post_event(client, stripe_event("checkout.session.async_payment_succeeded", proposal))
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PAID
@@ -143,9 +143,9 @@ def test_async_payment_failed_badges_the_card_and_counts_in_needs_you(webhook_se
     post_event(client, stripe_event("checkout.session.async_payment_failed", proposal))
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.FAILED and payment.failed_at is not None
-    badges = badges_for([proposal.lead_id])[proposal.lead_id]
+    badges = card_badges([proposal.lead_id])[proposal.lead_id]
     assert [b.label for b in badges] == ["Payment failed"] and badges[0].tone == "danger"
-    counts = {item.key: item.count for item in needs_you_counts()}
+    counts = {item.key: item.count for item in needs_you()}
     assert counts["billing_failed_payments"] == 1
     proposal.refresh_from_db()
     assert proposal.status == Proposal.Status.SIGNED
@@ -157,7 +157,7 @@ def test_payment_intent_failed_then_late_arrival_never_undoes_paid(webhook_secre
     post_event(client, stripe_event("payment_intent.payment_failed", proposal))
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.PAID
-    assert badges_for([proposal.lead_id])[proposal.lead_id] == []
+    assert card_badges([proposal.lead_id])[proposal.lead_id] == []
 
 
 def test_payment_intent_failed_on_an_open_checkout_records_the_reason(webhook_secret, client):
@@ -181,7 +181,7 @@ def test_refund_is_recorded_and_the_lead_stays_paid(webhook_secret, client):
     assert payment.refunded_at is not None
     proposal.lead.refresh_from_db()
     assert proposal.lead.stage == "paid"
-    assert [b.label for b in badges_for([proposal.lead_id])[proposal.lead_id]] == ["Refunded"]
+    assert [b.label for b in card_badges([proposal.lead_id])[proposal.lead_id]] == ["Refunded"]
 
 
 def test_partial_refund_keeps_the_payment_paid_with_the_amount(webhook_secret, client):

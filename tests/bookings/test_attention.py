@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bookings.attention import blocked_invites_count, booking_badges, booking_card_actions
+from board.selectors import needs_you
 from bookings.demo import seed_bookings
 from bookings.models import Booking, EventType
-from clientsflow.attention import needs_you_counts
+from bookings.selectors import blocked_invites_count, booking_badges, booking_card_actions
 from clientsflow.demo import DemoContext
 from leads.models import Lead, Stage
 from tests.bookings.factories import BookingFactory, LeadFactory
@@ -39,7 +39,7 @@ def test_badges_show_the_call_and_a_blocked_invite_in_danger_tone_with_one_query
     assert danger.label == "Invite blocked" and danger.tone == "danger" and "unauthorized_client" in danger.title
     assert plain.pk not in badges
     assert blocked_invites_count() == 1
-    item = next(i for i in needs_you_counts() if i.key == "booking_invites_blocked")
+    item = next(i for i in needs_you() if i.key == "booking_invites_blocked")
     assert item.count == 1 and "invite_status__exact=blocked" in item.url
     actions = booking_card_actions([ok.lead_id, plain.pk])
     assert actions[ok.lead_id][0].label == "Cancel call"

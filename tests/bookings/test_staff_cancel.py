@@ -13,10 +13,10 @@ from django.db import connection
 from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
-from bookings.attention import booking_badges, booking_card_actions
 from bookings.models import Booking
-from bookings.selectors import slots_for
+from bookings.selectors import booking_badges, booking_card_actions, slots_for
 from bookings.services import booking_cancel, booking_create
 from clientsflow.cache import board_version
 from clientsflow.models import AuditEvent
@@ -83,7 +83,7 @@ def test_board_renders_the_pill_as_a_link_carrying_the_confirmation(staff_client
     assert badge_label.startswith("Call ") and f">{badge_label}</li>" in html
 
 
-def test_json_cancel_goes_through_the_service_and_answers_with_the_fresh_card(
+def test_json_cancel_goes_through_the_service_and_the_board_serves_the_fresh_card(
     staff_client, booked, django_capture_on_commit_callbacks
 ):
     version = board_version()
@@ -94,9 +94,13 @@ def test_json_cancel_goes_through_the_service_and_answers_with_the_fresh_card(
     body = response.json()
     assert response.status_code == 200 and body["ok"] is True
     assert body["message"].startswith("Call cancelled: Ada Lovelace on ")
-    assert f'id="card-{booked.lead.public_id}"' in body["card"]
-    assert "Cancelled: " in body["card"] and "Cancel call" not in body["card"]
-    assert 'name="next" value="/board/?stage=booked"' in body["card"]  # the move menu keeps the filters
+    # The board's script then swaps in the card the board renders afresh.
+    card = staff_client.get(
+        reverse("board:lead-card", args=[booked.lead.public_id]), {"next": "/board/?stage=booked"}
+    ).content.decode()
+    assert f'id="card-{booked.lead.public_id}"' in card
+    assert "Cancelled: " in card and "Cancel call" not in card
+    assert 'name="next" value="/board/?stage=booked"' in card  # the move menu keeps the filters
 
     booked.refresh_from_db()
     assert booked.status == Booking.Status.CANCELLED

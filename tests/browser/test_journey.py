@@ -6,7 +6,7 @@
 3. the draft approved ("Save and approve exactly this text") and sent ("Send now") in the admin,
    received by a loopback SMTP server (aiosmtpd) -> `contacted`;
 4. the lead's reply as a signed Mailgun inbound POST to /webhooks/replies/ threaded on the sent
-   Message-ID; the local model classifies it (from the `reply_received` signal) positive -> `replied`;
+   Message-ID -> `replied`; the dispatcher's `replies_classify` job has the local model label it positive;
 5. the lead books on /book/intro-call/ on a phone; Google is not configured, so the ICS
    confirmation arrives at the SMTP server -> `booked`;
 6. a signed Fireflies webhook; the transcript fetch is answered at the HTTP transport by respx
@@ -213,9 +213,8 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     )
     reply = wait_for(lambda: InboundReply.objects.filter(lead=grace).first(), what="the reply")
     assert reply.in_reply_to == draft.message_id
-    classification = wait_for(
-        lambda: Classification.objects.filter(reply=reply).first(), what="the reply's classification"
-    )
+    assert run_job("replies_classify") == {"classified": 1, "failed": 0}
+    classification = Classification.objects.get(reply=reply)
     assert classification.label == "positive", (classification.label, classification.confidence)
     assert classification.backend == "local"  # no Anthropic key: the local model decided
     assert lead().stage == "replied"

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from celery.exceptions import Retry
 
-from calls.attention import _failed_sync_badges
+from board.selectors import needs_you
 from calls.jobs import calls_alert_digest_job, notion_calls_sync_retry
 from calls.models import Call
+from calls.selectors import failed_sync_badges
 from calls.tasks import fetch_backoff_seconds, fetch_call_transcript
-from clientsflow.attention import needs_you_counts
 from clientsflow.dispatcher import registry
 from tests.calls.conftest import SLACK_URL
 from tests.calls.factories import CallFactory
@@ -74,7 +74,7 @@ def test_needs_you_counts_unmatched_and_failed(vendors):
     CallFactory()
     CallFactory(status=Call.Status.PENDING)  # not fetched yet: nothing to match
     CallFactory(lead=LeadFactory(), match_method="email", match_confidence=1.0, notion_status="failed")
-    counts = {c.key: c.count for c in needs_you_counts()}
+    counts = {c.key: c.count for c in needs_you()}
     assert counts["calls_unmatched"] == 1
     assert counts["calls_notion_failed"] == 1
 
@@ -84,7 +84,7 @@ def test_card_badge_for_a_failed_call_sync_uses_one_query(django_assert_num_quer
     CallFactory(lead=bad, match_method="email", match_confidence=1.0, notion_status="failed")
     CallFactory(lead=good, match_method="email", match_confidence=1.0, notion_status="synced")
     with django_assert_num_queries(1):
-        badges = _failed_sync_badges([bad.pk, good.pk])
+        badges = failed_sync_badges([bad.pk, good.pk])
     assert list(badges) == [bad.pk]
     assert badges[bad.pk][0].label == "Call not in Notion"
 

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from classify.models import Classification, ClassificationChange, PromptVersion
 from classify.prompts import DEFAULT_PROMPT_NAME
 from classify.selectors import champion_prompt
-from classify.services.classification import classification_relabel, classification_review, reply_classify
+from classify.services.classification import (
+    classification_relabel,
+    classification_review,
+    replies_classify_pending,
+    reply_classify,
+)
 from classify.services.prompts import prompt_ensure_champion
 from clientsflow.models import AuditEvent
 from leads.models import Stage, StageChange
-from outreach.models import InboundReply
 from outreach.services.suppression import is_suppressed
-from outreach.signals import reply_received
 from tests.classify.conftest import tool_use_answer
 from tests.classify.factories import InboundReplyFactory, LeadFactory
 
@@ -57,22 +61,22 @@ def test_disagreement_between_local_and_anthropic_goes_to_the_queue(anthropic_tr
 
 
 def test_positive_reply_changes_no_stage_and_shows_a_badge(anthropic_off) -> None:
-    from clientsflow.attention import badges_for, needs_you_counts
+    from board.selectors import card_badges, needs_you
 
     reply = InboundReplyFactory(body="Not sure it's a fit, but happy to chat.")
     other = LeadFactory()
     classification = reply_classify(reply_id=reply.pk)
     assert classification.label == "positive" and not classification.needs_review
     assert classification.policy_action == Classification.PolicyAction.NONE
-    badges = badges_for([reply.lead.pk, other.pk])
+    badges = card_badges([reply.lead.pk, other.pk])
     assert [b.label for b in badges[reply.lead.pk]] == ["Positive reply"]
     assert not [b for b in badges[other.pk] if b.label in {"Positive reply", "Reply needs review"}]
-    counts = {c.key: c.count for c in needs_you_counts()}
+    counts = {c.key: c.count for c in needs_you()}
     assert counts["classify_positive"] == 1 and counts["classify_review"] == 0
 
 
 def test_badges_cost_one_query_whatever_the_number_of_leads(anthropic_off, django_assert_num_queries) -> None:
-    from classify.attention import reply_badges
+    from classify.selectors import reply_badges
 
     replies = [InboundReplyFactory(body="Sure, when?") for _ in range(5)]
     for reply in replies:
@@ -139,11 +143,47 @@ def test_classifying_twice_keeps_the_first_result(anthropic_off) -> None:
     assert Classification.objects.count() == 1
 
 
-def test_the_reply_received_signal_queues_classification(anthropic_off, django_capture_on_commit_callbacks) -> None:
-    reply = InboundReplyFactory(body="Sure, when?")
-    with django_capture_on_commit_callbacks(execute=True):
-        reply_received.send(sender=InboundReply, reply_id=reply.pk)
+def test_the_dispatcher_job_classifies_each_stored_reply_once(anthropic_off) -> None:
+    from clientsflow.dispatcher import registry
+    from outreach.services.replies import IncomingMail, reply_intake
+
+    lead = LeadFactory(email="ada@client.example")
+    reply, _ = reply_intake(
+        mail=IncomingMail(
+            from_email="ada@client.example",
+            to_email="owner@agency.example",
+            subject="Re: hello",
+            body="Sure, when?",
+            message_id="<r-1@client.example>",
+            in_reply_to="",
+            references="",
+            received_at=timezone.now(),
+        ),
+        source="imap",
+    )
+    assert reply.lead == lead and not Classification.objects.filter(reply=reply).exists()
+
+    assert registry()["replies_classify"].func() == {"classified": 1, "failed": 0}
     assert Classification.objects.get(reply=reply).label == "positive"
+    assert replies_classify_pending() == {"classified": 0, "failed": 0}  # nothing is classified twice
+
+
+def test_the_job_goes_on_past_a_reply_that_fails(anthropic_off, monkeypatch) -> None:
+    import classify.services.classification as service
+
+    first, second = InboundReplyFactory(body="boom"), InboundReplyFactory(body="Sure, when?")
+    real = service.classify_text
+
+    def broken_on_boom(*, text, client=None):  # type: ignore[no-untyped-def]
+        if text == "boom":
+            raise RuntimeError("model file unreadable")
+        return real(text=text, client=client)
+
+    monkeypatch.setattr(service, "classify_text", broken_on_boom)
+
+    assert replies_classify_pending() == {"classified": 1, "failed": 1}
+    assert not Classification.objects.filter(reply=first).exists()
+    assert Classification.objects.filter(reply=second).exists()
 
 
 def test_review_correcting_to_negative_closes_the_lead_and_records_who(anthropic_off, admin_user) -> None:

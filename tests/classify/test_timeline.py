@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from board.selectors import lead_timeline
 from classify.models import Classification
-from leads.selectors import lead_timeline
 from outreach.models import InboundReply
 from tests.leads.factories import LeadFactory
 

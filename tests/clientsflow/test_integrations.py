@@ -10,7 +10,7 @@ import pytest
 import respx
 from django.utils import timezone
 
-from clientsflow.attention import needs_you_counts
+from board.selectors import needs_you as needs_you_items
 from clientsflow.integrations import integration_failed, integration_ok
 from clientsflow.models import AuditEvent, IntegrationStatus
 
@@ -29,7 +29,7 @@ def slack(settings):  # type: ignore[no-untyped-def]
 
 
 def needs_you(key: str = "integration_fireflies") -> tuple[str, int, str]:
-    item = next(c for c in needs_you_counts() if c.key == key)
+    item = next(c for c in needs_you_items() if c.key == key)
     return item.label, item.count, item.url
 
 

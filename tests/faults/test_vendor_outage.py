@@ -158,11 +158,11 @@ class SlackSink:
 
 
 def test_vendor_failing_for_a_while_raises_one_owner_alert_and_recovery_clears_it(settings):
-    from clientsflow.attention import needs_you_counts
+    from board.selectors import needs_you as needs_you_items
     from clientsflow.models import AuditEvent, IntegrationStatus
 
     def needs_you() -> int:
-        return next(c.count for c in needs_you_counts() if c.key == "integration_fireflies")
+        return next(c.count for c in needs_you_items() if c.key == "integration_fireflies")
 
     with Vendor([500, 500, 429, 429, 500]) as vendor, SlackSink() as slack:
         settings.FIREFLIES_API_KEY = "ff-key"

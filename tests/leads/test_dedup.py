@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from clientsflow.attention import needs_you_counts
+from board.selectors import needs_you
 from leads.models import Lead, LeadMerge, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_merge
 from leads.services.intake import LeadData, lead_intake
@@ -25,7 +25,7 @@ def pair() -> PossibleDuplicate:
 
 
 def _needs_you(key: str) -> int:
-    return next(item.count for item in needs_you_counts() if item.key == key)
+    return next(item.count for item in needs_you() if item.key == key)
 
 
 def test_open_pairs_are_counted_under_needs_you(pair):

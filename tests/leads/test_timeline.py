@@ -12,8 +12,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 
+from board.selectors import lead_timeline
 from leads.models import LeadEvent, TimelineKind
-from leads.selectors import lead_timeline
 from leads.services.timeline import timeline_record
 from tests.leads.factories import LeadFactory, staff_user
 

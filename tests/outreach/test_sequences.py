@@ -265,16 +265,16 @@ def test_board_badge_and_needs_you_count_pending_drafts(approver):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    import outreach.attention
-    from clientsflow.attention import badges_for, needs_you_counts
+    from board.selectors import card_badges, needs_you
+    from outreach.selectors import outbound_badges
     from tests.outreach.outbound_support import make_draft
 
     drafted, quiet = make_draft(), LeadFactory()
     make_approved(approver)
     with CaptureQueriesContext(connection) as queries:
-        badges = outreach.attention.outbound_badges([drafted.lead_id, quiet.pk])
+        badges = outbound_badges([drafted.lead_id, quiet.pk])
     assert len(queries) == 1
     assert [b.label for b in badges[drafted.lead_id]] == ["Awaiting approval"]
     assert quiet.pk not in badges
-    assert "Awaiting approval" in [b.label for b in badges_for([drafted.lead_id])[drafted.lead_id]]
-    assert {c.key: c.count for c in needs_you_counts()}["outbound_drafts"] == 1
+    assert "Awaiting approval" in [b.label for b in card_badges([drafted.lead_id])[drafted.lead_id]]
+    assert {c.key: c.count for c in needs_you()}["outbound_drafts"] == 1

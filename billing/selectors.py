@@ -1,0 +1,42 @@
+"""Reads of billing for the owner's board: failed payments and payments needing review need the
+owner; badges say where money stands."""
+
+from __future__ import annotations
+
+from billing.models import Payment, Proposal
+from leads.cards import Badge
+
+
+def failed_payments_count() -> int:
+    return Payment.objects.filter(status=Payment.Status.FAILED).exclude(proposal__status=Proposal.Status.PAID).count()
+
+
+def payments_needing_review_count() -> int:
+    return Payment.objects.filter(status=Payment.Status.REVIEW, reviewed_at__isnull=True).count()
+
+
+BADGES = {
+    Payment.Status.REVIEW: Badge(
+        "Payment needs review", "danger", "Money arrived that does not match the proposal; it was not marked paid."
+    ),
+    Payment.Status.FAILED: Badge("Payment failed", "danger", "The lead's last payment did not go through."),
+    Payment.Status.PENDING: Badge("Payment processing", "info", "A delayed payment method is clearing."),
+    Payment.Status.REFUNDED: Badge("Refunded", "warn", "A payment was refunded."),
+}
+
+
+def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """One query: the payment statuses worth a badge, per lead, skipping leads already paid up."""
+    rows = (
+        Payment.objects.filter(lead_id__in=lead_ids, status__in=list(BADGES))
+        .exclude(status=Payment.Status.FAILED, proposal__status=Proposal.Status.PAID)
+        .exclude(status=Payment.Status.REVIEW, reviewed_at__isnull=False)
+        .values_list("lead_id", "status")
+        .distinct()
+    )
+    result: dict[int, list[Badge]] = {}
+    for lead_id, status in rows:
+        badge = BADGES[status]
+        if badge not in result.setdefault(lead_id, []):
+            result[lead_id].append(badge)
+    return result

@@ -1,0 +1,275 @@
+"""What the owner's board shows, wired here by direct calls: each "needs you" item, card badge,
+card action and timeline entry is one call to the app that owns the query.
+
+Card badges and actions are asked for a whole page of cards at once; each app's batch selector
+answers with one query, so a board render costs the same number of queries whatever the number
+of leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from billing.selectors import failed_payments_count, payment_badges, payments_needing_review_count
+from bookings.selectors import blocked_invites_count, booking_badges, booking_card_actions
+from calls.selectors import calls_sync_failed_count, calls_unmatched_count, failed_sync_badges
+from classify.selectors import classification_timeline, positive_waiting_count, reply_badges, review_queue_count
+from clientsflow.integrations import integration_alerted_count, integration_label, integration_url
+from leads.cards import Badge, CardAction
+from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage
+from leads.selectors import (
+    CARDS_PER_COLUMN,
+    TIMELINE_LIMIT,
+    BoardFilters,
+    BoardSummary,
+    TimelineEntry,
+    board_column_leads,
+    board_column_page_leads,
+    board_summary,
+    encode_cursor,
+    lead_event_entries,
+    lead_stage_entries,
+    leads_unseen_count,
+    possible_duplicates_open_count,
+)
+from outreach.selectors import drafts_awaiting_count, outbound_badges, replies_unmatched_count, sending_problems_count
+
+# --- "Needs you" ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedsYouCount:
+    key: str
+    label: str
+    url: str  # the admin changelist where the owner deals with them
+    count: int
+
+
+def _integration(vendor: str) -> NeedsYouCount:
+    return NeedsYouCount(
+        f"integration_{vendor}",
+        f"Integration failing: {integration_label(vendor)}",
+        integration_url(vendor),
+        integration_alerted_count(vendor),
+    )
+
+
+def needs_you() -> list[NeedsYouCount]:
+    """Everything waiting for a person, most urgent first: one count query per item."""
+    return [
+        _integration("fireflies"),
+        _integration("notion"),
+        _integration("stripe"),
+        NeedsYouCount(
+            "new_leads_unseen",
+            "New leads not yet seen",
+            "/admin/leads/lead/?seen_at__isnull=True&merged_into__isnull=True",
+            leads_unseen_count(),
+        ),
+        NeedsYouCount(
+            "outbound_drafts",
+            "Drafts awaiting approval",
+            "/admin/outreach/outboundmessage/?status__exact=draft",
+            drafts_awaiting_count(),
+        ),
+        NeedsYouCount(
+            "outbound_problems",
+            "Emails failed or with unknown outcome",
+            "/admin/outreach/outboundmessage/?status__in=failed,unknown",
+            sending_problems_count(),
+        ),
+        NeedsYouCount(
+            "replies_unmatched",
+            "Replies not matched to a lead",
+            "/admin/outreach/inboundreply/?matched_by__exact=unmatched",
+            replies_unmatched_count(),
+        ),
+        NeedsYouCount(
+            "possible_duplicates",
+            "Possible duplicate leads to check",
+            "/admin/leads/possibleduplicate/?status__exact=open",
+            possible_duplicates_open_count(),
+        ),
+        NeedsYouCount(
+            "classify_positive",
+            "Positive replies to answer",
+            "/admin/classify/classification/?positive_waiting=1",
+            positive_waiting_count(),
+        ),
+        NeedsYouCount(
+            "classify_review",
+            "Replies to review",
+            "/admin/classify/classification/?needs_review__exact=1",
+            review_queue_count(),
+        ),
+        NeedsYouCount(
+            "booking_invites_blocked",
+            "Booking invites blocked",
+            "/admin/bookings/booking/?invite_status__exact=blocked&upcoming=active",
+            blocked_invites_count(),
+        ),
+        NeedsYouCount(
+            "billing_payments_review",
+            "Payments needing review",
+            "/admin/billing/payment/?status__exact=review&reviewed_at__isnull=True",
+            payments_needing_review_count(),
+        ),
+        NeedsYouCount(
+            "billing_failed_payments",
+            "Failed payments",
+            "/admin/billing/payment/?status__exact=failed",
+            failed_payments_count(),
+        ),
+        NeedsYouCount(
+            "calls_unmatched",
+            "Calls to match to a lead",
+            "/admin/calls/call/?match_method__exact=unmatched&status__exact=fetched",
+            calls_unmatched_count(),
+        ),
+        NeedsYouCount(
+            "calls_notion_failed",
+            "Calls not written to Notion",
+            "/admin/calls/call/?notion_status__exact=failed",
+            calls_sync_failed_count(),
+        ),
+    ]
+
+
+# --- Cards ---------------------------------------------------------------------------------------
+
+
+def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """Every card's badges: one query per app, whatever the number of cards."""
+    result: dict[int, list[Badge]] = {lead_id: [] for lead_id in lead_ids}
+    if not lead_ids:
+        return result
+    for badges in (
+        payment_badges(lead_ids),
+        booking_badges(lead_ids),
+        failed_sync_badges(lead_ids),
+        reply_badges(lead_ids),
+        outbound_badges(lead_ids),
+    ):
+        for lead_id, some in badges.items():
+            result[lead_id].extend(some)
+    return result
+
+
+def card_actions(lead_ids: list[int]) -> dict[int, list[CardAction]]:
+    """Actions other apps offer on cards (today: cancelling a booked call), one query each."""
+    result: dict[int, list[CardAction]] = {lead_id: [] for lead_id in lead_ids}
+    if not lead_ids:
+        return result
+    for lead_id, actions in booking_card_actions(lead_ids).items():
+        result[lead_id].extend(actions)
+    return result
+
+
+@dataclass
+class MoveTarget:
+    value: str
+    label: str
+
+
+@dataclass
+class Card:
+    lead: Lead
+    badges: list[Badge] = field(default_factory=list)
+    actions: list[CardAction] = field(default_factory=list)
+
+    @property
+    def is_new(self) -> bool:
+        return self.lead.seen_at is None
+
+    @property
+    def move_targets(self) -> list[MoveTarget]:
+        allowed = ALLOWED_MOVES[Stage(self.lead.stage)]
+        return [MoveTarget(s, Stage(s).label) for s in PIPELINE_ORDER if s in allowed]
+
+    @property
+    def open_targets(self) -> list[MoveTarget]:
+        """Targets that need nothing more than a click (Lost asks for a reason)."""
+        return [target for target in self.move_targets if target.value != Stage.LOST]
+
+    @property
+    def can_be_lost(self) -> bool:
+        return Stage.LOST in ALLOWED_MOVES[Stage(self.lead.stage)]
+
+
+@dataclass
+class Column:
+    stage: str
+    label: str
+    count: int
+    cards: list[Card]
+    next_cursor: str = ""
+
+
+def _cards(leads: list[Lead]) -> list[Card]:
+    ids = [lead.pk for lead in leads]
+    badges = card_badges(ids)
+    actions = card_actions(ids)
+    return [Card(lead=lead, badges=badges.get(lead.pk, []), actions=actions.get(lead.pk, [])) for lead in leads]
+
+
+def card_for(lead: Lead) -> Card:
+    """One lead's card as the board shows it now: every app's badges and actions."""
+    return _cards([lead])[0]
+
+
+def board_columns(
+    filters: BoardFilters,
+    *,
+    per_column: int = CARDS_PER_COLUMN,
+    now: datetime | None = None,
+    summary: BoardSummary | None = None,
+) -> list[Column]:
+    """Every column of the board: counts (one query), the newest cards of all columns (one query),
+    then each app's badges and actions for those cards (one query each)."""
+    now = now or timezone.now()
+    counts = (summary or board_summary(filters, now=now)).counts
+    stages = [filters.stage] if filters.stage in PIPELINE_ORDER else PIPELINE_ORDER
+    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
+    shown = {stage: leads[:per_column] for stage, leads in by_stage.items()}
+    cards = iter(_cards([lead for stage in stages for lead in shown[stage]]))
+    columns = []
+    for stage in stages:
+        column_cards = [next(cards) for _ in shown[stage]]
+        more = len(by_stage[stage]) > per_column
+        columns.append(
+            Column(
+                stage=stage,
+                label=Stage(stage).label,
+                count=counts[stage],
+                cards=column_cards,
+                next_cursor=encode_cursor(shown[stage][-1]) if more else "",
+            )
+        )
+    return columns
+
+
+def board_column_page(
+    filters: BoardFilters,
+    *,
+    stage: str,
+    after: tuple[datetime, int] | None,
+    limit: int = CARDS_PER_COLUMN,
+    now: datetime | None = None,
+) -> tuple[list[Card], str]:
+    """One page of a column's cards after the keyset cursor, and the cursor of the next page."""
+    leads, next_cursor = board_column_page_leads(filters, stage=stage, after=after, limit=limit, now=now)
+    return _cards(leads), next_cursor
+
+
+# --- The lead's timeline -------------------------------------------------------------------------
+
+
+def lead_timeline(lead: Lead, *, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
+    """Everything that happened to the lead, newest first: how its replies were classified, its
+    events (every app records through the timeline service) and its stage changes."""
+    entries = [*classification_timeline(lead), *lead_event_entries(lead), *lead_stage_entries(lead)]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]

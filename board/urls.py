@@ -1,0 +1,27 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from board import views
+
+app_name = "board"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/board/", permanent=False)),
+    path("board/", views.board, name="board"),
+    path("board/column/<str:stage>/", views.board_column, name="board-column"),
+    path("board/needs-you/", views.board_needs_you, name="board-needs-you"),
+    path("board/seen/", views.board_mark_seen, name="board-mark-seen"),
+    path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
+    path("board/lead/<uuid:public_id>/card/", views.lead_card, name="lead-card"),
+    path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
+    path(
+        "board/lead/<uuid:public_id>/duplicates/<int:pk>/merge/",
+        views.lead_duplicate_merge,
+        name="lead-duplicate-merge",
+    ),
+    path(
+        "board/lead/<uuid:public_id>/duplicates/<int:pk>/dismiss/",
+        views.lead_duplicate_dismiss,
+        name="lead-duplicate-dismiss",
+    ),
+]
