@@ -23,7 +23,9 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 def blocks(booking: Booking) -> list[dict]:  # type: ignore[type-arg]
     return list(
-        AuditEvent.objects.filter(verb="mail.blocked", object_id=str(booking.pk)).values_list("details", flat=True)
+        AuditEvent.objects.filter(verb="mail.blocked", object_id=str(booking.pk))
+        .order_by("pk")
+        .values_list("details", flat=True)
     )
 
 
@@ -110,11 +112,11 @@ def test_google_is_not_asked_to_mail_a_suppressed_attendee(transport, event_type
 
 
 def test_google_is_not_asked_to_mail_an_attendee_outside_the_allowlist_on_cancel(
-    transport,
+    transport,  # noqa: F811
     event_type,
     book,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     transport._iterable[:0] = [TOKEN, FREE]
     queue(transport, TOKEN, ok("echo_request_body"))
