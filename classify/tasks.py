@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from classify.services.classification import reply_classify
+from classify.services.classification import classification_policy_after_apply, reply_classify
 
 
 # The service is idempotent (one Classification per reply), so a redelivery changes nothing;
@@ -12,3 +12,8 @@ from classify.services.classification import reply_classify
 @shared_task(acks_late=True)
 def classify_reply(reply_id: int) -> None:
     reply_classify(reply_id=reply_id)
+
+
+@shared_task(acks_late=True)
+def classify_policy_after_apply(reply_id: int, actor_label: str) -> None:
+    classification_policy_after_apply(reply_id=reply_id, actor_label=actor_label)

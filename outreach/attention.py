@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from clientsflow.attention import Badge, register_card_badges, register_needs_you
 from outreach.models import InboundReply, OutboundMessage
+from outreach.selectors import unverified_replies_count
 
 Status = OutboundMessage.Status
 QUEUE_URL = "/admin/outreach/outboundmessage/"
@@ -31,6 +32,13 @@ register_needs_you(
     url="/admin/outreach/inboundreply/?matched_by__exact=unmatched",
     count=lambda: InboundReply.objects.filter(lead__isnull=True).count(),
     order=12,
+)
+register_needs_you(
+    "replies_unverified",
+    "Replies from an unverified sender, waiting for review",
+    url="/admin/outreach/inboundreply/?held_for_review__exact=1",
+    count=unverified_replies_count,
+    order=13,
 )
 
 _BADGES = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from leads.models import Lead
 from outreach.models import InboundReply, OutboundMessage, outbound_content_hash
 
@@ -48,3 +50,12 @@ def outbound_review_context(message: OutboundMessage) -> dict[str, Any]:
         "content_hash": outbound_content_hash(message.subject, message.body),
         "approval_valid": message.approval_valid,
     }
+
+
+def unverified_replies() -> QuerySet[InboundReply]:
+    """Replies matched only by an unverified sender address, waiting for a person to apply them."""
+    return InboundReply.objects.filter(held_for_review=True).select_related("lead")
+
+
+def unverified_replies_count() -> int:
+    return unverified_replies().count()

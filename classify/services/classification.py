@@ -194,9 +194,29 @@ def classification_review(*, classification_id: int, label: str, actor: Any) -> 
     return classification
 
 
+@transaction.atomic
+def classification_policy_after_apply(*, reply_id: int, actor_label: str) -> Classification | None:
+    """A person applied a reply that was held (sender not verified): act on its label now, as the
+    classifier would have on arrival. Nothing to do when it is not classified yet (it will be)."""
+    classification = Classification.objects.select_for_update().filter(reply_id=reply_id).first()
+    if classification is None:
+        return None
+    _apply_policy(classification, actor=None, actor_label=actor_label)
+    return classification
+
+
 def _apply_policy(classification: Classification, *, actor: Any, actor_label: str) -> None:
     """Act on the effective label. Call inside a transaction; records what it did on the row."""
     reply = classification.reply
+    reply.refresh_from_db(fields=["held_for_review", "lead"])
+    if reply.held_for_review:
+        # Matched only by a From address nobody authenticated: a forged "no, stop" must not close
+        # the lead or suppress its address. A person applies the reply first.
+        classification.policy_action = Classification.PolicyAction.QUEUED
+        classification.policy_note = "Sender not verified: nothing done until a person applies the reply."
+        classification.save(update_fields=["policy_action", "policy_note", "updated_at"])
+        board_version_bump()
+        return
     label = classification.effective_label
     if label == Label.NEGATIVE and classification.unsubscribe_intent and classification.suppressed_at is None:
         _suppress(classification, actor_label=actor_label)
