@@ -244,7 +244,7 @@ def reply_apply(*, reply: InboundReply, actor: Any) -> InboundReply:
 
     Precondition: the caller checked that `actor` may change replies (the admin does).
     """
-    row = InboundReply.objects.select_for_update().select_related("lead").get(pk=reply.pk)
+    row = InboundReply.objects.select_for_update().get(pk=reply.pk)
     if not row.held_for_review or row.lead is None:
         raise DomainError("This reply is not waiting for review.")
     lead = row.lead
