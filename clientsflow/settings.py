@@ -291,6 +291,10 @@ OUTBOUND_DRAFT_TIMEOUT_SECONDS = env.float("OUTBOUND_DRAFT_TIMEOUT_SECONDS", def
 # Inbound replies by webhook (django-anymail's Mailgun inbound): without a key the webhook refuses.
 MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
 REPLIES_WEBHOOK_MAX_AGE_SECONDS = 15 * 60
+# The authserv-id our own receiving mail server writes in Authentication-Results (RFC 8601), e.g.
+# "mx.agency.example". Empty: no Authentication-Results is trusted, so a reply matched only by its
+# sender's address waits for a person before it changes the lead.
+INBOUND_AUTHSERV_ID = env.str("INBOUND_AUTHSERV_ID", default="")
 ANYMAIL = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
     **{name[len("ANYMAIL_") :]: value for name, value in os.environ.items() if name.startswith("ANYMAIL_") and value},

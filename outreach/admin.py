@@ -19,7 +19,7 @@ from clientsflow.errors import DomainError
 from leads.models import Lead
 from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence, SequenceStep, Suppression
 from outreach.selectors import outbound_review_context
-from outreach.services.replies import reply_match_by_hand
+from outreach.services.replies import reply_apply, reply_match_by_hand
 from outreach.services.review import (
     APPROVE_PERMISSION,
     outbound_approve,
@@ -387,15 +387,51 @@ class MatchReplyForm(forms.Form):
 class InboundReplyAdmin(admin.ModelAdmin):
     """Replies, with the unmatched ones for a person to match to their lead."""
 
-    list_display = ("received_at", "from_email", "subject", "lead", "matched_by", "source")
-    list_filter = ("matched_by", "source")
+    list_display = ("received_at", "from_email", "subject", "lead", "matched_by", "sender", "source")
+    list_filter = ("held_for_review", "matched_by", "source", "sender_verified")
     list_select_related = ("lead",)
     search_fields = ("from_email_normalized", "subject")
     readonly_fields = [f.name for f in InboundReply._meta.fields]
-    actions = ["match_to_lead"]
+    actions = ["match_to_lead", "apply_reply"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Sender")
+    def sender(self, obj: InboundReply) -> str:
+        if obj.held_for_review:
+            return "Sender not verified: waiting for review"
+        if obj.sender_verified:
+            return f"Verified ({obj.sender_check})"
+        if obj.sender_verified is False:
+            return "Sender not verified"
+        return "Not checked"
+
+    @admin.action(
+        description="Apply this reply (sender not verified): stop the sequence, move the lead", permissions=["change"]
+    )
+    def apply_reply(self, request: HttpRequest, queryset: QuerySet[InboundReply]) -> None:
+        applied = 0
+        skipped = queryset.filter(held_for_review=False).count()
+        for reply in queryset.filter(held_for_review=True):
+            try:
+                reply_apply(reply=reply, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{reply}: {exc}", messages.ERROR)
+            else:
+                applied += 1
+        if applied:
+            self.message_user(
+                request,
+                f"{applied} repl{'y' if applied == 1 else 'ies'} applied: the sequence stopped and the lead moved "
+                "to Replied (classification then acts on it).",
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected repl{'y was' if skipped == 1 else 'ies were'} not waiting for review.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Match the selected unmatched reply to a lead…", permissions=["change"])
     def match_to_lead(self, request: HttpRequest, queryset: QuerySet[InboundReply]) -> HttpResponse | None:

@@ -31,7 +31,8 @@ class InboundReply(models.Model):
     """A reply from a lead (inbound mail webhook or IMAP poll), matched to its lead when possible.
 
     Classification lives in `classify/` (a `Classification` per reply); `outreach.services.replies`
-    creates these rows and stops enrollments.
+    creates these rows and stops enrollments. A reply matched only by its `From:` address whose
+    sender was not authenticated is `held_for_review`: stored and shown, but it moves nothing.
     """
 
     class Source(models.TextChoices):
@@ -58,6 +59,17 @@ class InboundReply(models.Model):
     in_reply_to = models.CharField(max_length=998, blank=True)
     references = models.TextField(blank=True)
     matched_by = models.CharField(max_length=16, choices=MatchedBy.choices, default=MatchedBy.UNMATCHED)
+    sender_verified = models.BooleanField(
+        null=True,
+        help_text="Whether the receiving side authenticated the sender (DKIM or SPF aligned with the From "
+        "domain). Empty for replies stored before this was checked.",
+    )
+    sender_check = models.CharField(max_length=255, blank=True, help_text="How the sender was (not) verified.")
+    held_for_review = models.BooleanField(
+        default=False,
+        db_index=True,
+        help_text="Matched only by an unverified sender address: it changes nothing until a person applies it.",
+    )
     received_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

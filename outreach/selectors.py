@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from leads.cards import Badge
 from leads.models import Lead
 from outreach.models import InboundReply, OutboundMessage, outbound_content_hash
@@ -93,3 +95,12 @@ def outbound_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
     for lead_id, status in sorted(pairs, key=lambda p: order.index(p[1])):
         result.setdefault(lead_id, []).append(_OUTBOUND_BADGES[status])
     return result
+
+
+def unverified_replies() -> QuerySet[InboundReply]:
+    """Replies matched only by an unverified sender address, waiting for a person to apply them."""
+    return InboundReply.objects.filter(held_for_review=True).select_related("lead")
+
+
+def unverified_replies_count() -> int:
+    return unverified_replies().count()

@@ -27,6 +27,7 @@ from clientsflow.models import WebhookEvent
 from clientsflow.webhooks import json_error, kept_headers, register_webhook_handler, webhook_event_store
 from outreach.models import InboundReply
 from outreach.services.replies import incoming_from_message, reply_intake
+from outreach.services.sender_auth import check_mailgun
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,11 @@ def replies_webhook(request: HttpRequest) -> JsonResponse:
     for event in events:
         event_id = str(event.event_id or request.POST.get("token", ""))
         body = json.dumps(
-            {"raw": event.message.as_string(), "received_at": datetime.fromtimestamp(signed_at, tz=UTC).isoformat()}
+            {
+                "raw": event.message.as_string(),
+                "received_at": datetime.fromtimestamp(signed_at, tz=UTC).isoformat(),
+                "mailgun": _mailgun_verdicts(request),
+            }
         ).encode()
         _event, created = webhook_event_store(
             provider=PROVIDER, event_id=event_id, body=body, headers=kept_headers(request), event_type="inbound"
@@ -78,12 +83,52 @@ def replies_webhook(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"events": stored}, status=200)
 
 
+def _mailgun_verdicts(request: HttpRequest) -> dict[str, Any]:
+    """Mailgun's SPF and DKIM verdicts and the envelope sender, as posted beside the message.
+
+    The form fields when Mailgun sends them, else the same names in `message-headers`. Every value
+    is kept: a sender's own header of the same name shows up as a second, disagreeing value.
+    """
+    verdicts: dict[str, Any] = {
+        "spf": request.POST.getlist("X-Mailgun-Spf"),
+        "dkim": request.POST.getlist("X-Mailgun-Dkim-Check-Result"),
+        "sender": request.POST.get("sender", ""),
+    }
+    try:
+        headers = json.loads(request.POST.get("message-headers") or "[]")
+    except ValueError:
+        headers = []
+    for pair in headers if isinstance(headers, list) else []:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            continue
+        name, value = str(pair[0]).lower(), str(pair[1])
+        if name == "x-mailgun-spf" and not request.POST.getlist("X-Mailgun-Spf"):
+            verdicts["spf"].append(value)
+        elif name == "x-mailgun-dkim-check-result" and not request.POST.getlist("X-Mailgun-Dkim-Check-Result"):
+            verdicts["dkim"].append(value)
+    return verdicts
+
+
 @register_webhook_handler("replies")
 def process_reply_event(event: WebhookEvent) -> dict[str, Any]:
     data = json.loads(event.body)
     message = AnymailInboundMessage.parse_raw_mime(data["raw"])
     received_at = datetime.fromisoformat(data["received_at"]) if data.get("received_at") else None
-    reply, created = reply_intake(
-        mail=incoming_from_message(message, received_at=received_at), source=InboundReply.Source.WEBHOOK
+    verdicts = data.get("mailgun") or {}
+    check = check_mailgun(
+        message,
+        from_address=str(message.get("From", "")),
+        spf=[str(v) for v in verdicts.get("spf") or []],
+        dkim=[str(v) for v in verdicts.get("dkim") or []],
+        envelope_sender=str(verdicts.get("sender") or ""),
     )
-    return {"reply_id": reply.pk, "created": created, "matched_by": reply.matched_by}
+    reply, created = reply_intake(
+        mail=incoming_from_message(message, received_at=received_at, sender_check=check),
+        source=InboundReply.Source.WEBHOOK,
+    )
+    return {
+        "reply_id": reply.pk,
+        "created": created,
+        "matched_by": reply.matched_by,
+        "held_for_review": reply.held_for_review,
+    }

@@ -15,10 +15,11 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Proposal
+from billing.models import BillingEventKind, Proposal
 from billing.services.proposals import proposal_mark_sent
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from leads.services.timeline import timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ def proposal_outbound_sync(*, proposal: Proposal) -> str:
                     obj=proposal,
                     actor_label="outbound",
                     details={"outbound_message_id": message.pk, "message_status": message.status},
+                )
+                why = message.block_reason or message.rejected_reason or message.get_status_display()
+                timeline_record(
+                    lead=proposal.lead,
+                    kind=BillingEventKind.PROPOSAL,
+                    summary=f"Proposal email not sent ({why})"[:255],
+                    data={"proposal_id": proposal.pk, "outbound_message_id": message.pk, "status": message.status},
                 )
                 board_version_bump()
         proposal.send_requested_at, proposal.outbound_message_id = None, None

@@ -27,6 +27,7 @@ from clientsflow.errors import DomainError
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
+from outreach.services.gate import mail_gate_check
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ def payment_checkout_start(*, proposal: Proposal, success_url: str, cancel_url: 
         return reusable.checkout_url
     attempt = Payment.objects.filter(proposal=proposal).count() + 1
     lead = proposal.lead
+    # Stripe mails its receipt to the checkout's customer email: only an address the mail gate
+    # allows is handed over (otherwise the payer types their own on Stripe's page).
+    receipt_to = lead.email
+    if not mail_gate_check(to=lead.email, purpose="billing:receipt", obj=proposal, lead_id=lead.pk).allowed:
+        receipt_to = ""
     try:
         session = stripe_client.checkout_session_create(
             stripe_client.CheckoutRequest(
@@ -81,7 +87,7 @@ def payment_checkout_start(*, proposal: Proposal, success_url: str, cancel_url: 
                 amount_minor=proposal.due_now_minor,
                 currency=proposal.currency,
                 description=(f"Deposit: {proposal.title}" if proposal.balance_minor else proposal.title),
-                customer_email=lead.email,
+                customer_email=receipt_to,
                 success_url=success_url,
                 cancel_url=cancel_url,
                 idempotency_key=checkout_idempotency_key(proposal=proposal, attempt=attempt),

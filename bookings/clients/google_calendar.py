@@ -138,7 +138,9 @@ class GoogleCalendarClient:
 
     # --- the calls ---------------------------------------------------------------------------
 
-    def event_create(self, *, calendar_id: str, event_id: str, request_id: str, body: dict[str, Any]) -> CalendarEvent:
+    def event_create(
+        self, *, calendar_id: str, event_id: str, request_id: str, body: dict[str, Any], send_updates: str = "all"
+    ) -> CalendarEvent:
         payload = {
             **body,
             "id": event_id,
@@ -149,7 +151,7 @@ class GoogleCalendarClient:
         try:
             event = self._execute(
                 lambda: self.service.events().insert(
-                    calendarId=calendar_id, body=payload, conferenceDataVersion=1, sendUpdates="all"
+                    calendarId=calendar_id, body=payload, conferenceDataVersion=1, sendUpdates=send_updates
                 ),
                 what="insert",
             )
@@ -163,19 +165,27 @@ class GoogleCalendarClient:
         )
         return _to_event(event, created=False)
 
-    def event_update(self, *, calendar_id: str, event_id: str, body: dict[str, Any]) -> CalendarEvent:
+    def event_update(
+        self, *, calendar_id: str, event_id: str, body: dict[str, Any], send_updates: str = "all"
+    ) -> CalendarEvent:
         event = self._execute(
             lambda: self.service.events().patch(
-                calendarId=calendar_id, eventId=event_id, body=body, conferenceDataVersion=1, sendUpdates="all"
+                calendarId=calendar_id,
+                eventId=event_id,
+                body=body,
+                conferenceDataVersion=1,
+                sendUpdates=send_updates,
             ),
             what="patch",
         )
         return _to_event(event, created=False)
 
-    def event_cancel(self, *, calendar_id: str, event_id: str) -> None:
+    def event_cancel(self, *, calendar_id: str, event_id: str, send_updates: str = "all") -> None:
         try:
             self._execute(
-                lambda: self.service.events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates="all"),
+                lambda: self.service.events().delete(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
+                ),
                 what="delete",
             )
         except CalendarRefused as exc:

@@ -11,7 +11,9 @@ goes out when Google is not configured, when Google refused, or whenever
                    sent; the owner is alerted (board badge, "needs you", Slack when configured).
 
 This is transactional mail the lead asked for, so it does not pass the outbound approval queue;
-it still honours the suppression list and every send is audited.
+it still passes the mail gate (`SEND_ALLOWLIST` and the suppression list; Google is told
+`sendUpdates="none"` for a refused address) and every send or block is audited. A refused invite
+leaves the booking standing with `invite_status` `blocked` and the reason.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
+from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +60,17 @@ def _event_body(booking: Booking) -> dict[str, Any]:
     }
 
 
-def _sync_google(booking: Booking) -> dict[str, str]:
-    """Create, move or cancel the Google event. Returns the fields to store; raises CalendarError."""
+def _sync_google(booking: Booking, *, send_updates: str) -> dict[str, str]:
+    """Create, move or cancel the Google event. Returns the fields to store; raises CalendarError.
+
+    `send_updates` is Google's `sendUpdates`: "all" lets Google mail the attendee, "none" when the
+    mail gate refused the address (the event is still kept in the host's calendar).
+    """
     client = google_client()
     calendar_id = booking.host.google_calendar_id
     if booking.status == Booking.Status.CANCELLED:
         if booking.google_event_id:
-            client.event_cancel(calendar_id=calendar_id, event_id=booking.google_event_id)
+            client.event_cancel(calendar_id=calendar_id, event_id=booking.google_event_id, send_updates=send_updates)
         return {}
     if booking.google_event_id:
         body = _event_body(booking)
@@ -71,6 +78,7 @@ def _sync_google(booking: Booking) -> dict[str, str]:
             calendar_id=calendar_id,
             event_id=booking.google_event_id,
             body={k: body[k] for k in ("start", "end", "description")},
+            send_updates=send_updates,
         )
     else:
         event = client.event_create(
@@ -78,23 +86,12 @@ def _sync_google(booking: Booking) -> dict[str, str]:
             event_id=booking.google_event_key,
             request_id=booking.conference_request_id,
             body=_event_body(booking),
+            send_updates=send_updates,
         )
     fields = {"google_event_id": event.event_id or booking.google_event_id or booking.google_event_key}
     if event.meet_url:
         fields["meet_url"] = event.meet_url
     return fields
-
-
-def is_suppressed(email: str) -> bool:
-    """Whether the address is on the suppression list (owned by the outbound area, when present)."""
-    try:
-        from outreach.services.suppression import is_suppressed as check  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    try:
-        return bool(check(email=email))
-    except TypeError:
-        return bool(check(email))
 
 
 def local_time(booking: Booking) -> str:
@@ -103,10 +100,14 @@ def local_time(booking: Booking) -> str:
 
 
 def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list[str], method: str = "") -> str:
-    """Send one email about the booking to the lead. Returns 'sent', 'suppressed' or 'failed: ...'."""
-    if is_suppressed(booking.email):
-        audit_record(verb="booking.email_suppressed", obj=booking, details={"kind": kind, "lead_id": booking.lead_id})
-        return "suppressed"
+    """Send one email about the booking to the lead.
+
+    Returns 'sent', 'suppressed' or 'allowlist' (the mail gate refused it, audited there), or
+    'failed: ...'.
+    """
+    verdict = mail_gate_check(to=booking.email, purpose=f"booking:{kind}", obj=booking, lead_id=booking.lead_id)
+    if not verdict.allowed:
+        return verdict.reason
     message = mail.EmailMultiAlternatives(
         subject=subject,
         body="\n\n".join([f"Hello {booking.name},", *lines, f"— {booking.host.name}"]),
@@ -175,10 +176,16 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
         return booking
     google_on = google_calendar.enabled()
     google_error = ""
+    google_gate_reason = ""
     fields: dict[str, Any] = {}
     if google_on:
+        # Google mails the attendee itself: the same gate decides whether it may.
+        verdict = mail_gate_check(
+            to=booking.email, purpose="booking:google_invite", obj=booking, lead_id=booking.lead_id
+        )
+        google_gate_reason = verdict.reason
         try:
-            fields = _sync_google(booking)
+            fields = _sync_google(booking, send_updates="all" if verdict.allowed else "none")
         except google_calendar.CalendarError as exc:
             google_error = str(exc)
         for name, value in fields.items():
@@ -188,7 +195,13 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
     if not google_on or google_error or not settings.GCAL_DRIVEN_CONFIRMATION:
         email_result = _invite_email(booking)
 
-    if google_on and not google_error:
+    if google_on and not google_error and google_gate_reason:
+        status = Booking.InviteStatus.BLOCKED
+        error = (
+            "The calendar event is in the host's calendar, but no invite was emailed to the lead: "
+            f"{EXPLANATIONS.get(google_gate_reason, google_gate_reason)}"
+        )
+    elif google_on and not google_error:
         status, error = Booking.InviteStatus.SENT, ""
         if email_result and email_result != "sent":
             error = f"Google sent the invite; our own email was not sent ({email_result})."
@@ -197,17 +210,17 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
         tail = {
             "sent": "The lead was sent the ICS email instead.",
             "suppressed": "The lead's address is suppressed, so no ICS email was sent either.",
+            "allowlist": "The lead's address is not on SEND_ALLOWLIST, so no ICS email was sent either.",
         }.get(email_result, f"The ICS email also failed ({email_result}).")
         error = f"{google_error} {tail}"
     elif email_result == "sent":
         status, error = Booking.InviteStatus.FALLBACK_SENT, ""
     else:
         status = Booking.InviteStatus.BLOCKED
-        error = (
-            "The lead's address is on the suppression list, so no invite was sent."
-            if email_result == "suppressed"
-            else f"The ICS invite email could not be sent ({email_result}). Check the email settings."
-        )
+        error = {
+            "suppressed": "The lead's address is on the suppression list, so no invite was sent.",
+            "allowlist": "The lead's address is not on SEND_ALLOWLIST, so no invite was sent.",
+        }.get(email_result, f"The ICS invite email could not be sent ({email_result}). Check the email settings.")
 
     with transaction.atomic():
         # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.

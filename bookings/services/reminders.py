@@ -44,7 +44,7 @@ def _due(kind: str, lead_time: timedelta, field: str, now: datetime):  # type: i
 
 def booking_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
-    sent = {"24h": 0, "1h": 0, "suppressed": 0, "failed": 0}
+    sent = {"24h": 0, "1h": 0, "suppressed": 0, "blocked": 0, "failed": 0}
     for kind, lead_time, field in REMINDERS:
         for booking in _due(kind, lead_time, field, now):
             claimed = Booking.objects.filter(
@@ -69,6 +69,8 @@ def booking_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
                 sent[kind] += 1
             elif result == "suppressed":
                 sent["suppressed"] += 1
+            elif result in ("allowlist", "no_address"):
+                sent["blocked"] += 1  # refused by the mail gate, audited there
             else:
                 sent["failed"] += 1
     return sent

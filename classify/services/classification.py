@@ -162,6 +162,9 @@ def reply_classify(*, reply_id: int, client: Any = None) -> Classification:
 PENDING_BATCH = 50
 
 
+HELD_NOTE = "Sender not verified: nothing done until a person applies the reply."
+
+
 def replies_classify_pending(*, limit: int = PENDING_BATCH) -> dict[str, int]:
     """Classify the replies that have no classification yet, oldest first, at most `limit`.
 
@@ -181,7 +184,18 @@ def replies_classify_pending(*, limit: int = PENDING_BATCH) -> dict[str, int]:
         except Exception:
             failed += 1
             logger.exception("classify.reply_failed", extra={"reply_id": reply_id})
-    return {"classified": len(pending) - failed, "failed": failed}
+    # Replies held because their sender was not verified, and applied by a person since: act now.
+    applied = list(
+        Classification.objects.filter(
+            policy_action=Classification.PolicyAction.QUEUED, policy_note=HELD_NOTE, reply__held_for_review=False
+        )
+        .order_by("id")
+        .values_list("reply_id", flat=True)[:limit]
+    )
+    for reply_id in applied:
+        with transaction.atomic():
+            classification_policy_after_apply(reply_id=reply_id, actor_label="applied by a person")
+    return {"classified": len(pending) - failed, "failed": failed, "applied": len(applied)}
 
 
 @transaction.atomic
@@ -219,9 +233,29 @@ def classification_review(*, classification_id: int, label: str, actor: Any) -> 
     return classification
 
 
+@transaction.atomic
+def classification_policy_after_apply(*, reply_id: int, actor_label: str) -> Classification | None:
+    """A person applied a reply that was held (sender not verified): act on its label now, as the
+    classifier would have on arrival. Nothing to do when it is not classified yet (it will be)."""
+    classification = Classification.objects.select_for_update().filter(reply_id=reply_id).first()
+    if classification is None:
+        return None
+    _apply_policy(classification, actor=None, actor_label=actor_label)
+    return classification
+
+
 def _apply_policy(classification: Classification, *, actor: Any, actor_label: str) -> None:
     """Act on the effective label. Call inside a transaction; records what it did on the row."""
     reply = classification.reply
+    reply.refresh_from_db(fields=["held_for_review", "lead"])
+    if reply.held_for_review:
+        # Matched only by a From address nobody authenticated: a forged "no, stop" must not close
+        # the lead or suppress its address. A person applies the reply first.
+        classification.policy_action = Classification.PolicyAction.QUEUED
+        classification.policy_note = HELD_NOTE
+        classification.save(update_fields=["policy_action", "policy_note", "updated_at"])
+        board_version_bump()
+        return
     label = classification.effective_label
     if label == Label.NEGATIVE and classification.unsubscribe_intent and classification.suppressed_at is None:
         _suppress(classification, actor_label=actor_label)

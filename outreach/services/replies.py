@@ -4,6 +4,12 @@ A reply is information, never an instruction: nothing in its text can approve, s
 message. It stops the lead's sequence, moves the lead to `replied` and lands on the timeline.
 Classification picks stored replies up on its own (the dispatcher's `replies_classify` job, every
 minute), so this app needs nothing from `classify`.
+
+Anyone can write a lead's address in `From:`. A reply matched by our own Message-IDs
+(`In-Reply-To`/`References`) acts at once; one matched only by the sender's address acts only when
+the receiving side authenticated the sender (`outreach.services.sender_auth`). Otherwise it is
+stored, shown on the lead as "sender not verified" and held for a person to apply
+(`reply_apply`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 from outreach.clients import imap
 from outreach.models import ImapCursor, InboundReply, OutboundMessage, OutreachEventKind
+from outreach.services.sender_auth import NOT_CHECKED, SenderCheck, check_authentication_results
 from outreach.services.sequences import enrollments_stop_for_lead
 
 logger = logging.getLogger(__name__)
@@ -49,6 +56,8 @@ class IncomingMail:
     in_reply_to: str
     references: str
     received_at: datetime
+    sender_verified: bool = False
+    sender_check: str = ""
 
 
 def _text_body(message: Message) -> str:
@@ -70,8 +79,13 @@ def _decode(part: Message) -> str:
     return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
 
 
-def incoming_from_message(message: Message, *, received_at: datetime | None = None) -> IncomingMail:
-    """Read the parts of an RFC 5322 message (stdlib or anymail's parsed message) we keep."""
+def incoming_from_message(
+    message: Message, *, received_at: datetime | None = None, sender_check: SenderCheck = NOT_CHECKED
+) -> IncomingMail:
+    """Read the parts of an RFC 5322 message (stdlib or anymail's parsed message) we keep.
+
+    `sender_check` is the provider's verdict on the sender, read by the caller from what it trusts.
+    """
     sender = parseaddr(str(message.get("From", "")))[1]
     recipients = getaddresses([str(v) for v in message.get_all("To", [])])
     date = received_at
@@ -91,6 +105,8 @@ def incoming_from_message(message: Message, *, received_at: datetime | None = No
         in_reply_to=str(message.get("In-Reply-To", "")).strip()[:998],
         references=" ".join(str(message.get("References", "")).split()),
         received_at=date or timezone.now(),
+        sender_verified=sender_check.verified,
+        sender_check=sender_check.note[:255],
     )
 
 
@@ -137,6 +153,7 @@ def reply_intake(*, mail: IncomingMail, source: str) -> tuple[InboundReply, bool
 
 def _reply_intake(*, mail: IncomingMail, source: str) -> InboundReply:
     lead, matched_by = _match(mail)
+    held = lead is not None and matched_by == InboundReply.MatchedBy.SENDER and not mail.sender_verified
     reply = InboundReply.objects.create(
         lead=lead,
         source=source,
@@ -149,18 +166,36 @@ def _reply_intake(*, mail: IncomingMail, source: str) -> InboundReply:
         in_reply_to=mail.in_reply_to,
         references=mail.references,
         matched_by=matched_by,
+        sender_verified=mail.sender_verified,
+        sender_check=mail.sender_check[:255],
+        held_for_review=held,
         received_at=mail.received_at,
     )
-    if lead is not None:
+    if held:
+        assert lead is not None
+        timeline_record(
+            lead=lead,
+            kind=OutreachEventKind.REPLY_RECEIVED,
+            summary=f"Reply received, sender not verified (waiting for review): {reply.subject or '(no subject)'}"[
+                :255
+            ],
+            data={"reply_id": reply.pk, "matched_by": reply.matched_by, "sender_verified": False},
+        )
+    elif lead is not None:
         _act_on_reply(reply=reply, lead=lead, actor_label=f"reply:{source}")
     audit_record(
-        verb="reply.received",
+        verb="reply.held" if held else "reply.received",
         obj=reply,
         actor_label=f"reply:{source}",
-        details={"lead_id": lead.pk if lead else None, "matched_by": matched_by},
+        details={
+            "lead_id": lead.pk if lead else None,
+            "matched_by": matched_by,
+            "sender_verified": mail.sender_verified,
+            "sender_check": mail.sender_check[:255],
+        },
     )
     board_version_bump()
-    logger.info("reply.stored", extra={"reply_id": reply.pk, "matched_by": matched_by, "source": source})
+    logger.info("reply.stored", extra={"reply_id": reply.pk, "matched_by": matched_by, "source": source, "held": held})
     return reply
 
 
@@ -200,6 +235,29 @@ def reply_match_by_hand(*, reply: InboundReply, lead: Lead, actor: Any) -> Inbou
     return row
 
 
+@transaction.atomic
+def reply_apply(*, reply: InboundReply, actor: Any) -> InboundReply:
+    """A person applies a reply held because its sender was not verified: it now does what it
+    would have done (stops the sequence, moves the lead to Replied); classification's next
+    `replies_classify` run acts on its label.
+
+    Precondition: the caller checked that `actor` may change replies (the admin does).
+    """
+    row = InboundReply.objects.select_for_update().get(pk=reply.pk)
+    if not row.held_for_review or row.lead is None:
+        raise DomainError("This reply is not waiting for review.")
+    lead = row.lead
+    while lead.merged_into_id is not None:
+        lead = lead.merged_into
+    row.held_for_review = False
+    row.save(update_fields=["held_for_review"])
+    actor_label = actor.get_username() if getattr(actor, "is_authenticated", False) else "human"
+    _act_on_reply(reply=row, lead=lead, actor_label=actor_label)
+    audit_record(verb="reply.applied", obj=row, actor=actor, details={"lead_id": lead.pk})
+    board_version_bump()
+    return row
+
+
 def replies_poll_imap(*, limit: int | None = None) -> dict[str, int]:
     """Read new messages from the IMAP mailbox (UIDs remembered, so nothing is read twice)."""
     if not imap.enabled():
@@ -216,8 +274,13 @@ def replies_poll_imap(*, limit: int | None = None) -> dict[str, int]:
         uids = box.uids_after(cursor.last_uid)[:limit]
         for fetched in box.fetch(uids):
             message = email.message_from_bytes(fetched.raw, policy=policy.compat32)
+            check = check_authentication_results(
+                message, from_address=str(message.get("From", "")), authserv_id=settings.INBOUND_AUTHSERV_ID
+            )
             with transaction.atomic():
-                _, created = reply_intake(mail=incoming_from_message(message), source=InboundReply.Source.IMAP)
+                _, created = reply_intake(
+                    mail=incoming_from_message(message, sender_check=check), source=InboundReply.Source.IMAP
+                )
                 ImapCursor.objects.filter(pk=cursor.pk).update(last_uid=fetched.uid, polled_at=timezone.now())
             counts["read"] += 1
             counts["stored" if created else "duplicates"] += 1

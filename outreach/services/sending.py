@@ -34,9 +34,10 @@ from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 from outreach.clients import email as email_client
 from outreach.models import Enrollment, InboundReply, OutboundMessage, OutreachEventKind
+from outreach.services.gate import mail_gate_check
 from outreach.services.review import APPROVE_PERMISSION, check_can_approve
 from outreach.services.sequences import SEQUENCE_STOP_STAGES, enrollment_step_done
-from outreach.services.suppression import is_suppressed, unsubscribe_url
+from outreach.services.suppression import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ REASONS = {
     "not_approved": "it is not approved (or the text changed since approval; review it again)",
     "allowlist": "the recipient is not on SEND_ALLOWLIST",
     "suppressed": "the address unsubscribed",
+    "no_address": "there is no address to send to",
     "lead_stage": "the lead has moved past the sequence (replied, booked or lost)",
     "enrollment_not_active": "the lead's sequence is stopped or paused",
     "daily_cap": "today's send cap (OUTBOUND_DAILY_CAP) is reached; it can go tomorrow",
@@ -76,16 +78,6 @@ class SendResult:
             )
             return f"{what} ({self.reason})"
         return REASONS.get(self.reason, self.reason)
-
-
-def allowlist_permits(address: str) -> bool:
-    """True when SEND_ALLOWLIST is empty or names the address (or `*@its-domain`)."""
-    patterns = [p.strip().lower() for p in settings.SEND_ALLOWLIST if p.strip()]
-    if not patterns:
-        return True
-    address = address.strip().lower()
-    domain = address.rsplit("@", 1)[-1]
-    return any(p == address or (p.startswith("*@") and p[2:] == domain) for p in patterns)
 
 
 def _send_hours() -> tuple[int, int]:
@@ -155,10 +147,9 @@ def check_sendable(row: OutboundMessage, *, trigger: str, actor: Any, now: datet
         _audit_block(row, "not_approved", trigger, actor, approval_voided=True)
         board_version_bump()
         return SendResult(row.pk, "blocked", "not_approved")
-    if not allowlist_permits(row.to_email):
-        return _block(row, "allowlist", "The recipient is not on SEND_ALLOWLIST.", trigger, actor)
-    if is_suppressed(row.to_email):
-        return _block(row, "suppressed", "The address is on the suppression list.", trigger, actor)
+    verdict = mail_gate_check(to=row.to_email, purpose=f"outbound:{row.kind}", obj=row, lead_id=row.lead_id)
+    if not verdict.allowed:
+        return _block(row, verdict.reason, verdict.explanation, trigger, actor)
     if row.kind == OutboundMessage.Kind.SEQUENCE:
         if row.lead.stage in SEQUENCE_STOP_STAGES:
             return _block(row, "lead_stage", f"The lead is {row.lead.get_stage_display()}: no chasing.", trigger, actor)

@@ -30,7 +30,13 @@ def test_jobs_are_registered_with_the_dispatcher():
 
 
 def test_each_reminder_is_sent_once(booking):
-    assert booking_reminders_send(now=START - timedelta(hours=25)) == {"24h": 0, "1h": 0, "suppressed": 0, "failed": 0}
+    assert booking_reminders_send(now=START - timedelta(hours=25)) == {
+        "24h": 0,
+        "1h": 0,
+        "suppressed": 0,
+        "blocked": 0,
+        "failed": 0,
+    }
     first = booking_reminders_send(now=START - timedelta(hours=23, minutes=58))
     again = booking_reminders_send(now=START - timedelta(hours=23, minutes=55))  # the dispatcher runs again
     assert first["24h"] == 1 and again["24h"] == 0

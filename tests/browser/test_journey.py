@@ -213,7 +213,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     )
     reply = wait_for(lambda: InboundReply.objects.filter(lead=grace).first(), what="the reply")
     assert reply.in_reply_to == draft.message_id
-    assert run_job("replies_classify") == {"classified": 1, "failed": 0}
+    assert run_job("replies_classify") == {"classified": 1, "failed": 0, "applied": 0}
     classification = Classification.objects.get(reply=reply)
     assert classification.label == "positive", (classification.label, classification.confidence)
     assert classification.backend == "local"  # no Anthropic key: the local model decided

@@ -163,9 +163,9 @@ def test_the_dispatcher_job_classifies_each_stored_reply_once(anthropic_off) -> 
     )
     assert reply.lead == lead and not Classification.objects.filter(reply=reply).exists()
 
-    assert registry()["replies_classify"].func() == {"classified": 1, "failed": 0}
+    assert registry()["replies_classify"].func() == {"classified": 1, "failed": 0, "applied": 0}
     assert Classification.objects.get(reply=reply).label == "positive"
-    assert replies_classify_pending() == {"classified": 0, "failed": 0}  # nothing is classified twice
+    assert replies_classify_pending() == {"classified": 0, "failed": 0, "applied": 0}  # nothing is classified twice
 
 
 def test_the_job_goes_on_past_a_reply_that_fails(anthropic_off, monkeypatch) -> None:
@@ -181,7 +181,7 @@ def test_the_job_goes_on_past_a_reply_that_fails(anthropic_off, monkeypatch) -> 
 
     monkeypatch.setattr(service, "classify_text", broken_on_boom)
 
-    assert replies_classify_pending() == {"classified": 1, "failed": 1}
+    assert replies_classify_pending() == {"classified": 1, "failed": 1, "applied": 0}
     assert not Classification.objects.filter(reply=first).exists()
     assert Classification.objects.filter(reply=second).exists()
 

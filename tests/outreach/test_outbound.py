@@ -12,9 +12,9 @@ from clientsflow.errors import DomainError
 from clientsflow.models import AuditEvent
 from leads.models import LeadEvent, Stage
 from outreach.models import OutboundMessage, OutreachEventKind
+from outreach.services.gate import allowlist_permits
 from outreach.services.review import NotPermitted, outbound_approve, outbound_edit, outbound_reject
 from outreach.services.sending import (
-    allowlist_permits,
     outbound_autosend_due,
     outbound_mark_stale_sending_unknown,
     outbound_send,
@@ -401,3 +401,15 @@ def test_sequence_message_for_a_lead_who_moved_on_is_blocked(open_window, approv
     result = outbound_send(message_id=message.pk, trigger="human", actor=approver)
     assert result.reason == "lead_stage"
     assert mail.outbox == []
+
+
+def test_allowlist_accepts_shell_style_globs():
+    from django.test import override_settings
+
+    with override_settings(SEND_ALLOWLIST=["*+zz@agency.example", "*@*.agency.example", "@legacy.example"]):
+        assert allowlist_permits("Ops+ZZ@agency.example")
+        assert allowlist_permits("ada@team.agency.example")
+        assert allowlist_permits("old@legacy.example")
+        assert not allowlist_permits("ops@agency.example")
+        assert not allowlist_permits("ada@agency.example.evil")
+        assert not allowlist_permits("")
