@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from outreach.signals import reply_received
+
 
 class ClassifyConfig(AppConfig):
     name = "classify"
@@ -7,13 +9,7 @@ class ClassifyConfig(AppConfig):
     verbose_name = "Reply classification"
 
     def ready(self) -> None:
-        from outreach.signals import reply_received
+        # Imported in ready(): the tasks import models, which Django loads after this module.
+        from classify.tasks import queue_classification
 
-        reply_received.connect(_queue_classification, dispatch_uid="classify.queue_classification")
-
-
-def _queue_classification(sender, reply_id: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    """Only enqueue: the signal is sent after the reply's transaction committed."""
-    from classify.tasks import classify_reply
-
-    classify_reply.delay_on_commit(reply_id)
+        reply_received.connect(queue_classification, dispatch_uid="classify.queue_classification")

@@ -12,3 +12,8 @@ from classify.services.classification import reply_classify
 @shared_task(acks_late=True)
 def classify_reply(reply_id: int) -> None:
     reply_classify(reply_id=reply_id)
+
+
+def queue_classification(sender, reply_id: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """`reply_received` receiver. Only enqueues: the signal is sent after the reply's transaction committed."""
+    classify_reply.delay_on_commit(reply_id)
