@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.services import booking_reminders_send, holds_expire
+from bookings.tasks import booking_invite_deliver_task
 from clientsflow.dispatcher import Every, job
 
 PENDING_INVITE_GRACE = timedelta(minutes=10)
@@ -26,8 +27,6 @@ def booking_hold_expiry() -> dict[str, int]:
 
 @job("booking_invites_pending", Every(minutes=10), "Re-queue invites left pending (a lost task).")
 def booking_invites_pending() -> dict[str, int]:
-    from bookings.tasks import booking_invite_deliver_task
-
     stale = list(
         Booking.objects.filter(
             invite_status=Booking.InviteStatus.PENDING, updated_at__lt=timezone.now() - PENDING_INVITE_GRACE

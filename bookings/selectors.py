@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.availability import Interval, Rules, Slot, available_slots
+from bookings.clients import google_calendar
 from bookings.models import Booking, EventType, Hold, Host
 from leads.cards import Badge, CardAction, CardConfirm
 
@@ -82,8 +83,6 @@ def google_busy(*, host: Host) -> list[Interval]:
     extra busy time: our own bookings are still excluded by the database, and Google's errors
     show up on the invites.
     """
-    from bookings.clients import google_calendar
-
     if not google_calendar.enabled():
         return []
     today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -6,6 +6,11 @@ from datetime import time, timedelta
 
 from django.conf import settings
 
+from calls.models import Call
+from calls.services.alerts import calls_alert_digest
+from calls.services.ingest import calls_backup_poll
+from calls.services.notion_sync import call_notion_sync, calls_needing_notion_sync
+from calls.services.retention import call_transcripts_purge
 from clientsflow.dispatcher import DailyAt, Every, job
 
 NOTION_RETRY_BATCH = 50
@@ -13,16 +18,11 @@ NOTION_RETRY_BATCH = 50
 
 @job("fireflies_backup_poll", Every(minutes=3), "Fetch recent Fireflies transcripts a webhook missed or sent early.")
 def fireflies_backup_poll() -> dict[str, int]:
-    from calls.services.ingest import calls_backup_poll
-
     return calls_backup_poll()
 
 
 @job("notion_calls_sync_retry", Every(minutes=10), "Write call rows to Notion that are waiting or were rate limited.")
 def notion_calls_sync_retry() -> dict[str, int]:
-    from calls.models import Call
-    from calls.services.notion_sync import call_notion_sync, calls_needing_notion_sync
-
     results = {"synced": 0, "failed": 0, "waiting": 0}
     for call_id in calls_needing_notion_sync(limit=NOTION_RETRY_BATCH):
         status = call_notion_sync(call_id=call_id).notion_status
@@ -33,8 +33,6 @@ def notion_calls_sync_retry() -> dict[str, int]:
 
 @job("calls_alert_digest", Every(minutes=15), "Slack digest of unmatched calls and failed Notion rows.")
 def calls_alert_digest_job() -> dict[str, int]:
-    from calls.services.alerts import calls_alert_digest
-
     return calls_alert_digest(admin_base_url=settings.PUBLIC_BASE_URL)
 
 
@@ -42,6 +40,4 @@ def calls_alert_digest_job() -> dict[str, int]:
     "call_transcript_purge", DailyAt(time(3, 30)), "Empty call transcripts older than RETENTION_DAYS (the calls stay)."
 )
 def call_transcript_purge() -> dict[str, int]:
-    from calls.services.retention import call_transcripts_purge
-
     return {"purged": call_transcripts_purge(older_than=timedelta(days=settings.RETENTION_DAYS))}

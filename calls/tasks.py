@@ -1,10 +1,18 @@
-"""Thin Celery tasks for calls: ids in, one service call."""
+"""Thin Celery tasks for calls: ids in, one service call.
+
+`sync_call_to_notion` lives beside its service in `services/notion_sync.py` (the call services
+queue it); it is imported here so the worker registers every calls task from this module.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from calls.clients.fireflies import FirefliesError, FirefliesNotConfigured, FirefliesRateLimited
+from calls.services.ingest import call_fetch_and_match
+from calls.services.notion_sync import sync_call_to_notion
+
+__all__ = ["fetch_backoff_seconds", "fetch_call_transcript", "sync_call_to_notion"]
 
 FETCH_MAX_RETRIES = 8
 
@@ -20,8 +28,6 @@ def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int
 # complete the call anyway.
 @shared_task(bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
 def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untyped-def]
-    from calls.services.ingest import call_fetch_and_match
-
     try:
         call_fetch_and_match(call_id=call_id)
     except FirefliesNotConfigured:
@@ -34,13 +40,3 @@ def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untype
         if self.request.retries >= FETCH_MAX_RETRIES:
             return  # the backup poll keeps trying for FIREFLIES_POLL_LOOKBACK_HOURS
         raise self.retry(exc=exc, countdown=fetch_backoff_seconds(self.request.retries, retry_after)) from exc
-
-
-# Not acks_late: a lost sync leaves its claim, which times out; the retry job then syncs it, and the
-# stored page id makes that an update. A redelivery racing a half-done create could make a second
-# Notion row, which is worse than syncing a little later.
-@shared_task
-def sync_call_to_notion(call_id: int) -> None:
-    from calls.services.notion_sync import call_notion_sync
-
-    call_notion_sync(call_id=call_id)

@@ -23,6 +23,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from calls.services.ingest import call_register_meeting
+from calls.services.routing import meeting_route, parse_participant_joined
+from calls.tasks import fetch_call_transcript
 from clientsflow.models import WebhookEvent
 from clientsflow.payloads import decode_json_object
 from clientsflow.webhooks import (
@@ -108,9 +111,6 @@ def fireflies_webhook(request: HttpRequest) -> JsonResponse:
 
 @register_webhook_handler("fireflies")
 def process_fireflies_event(event: WebhookEvent) -> dict[str, Any]:
-    from calls.services.ingest import call_register_meeting
-    from calls.tasks import fetch_call_transcript
-
     parsed = parse_fireflies_payload(json.loads(event.body))
     if parsed.event_type.lower() not in TRANSCRIPT_EVENTS:
         logger.info("fireflies.event_ignored", extra={"event_type": parsed.event_type})
@@ -122,8 +122,6 @@ def process_fireflies_event(event: WebhookEvent) -> dict[str, Any]:
 
 def _participant_joined_payload(body: bytes) -> dict[str, Any]:
     """The JSON object, refused now if routing would refuse it later."""
-    from calls.services.routing import parse_participant_joined
-
     payload = decode_json_object(body)
     parse_participant_joined(payload)
     return payload
@@ -160,7 +158,5 @@ def meet_participant_joined(request: HttpRequest) -> JsonResponse:
 
 @register_webhook_handler("meet")
 def process_meet_event(event: WebhookEvent) -> dict[str, Any]:
-    from calls.services.routing import meeting_route, parse_participant_joined
-
     decision = meeting_route(joined=parse_participant_joined(json.loads(event.body)), webhook_event=event)
     return {"routing_id": decision.pk, "decision": decision.decision}

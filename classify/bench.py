@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -10,8 +11,6 @@ from classify.services.evaluation import evaluate, local_predictor
 
 
 def classify_bench(quick: bool, log: Any = print) -> dict[str, Any]:
-    import json
-
     started = time.perf_counter()
     with open(MODEL_PATH, encoding="utf-8") as fh:
         model = LocalModel(json.load(fh))  # not the cached loader: the load itself is measured

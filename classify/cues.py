@@ -3,7 +3,7 @@
 A few hundred labelled replies cannot teach a model that "Termin", "créneau" and "agendar" all
 mean a meeting; these hand-written groups can. They only name what a phrase is about: how much
 each cue counts toward a label is learned in training like any other feature. Patterns run on
-text that `local_model.normalize` has lower-cased and folded to ASCII (so "não" is "nao").
+text that `text.normalize` has lower-cased and folded to ASCII (so "não" is "nao").
 
 `UNSUBSCRIBE` also drives the suppression policy: a reply asking to stop mail is honoured.
 """
@@ -11,6 +11,8 @@ text that `local_model.normalize` has lower-cased and folded to ASCII (so "não"
 from __future__ import annotations
 
 import re
+
+from classify.text import normalize, strip_reply
 
 _NEGATION = r"(?:not|no|nao|kein\w*|nicht|pas|ni|nunca|never)"
 
@@ -91,7 +93,4 @@ def cues_in(normalized_text: str) -> list[str]:
 
 def has_unsubscribe_intent(text: str) -> bool:
     """Does the reply's own text ask to stop the mail (any of the five languages)?"""
-    from classify.local_model import normalize
-    from classify.text import strip_reply
-
     return bool(_COMPILED["unsubscribe"].search(normalize(strip_reply(text))))

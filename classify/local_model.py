@@ -18,7 +18,6 @@ import json
 import math
 import random
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from classify.cues import cues_in
-from classify.text import strip_reply
+from classify.text import normalize, strip_reply
 
 LABELS: tuple[str, ...] = ("positive", "negative", "neutral")
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "local_model.json"
@@ -54,11 +53,6 @@ class Prediction:
     label: str
     confidence: float
     probabilities: dict[str, float]
-
-
-def normalize(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def features(text: str, *, char_ngrams: Sequence[int] = (2, 4)) -> dict[str, float]:

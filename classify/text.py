@@ -15,6 +15,7 @@ Portuguese and are tested line by line in tests/classify/test_text.py.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # A line that starts the quoted earlier message: everything from it on is dropped.
 _QUOTE_HEADER_PATTERNS = [
@@ -64,6 +65,12 @@ _DISCLAIMER = re.compile(
     re.IGNORECASE,
 )
 _MAX_NAME_BLOCK_LINES = 5
+
+
+def normalize(text: str) -> str:
+    """Lower-cased and folded to ASCII ("não" is "nao"): the form the cues and the model read."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def strip_reply(text: str) -> str:

@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
 
 FORMAT_VERSION = 1
 ARCHIVE_SUFFIX = ".tar"
@@ -410,8 +411,6 @@ def application_tables_with_rows() -> dict[str, int]:
 
 
 def _unapplied_migrations() -> list[str]:
-    from django.db.migrations.executor import MigrationExecutor
-
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]

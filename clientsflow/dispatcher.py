@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -102,8 +103,6 @@ def registry() -> dict[str, Job]:
 
 def dispatch_tick(now: datetime | None = None, jobs: dict[str, Job] | None = None) -> list[str]:
     """Claim and fan out every job due at `now`. Returns the names of the jobs it queued."""
-    from clientsflow.tasks import run_job
-
     now = now or timezone.now()
     queued: list[str] = []
     for current in (jobs if jobs is not None else registry()).values():
@@ -151,3 +150,19 @@ def next_tick_delay(now: datetime) -> float:
     """Seconds until the start of the next minute (the embedded loop's sleep)."""
     nxt = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return max(0.5, (nxt - now).total_seconds())
+
+
+# The dispatcher's two tasks live here, not in tasks.py: `dispatch_tick` queues `run_job`, so the
+# tasks module and the dispatcher would import each other. The names are the ones Beat's entry
+# and queued messages already carry.
+@shared_task(name="clientsflow.tasks.dispatch")
+def dispatch() -> list[str]:
+    """The one periodic entry (django-celery-beat, every minute)."""
+    return dispatch_tick()
+
+
+# Not acks_late: a job run is claimed by its JobRun row; a lost run is visible as `running`
+# and the next slot runs the job again, rather than the same slot twice.
+@shared_task(name="clientsflow.tasks.run_job")
+def run_job(job_run_id: int) -> None:
+    job_run_execute(job_run_id=job_run_id)

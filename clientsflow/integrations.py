@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
+from clientsflow.clients import slack
 from clientsflow.models import IntegrationStatus
 
 logger = logging.getLogger(__name__)
@@ -143,8 +144,6 @@ def _local(moment: datetime | None) -> str:
 
 def _post_alert(row: IntegrationStatus) -> None:
     """Post the alert to Slack at most once per outage (a claim on `slack_posted_at`)."""
-    from clientsflow.clients import slack
-
     if not slack.enabled():
         return  # local mode: the "needs you" item is the alert
     claimed = IntegrationStatus.objects.filter(
@@ -164,8 +163,6 @@ def _post_alert(row: IntegrationStatus) -> None:
 
 
 def _slack(text: str) -> bool:
-    from clientsflow.clients import slack
-
     if not slack.enabled():
         return False
     try:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from clientsflow.dispatcher import DailyAt, Every, job
 from clientsflow.models import JobRun
-from clientsflow.webhooks import stale_unprocessed_events, webhook_bodies_purge
+from clientsflow.webhooks import process_webhook_event, stale_unprocessed_events, webhook_bodies_purge
 
 SWEEP_BATCH = 200
 JOB_RUN_RETENTION = timedelta(days=30)
@@ -17,8 +17,6 @@ JOB_RUN_RETENTION = timedelta(days=30)
 
 @job("webhook_sweep", Every(minutes=5), "Re-queue webhook events left unprocessed (lost task, broker outage).")
 def webhook_sweep() -> dict[str, int]:
-    from clientsflow.tasks import process_webhook_event
-
     stale = stale_unprocessed_events(
         older_than=timedelta(minutes=settings.DISPATCHER_STALE_WEBHOOK_MINUTES), limit=SWEEP_BATCH
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
@@ -42,11 +44,6 @@ class OwnerTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from zoneinfo import ZoneInfo
-
-        from django.conf import settings
-        from django.utils import timezone
-
         with timezone.override(ZoneInfo(settings.OWNER_TIMEZONE)):
             return self.get_response(request)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from celery import shared_task
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest, JsonResponse
@@ -22,6 +23,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
+from clientsflow.signatures import verify_hmac_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +83,6 @@ def check_hmac_signature(
     request: HttpRequest, body: bytes, *, secret: str, not_configured: str, header: str
 ) -> JsonResponse | None:
     """Fail closed: None when `header` holds the HMAC-SHA256 of `body`, else the 503/401 to send."""
-    from clientsflow.signatures import verify_hmac_sha256
-
     if not secret:
         return json_error(not_configured, 503)
     if not verify_hmac_sha256(secret, body, request.headers.get(header)):
@@ -171,8 +171,6 @@ def webhook_event_store(
 def _enqueue_stored(event_pk: int) -> None:
     """Queue a stored event. The row is already committed, so a broker outage must not turn the
     sender's delivery into an error: the dispatcher's `webhook_sweep` re-queues it later."""
-    from clientsflow.tasks import process_webhook_event
-
     try:
         process_webhook_event.delay(event_pk)
     except BrokerUnavailable:
@@ -206,10 +204,23 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     return event
 
 
+# Defined here, beside the service it runs, not in tasks.py: storing and replaying an event queue
+# it, so the tasks module and this one would import each other. The name is the one queued
+# messages already carry.
+# acks_late: if a worker dies mid-task the event is redelivered; processing is idempotent
+# (row lock + processed status in one transaction), so a redelivery never doubles an effect.
+@shared_task(name="clientsflow.tasks.process_webhook_event", bind=True, acks_late=True, max_retries=4)
+def process_webhook_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+    try:
+        webhook_event_process(event_id=event_id)
+    except Exception as exc:
+        if self.request.is_eager:
+            return  # recorded on the event; the dispatcher's sweep tries again later
+        raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc
+
+
 def webhook_event_replay(*, event: WebhookEvent) -> None:
     """Queue a stored event for processing again (admin action). Processed events stay processed."""
-    from clientsflow.tasks import process_webhook_event
-
     if event.status != WebhookEvent.Status.PROCESSED:
         WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.RECEIVED)
         process_webhook_event.delay_on_commit(event.pk)

@@ -14,7 +14,7 @@ from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, S
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
 from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
-from leads.services.stages import lead_move_stage
+from leads.services.stages import check_stage_move, lead_move_stage
 
 
 class StageChangeInline(admin.TabularInline):
@@ -62,8 +62,6 @@ class LeadAdminForm(forms.ModelForm):
         except DomainError as exc:
             raise forms.ValidationError(str(exc)) from exc
         if self.instance.pk and cleaned.get("move_to"):
-            from leads.services.stages import check_stage_move
-
             try:
                 check_stage_move(lead=self.instance, to_stage=cleaned["move_to"], reason=cleaned.get("move_reason", ""))
             except DomainError as exc:

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import stripe
 from django.conf import settings
 
+from clientsflow.integrations import integration_failed, integration_ok
 from clientsflow.payloads import too_deep_message
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,6 @@ def _reports_health(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from clientsflow.integrations import integration_failed, integration_ok
-
         try:
             result = func(*args, **kwargs)
         except StripeUnavailable as exc:

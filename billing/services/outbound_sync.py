@@ -20,15 +20,14 @@ from billing.services.proposals import proposal_mark_sent
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from leads.services.timeline import timeline_record
+from outreach.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 
 WITHDRAWN_STATUSES = ("rejected", "blocked")
 
 
-def _message_for(proposal: Proposal):  # type: ignore[no-untyped-def]
-    from outreach.models import OutboundMessage
-
+def _message_for(proposal: Proposal) -> OutboundMessage | None:
     if proposal.outbound_message_id:
         found = OutboundMessage.objects.filter(pk=proposal.outbound_message_id).first()
         if found is not None:

@@ -24,6 +24,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
+from outreach.services.review import outbound_draft_create
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +202,6 @@ def proposal_send(*, proposal: Proposal, actor: Any = None) -> Any:
     The proposal becomes `sent` when that message is actually sent (`proposal_mark_sent`).
     Returns the outbound message.
     """
-    from outreach.services.review import outbound_draft_create
-
     locked = Proposal.objects.select_for_update().select_related("lead").get(pk=proposal.pk)
     check_proposal_editable(proposal=locked)
     if not locked.lines.exists() or locked.total_minor <= 0:

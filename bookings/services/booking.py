@@ -33,6 +33,7 @@ from bookings.models import (
     Host,
 )
 from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
+from bookings.services.invites import booking_invite_deliver_task
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
@@ -180,8 +181,6 @@ def _when(booking: Booking) -> str:
 
 
 def _enqueue_invite(booking: Booking) -> None:
-    from bookings.tasks import booking_invite_deliver_task
-
     booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
 
 

@@ -22,6 +22,7 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import shared_task
 from django.conf import settings
 from django.core import mail
 from django.db import transaction
@@ -255,3 +256,15 @@ def _alert_owner(booking_id: int, error: str) -> None:
         )
     except slack.SlackError as exc:
         logger.warning("booking.slack_alert_failed", extra={"booking_id": booking_id, "error": str(exc)})
+
+
+# Defined beside the service it runs, not in tasks.py, because booking services queue it: a
+# services <-> tasks import cycle otherwise. The name is the one queued messages already carry.
+# acks_late: an invite lost with its worker matters more than a repeat. A redelivery never makes a
+# second Google event or Meet (both ids derive from the booking); at worst the ICS email arrives
+# twice, and calendars merge the two by their stable UID.
+@shared_task(name="bookings.tasks.booking_invite_deliver_task", acks_late=True)
+def booking_invite_deliver_task(booking_id: int, sequence: int | None = None) -> None:
+    # The service records every outcome on the booking (blocked with a reason); the dispatcher's
+    # `booking_invites_pending` job re-queues a run that was lost.
+    booking_invite_deliver(booking_id=booking_id, sequence=sequence)

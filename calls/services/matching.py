@@ -18,7 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from bookings.models import Booking
 from calls.models import Call, CallEventKind
+from calls.services.notion_sync import call_notion_sync_queue
 from calls.services.suggestions import call_signals, call_suggestions
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
@@ -113,10 +115,6 @@ def _step_meeting_id(call: Call) -> tuple[Lead | None, dict[str, Any]]:
 
 
 def _step_booking(call: Call) -> tuple[Lead | None, str, dict[str, Any]]:
-    try:
-        from bookings.models import Booking  # bookings is optional for calls: imported when needed
-    except ImportError:
-        return None, "", {"step": "booking", "result": "skipped", "detail": "bookings are not installed"}
     event_ids = [e for e in call.calendar_event_ids if e]
     link = normalize_meeting_link(call.meeting_link)
     if not event_ids and not link:
@@ -264,8 +262,6 @@ def call_confirm_match(*, call: Call, lead: Lead, actor: Any) -> Call:
     call.save()
     _link(call=call, lead=lead, actor=actor, actor_label=label)
     board_version_bump()
-    from calls.services.notion_sync import call_notion_sync_queue
-
     call_notion_sync_queue(call=call)
     return call
 

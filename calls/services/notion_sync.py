@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from celery import shared_task
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -53,8 +54,6 @@ def call_notion_properties(call: Call) -> dict:
 
 def call_notion_sync_queue(*, call: Call) -> None:
     """Mark the call as waiting for Notion and sync it after the current transaction commits."""
-    from calls.tasks import sync_call_to_notion
-
     Call.objects.filter(pk=call.pk).exclude(notion_status=Call.NotionStatus.PENDING).update(
         notion_status=Call.NotionStatus.PENDING
     )
@@ -138,3 +137,13 @@ def calls_needing_notion_sync(*, since=None, include_failed: bool = False, limit
         queryset = queryset.filter(started_at__gte=since)
     ids = queryset.order_by("started_at", "id").values_list("pk", flat=True)
     return list(ids[:limit] if limit else ids)
+
+
+# Defined beside the service it runs, not in tasks.py, because call services queue it: a
+# services <-> tasks import cycle otherwise. The name is the one queued messages already carry.
+# Not acks_late: a lost sync leaves its claim, which times out; the retry job then syncs it, and the
+# stored page id makes that an update. A redelivery racing a half-done create could make a second
+# Notion row, which is worse than syncing a little later.
+@shared_task(name="calls.tasks.sync_call_to_notion")
+def sync_call_to_notion(call_id: int) -> None:
+    call_notion_sync(call_id=call_id)

@@ -33,6 +33,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Stage
 from leads.services.stages import lead_move_stage, stage_label
 from outreach.models import InboundReply
+from outreach.services.suppression import suppression_add
 
 logger = logging.getLogger(__name__)
 
@@ -301,12 +302,6 @@ def _close_lead(classification: Classification, *, reply: InboundReply, actor: A
 
 
 def _suppress(classification: Classification, *, actor_label: str) -> None:
-    # Imported here: the suppression list belongs to the outbound side of `leads`.
-    try:
-        from outreach.services.suppression import suppression_add
-    except ImportError:
-        classification.policy_note = "Asked to stop email, but the suppression list is not available: stop it by hand."
-        return
     suppression_add(email=classification.reply.from_email, reason="asked to stop in a reply", actor_label=actor_label)
     classification.suppressed_at = timezone.now()
 

@@ -20,8 +20,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from classify.clients.anthropic import classify_reply_text, make_client
 from classify.local_model import LABELS, MODEL_PATH, LocalModel, load_model
 from classify.models import PromotionDecision, PromptVersion
+from classify.text import strip_reply
 from clientsflow.audit import audit_record
 
 Predictor = Callable[[str], tuple[str, float]]
@@ -134,9 +136,6 @@ def local_predictor(model: LocalModel | None = None) -> Predictor:
 def anthropic_predictor(prompt: PromptVersion, *, client: Any = None) -> Predictor:
     """Raises `AnthropicUnavailable` on the first reply the backend cannot answer: an eval with
     holes would compare prompts on different sets."""
-    from classify.clients.anthropic import classify_reply_text, make_client
-    from classify.text import strip_reply
-
     client = client or make_client()
 
     def predict(text: str) -> tuple[str, float]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classify.clients.anthropic import AnthropicUnavailable, is_enabled
 from classify.local_model import load_model, read_dataset
 from classify.models import PromptVersion
 from classify.services.evaluation import (
@@ -61,8 +62,6 @@ class Command(BaseCommand):
             result = evaluate(items, local_predictor(model))
             title = f"local model {model.version} on {path}"
         else:
-            from classify.clients.anthropic import AnthropicUnavailable, is_enabled
-
             if not is_enabled():
                 raise CommandError("ANTHROPIC_API_KEY is not set: set it, or use --backend local.")
             champion = prompt_ensure_champion()
