@@ -19,7 +19,7 @@ def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int
 # per Fireflies id, matching never overrides a human's confirmation), and the backup poll would
 # complete the call anyway.
 @shared_task(bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
-def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untyped-def]
+def fetch_call_transcript(self, call_id: int) -> None:
     from calls.services.ingest import call_fetch_and_match
 
     try:

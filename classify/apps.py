@@ -12,7 +12,7 @@ class ClassifyConfig(AppConfig):
         reply_received.connect(_queue_classification, dispatch_uid="classify.queue_classification")
 
 
-def _queue_classification(sender, reply_id: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def _queue_classification(sender, reply_id: int, **kwargs) -> None:
     """Only enqueue: the signal is sent after the reply's transaction committed."""
     from classify.tasks import classify_reply
 

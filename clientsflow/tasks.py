@@ -11,7 +11,7 @@ from clientsflow.webhooks import webhook_event_process
 # acks_late: if a worker dies mid-task the event is redelivered; processing is idempotent
 # (row lock + processed status in one transaction), so a redelivery never doubles an effect.
 @shared_task(bind=True, acks_late=True, max_retries=4)
-def process_webhook_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+def process_webhook_event(self, event_id: int) -> None:
     try:
         webhook_event_process(event_id=event_id)
     except Exception as exc:

@@ -293,7 +293,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     # --- actions -------------------------------------------------------------------------------
 
-    def _confirm(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], action: str, title: str, **ctx: Any):  # type: ignore[no-untyped-def]
+    def _confirm(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], action: str, title: str, **ctx: Any):
         context = {
             **self.admin_site.each_context(request),
             "title": title,

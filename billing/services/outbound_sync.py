@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 WITHDRAWN_STATUSES = ("rejected", "blocked")
 
 
-def _message_for(proposal: Proposal):  # type: ignore[no-untyped-def]
+def _message_for(proposal: Proposal):
     from outreach.models import OutboundMessage
 
     if proposal.outbound_message_id:

@@ -46,7 +46,7 @@ def payments_reconcile() -> dict[str, int | str]:
     return counts
 
 
-def _apply(session: dict, counts: dict[str, int]) -> int:  # type: ignore[type-arg]
+def _apply(session: dict, counts: dict[str, int]) -> int:
     before = Payment.objects.filter(checkout_session_id=session["id"]).values_list("status", flat=True).first()
     payment, changed = payment_apply_session(session=session, authoritative=True, source="reconciliation")
     if payment is None:

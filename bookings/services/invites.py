@@ -88,7 +88,7 @@ def _sync_google(booking: Booking) -> dict[str, str]:
 def is_suppressed(email: str) -> bool:
     """Whether the address is on the suppression list (owned by the outbound area, when present)."""
     try:
-        from outreach.services.suppression import is_suppressed as check  # type: ignore[import-not-found]
+        from outreach.services.suppression import is_suppressed as check
     except ImportError:
         return False
     try:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="Only calls on or after this day (YYYY-MM-DD, the owner's zone).")
         parser.add_argument("--all", action="store_true", help="Also rewrite calls already in Notion.")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options) -> None:
         if not notion.enabled():
             raise CommandError("Notion is not configured: set NOTION_TOKEN and NOTION_CALLS_DATABASE_ID.")
         since = parse_since(options["since"]) if options["since"] else None

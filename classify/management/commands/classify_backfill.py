@@ -16,11 +16,11 @@ from outreach.models import InboundReply
 class Command(BaseCommand):
     help = "Re-classify replies; labels a person confirmed never change, and every change is recorded."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--since", help="Only replies received on or after this date (YYYY-MM-DD).")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, since: str | None, no_progress: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, since: str | None, no_progress: bool, **options) -> None:
         replies = InboundReply.objects.order_by("received_at", "id")
         if since:
             try:

@@ -24,7 +24,7 @@ from classify.services.prompts import prompt_ensure_champion
 class Command(BaseCommand):
     help = "Score a classifier backend on a labelled JSON Lines file; optionally promote a challenger prompt."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--dataset", required=True, help='JSON Lines, one {"id", "text", "label"} per line.')
         parser.add_argument("--backend", choices=["local", "anthropic"], default="local")
         parser.add_argument("--predictions", help='Write {"id", "label", "confidence"} per input line here.')
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         challenger: int | None,
         promote: bool,
         **options,
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         path = Path(dataset)
         if not path.exists():
             raise CommandError(f"{path} does not exist: pass a JSON Lines file, e.g. classify/data/test.jsonl.")

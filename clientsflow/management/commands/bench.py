@@ -21,11 +21,11 @@ from clientsflow.bench import benches
 class Command(BaseCommand):
     help = "Measure intake, import, board and other figures; print one JSON object on the last line."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--only", action="append", default=[], help="Run only these sections.")
         parser.add_argument("--quick", action="store_true", help="Smaller sizes (for a smoke test).")
 
-    def handle(self, *args, only: list[str], quick: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, only: list[str], quick: bool, **options) -> None:
         if connection.vendor == "sqlite":
             settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
                 settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
