@@ -46,16 +46,16 @@ def signed_post(*, in_reply_to: str = "", references: str = "", key: str = KEY, 
 
 
 @pytest.fixture
-def signing_key(settings):  # type: ignore[no-untyped-def]
+def signing_key(settings):
     settings.MAILGUN_WEBHOOK_SIGNING_KEY = KEY
     return KEY
 
 
 @pytest.fixture
-def received_signals():  # type: ignore[no-untyped-def]
+def received_signals():
     got: list[int] = []
 
-    def receiver(sender, reply_id, **kwargs):  # type: ignore[no-untyped-def]
+    def receiver(sender, reply_id, **kwargs):
         got.append(reply_id)
 
     reply_received.connect(receiver, dispatch_uid="test-replies")
