@@ -33,7 +33,7 @@ register_needs_you(
     order=39,
 )
 
-BADGES = {
+BADGES: dict[str, Badge] = {
     Payment.Status.REVIEW: Badge(
         "Payment needs review", "danger", "Money arrived that does not match the proposal; it was not marked paid."
     ),

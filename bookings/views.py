@@ -37,7 +37,7 @@ from bookings.services import (
     hold_create,
 )
 from clientsflow.errors import DomainError, InvalidInput
-from clientsflow.http import safe_next, wants_json
+from clientsflow.http import HtmxHttpRequest, safe_next, wants_json
 from leads.models import Lead
 from leads.permissions import granted_for, staff_permission_required
 from leads.selectors import CARD_FIELDS, card_for
@@ -329,7 +329,7 @@ def _fresh_card_html(request: HttpRequest, booking: Booking, board_url: str) -> 
 
 @staff_permission_required("bookings.change_booking")
 @require_http_methods(["GET", "POST"])
-def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation with a reason field. POST: cancel through booking_cancel.
 
     Three answers to a POST: JSON for the board's script (`Accept: application/json`; 400 for a

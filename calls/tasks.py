@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 
 from calls.clients.fireflies import FirefliesError, FirefliesNotConfigured, FirefliesRateLimited
 
@@ -18,7 +19,7 @@ def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int
 # acks_late: a worker lost mid-fetch gets the task redelivered; the fetch is idempotent (one Call
 # per Fireflies id, matching never overrides a human's confirmation), and the backup poll would
 # complete the call anyway.
-@shared_task(bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
+@shared_task(base=DjangoTask, bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
 def fetch_call_transcript(self, call_id: int) -> None:
     from calls.services.ingest import call_fetch_and_match
 
@@ -39,7 +40,7 @@ def fetch_call_transcript(self, call_id: int) -> None:
 # Not acks_late: a lost sync leaves its claim, which times out; the retry job then syncs it, and the
 # stored page id makes that an update. A redelivery racing a half-done create could make a second
 # Notion row, which is worse than syncing a little later.
-@shared_task
+@shared_task(base=DjangoTask)
 def sync_call_to_notion(call_id: int) -> None:
     from calls.services.notion_sync import call_notion_sync
 

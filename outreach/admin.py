@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -124,7 +125,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             self.message_user(request, "There is no active sequence yet: create one under Sequences.", messages.WARNING)
             return HttpResponseRedirect(lead_list)
         if request.method == "POST":
-            ids = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+            ids = request.POST.getlist(ACTION_CHECKBOX_NAME)
         else:
             ids = request.GET.get("ids", "").split(",")
         leads = list(Lead.objects.filter(pk__in=[i for i in ids if i.isdigit()]).order_by("-created_at", "-id")[:500])
@@ -145,7 +146,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             "sequences": sequences,
             "chosen": chosen,
             "preview": enrollment_preview(leads=leads, sequence=chosen),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "back_url": lead_list,
         }
         return TemplateResponse(request, "admin/outreach/enroll_confirm.html", context)
@@ -300,7 +301,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "action": action,
             "objects": list(queryset.select_related("lead")[:200]),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             **ctx,
         }
         return TemplateResponse(request, "admin/outreach/outbound_confirm.html", context)
@@ -419,6 +420,6 @@ class InboundReplyAdmin(admin.ModelAdmin):
             "action": "match_to_lead",
             "objects": replies,
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/outreach/reply_match.html", context)

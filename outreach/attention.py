@@ -33,7 +33,7 @@ register_needs_you(
     order=12,
 )
 
-_BADGES = {
+_BADGES: dict[str, Badge] = {
     Status.DRAFT: Badge("Awaiting approval", "warn", "An email draft waits in the review queue."),
     Status.APPROVED: Badge("Approved, not sent", "info", "An approved email waits to be sent."),
     Status.FAILED: Badge("Send failed", "danger", "An email failed to send; retry it from the review queue."),

@@ -15,6 +15,8 @@ def lead_thread(lead: Lead, limit: int = 10) -> list[dict[str, str]]:
     for sent_at, subject, body in OutboundMessage.objects.filter(
         lead=lead, status=OutboundMessage.Status.SENT
     ).values_list("sent_at", "subject", "body"):
+        if sent_at is None:  # a sent message always has its time; the column allows null for the others
+            continue
         items.append((sent_at, {"direction": "us", "at": sent_at.isoformat(), "subject": subject, "body": body}))
     for at, subject, body in InboundReply.objects.filter(lead=lead).values_list("received_at", "subject", "body"):
         items.append((at, {"direction": "lead", "at": at.isoformat(), "subject": subject, "body": body[:4000]}))

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 S = Payment.Status
 FINAL = frozenset({S.PAID, S.REFUNDED, S.REVIEW})
-RANK = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REVIEW: 3, S.REFUNDED: 4}
+RANK: dict[str, int] = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REVIEW: 3, S.REFUNDED: 4}
 
 
 class PaymentsUnavailable(DomainError):

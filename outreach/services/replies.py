@@ -108,14 +108,14 @@ def _match(mail: IncomingMail) -> tuple[Lead | None, str]:
         )
         if sent is not None:
             lead = sent.lead
-            while lead.merged_into_id is not None:
+            while lead.merged_into is not None:
                 lead = lead.merged_into
             return lead, matched_by
     address = (mail.from_email or "").strip().lower()
     if address and "@" in address:
-        lead, _ = lead_find_duplicate(email_normalized=address, phone_e164="")
-        if lead is not None:
-            return lead, "sender"
+        duplicate, _ = lead_find_duplicate(email_normalized=address, phone_e164="")
+        if duplicate is not None:
+            return duplicate, "sender"
     return None, "unmatched"
 
 

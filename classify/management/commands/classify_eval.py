@@ -66,7 +66,7 @@ class Command(BaseCommand):
             if not is_enabled():
                 raise CommandError("ANTHROPIC_API_KEY is not set: set it, or use --backend local.")
             champion = prompt_ensure_champion()
-            prompt = champion
+            prompt: PromptVersion | None = champion
             if challenger:
                 prompt = PromptVersion.objects.filter(pk=challenger).first()
                 if prompt is None:
