@@ -204,8 +204,8 @@ def _book_post(request: HttpRequest, event_type: EventType, zone_name: str) -> H
     if not form.is_valid():
         start_errors = form.errors.get("start") or form.errors.get("timezone")
         if start_errors:
-            return _page(request, event_type, zone_name=zone_name, error=start_errors[0], status=400)
-        first = next(iter(form.errors.values()))[0]
+            return _page(request, event_type, zone_name=zone_name, error=str(start_errors[0]), status=400)
+        first = str(next(iter(form.errors.values()))[0])
         return _page(
             request,
             event_type,

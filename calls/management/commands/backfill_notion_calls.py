@@ -37,7 +37,9 @@ class Command(BaseCommand):
         counts = {"synced": 0, "failed": 0, "waiting": 0}
         for done, call_id in enumerate(ids, start=1):
             status = call_notion_sync(call_id=call_id).notion_status
-            key = {Call.NotionStatus.SYNCED: "synced", Call.NotionStatus.FAILED: "failed"}.get(status, "waiting")
+            key = {Call.NotionStatus.SYNCED.value: "synced", Call.NotionStatus.FAILED.value: "failed"}.get(
+                status, "waiting"
+            )
             counts[key] += 1
             filled = BAR_WIDTH * done // total
             self.stdout.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}", ending="")

@@ -66,13 +66,14 @@ class Command(BaseCommand):
             if not is_enabled():
                 raise CommandError("ANTHROPIC_API_KEY is not set: set it, or use --backend local.")
             champion = prompt_ensure_champion()
-            prompt: PromptVersion | None = champion
+            prompt = champion
             if challenger:
-                prompt = PromptVersion.objects.filter(pk=challenger).first()
-                if prompt is None:
+                chosen = PromptVersion.objects.filter(pk=challenger).first()
+                if chosen is None:
                     raise CommandError(
                         f"There is no PromptVersion with id {challenger}; see /admin/classify/promptversion/."
                     )
+                prompt = chosen
             try:
                 result = evaluate(items, anthropic_predictor(prompt))
                 prompt_record_eval(prompt=prompt, result=result, dataset_sha=sha)
