@@ -54,7 +54,8 @@ class ProposalForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         ready = all(cleaned.get(name) is not None for name in ("lead", "title", "currency"))
         if self.instance.pk is None and ready:
             try:

@@ -53,7 +53,8 @@ class LeadAdminForm(forms.ModelForm):
         fields = ("name", "email", "phone", "company", "source")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             check_no_duplicate(
                 email=cleaned.get("email", ""), phone=cleaned.get("phone", ""), exclude_pk=self.instance.pk
