@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         replies = InboundReply.objects.order_by("received_at", "id")
         if since:
             try:
-                day = datetime.strptime(since, "%Y-%m-%d").date()
+                day = date.fromisoformat(since)
             except ValueError as exc:
                 raise CommandError("--since takes a date like 2026-11-01.") from exc
             replies = replies.filter(received_at__gte=timezone.make_aware(datetime.combine(day, time.min)))
