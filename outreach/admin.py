@@ -257,7 +257,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             message=obj, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"], actor=request.user
         )
         # "Save and approve" approves what this person just wrote, not a hash from before the edit.
-        request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]
+        request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]  # handed on to response_change
         obj.refresh_from_db()
 
     def response_change(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse:
@@ -311,7 +311,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         drafts = queryset.filter(status=Status.DRAFT)
         if request.POST.get("confirm") != "yes":
             for message in drafts:
-                message.shown_hash = message.content_hash()  # type: ignore[attr-defined]
+                message.shown_hash = message.content_hash()  # type: ignore[attr-defined]  # for the confirmation template only
             return self._confirm(request, drafts, "approve_selected", "Approve these drafts as they are")
         approved = 0
         for message in drafts:
