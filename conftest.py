@@ -44,7 +44,7 @@ def _eager_tasks_and_clean_cache():
     _clear_our_cache(cache)
 
 
-def _clear_our_cache(cache) -> None:  # type: ignore[no-untyped-def]
+def _clear_our_cache(cache) -> None:
     from django.conf import settings
 
     if settings.REDIS_URL:

@@ -54,7 +54,8 @@ class ProposalForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         ready = all(cleaned.get(name) is not None for name in ("lead", "title", "currency"))
         if self.instance.pk is None and ready:
             try:
@@ -200,7 +201,7 @@ class ProposalAdmin(admin.ModelAdmin):
             return (*base, "lead", "title", "introduction", "terms", "currency", "deposit_percent", "valid_until")
         return base if obj is None else (*base, "lead")
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
         proposal = Proposal.objects.filter(pk=object_id).first()
         if proposal is not None and proposal.awaiting_approval:
             proposal_outbound_sync(proposal=proposal)

@@ -15,7 +15,7 @@ def payments_needing_review_count() -> int:
     return Payment.objects.filter(status=Payment.Status.REVIEW, reviewed_at__isnull=True).count()
 
 
-BADGES = {
+BADGES: dict[str, Badge] = {
     Payment.Status.REVIEW: Badge(
         "Payment needs review", "danger", "Money arrived that does not match the proposal; it was not marked paid."
     ),

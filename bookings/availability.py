@@ -97,10 +97,10 @@ def _candidate_times(rules: Rules, day: date) -> list[Interval]:
         first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
         if first is not None and last is not None and last - first == wall_end - wall:
             # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
-            start = first
-            while start + rules.duration <= last:
-                slots.append((start, start + rules.duration))
-                start += rules.interval
+            instant = first
+            while instant + rules.duration <= last:
+                slots.append((instant, instant + rules.duration))
+                instant += rules.interval
             continue
         while wall < wall_end:
             start = local_to_utc(day, wall.time(), zone)

@@ -27,7 +27,7 @@ STATES = [
 ]
 
 
-def host_and_event_type(owner) -> EventType:  # type: ignore[no-untyped-def]
+def host_and_event_type(owner) -> EventType:
     host, _ = Host.objects.get_or_create(
         user=owner,
         defaults={

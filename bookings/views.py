@@ -36,7 +36,7 @@ from bookings.services import (
     hold_create,
 )
 from clientsflow.errors import DomainError, InvalidInput
-from clientsflow.http import safe_next, wants_json
+from clientsflow.http import HtmxHttpRequest, safe_next, wants_json
 from leads.permissions import staff_permission_required
 
 logger = logging.getLogger(__name__)
@@ -201,8 +201,8 @@ def _book_post(request: HttpRequest, event_type: EventType, zone_name: str) -> H
     if not form.is_valid():
         start_errors = form.errors.get("start") or form.errors.get("timezone")
         if start_errors:
-            return _page(request, event_type, zone_name=zone_name, error=start_errors[0], status=400)
-        first = next(iter(form.errors.values()))[0]
+            return _page(request, event_type, zone_name=zone_name, error=str(start_errors[0]), status=400)
+        first = str(next(iter(form.errors.values()))[0])
         return _page(
             request,
             event_type,
@@ -316,7 +316,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 
 @staff_permission_required("bookings.change_booking")
 @require_http_methods(["GET", "POST"])
-def staff_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation with a reason field. POST: cancel through booking_cancel.
 
     Three answers to a POST: JSON for the board's script (`Accept: application/json`; 400 for a

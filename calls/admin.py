@@ -156,7 +156,7 @@ class CallAdmin(admin.ModelAdmin):
         ]
         return mine + urls
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):  # type: ignore[no-untyped-def]
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
         call = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if call is not None and call.lead_id is None:

@@ -26,7 +26,9 @@ def notion_calls_sync_retry() -> dict[str, int]:
     results = {"synced": 0, "failed": 0, "waiting": 0}
     for call_id in calls_needing_notion_sync(limit=NOTION_RETRY_BATCH):
         status = call_notion_sync(call_id=call_id).notion_status
-        key = {Call.NotionStatus.SYNCED: "synced", Call.NotionStatus.FAILED: "failed"}.get(status, "waiting")
+        key = {Call.NotionStatus.SYNCED.value: "synced", Call.NotionStatus.FAILED.value: "failed"}.get(
+            status, "waiting"
+        )
         results[key] += 1
     return results
 

@@ -6,7 +6,10 @@ queue it); it is imported here so the worker registers every calls task from thi
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 
 from calls.clients.fireflies import FirefliesError, FirefliesNotConfigured, FirefliesRateLimited
 from calls.services.ingest import call_fetch_and_match
@@ -26,8 +29,8 @@ def fetch_backoff_seconds(retries: int, retry_after: float | None = None) -> int
 # acks_late: a worker lost mid-fetch gets the task redelivered; the fetch is idempotent (one Call
 # per Fireflies id, matching never overrides a human's confirmation), and the backup poll would
 # complete the call anyway.
-@shared_task(bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
-def fetch_call_transcript(self, call_id: int) -> None:  # type: ignore[no-untyped-def]
+@shared_task(base=DjangoTask, bind=True, acks_late=True, max_retries=FETCH_MAX_RETRIES)
+def fetch_call_transcript(self: Any, call_id: int) -> None:
     try:
         call_fetch_and_match(call_id=call_id)
     except FirefliesNotConfigured:

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -153,9 +153,9 @@ class ClassificationAdmin(admin.ModelAdmin):
         ]
         return custom + urls
 
-    def review_view(self, request: HttpRequest, object_id: int, label: str) -> HttpResponseRedirect:
+    def review_view(self, request: HttpRequest, object_id: int, label: str) -> HttpResponse:
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])  # type: ignore[return-value]
+            return HttpResponseNotAllowed(["POST"])
         classification = get_object_or_404(Classification, pk=object_id)
         if not self.has_change_permission(request, classification):
             raise PermissionDenied

@@ -79,8 +79,8 @@ def features(text: str, *, char_ngrams: Sequence[int] = (2, 4)) -> dict[str, flo
     for cue in cues_in(normalized):
         feats["cue:" + cue] = 1.0
     count = sum(1 for w in words if w != "?")
-    size = "0" if count == 0 else "1-2" if count <= 2 else "3-5" if count <= 5 else "6-12" if count <= 12 else "13+"
-    feats["len:" + size] = 1.0
+    length = "0" if count == 0 else "1-2" if count <= 2 else "3-5" if count <= 5 else "6-12" if count <= 12 else "13+"
+    feats["len:" + length] = 1.0
     if "?" in words:
         feats["shape:question"] = 1.0
     return feats

@@ -40,7 +40,8 @@ def latest_by_lead(lead_ids: list[int]) -> dict[int, Classification]:
         .order_by("reply__lead_id", "-reply__received_at", "-id")
     )
     for row in rows:
-        latest.setdefault(row.reply.lead_id, row)
+        if row.reply.lead_id is not None:  # always set here (filtered above); the column allows null
+            latest.setdefault(row.reply.lead_id, row)
     return latest
 
 

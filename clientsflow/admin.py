@@ -22,7 +22,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         # Bodies can be large: the change list never loads them.
         return (
             qs.defer("body")
-            if request.resolver_match and request.resolver_match.url_name.endswith("changelist")
+            if request.resolver_match and (request.resolver_match.url_name or "").endswith("changelist")
             else qs
         )
 

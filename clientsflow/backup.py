@@ -327,10 +327,11 @@ def backup_restore(*, path: Path, force: bool = False, on_progress: Progress = l
             _sqlite_restore(dump)
         else:
             _postgres_restore(dump)
-        for entry in manifest.media_files:
-            target = media_root / _safe_relative(entry.path[len(MEDIA_PREFIX) :])  # type: ignore[operator]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _extract_to(tar, entry.path, target)
+        if media_root is not None:  # checked above: files to restore mean MEDIA_ROOT is set
+            for entry in manifest.media_files:
+                target = media_root / _safe_relative(entry.path[len(MEDIA_PREFIX) :])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _extract_to(tar, entry.path, target)
     if manifest.media_files:
         on_progress(f"Restored {len(manifest.media_files)} uploaded files into {media_root}.")
 

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -163,6 +164,6 @@ def dispatch() -> list[str]:
 
 # Not acks_late: a job run is claimed by its JobRun row; a lost run is visible as `running`
 # and the next slot runs the job again, rather than the same slot twice.
-@shared_task(name="clientsflow.tasks.run_job")
+@shared_task(base=DjangoTask, name="clientsflow.tasks.run_job")
 def run_job(job_run_id: int) -> None:
     job_run_execute(job_run_id=job_run_id)

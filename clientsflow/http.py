@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    """The request django-htmx's middleware hands every view: annotate a view with it to read `request.htmx`."""
+
+    htmx: HtmxDetails
 
 
 def wants_json(request: HttpRequest) -> bool:

@@ -70,13 +70,13 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         # The append-only guarantee is an invariant of the row itself, not of one caller.
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("Audit events are append-only and cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
 
 

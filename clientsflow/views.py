@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -38,7 +39,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     broker_ok, broker_detail = _broker_ok()
     ok = db_ok and broker_ok
     failed = [name for name, good in (("database", db_ok), ("broker", broker_ok)) if not good]
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "unavailable",
         "database": db_detail,
         "broker": broker_detail,

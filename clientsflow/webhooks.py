@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest, JsonResponse
@@ -209,8 +210,8 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
 # messages already carry.
 # acks_late: if a worker dies mid-task the event is redelivered; processing is idempotent
 # (row lock + processed status in one transaction), so a redelivery never doubles an effect.
-@shared_task(name="clientsflow.tasks.process_webhook_event", bind=True, acks_late=True, max_retries=4)
-def process_webhook_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+@shared_task(base=DjangoTask, name="clientsflow.tasks.process_webhook_event", bind=True, acks_late=True, max_retries=4)
+def process_webhook_event(self: Any, event_id: int) -> None:
     try:
         webhook_event_process(event_id=event_id)
     except Exception as exc:

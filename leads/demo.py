@@ -66,7 +66,7 @@ AREA_CODES = (
 SOURCES = (("website", 35), ("ghl", 20), ("referral", 15), ("linkedin", 15), ("csv", 15))
 
 # How many leads sit in each stage: a funnel, plus snoozed and lost ones.
-STAGE_WEIGHTS = {
+STAGE_WEIGHTS: dict[str, int] = {
     Stage.NEW: 28,
     Stage.CONTACTED: 20,
     Stage.REPLIED: 11,
@@ -78,7 +78,7 @@ STAGE_WEIGHTS = {
     Stage.NURTURE: 6,
     Stage.LOST: 8,
 }
-_FORWARD = [
+_FORWARD: list[str] = [
     Stage.CONTACTED,
     Stage.REPLIED,
     Stage.BOOKED,
@@ -89,7 +89,7 @@ _FORWARD = [
 ]
 
 # Who or what moves a lead into each stage (the owner by hand, or the event that does it).
-MOVED_BY = {
+MOVED_BY: dict[str, str] = {
     Stage.CONTACTED: "owner",
     Stage.REPLIED: "reply received",
     Stage.BOOKED: "booking",
@@ -281,7 +281,7 @@ def _write_chunk(plans: list[_Plan], owner: Any, result: DemoLeadsResult) -> Non
                 "at": lead["created_at"],
             }
         )
-        previous = Stage.NEW
+        previous: str = Stage.NEW
         for to_stage, when, reason in plan.moves:
             by_owner = MOVED_BY[to_stage] == "owner"
             changes.append(

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -80,10 +81,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
     raw_id_fields = ("lead",)
     actions = ["stop", "pause", "resume"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = EnrollmentAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -124,7 +125,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             self.message_user(request, "There is no active sequence yet: create one under Sequences.", messages.WARNING)
             return HttpResponseRedirect(lead_list)
         if request.method == "POST":
-            ids = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+            ids = request.POST.getlist(ACTION_CHECKBOX_NAME)
         else:
             ids = request.GET.get("ids", "").split(",")
         leads = list(Lead.objects.filter(pk__in=[i for i in ids if i.isdigit()]).order_by("-created_at", "-id")[:500])
@@ -145,7 +146,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             "sequences": sequences,
             "chosen": chosen,
             "preview": enrollment_preview(leads=leads, sequence=chosen),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "back_url": lead_list,
         }
         return TemplateResponse(request, "admin/outreach/enroll_confirm.html", context)
@@ -256,7 +257,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             message=obj, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"], actor=request.user
         )
         # "Save and approve" approves what this person just wrote, not a hash from before the edit.
-        request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]
+        request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]  # handed on to response_change
         obj.refresh_from_db()
 
     def response_change(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse:
@@ -293,14 +294,14 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     # --- actions -------------------------------------------------------------------------------
 
-    def _confirm(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], action: str, title: str, **ctx: Any):  # type: ignore[no-untyped-def]
+    def _confirm(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], action: str, title: str, **ctx: Any):
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
             "action": action,
             "objects": list(queryset.select_related("lead")[:200]),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             **ctx,
         }
         return TemplateResponse(request, "admin/outreach/outbound_confirm.html", context)
@@ -310,7 +311,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         drafts = queryset.filter(status=Status.DRAFT)
         if request.POST.get("confirm") != "yes":
             for message in drafts:
-                message.shown_hash = message.content_hash()  # type: ignore[attr-defined]
+                message.shown_hash = message.content_hash()  # type: ignore[attr-defined]  # for the confirmation template only
             return self._confirm(request, drafts, "approve_selected", "Approve these drafts as they are")
         approved = 0
         for message in drafts:
@@ -455,6 +456,6 @@ class InboundReplyAdmin(admin.ModelAdmin):
             "action": "match_to_lead",
             "objects": replies,
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/outreach/reply_match.html", context)

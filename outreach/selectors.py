@@ -18,6 +18,8 @@ def lead_thread(lead: Lead, limit: int = 10) -> list[dict[str, str]]:
     for sent_at, subject, body in OutboundMessage.objects.filter(
         lead=lead, status=OutboundMessage.Status.SENT
     ).values_list("sent_at", "subject", "body"):
+        if sent_at is None:  # a sent message always has its time; the column allows null for the others
+            continue
         items.append((sent_at, {"direction": "us", "at": sent_at.isoformat(), "subject": subject, "body": body}))
     for at, subject, body in InboundReply.objects.filter(lead=lead).values_list("received_at", "subject", "body"):
         items.append((at, {"direction": "lead", "at": at.isoformat(), "subject": subject, "body": body[:4000]}))
@@ -71,7 +73,7 @@ def replies_unmatched_count() -> int:
     return InboundReply.objects.filter(lead__isnull=True).count()
 
 
-_OUTBOUND_BADGES = {
+_OUTBOUND_BADGES: dict[str, Badge] = {
     OutboundMessage.Status.DRAFT: Badge("Awaiting approval", "warn", "An email draft waits in the review queue."),
     OutboundMessage.Status.APPROVED: Badge("Approved, not sent", "info", "An approved email waits to be sent."),
     OutboundMessage.Status.FAILED: Badge(

@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import stripe
 from django.conf import settings
+from stripe.params.checkout import SessionCreateParams, SessionListParams
 
 from clientsflow.integrations import integration_failed, integration_ok
 from clientsflow.payloads import too_deep_message
@@ -110,7 +111,7 @@ class CheckoutRequest:
 @_reports_health
 def checkout_session_create(request: CheckoutRequest) -> dict[str, Any]:
     metadata = {"proposal_id": str(request.proposal_id), "proposal_version": str(request.proposal_version)}
-    params: dict[str, Any] = {
+    params: SessionCreateParams = {
         "mode": "payment",
         "client_reference_id": request.lead_public_id,
         "metadata": metadata,
@@ -165,7 +166,7 @@ def checkout_session_for_payment_intent(payment_intent_id: str) -> dict[str, Any
 def checkout_sessions_recent(*, created_since: int, max_sessions: int) -> list[dict[str, Any]]:
     """Sessions created since a Unix time, newest first, at most `max_sessions` (bounded paging)."""
     sessions: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"created": {"gte": created_since}, "limit": 100, "expand": ["data.payment_intent"]}
+    params: SessionListParams = {"created": {"gte": created_since}, "limit": 100, "expand": ["data.payment_intent"]}
     try:
         client = _client()
         while len(sessions) < max_sessions:

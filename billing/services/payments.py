@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 S = Payment.Status
 FINAL = frozenset({S.PAID, S.REFUNDED, S.REVIEW})
-RANK = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REVIEW: 3, S.REFUNDED: 4}
+RANK: dict[str, int] = {S.OPEN: 0, S.PENDING: 1, S.EXPIRED: 2, S.FAILED: 2, S.PAID: 3, S.REVIEW: 3, S.REFUNDED: 4}
 
 
 class PaymentsUnavailable(DomainError):
@@ -232,7 +232,9 @@ def payment_mismatch(*, payment: Payment, amount_minor: int | None, currency: st
     Payable: a signed proposal, for what is due on signing (the deposit, or the whole total);
     a paid proposal with a balance still open, for exactly the balance. Call holding the lock.
     """
-    proposal = Proposal.objects.select_for_update().filter(pk=payment.proposal_id).first()
+    proposal = (
+        Proposal.objects.select_for_update().filter(pk=payment.proposal_id).first() if payment.proposal_id else None
+    )
     if proposal is None:
         return payment.review_reason or "The checkout names no proposal."
     currency = (currency or "").upper()
@@ -371,6 +373,8 @@ def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -
         payment.failure_message = failure or payment.failure_message or "The payment did not go through."
         fields += ["failed_at", "failure_message"]
     payment.save(update_fields=fields)
+    if payment.proposal_id is None:  # only a payment needing review lacks one, and review is final
+        raise DomainError("A payment that names no proposal cannot change status.")
     proposal = Proposal.objects.select_for_update().select_related("lead").get(pk=payment.proposal_id)
     lead = proposal.lead
     amount = money.format_money(payment.amount_minor, payment.currency)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +23,7 @@ from clientsflow.audit import audit_record
 logger = logging.getLogger(__name__)
 
 
-def payments_reconcile() -> dict[str, int | str]:
+def payments_reconcile() -> dict[str, Any]:
     if not stripe_client.enabled():
         return {"skipped": "Stripe is not configured (STRIPE_API_KEY empty)"}
     days = settings.STRIPE_RECONCILE_DAYS
@@ -46,7 +47,7 @@ def payments_reconcile() -> dict[str, int | str]:
     return counts
 
 
-def _apply(session: dict, counts: dict[str, int]) -> int:  # type: ignore[type-arg]
+def _apply(session: dict, counts: dict[str, int]) -> int:
     before = Payment.objects.filter(checkout_session_id=session["id"]).values_list("status", flat=True).first()
     payment, changed = payment_apply_session(session=session, authoritative=True, source="reconciliation")
     if payment is None:

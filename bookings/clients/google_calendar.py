@@ -46,6 +46,7 @@ class CalendarError(Exception):
         super().__init__(reason)
         self.code = code
         self.status = status
+        self.retry_after: float | None = None  # seconds Google asked us to wait, when it said
 
 
 class CalendarRefused(CalendarError):
@@ -238,7 +239,7 @@ class GoogleCalendarClient:
             )
             if isinstance(error, CalendarRefused) or attempt > self.retries:
                 raise error
-            self.sleep(getattr(error, "retry_after", None) or self.backoff_seconds * 2 ** (attempt - 1))
+            self.sleep(error.retry_after or self.backoff_seconds * 2 ** (attempt - 1))
 
     @staticmethod
     def _translate_http(exc: HttpError) -> CalendarError:
@@ -253,7 +254,7 @@ class GoogleCalendarClient:
             )
             retry_after = exc.resp.get("retry-after")
             if retry_after and str(retry_after).isdigit():
-                error.retry_after = min(float(retry_after), 30.0)  # type: ignore[attr-defined]
+                error.retry_after = min(float(retry_after), 30.0)
             return error
         if reason == "forbiddenForServiceAccounts":
             text = (

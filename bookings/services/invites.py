@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.core import mail
 from django.db import transaction
@@ -263,7 +264,7 @@ def _alert_owner(booking_id: int, error: str) -> None:
 # acks_late: an invite lost with its worker matters more than a repeat. A redelivery never makes a
 # second Google event or Meet (both ids derive from the booking); at worst the ICS email arrives
 # twice, and calendars merge the two by their stable UID.
-@shared_task(name="bookings.tasks.booking_invite_deliver_task", acks_late=True)
+@shared_task(base=DjangoTask, name="bookings.tasks.booking_invite_deliver_task", acks_late=True)
 def booking_invite_deliver_task(booking_id: int, sequence: int | None = None) -> None:
     # The service records every outcome on the booking (blocked with a reason); the dispatcher's
     # `booking_invites_pending` job re-queues a run that was lost.

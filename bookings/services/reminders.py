@@ -25,7 +25,7 @@ REMINDERS: list[tuple[str, timedelta, str]] = [
 ]
 
 
-def _due(kind: str, lead_time: timedelta, field: str, now: datetime):  # type: ignore[no-untyped-def]
+def _due(kind: str, lead_time: timedelta, field: str, now: datetime):
     # The 24 h reminder is skipped once the 1 h one is due: one reminder at a time.
     later_bound = now + timedelta(hours=1) if kind == "24h" else now
     return (

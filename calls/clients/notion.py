@@ -14,7 +14,7 @@ https://developers.notion.com/docs/upgrade-guide-2025-09-03
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from notion_client import APIErrorCode, APIResponseError, Client
@@ -137,4 +137,5 @@ def page_upsert(*, page_id: str, properties: dict[str, Any]) -> str:
         raise error from exc
     finally:
         client.close()
-    return str(result["id"])
+    # The SDK types answers as sync-or-async; the sync Client always returns the decoded JSON.
+    return str(cast(dict[str, Any], result)["id"])

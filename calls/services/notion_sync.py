@@ -12,6 +12,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -144,6 +145,6 @@ def calls_needing_notion_sync(*, since=None, include_failed: bool = False, limit
 # Not acks_late: a lost sync leaves its claim, which times out; the retry job then syncs it, and the
 # stored page id makes that an update. A redelivery racing a half-done create could make a second
 # Notion row, which is worse than syncing a little later.
-@shared_task(name="calls.tasks.sync_call_to_notion")
+@shared_task(base=DjangoTask, name="calls.tasks.sync_call_to_notion")
 def sync_call_to_notion(call_id: int) -> None:
     call_notion_sync(call_id=call_id)

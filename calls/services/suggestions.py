@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from rapidfuzz import fuzz
@@ -77,7 +79,7 @@ def call_signals(call: Call) -> CallSignals:
     )
 
 
-def score_lead(lead: dict, signals: CallSignals) -> tuple[int, list[str]]:
+def score_lead(lead: Mapping[str, Any], signals: CallSignals) -> tuple[int, list[str]]:
     """0-100 and the reasons, for one candidate (`id`, `name`, `company`, `email_normalized`)."""
     reasons: list[tuple[int, str]] = []
     name = _words(lead.get("name") or "")
@@ -128,7 +130,7 @@ def call_suggestions(*, call: Call, limit: int = SUGGESTION_LIMIT) -> list[dict]
         .order_by("-updated_at", "-id")
         .values("id", "name", "company", "email_normalized")[:MAX_CANDIDATES]
     )
-    scored = []
+    scored: list[dict[str, Any]] = []
     for lead in candidates:
         score, reasons = score_lead(lead, signals)
         if score >= settings.CALLS_SUGGESTION_MIN_SCORE:

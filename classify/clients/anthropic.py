@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
+from anthropic.types import ToolParam
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 TOOL_NAME = "record_classification"
 LABELS = ("positive", "negative", "neutral")
-CLASSIFY_TOOL: dict[str, Any] = {
+CLASSIFY_TOOL: ToolParam = {
     "name": TOOL_NAME,
     "description": "Record how the sales reply should be classified.",
     "input_schema": {

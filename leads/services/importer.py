@@ -404,8 +404,8 @@ def _import_chunk(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWri
                 continue
             if keys & claimed:
                 # An earlier row of this chunk is about to create this lead: create it first.
-                for lead in _create_new(pending, summary, rejects, file_name):
-                    known.add(lead)
+                for created in _create_new(pending, summary, rejects, file_name):
+                    known.add(created)
                 pending, claimed = [], set()
             lead = _import_existing(row, summary, rejects, file_name, known.find(row.data))
             if lead is not None:

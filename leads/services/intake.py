@@ -69,7 +69,8 @@ def _first(payload: dict[str, Any], *keys: str) -> Any:
 
 def parse_lead_payload(payload: dict[str, Any]) -> LeadData:
     """Read the common shapes of lead payloads (generic forms, GoHighLevel contacts)."""
-    contact = payload.get("contact") if isinstance(payload.get("contact"), dict) else payload
+    nested = payload.get("contact")
+    contact = nested if isinstance(nested, dict) else payload
     name = _first(contact, "name", "full_name", "fullName", "contact_name")
     if not name:
         first = _first(contact, "first_name", "firstName")

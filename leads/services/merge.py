@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, Q, QuerySet, UniqueConstraint
+from django.db.models import ForeignObject, ForeignObjectRel, Model, Q, QuerySet, UniqueConstraint
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
@@ -59,9 +59,11 @@ def lead_relations() -> list[LeadRelation]:
     metadata (hidden ones, such as `related_name="+"` or a many-to-many's through table, included)."""
     relations = []
     for rel in Lead._meta.get_fields(include_hidden=True):
-        if not (rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)):
+        if not isinstance(rel, ForeignObjectRel) or not (
+            rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)
+        ):
             continue
-        relation = LeadRelation(model=rel.related_model, field_name=rel.field.name)
+        relation = LeadRelation(model=rel.field.model, field_name=rel.field.name)
         if (relation.model._meta.label_lower, relation.field_name) not in NOT_MOVED:
             relations.append(relation)
     return sorted(relations, key=lambda relation: relation.key)
@@ -71,6 +73,7 @@ def _unique_rules(relation: LeadRelation) -> list[tuple[list[str], Q | None]]:
     """The uniqueness rules that include the lead field, each as (its other fields, its condition)."""
     opts = relation.model._meta
     field = opts.get_field(relation.field_name)
+    assert isinstance(field, ForeignObject)  # lead_relations yields only foreign keys to Lead
     lead_names = {field.name, field.attname}
     rules: list[tuple[list[str], Q | None]] = [([], None)] if field.unique else []
     for together in opts.unique_together:
@@ -241,11 +244,11 @@ def lead_merge_undo(*, merge: LeadMerge, actor: Any = None) -> LeadMerge:
     for key, pks in merge.moved.items():
         if not pks:
             continue
-        relation = by_key.get(key)
-        if relation is None:
+        moved = by_key.get(key)
+        if moved is None:
             raise DomainError(f"This merge moved rows of {key}, which no longer exists, so it cannot be undone.")
-        relation.model._default_manager.filter(pk__in=pks, **{relation.field_name: survivor}).update(
-            **{relation.field_name: duplicate}
+        moved.model._default_manager.filter(pk__in=pks, **{moved.field_name: survivor}).update(
+            **{moved.field_name: duplicate}
         )
 
     merge.undone_at = timezone.now()
@@ -272,4 +275,6 @@ def lead_merge_undo(*, merge: LeadMerge, actor: Any = None) -> LeadMerge:
 
 
 def _accessor_name(relation: LeadRelation) -> str:
-    return relation.model._meta.get_field(relation.field_name).remote_field.get_accessor_name() or relation.key
+    field = relation.model._meta.get_field(relation.field_name)
+    assert isinstance(field, ForeignObject)  # lead_relations yields only foreign keys to Lead
+    return field.remote_field.get_accessor_name() or relation.key

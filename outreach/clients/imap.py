@@ -112,7 +112,7 @@ class Mailbox:
     def uids_after(self, last_uid: int) -> list[int]:
         assert self.conn is not None
         try:
-            typ, data = self.conn.uid("SEARCH", None, f"UID {last_uid + 1}:*")
+            typ, data = self.conn.uid("SEARCH", f"UID {last_uid + 1}:*")
         except (imaplib.IMAP4.error, OSError) as exc:
             raise ImapError(f"UID SEARCH failed ({type(exc).__name__}).") from exc
         if typ != "OK":

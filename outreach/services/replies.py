@@ -124,14 +124,14 @@ def _match(mail: IncomingMail) -> tuple[Lead | None, str]:
         )
         if sent is not None:
             lead = sent.lead
-            while lead.merged_into_id is not None:
+            while lead.merged_into is not None:
                 lead = lead.merged_into
             return lead, matched_by
     address = (mail.from_email or "").strip().lower()
     if address and "@" in address:
-        lead, _ = lead_find_duplicate(email_normalized=address, phone_e164="")
-        if lead is not None:
-            return lead, "sender"
+        duplicate, _ = lead_find_duplicate(email_normalized=address, phone_e164="")
+        if duplicate is not None:
+            return duplicate, "sender"
     return None, "unmatched"
 
 
@@ -246,8 +246,8 @@ def reply_apply(*, reply: InboundReply, actor: Any) -> InboundReply:
     row = InboundReply.objects.select_for_update().get(pk=reply.pk)
     if not row.held_for_review or row.lead is None:
         raise DomainError("This reply is not waiting for review.")
-    lead = row.lead
-    while lead.merged_into_id is not None:
+    lead: Lead = row.lead
+    while lead.merged_into is not None:
         lead = lead.merged_into
     row.held_for_review = False
     row.save(update_fields=["held_for_review"])

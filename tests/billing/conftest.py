@@ -24,13 +24,13 @@ WEBHOOK_SECRET = "whsec_test_billing_secret"
 STRIPE_API = "https://api.stripe.com"
 
 
-def make_lead(email: str = "ada@example.com", name: str = "Ada Lovelace"):  # type: ignore[no-untyped-def]
+def make_lead(email: str = "ada@example.com", name: str = "Ada Lovelace"):
     return lead_intake(data=LeadData.build(name=name, email=email, company="Analytical Ltd"), source="test").lead
 
 
 def make_proposal(
     lead=None, *, currency: str = "USD", deposit_percent: int | None = None, lines=None, **kw
-) -> Proposal:  # type: ignore[no-untyped-def]
+) -> Proposal:
     lead = lead or make_lead()
     lines = lines or [
         LineData.build(description="Discovery workshop", quantity="1", unit_price_minor=50000),
@@ -47,7 +47,7 @@ def make_proposal(
     )
 
 
-def move_lead_to(lead, stage: str) -> None:  # type: ignore[no-untyped-def]
+def move_lead_to(lead, stage: str) -> None:
     """Walk a test lead along the pipeline with the stage service (as the real events would)."""
     from leads.services.stages import lead_move_stage
 
@@ -99,7 +99,7 @@ def sign(body: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = Non
     return stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
 
 
-def post_event(client, body: str, header: str | None = None):  # type: ignore[no-untyped-def]
+def post_event(client, body: str, header: str | None = None):
     """POST as Stripe would; the after-commit processing runs as it does outside a test transaction."""
     with TestCase.captureOnCommitCallbacks(execute=True):
         return client.post(
@@ -130,13 +130,13 @@ def session_json(proposal: Proposal, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def webhook_secret(settings):  # type: ignore[no-untyped-def]
+def webhook_secret(settings):
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     return WEBHOOK_SECRET
 
 
 @pytest.fixture
-def stripe_enabled(settings):  # type: ignore[no-untyped-def]
+def stripe_enabled(settings):
     settings.STRIPE_API_KEY = "sk_test_clientsflow"
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return settings

@@ -31,7 +31,7 @@ SLACK_URL = "https://hooks.slack.com/services/T000/B000/REVIEW"
 
 
 @pytest.fixture
-def slack(settings):  # type: ignore[no-untyped-def]
+def slack(settings):
     settings.SLACK_WEBHOOK_URL = SLACK_URL
     with respx.mock(assert_all_called=False) as router:
         router.post(SLACK_URL, name="slack").mock(return_value=httpx.Response(200, text="ok"))
@@ -44,7 +44,7 @@ def completed(proposal: Proposal, **session: object) -> str:
     return json.dumps(body)
 
 
-def assert_needs_review(proposal: Proposal, stage_before: str, slack, reason: str) -> Payment:  # type: ignore[no-untyped-def]
+def assert_needs_review(proposal: Proposal, stage_before: str, slack, reason: str) -> Payment:
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.REVIEW
     assert reason in payment.review_reason

@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def event_type(db):  # type: ignore[no-untyped-def]
+def event_type(db):
     return EventTypeFactory(slug="intro-call")
 
 
@@ -44,7 +44,7 @@ def service_account_info() -> dict[str, Any]:
 
 
 @pytest.fixture
-def google_settings(settings, tmp_path, service_account_info):  # type: ignore[no-untyped-def]
+def google_settings(settings, tmp_path, service_account_info):
     """Google Calendar switched on with the throwaway key; retries without waiting."""
     key_file = tmp_path / "service-account.json"
     key_file.write_text(json.dumps(service_account_info))

@@ -30,7 +30,7 @@ class EventTypeFactory(factory.django.DjangoModelFactory):
     days_ahead = 30
 
     @factory.post_generation
-    def weekdays(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+    def weekdays(self, create, extracted, **kwargs):
         """Weekdays 09:00-17:00 unless `weekdays=False` or a list of (weekday, start, end)."""
         if not create or extracted is False:
             return

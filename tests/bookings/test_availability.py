@@ -10,7 +10,7 @@ from bookings.availability import Rules, available_slots, group_by_local_day, sl
 WEEKDAYS_9_TO_17 = {day: [(time(9), time(17))] for day in range(5)}
 
 
-def rules(zone: str, **overrides) -> Rules:  # type: ignore[no-untyped-def]
+def rules(zone: str, **overrides) -> Rules:
     values = {
         "host_timezone": zone,
         "duration": timedelta(minutes=30),
@@ -26,12 +26,12 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def starts_on(slots, day: date, zone: str) -> list[str]:  # type: ignore[no-untyped-def]
+def starts_on(slots, day: date, zone: str) -> list[str]:
     tz = ZoneInfo(zone)
     return [s.start.astimezone(tz).strftime("%H:%M") for s in slots if s.start.astimezone(tz).date() == day]
 
 
-def first_utc_on(slots, day: date, zone: str) -> datetime:  # type: ignore[no-untyped-def]
+def first_utc_on(slots, day: date, zone: str) -> datetime:
     tz = ZoneInfo(zone)
     return next(s.start for s in slots if s.start.astimezone(tz).date() == day)
 

@@ -31,11 +31,11 @@ TOKEN = ({"status": "200", "content-type": "application/json"}, fixture_text("to
 FREE = ({"status": "200", "content-type": "application/json"}, json.dumps({"calendars": {"primary": {"busy": []}}}))
 
 
-def ok(body: str | dict) -> tuple[dict, str]:  # type: ignore[type-arg]
+def ok(body: str | dict) -> tuple[dict, str]:
     return {"status": "200", "content-type": "application/json"}, body if isinstance(body, str) else json.dumps(body)
 
 
-def err(status: int, fixture: str, **headers: str) -> tuple[dict, str]:  # type: ignore[type-arg]
+def err(status: int, fixture: str, **headers: str) -> tuple[dict, str]:
     return {"status": str(status), "content-type": "application/json", **headers}, fixture_text(fixture)
 
 
@@ -47,23 +47,23 @@ def event_json(event_id: str, request_id: str) -> str:
 
 
 @pytest.fixture
-def transport(monkeypatch, google_settings):  # type: ignore[no-untyped-def]
+def transport(monkeypatch, google_settings):
     """Every httplib2.Http the client creates is this one mock sequence (fill `.responses`)."""
     mock = HttpMockSequence([])
     monkeypatch.setattr(google_calendar.httplib2, "Http", lambda *args, **kwargs: mock)
     return mock
 
 
-def queue(mock: HttpMockSequence, *responses) -> None:  # type: ignore[no-untyped-def]
+def queue(mock: HttpMockSequence, *responses) -> None:
     mock._iterable.extend(responses)
 
 
 @pytest.fixture
-def book(event_type, transport, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def book(event_type, transport, django_capture_on_commit_callbacks):
     """Book; the booking check asks Google's free/busy first (a token exchange, then the query)."""
     transport._iterable[:0] = [TOKEN, FREE]
 
-    def _book(**kw):  # type: ignore[no-untyped-def]
+    def _book(**kw):
         values = {"timezone_name": "Europe/London", "name": "Ada Lovelace", "email": "ada@example.com"}
         values.update(kw)
         with django_capture_on_commit_callbacks(execute=True):
@@ -74,7 +74,7 @@ def book(event_type, transport, django_capture_on_commit_callbacks):  # type: ig
     return _book
 
 
-def insert_requests(mock: HttpMockSequence) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+def insert_requests(mock: HttpMockSequence) -> list[tuple[str, dict]]:
     return [
         (uri, json.loads(body))
         for uri, method, body, _ in mock.request_sequence

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def slots(event_type):  # type: ignore[no-untyped-def]
+def slots(event_type):
     return slots_for(event_type=event_type)
 
 
-def open_slot(client: Client, event_type, slot):  # type: ignore[no-untyped-def]
+def open_slot(client: Client, event_type, slot):
     return client.get(book_url(event_type, tz=LA, start=slot.start.astimezone(ZoneInfo(LA)).isoformat()))
 
 

@@ -18,7 +18,7 @@ START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
-def parse(raw: bytes | str):  # type: ignore[no-untyped-def]
+def parse(raw: bytes | str):
     calendar = Calendar.from_ical(raw)
     events = [c for c in calendar.walk() if c.name == "VEVENT"]
     assert len(events) == 1

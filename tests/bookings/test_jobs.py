@@ -19,7 +19,7 @@ START = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def booking():  # type: ignore[no-untyped-def]
+def booking():
     booking = BookingFactory(start_at=START, email="ada@example.com")
     Booking.objects.filter(pk=booking.pk).update(created_at=START - timedelta(days=5))
     return booking

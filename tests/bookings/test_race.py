@@ -82,7 +82,7 @@ def test_exclusion_constraint_refuses_an_overlapping_row_written_directly():
 # --- the public page, twenty visitors at once -------------------------------------------------
 
 
-def _visitors_at_once(count: int, request) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+def _visitors_at_once(count: int, request) -> list[tuple[int, str]]:
     """Run `request(client, n)` in `count` threads released together; each visitor has its own
     session and address. Returns (status, body) per visitor; an exception is a 599 with its text."""
     barrier = threading.Barrier(count)
@@ -111,7 +111,7 @@ def _visitors_at_once(count: int, request) -> list[tuple[int, str]]:  # type: ig
     return outcomes
 
 
-def _first_slot(event_type):  # type: ignore[no-untyped-def]
+def _first_slot(event_type):
     return slots_for(event_type=event_type)[0].start.astimezone(ZoneInfo("America/Chicago"))
 
 
@@ -176,7 +176,7 @@ def test_the_holder_books_while_nineteen_others_confirm_the_same_slot(settings):
     assert holder.get(f"/book/{event_type.slug}/?{urlencode({'start': start.isoformat()})}").status_code == 200
     token = Hold.objects.get().token
 
-    def confirm(client: Client, n: int):  # type: ignore[no-untyped-def]
+    def confirm(client: Client, n: int):
         if n == 0:
             return holder.post(f"/book/{event_type.slug}/", _form(start, n, hold=token))
         return client.post(f"/book/{event_type.slug}/", _form(start, n))

@@ -34,10 +34,10 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def book(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def book(django_capture_on_commit_callbacks):
     """Book through the service and run what it queues after commit (the invite task)."""
 
-    def _book(event_type, start=TUE_10_NY, now=None, **kw):  # type: ignore[no-untyped-def]
+    def _book(event_type, start=TUE_10_NY, now=None, **kw):
         values = {"timezone_name": "Europe/London", "name": "Ada Lovelace", "email": "ada@example.com"}
         values.update(kw)
         with django_capture_on_commit_callbacks(execute=True):
@@ -47,8 +47,8 @@ def book(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def after_commit(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    def _run(func, **kwargs):  # type: ignore[no-untyped-def]
+def after_commit(django_capture_on_commit_callbacks):
+    def _run(func, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return func(**kwargs)
 

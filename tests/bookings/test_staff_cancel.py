@@ -30,7 +30,7 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
-def booked(event_type, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def booked(event_type, django_capture_on_commit_callbacks):
     """A real upcoming booking made through the service, its ICS invite already sent."""
     start = slots_for(event_type=event_type)[0].start
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,12 +46,12 @@ def booked(event_type, django_capture_on_commit_callbacks):  # type: ignore[no-u
 
 
 @pytest.fixture
-def staff():  # type: ignore[no-untyped-def]
+def staff():
     return staff_user("owner", email="owner@agency.example")
 
 
 @pytest.fixture
-def staff_client(client, staff):  # type: ignore[no-untyped-def]
+def staff_client(client, staff):
     client.force_login(staff)
     return client
 

@@ -23,11 +23,11 @@ LA = "America/Los_Angeles"
 
 
 @pytest.fixture
-def slots(event_type):  # type: ignore[no-untyped-def]
+def slots(event_type):
     return slots_for(event_type=event_type)
 
 
-def post_data(slot_start, **overrides):  # type: ignore[no-untyped-def]
+def post_data(slot_start, **overrides):
     data = {
         "start": slot_start.astimezone(ZoneInfo(LA)).isoformat(),
         "timezone": LA,
@@ -41,7 +41,7 @@ def post_data(slot_start, **overrides):  # type: ignore[no-untyped-def]
     return data
 
 
-def book_url(event_type, **query):  # type: ignore[no-untyped-def]
+def book_url(event_type, **query):
     params = "&".join(f"{k}={quote(str(v))}" for k, v in query.items())
     return f"/book/{event_type.slug}/" + (f"?{params}" if params else "")
 
@@ -155,7 +155,7 @@ def test_csrf_is_required(event_type, slots):
 
 
 @pytest.fixture
-def booked(client, event_type, slots):  # type: ignore[no-untyped-def]
+def booked(client, event_type, slots):
     client.post(book_url(event_type, tz=LA), post_data(slots[0].start))
     return Booking.objects.get()
 

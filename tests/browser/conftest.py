@@ -18,7 +18,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def save_screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
     """Save a PNG under artifacts/screenshots/ (ignored by git), one per run and name."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
-    path = SCREENSHOT_DIR / f"{safe}-{datetime.now():%Y%m%d-%H%M%S}.png"
+    path = SCREENSHOT_DIR / f"{safe}-{datetime.now(UTC):%Y%m%d-%H%M%S}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def intro_call():  # type: ignore[no-untyped-def]
+def intro_call():
     return EventTypeFactory(slug="intro-call", host__name="Olivia Owner")
 
 

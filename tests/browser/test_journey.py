@@ -66,7 +66,7 @@ CHECKOUT = (  # what the browser shows at checkout.stripe.com: a stand-in, there
 
 
 @pytest.fixture
-def smtp(settings):  # type: ignore[no-untyped-def]
+def smtp(settings):
     capture = SmtpCapture()
     capture.controller.start()
     capture.point_settings_here(settings)
@@ -75,7 +75,7 @@ def smtp(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def journey_settings(settings, live_server, smtp):  # type: ignore[no-untyped-def]
+def journey_settings(settings, live_server, smtp):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.LEAD_WEBHOOK_SECRET = LEAD_SECRET
     settings.MAILGUN_WEBHOOK_SIGNING_KEY = MAILGUN_KEY
@@ -108,7 +108,7 @@ def run_job(name: str) -> dict:
     return run.result
 
 
-def approve_and_send_in_admin(page, message_pk: int, number: int, step: str) -> None:  # type: ignore[no-untyped-def]
+def approve_and_send_in_admin(page, message_pk: int, number: int, step: str) -> None:
     page.goto(f"/admin/outreach/outboundmessage/{message_pk}/change/")
     page.click("input[name=_approve]")
     page.wait_for_selector("text=Approved.")
@@ -117,7 +117,7 @@ def approve_and_send_in_admin(page, message_pk: int, number: int, step: str) -> 
     screenshot(page, number, step, full_page=True)
 
 
-def post(url: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+def post(url: str, **kwargs) -> httpx.Response:
     response = httpx.post(url, timeout=15, **kwargs)
     assert response.status_code == 200, response.text
     return response

@@ -84,18 +84,18 @@ def vendors():
     with respx.mock(assert_all_called=False) as router:
         fake = FirefliesFake()
         router.post(FIREFLIES_URL).mock(side_effect=fake)
-        router.fireflies = fake  # type: ignore[attr-defined]
-        router.notion_create = router.post(NOTION_PAGES).mock(  # type: ignore[attr-defined]
+        router.fireflies = fake
+        router.notion_create = router.post(NOTION_PAGES).mock(
             return_value=httpx.Response(200, json=fixture_json("notion_page_created.json"))
         )
-        router.notion_update = router.patch(url__regex=rf"{NOTION_PAGES}/[0-9a-f-]+").mock(  # type: ignore[attr-defined]
+        router.notion_update = router.patch(url__regex=rf"{NOTION_PAGES}/[0-9a-f-]+").mock(
             return_value=httpx.Response(200, json=fixture_json("notion_page_created.json"))
         )
-        router.slack = router.post(SLACK_URL).mock(return_value=httpx.Response(200, text="ok"))  # type: ignore[attr-defined]
+        router.slack = router.post(SLACK_URL).mock(return_value=httpx.Response(200, text="ok"))
         yield router
 
 
-def notion_body(route) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def notion_body(route) -> dict[str, Any]:
     return json.loads(route.calls.last.request.content)
 
 

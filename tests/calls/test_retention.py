@@ -18,13 +18,13 @@ pytestmark = pytest.mark.django_db
 TRANSCRIPT = "Owner: What is your budget?\nLead: About ten thousand."
 
 
-def call(*, age_days: int, **fields) -> Call:  # type: ignore[no-untyped-def]
+def call(*, age_days: int, **fields) -> Call:
     row = CallFactory(transcript_text=TRANSCRIPT, **fields)
     Call.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(days=age_days))
     return row
 
 
-def run_daily_purge(now: datetime, capture) -> list[str]:  # type: ignore[no-untyped-def]
+def run_daily_purge(now: datetime, capture) -> list[str]:
     jobs = {"call_transcript_purge": registry()["call_transcript_purge"]}
     with capture(execute=True):
         return dispatch_tick(now=now, jobs=jobs)

@@ -56,11 +56,11 @@ def sqlite_state(path: Path) -> tuple[dict[str, int], str]:
 
 def read_manifest(archive: Path) -> dict:
     with tarfile.open(archive) as tar:
-        return json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        return json.loads(tar.extractfile("manifest.json").read())
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+def seeded(tmp_path_factory) -> tuple[Path, Path]:
     """A migrated SQLite file with 50 demo leads and everything around them."""
     folder = tmp_path_factory.mktemp("backup-source")
     source = folder / "source.sqlite3"
@@ -70,7 +70,7 @@ def seeded(tmp_path_factory) -> tuple[Path, Path]:  # type: ignore[no-untyped-de
 
 
 @pytest.fixture(scope="module")
-def archive(seeded, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def archive(seeded, tmp_path_factory) -> Path:
     source, var_dir = seeded
     path = tmp_path_factory.mktemp("backup-archive") / "snapshot.tar"
     out = ok(manage("backup", "--to", str(path), database_url=sqlite_url(source), var_dir=var_dir))
@@ -100,7 +100,7 @@ def test_sqlite_round_trip_restores_every_table_and_every_lead(seeded, archive, 
     }
     [database] = manifest["files"]
     with tarfile.open(archive) as tar:
-        stored = tar.extractfile("database.sqlite3").read()  # type: ignore[union-attr]
+        stored = tar.extractfile("database.sqlite3").read()
     assert database == {"path": "database.sqlite3", "size": len(stored), "sha256": hashlib.sha256(stored).hexdigest()}
 
 
@@ -188,7 +188,7 @@ def postgres_state(url: str) -> tuple[dict[str, int], str]:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
             ).fetchall()
         ]
-        counts = {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]  # noqa: S608
+        counts = {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
         leads = db.execute("SELECT * FROM leads_lead ORDER BY id").fetchall()
     return counts, hashlib.sha256(repr(leads).encode()).hexdigest()
 

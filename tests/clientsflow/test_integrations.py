@@ -19,7 +19,7 @@ SLACK_URL = "https://hooks.slack.com/services/T000/B000/INTEGRATIONS"
 
 
 @pytest.fixture
-def slack(settings):  # type: ignore[no-untyped-def]
+def slack(settings):
     settings.SLACK_WEBHOOK_URL = SLACK_URL
     settings.INTEGRATION_ALERT_AFTER_FAILURES = 3
     settings.INTEGRATION_ALERT_AFTER_SECONDS = 60
@@ -33,7 +33,7 @@ def needs_you(key: str = "integration_fireflies") -> tuple[str, int, str]:
     return item.label, item.count, item.url
 
 
-def posted_texts(route) -> list[str]:  # type: ignore[no-untyped-def]
+def posted_texts(route) -> list[str]:
     return [json.loads(call.request.content)["text"] for call in route.calls]
 
 

@@ -19,7 +19,7 @@ LOGIN = "/admin/login/?next=/board/"
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing(settings):  # type: ignore[no-untyped-def]
+def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -28,11 +28,11 @@ def owner():
     return get_user_model().objects.create_user("owner", "owner@example.com", PASSWORD, is_staff=True)
 
 
-def attempt(client: Client, password: str, username: str = "owner"):  # type: ignore[no-untyped-def]
+def attempt(client: Client, password: str, username: str = "owner"):
     return client.post(LOGIN, {"username": username, "password": password, "next": "/board/"})
 
 
-def fail_until_locked(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def fail_until_locked(client: Client, settings) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         attempt(client, "wrong-password")
 

@@ -27,7 +27,7 @@ def event(event_id: str, *, age_days: int, status: str = WebhookEvent.Status.PRO
     return row
 
 
-def run_daily_purge(now: datetime, capture) -> list[str]:  # type: ignore[no-untyped-def]
+def run_daily_purge(now: datetime, capture) -> list[str]:
     jobs = {"webhook_body_purge": registry()["webhook_body_purge"]}
     with capture(execute=True):
         return dispatch_tick(now=now, jobs=jobs)

@@ -98,15 +98,15 @@ def test_admin_list_filters_by_status(admin_client):
     assert b"leads:website" in response.content
 
 
-def _receive(body: bytes, *, signed: bool = True):  # type: ignore[no-untyped-def]
+def _receive(body: bytes, *, signed: bool = True):
     request = RequestFactory().post("/hook/", data=body, content_type="application/json")
     seen: list[str] = []
 
-    def verify(_request, raw):  # type: ignore[no-untyped-def]
+    def verify(_request, raw):
         seen.append("verify")
         return None if signed and raw == body else json_error("forged", 401)
 
-    def parse(raw):  # type: ignore[no-untyped-def]
+    def parse(raw):
         seen.append("parse")
         return decode_json_object(raw)
 

@@ -58,7 +58,7 @@ def psycopg_dsn() -> str:
     return database_url().replace("postgres://", "postgresql://", 1)
 
 
-def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -103,7 +103,7 @@ class RedisServer:
 
 
 @pytest.fixture
-def private_redis(tmp_path) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
+def private_redis(tmp_path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     server.start()
     yield server
@@ -117,7 +117,7 @@ def reset_producer() -> None:
 
 
 @pytest.fixture
-def stack(settings, private_redis, tmp_path):  # type: ignore[no-untyped-def]
+def stack(settings, private_redis, tmp_path):
     """Point this process's Celery at the private Redis and a private queue; start workers/beats on demand."""
     queue = f"cf-faults-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     settings.LEAD_WEBHOOK_SECRET = SECRET
@@ -183,7 +183,7 @@ def stack(settings, private_redis, tmp_path):  # type: ignore[no-untyped-def]
         reset_producer()
 
 
-def post_lead(email: str):  # type: ignore[no-untyped-def]
+def post_lead(email: str):
     body = json.dumps({"name": "Fault Lead", "email": email}).encode()
     return Client().post(
         "/webhooks/leads/website/",
@@ -193,7 +193,7 @@ def post_lead(email: str):  # type: ignore[no-untyped-def]
     )
 
 
-def sweep_now(settings) -> int:  # type: ignore[no-untyped-def]
+def sweep_now(settings) -> int:
     from clientsflow.jobs import webhook_sweep
 
     settings.DISPATCHER_STALE_WEBHOOK_MINUTES = 0
@@ -254,7 +254,7 @@ def signed_lead(email: str) -> tuple[bytes, dict[str, str]]:
 
 def test_redis_stopped_30s_under_webhook_load_everything_stored_answered_and_caught_up_once(
     stack, private_redis, live_server
-):  # type: ignore[no-untyped-def]
+):
     import httpx
 
     from clientsflow.dispatcher import dispatch_tick, registry

@@ -90,7 +90,7 @@ class PrivatePostgres:
 
 
 @pytest.fixture
-def private_postgres():  # type: ignore[no-untyped-def]
+def private_postgres():
     if not pg_bin("initdb") or not pg_bin("pg_ctl"):
         pytest.skip("initdb/pg_ctl are not installed: cannot start a private PostgreSQL cluster")
     if os.geteuid() == 0:
@@ -116,7 +116,7 @@ def private_postgres():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def web(private_postgres, tmp_path):  # type: ignore[no-untyped-def]
+def web(private_postgres, tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SECURE_HTTPS")},
         "DATABASE_URL": private_postgres.url("cf"),

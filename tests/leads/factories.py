@@ -18,7 +18,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     source = "website"
 
 
-def staff_user(username: str = "owner", *, role: str = "Owner", password: str = "pw-for-tests-only", **fields):  # type: ignore[no-untyped-def]  # noqa: S107
+def staff_user(username: str = "owner", *, role: str = "Owner", password: str = "pw-for-tests-only", **fields):  # noqa: S107
     """A staff account in one of the shipped roles ("Owner", "Assistant", "Viewer")."""
     user = get_user_model().objects.create_user(username, password=password, is_staff=True, **fields)
     user.groups.add(Group.objects.get(name=role))

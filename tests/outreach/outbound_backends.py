@@ -17,14 +17,14 @@ ACCEPTED: list[Any] = []
 class RefusingBackend(BaseEmailBackend):
     """The server refuses the recipient: the message was definitely not taken."""
 
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         raise smtplib.SMTPRecipientsRefused({m.to[0]: (550, b"5.1.1 mailbox unavailable") for m in email_messages})
 
 
 class AcceptThenDropBackend(BaseEmailBackend):
     """The provider takes the message, then the connection drops before it answers."""
 
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         ACCEPTED.extend(email_messages)
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
@@ -34,6 +34,6 @@ class WorkerKilled(BaseException):
 
 
 class AcceptThenDieBackend(BaseEmailBackend):
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         ACCEPTED.extend(email_messages)
         raise WorkerKilled

@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dovecot():  # type: ignore[no-untyped-def]
+def dovecot():
     if DOVECOT is None:
         pytest.skip("dovecot is not installed: apt-get install -y dovecot-imapd (CI installs it)")
     try:

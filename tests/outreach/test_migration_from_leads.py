@@ -36,7 +36,7 @@ FRAMEWORK = [("contenttypes", "0002_remove_content_type_name"), ("auth", "0012_a
 MOVED = ("inboundreply", "sequence", "sequencestep", "enrollment", "outboundmessage", "suppression", "imapcursor")
 
 
-def _migrate(targets: list[tuple[str, str | None]] | None = None):  # type: ignore[no-untyped-def]
+def _migrate(targets: list[tuple[str, str | None]] | None = None):
     executor = MigrationExecutor(connection)
     targets = targets or executor.loader.graph.leaf_nodes()
     executor.migrate(targets)
@@ -45,7 +45,7 @@ def _migrate(targets: list[tuple[str, str | None]] | None = None):  # type: igno
     return MigrationExecutor(connection).loader.project_state(nodes).apps
 
 
-def _seed(apps, *, stale_outreach_types: bool) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _seed(apps, *, stale_outreach_types: bool) -> dict[str, object]:
     ContentType = apps.get_model("contenttypes", "ContentType")
     Permission = apps.get_model("auth", "Permission")
     User = apps.get_model("auth", "User")

@@ -335,7 +335,7 @@ def test_crash_between_provider_accept_and_status_save_leaves_unknown(open_windo
     settings.AUTOSEND_ENABLED = True
     message = make_approved(approver)
 
-    def fail_sent_update(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def fail_sent_update(execute, sql, params, many, context):
         if sql.startswith("UPDATE") and "leads_outboundmessage" in sql and params and "sent" in params:
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)

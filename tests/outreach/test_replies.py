@@ -45,7 +45,7 @@ def signed_post(*, in_reply_to: str = "", references: str = "", key: str = KEY, 
 
 
 @pytest.fixture
-def signing_key(settings):  # type: ignore[no-untyped-def]
+def signing_key(settings):
     settings.MAILGUN_WEBHOOK_SIGNING_KEY = KEY
     return KEY
 

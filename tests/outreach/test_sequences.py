@@ -47,7 +47,7 @@ class AnthropicAtTransport:
 
 
 @pytest.fixture
-def anthropic_answers(settings, monkeypatch):  # type: ignore[no-untyped-def]
+def anthropic_answers(settings, monkeypatch):
     from outreach.clients import anthropic as client_module
 
     settings.ANTHROPIC_API_KEY = "sk-ant-test"

@@ -22,13 +22,13 @@ class Collect:
     def __init__(self) -> None:
         self.envelopes: list = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
 
 @pytest.fixture
-def smtp_server(settings):  # type: ignore[no-untyped-def]
+def smtp_server(settings):
     import socket
 
     with socket.socket() as probe:
@@ -97,7 +97,7 @@ def test_send_through_a_real_smtp_server_with_threading_and_one_click_unsubscrib
 
 def test_smtp_server_refusing_the_recipient_marks_failed(open_window, approver, smtp_server):
     class Refuse(Collect):
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             return "550 5.1.1 No such user"
 
     smtp_server.__class__ = Refuse

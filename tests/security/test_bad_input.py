@@ -89,7 +89,7 @@ def row_counts() -> dict[str, int]:
     }
 
 
-def assert_refused(response, before: dict[str, int], *, statuses: tuple[int, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+def assert_refused(response, before: dict[str, int], *, statuses: tuple[int, ...] = ()) -> None:
     """A 4xx that says something, and not one row more (or less) than before."""
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
     if statuses:
@@ -104,7 +104,7 @@ def assert_refused(response, before: dict[str, int], *, statuses: tuple[int, ...
 
 
 @pytest.fixture
-def configured(settings):  # type: ignore[no-untyped-def]
+def configured(settings):
     settings.LEAD_WEBHOOK_SECRET = LEAD_SECRET
     settings.FIREFLIES_WEBHOOK_SECRET = FIREFLIES_SECRET
     settings.STRIPE_WEBHOOK_SECRET = STRIPE_SECRET
@@ -116,7 +116,7 @@ def configured(settings):  # type: ignore[no-untyped-def]
     return settings
 
 
-def post_raw(path: str, body: bytes, headers: dict[str, str] | None = None, method: str = "post"):  # type: ignore[no-untyped-def]
+def post_raw(path: str, body: bytes, headers: dict[str, str] | None = None, method: str = "post"):
     client = Client()
     if method == "get":
         return client.get(path, headers=headers or {})
@@ -135,7 +135,7 @@ HMAC_WEBHOOKS = [
 @pytest.mark.parametrize(("path", "header", "secret"), HMAC_WEBHOOKS)
 @FUZZ
 @given(body=bad_bodies)
-def test_signed_malformed_bodies_are_400(configured, path, header, secret, body):  # type: ignore[no-untyped-def]
+def test_signed_malformed_bodies_are_400(configured, path, header, secret, body):
     before = row_counts()
     response = post_raw(path, body, {header: "sha256=" + hmac_sha256_hex(secret, body)})
     assert_refused(response, before, statuses=(400,))
@@ -144,7 +144,7 @@ def test_signed_malformed_bodies_are_400(configured, path, header, secret, body)
 @pytest.mark.parametrize(("path", "header", "secret"), HMAC_WEBHOOKS)
 @FUZZ
 @given(body=bad_bodies | json_values.map(lambda v: json.dumps(v).encode()), signature=st.none() | http_junk)
-def test_unsigned_or_badly_signed_bodies_are_401(configured, path, header, secret, body, signature):  # type: ignore[no-untyped-def]
+def test_unsigned_or_badly_signed_bodies_are_401(configured, path, header, secret, body, signature):
     before = row_counts()
     headers = {} if signature is None else {header: signature}
     response = post_raw(path, body, headers)
@@ -157,7 +157,7 @@ def test_unsigned_or_badly_signed_bodies_are_401(configured, path, header, secre
     value=wrong_types,
     nested=st.booleans(),
 )
-def test_lead_webhook_wrong_types_are_400(configured, field, value, nested):  # type: ignore[no-untyped-def]
+def test_lead_webhook_wrong_types_are_400(configured, field, value, nested):
     contact: dict[str, Any] = {field: value}
     if field not in ("email", "email_address"):
         contact["email"] = ["not", "text"]  # no usable address either way
@@ -177,7 +177,7 @@ def test_lead_webhook_wrong_types_are_400(configured, field, value, nested):  # 
         max_size=5,
     )
 )
-def test_lead_webhook_without_contact_details_is_400(configured, payload):  # type: ignore[no-untyped-def]
+def test_lead_webhook_without_contact_details_is_400(configured, payload):
     body = json.dumps(payload).encode()
     before = row_counts()
     response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
@@ -190,7 +190,7 @@ def test_lead_webhook_without_contact_details_is_400(configured, payload):  # ty
 @pytest.mark.parametrize(
     ("field", "size"), [("name", 201), ("email", 255), ("phone", 65), ("company", 201), ("name", 200_000)]
 )
-def test_lead_webhook_huge_fields_are_400(configured, field, size):  # type: ignore[no-untyped-def]
+def test_lead_webhook_huge_fields_are_400(configured, field, size):
     payload = {"email": "ada@example.com", field: "x" * size}
     body = json.dumps(payload).encode()
     before = row_counts()
@@ -200,7 +200,7 @@ def test_lead_webhook_huge_fields_are_400(configured, field, size):  # type: ign
 
 
 @pytest.mark.parametrize(("path", "header", "secret"), HMAC_WEBHOOKS)
-def test_bodies_over_the_limit_are_413(configured, path, header, secret):  # type: ignore[no-untyped-def]
+def test_bodies_over_the_limit_are_413(configured, path, header, secret):
     body = b'{"pad": "' + b"x" * (1024 * 1024 + 10) + b'"}'
     before = row_counts()
     response = post_raw(path, body, {header: hmac_sha256_hex(secret, body)})
@@ -208,7 +208,7 @@ def test_bodies_over_the_limit_are_413(configured, path, header, secret):  # typ
 
 
 @pytest.mark.parametrize("source", ["UPPER", "has space", "a" * 41, "-leading", "dot.ted"])
-def test_lead_webhook_unknown_source_shapes_are_404(configured, source):  # type: ignore[no-untyped-def]
+def test_lead_webhook_unknown_source_shapes_are_404(configured, source):
     body = b'{"email": "ada@example.com"}'
     before = row_counts()
     response = post_raw(f"/webhooks/leads/{source}/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
@@ -221,7 +221,7 @@ def test_lead_webhook_unknown_source_shapes_are_404(configured, source):  # type
     event=st.one_of(wrong_types, st.none(), st.just(""), st.just("meeting.transcribed")),
     v2=st.booleans(),
 )
-def test_fireflies_wrong_types_are_400(configured, meeting_id, event, v2):  # type: ignore[no-untyped-def]
+def test_fireflies_wrong_types_are_400(configured, meeting_id, event, v2):
     payload = {"meeting_id": meeting_id, "event": event} if v2 else {"meetingId": meeting_id, "eventType": event}
     body = json.dumps(payload).encode()
     before = row_counts()
@@ -243,7 +243,7 @@ def test_fireflies_wrong_types_are_400(configured, meeting_id, event, v2):  # ty
     participants=json_values,
     title=json_values,
 )
-def test_meet_webhook_bad_links_are_400(configured, link, participants, title):  # type: ignore[no-untyped-def]
+def test_meet_webhook_bad_links_are_400(configured, link, participants, title):
     payload = {"meeting_link": link, "participants": participants, "title": title}
     body = json.dumps(payload).encode()
     before = row_counts()
@@ -262,7 +262,7 @@ def test_meet_webhook_bad_links_are_400(configured, link, participants, title): 
         max_size=3,
     )
 )
-def test_meet_webhook_bad_participants_are_400(configured, participants):  # type: ignore[no-untyped-def]
+def test_meet_webhook_bad_participants_are_400(configured, participants):
     payload = {"meeting_link": "https://meet.google.com/abc-defg-hij", "participants": participants}
     body = json.dumps(payload).encode()
     before = row_counts()
@@ -281,7 +281,7 @@ def stripe_header(body: bytes, *, timestamp: int | None = None) -> str:
 
 @FUZZ
 @given(body=broken_json | non_object_json)
-def test_stripe_signed_malformed_bodies_are_400(configured, body):  # type: ignore[no-untyped-def]
+def test_stripe_signed_malformed_bodies_are_400(configured, body):
     before = row_counts()
     # Stripe's helper signs text; these bytes may not be text, so sign the exact bytes sent.
     ts = int(time.time())
@@ -293,7 +293,7 @@ def test_stripe_signed_malformed_bodies_are_400(configured, body):  # type: igno
 
 @FUZZ
 @given(body=invalid_utf8)
-def test_stripe_signed_invalid_utf8_is_400(configured, body):  # type: ignore[no-untyped-def]
+def test_stripe_signed_invalid_utf8_is_400(configured, body):
     ts = int(time.time())
     digest = hmac.new(STRIPE_SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     before = row_counts()
@@ -307,7 +307,7 @@ def test_stripe_signed_invalid_utf8_is_400(configured, body):  # type: ignore[no
         lambda e: not (isinstance(e.get("id"), str) and e["id"].startswith("evt_"))
     )
 )
-def test_stripe_signed_events_without_an_event_id_are_400(configured, event):  # type: ignore[no-untyped-def]
+def test_stripe_signed_events_without_an_event_id_are_400(configured, event):
     body = json.dumps(event)
     before = row_counts()
     response = post_raw("/webhooks/stripe/", body.encode(), {"Stripe-Signature": stripe_header(body.encode())})
@@ -316,7 +316,7 @@ def test_stripe_signed_events_without_an_event_id_are_400(configured, event):  #
 
 @FUZZ
 @given(header=st.none() | http_junk, skew=st.sampled_from([0, -3600, 3600]))
-def test_stripe_unsigned_badly_signed_or_out_of_window_is_400(configured, header, skew):  # type: ignore[no-untyped-def]
+def test_stripe_unsigned_badly_signed_or_out_of_window_is_400(configured, header, skew):
     body = json.dumps(
         {"id": "evt_sweep", "object": "event", "type": "charge.refunded", "data": {"object": {}}}
     ).encode()
@@ -327,7 +327,7 @@ def test_stripe_unsigned_badly_signed_or_out_of_window_is_400(configured, header
     assert_refused(response, before, statuses=(400,))
 
 
-def test_stripe_body_over_the_limit_is_413(configured):  # type: ignore[no-untyped-def]
+def test_stripe_body_over_the_limit_is_413(configured):
     body = b'{"pad": "' + b"x" * (512 * 1024 + 10) + b'"}'
     before = row_counts()
     response = post_raw("/webhooks/stripe/", body, {"Stripe-Signature": stripe_header(body)})
@@ -350,7 +350,7 @@ def mailgun_signed(fields: dict[str, str], *, timestamp: str | None = None) -> d
         st.sampled_from(["timestamp", "token", "signature", "body-mime", "sender", "recipient"]), http_junk, max_size=6
     )
 )
-def test_replies_unsigned_or_forged_forms_are_401(configured, fields):  # type: ignore[no-untyped-def]
+def test_replies_unsigned_or_forged_forms_are_401(configured, fields):
     before = row_counts()
     response = Client().post("/webhooks/replies/", fields)
     assert_refused(response, before, statuses=(400, 401))
@@ -360,7 +360,7 @@ def test_replies_unsigned_or_forged_forms_are_401(configured, fields):  # type: 
 @given(
     timestamp=http_junk.filter(lambda t: not t.strip().lstrip("+-").isdigit()) | st.sampled_from(["0", "99999999999"])
 )
-def test_replies_signed_with_a_bad_timestamp_are_refused(configured, timestamp):  # type: ignore[no-untyped-def]
+def test_replies_signed_with_a_bad_timestamp_are_refused(configured, timestamp):
     before = row_counts()
     response = Client().post(
         "/webhooks/replies/", mailgun_signed({"body-mime": "Subject: hi\n\nhello"}, timestamp=timestamp)
@@ -370,7 +370,7 @@ def test_replies_signed_with_a_bad_timestamp_are_refused(configured, timestamp):
 
 @FUZZ
 @given(body=bad_bodies)
-def test_replies_json_or_binary_bodies_are_refused(configured, body):  # type: ignore[no-untyped-def]
+def test_replies_json_or_binary_bodies_are_refused(configured, body):
     before = row_counts()
     response = post_raw("/webhooks/replies/", body)
     assert_refused(response, before, statuses=(415,))
@@ -381,7 +381,7 @@ def test_replies_json_or_binary_bodies_are_refused(configured, body):  # type: i
     token=st.text(min_size=1, max_size=20).filter(lambda t: not t.isascii()),
     where=st.sampled_from(["token", "timestamp"]),
 )
-def test_replies_non_ascii_signature_fields_are_401(configured, token, where):  # type: ignore[no-untyped-def]
+def test_replies_non_ascii_signature_fields_are_401(configured, token, where):
     fields = mailgun_signed({"body-mime": "Subject: hi\n\nhello"})
     fields[where] = token
     before = row_counts()
@@ -389,7 +389,7 @@ def test_replies_non_ascii_signature_fields_are_401(configured, token, where):  
     assert_refused(response, before, statuses=(401,))
 
 
-def test_replies_body_over_the_limit_is_413(configured):  # type: ignore[no-untyped-def]
+def test_replies_body_over_the_limit_is_413(configured):
     before = row_counts()
     response = Client().post("/webhooks/replies/", {"x": "1"}, CONTENT_LENGTH=str(11 * 1024 * 1024))
     assert_refused(response, before, statuses=(413,))
@@ -408,7 +408,7 @@ WEBHOOK_PATHS = [
 
 @pytest.mark.parametrize("path", WEBHOOK_PATHS)
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-def test_webhooks_refuse_other_methods_with_405(configured, path, method):  # type: ignore[no-untyped-def]
+def test_webhooks_refuse_other_methods_with_405(configured, path, method):
     before = row_counts()
     response = post_raw(path, b'{"email": "ada@example.com"}', method=method)
     assert_refused(response, before, statuses=(405,))
@@ -419,7 +419,7 @@ def test_webhooks_refuse_other_methods_with_405(configured, path, method):  # ty
 
 
 @pytest.fixture
-def booking_page(configured):  # type: ignore[no-untyped-def]
+def booking_page(configured):
     from tests.bookings.factories import EventTypeFactory
 
     return EventTypeFactory(slug="sweep-call")
@@ -437,7 +437,7 @@ form_text = st.text(max_size=40) | st.sampled_from(["", " ", "2026-13-45T99:00",
     hold=form_text,
     phone=form_text,
 )
-def test_booking_form_garbage_is_4xx_and_books_nothing(booking_page, start, tz, name, email, hold, phone):  # type: ignore[no-untyped-def]
+def test_booking_form_garbage_is_4xx_and_books_nothing(booking_page, start, tz, name, email, hold, phone):
     before = row_counts()
     data = {"start": start, "timezone": tz, "name": name, "email": email, "hold": hold, "phone": phone}
     response = Client().post("/book/sweep-call/", data)
@@ -446,7 +446,7 @@ def test_booking_form_garbage_is_4xx_and_books_nothing(booking_page, start, tz, 
 
 @FUZZ
 @given(body=bad_bodies)
-def test_booking_form_raw_bodies_are_4xx(booking_page, body):  # type: ignore[no-untyped-def]
+def test_booking_form_raw_bodies_are_4xx(booking_page, body):
     before = row_counts()
     for content_type in ("application/x-www-form-urlencoded", "application/json", "multipart/form-data"):
         response = Client().post("/book/sweep-call/", data=body, content_type=content_type)
@@ -454,13 +454,13 @@ def test_booking_form_raw_bodies_are_4xx(booking_page, body):  # type: ignore[no
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_booking_page_refuses_other_methods(booking_page, method):  # type: ignore[no-untyped-def]
+def test_booking_page_refuses_other_methods(booking_page, method):
     before = row_counts()
     response = getattr(Client(), method)("/book/sweep-call/")
     assert_refused(response, before, statuses=(405,))
 
 
-def test_unknown_booking_page_is_404(booking_page):  # type: ignore[no-untyped-def]
+def test_unknown_booking_page_is_404(booking_page):
     before = row_counts()
     response = Client().post("/book/no-such-page/", {"name": "Ada"})
     assert_refused(response, before, statuses=(404,))
@@ -470,7 +470,7 @@ def test_unknown_booking_page_is_404(booking_page):  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def sent_token(configured):  # type: ignore[no-untyped-def]
+def sent_token(configured):
     from billing.services.links import proposal_link_token
     from tests.billing.conftest import sent_proposal
 
@@ -484,7 +484,7 @@ def sent_token(configured):  # type: ignore[no-untyped-def]
     consent=st.sampled_from(["", "no", "yes", "YES", "1"]),
     digest=form_text | st.just("0" * 64),
 )
-def test_proposal_sign_garbage_is_400_and_signs_nothing(sent_token, full_name, email, consent, digest):  # type: ignore[no-untyped-def]
+def test_proposal_sign_garbage_is_400_and_signs_nothing(sent_token, full_name, email, consent, digest):
     before = row_counts()
     data = {"full_name": full_name, "email": email, "consent": consent, "content_sha256": digest}
     response = Client().post(f"/p/{sent_token}/sign/", data)
@@ -494,7 +494,7 @@ def test_proposal_sign_garbage_is_400_and_signs_nothing(sent_token, full_name, e
 
 @FUZZ
 @given(token=http_junk.filter(lambda t: "/" not in t and t not in (".", "..")))
-def test_proposal_sign_with_a_bad_token_is_404(configured, token):  # type: ignore[no-untyped-def]
+def test_proposal_sign_with_a_bad_token_is_404(configured, token):
     before = row_counts()
     response = Client().post(
         f"/p/{quote(token, safe='')}/sign/", {"full_name": "Ada Lovelace", "email": "a@b.example", "consent": "yes"}
@@ -502,7 +502,7 @@ def test_proposal_sign_with_a_bad_token_is_404(configured, token):  # type: igno
     assert_refused(response, before, statuses=(404, 410))
 
 
-def test_proposal_sign_refuses_get(sent_token):  # type: ignore[no-untyped-def]
+def test_proposal_sign_refuses_get(sent_token):
     before = row_counts()
     response = Client().get(f"/p/{sent_token}/sign/")
     assert_refused(response, before, statuses=(405,))
@@ -513,7 +513,7 @@ def test_proposal_sign_refuses_get(sent_token):  # type: ignore[no-untyped-def]
 
 @FUZZ
 @given(token=http_junk.filter(lambda t: "/" not in t and t not in (".", "..")), one_click=st.booleans())
-def test_unsubscribe_with_a_bad_token_is_404_and_suppresses_nothing(configured, token, one_click):  # type: ignore[no-untyped-def]
+def test_unsubscribe_with_a_bad_token_is_404_and_suppresses_nothing(configured, token, one_click):
     before = row_counts()
     response = Client().post(f"/u/{quote(token, safe='')}/", {"List-Unsubscribe": "One-Click"} if one_click else {})
     assert_refused(response, before, statuses=(404,))
@@ -521,7 +521,7 @@ def test_unsubscribe_with_a_bad_token_is_404_and_suppresses_nothing(configured, 
 
 @FUZZ
 @given(position=st.integers(min_value=0, max_value=200), replacement=st.sampled_from("AbZ09_-x"))
-def test_unsubscribe_with_a_tampered_token_is_404(configured, position, replacement):  # type: ignore[no-untyped-def]
+def test_unsubscribe_with_a_tampered_token_is_404(configured, position, replacement):
     from outreach.services.suppression import unsubscribe_token
 
     token = unsubscribe_token(email="ada@example.com")
@@ -535,7 +535,7 @@ def test_unsubscribe_with_a_tampered_token_is_404(configured, position, replacem
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_unsubscribe_refuses_other_methods(configured, method):  # type: ignore[no-untyped-def]
+def test_unsubscribe_refuses_other_methods(configured, method):
     from outreach.services.suppression import unsubscribe_token
 
     before = row_counts()
@@ -551,7 +551,7 @@ def test_unsubscribe_refuses_other_methods(configured, method):  # type: ignore[
         ("/webhooks/fireflies/", "X-Hub-Signature", lambda b: "sha256=" + hmac_sha256_hex(FIREFLIES_SECRET, b)),
     ],
 )
-def test_the_sweeps_signatures_are_real(configured, path, header, sign: Callable[[bytes], str]):  # type: ignore[no-untyped-def]
+def test_the_sweeps_signatures_are_real(configured, path, header, sign: Callable[[bytes], str]):
     body = json.dumps({"email": "ada@example.com", "meeting_id": "m1", "event": "meeting.transcribed"}).encode()
     response = post_raw(path, body, {header: sign(body)})
     assert response.status_code == 200, response.content
@@ -561,7 +561,7 @@ def test_the_sweeps_signatures_are_real(configured, path, header, sign: Callable
 
 
 @pytest.mark.parametrize("participants", [5, True, 1.5])
-def test_regression_meet_participants_that_are_not_a_list_are_400(configured, participants):  # type: ignore[no-untyped-def]
+def test_regression_meet_participants_that_are_not_a_list_are_400(configured, participants):
     body = json.dumps({"meeting_link": "https://meet.google.com/abc", "participants": participants}).encode()
     before = row_counts()
     response = post_raw("/webhooks/meet/participant-joined/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
@@ -570,7 +570,7 @@ def test_regression_meet_participants_that_are_not_a_list_are_400(configured, pa
 
 
 @pytest.mark.parametrize("body", [b"[]", b"5", b'"evt_1"', b"true", b"null"])
-def test_regression_stripe_signed_json_that_is_not_an_object_is_400(configured, body):  # type: ignore[no-untyped-def]
+def test_regression_stripe_signed_json_that_is_not_an_object_is_400(configured, body):
     before = row_counts()
     response = post_raw("/webhooks/stripe/", body, {"Stripe-Signature": stripe_header(body)})
     assert_refused(response, before, statuses=(400,))
@@ -578,14 +578,14 @@ def test_regression_stripe_signed_json_that_is_not_an_object_is_400(configured, 
 
 
 @pytest.mark.parametrize("body", [b"[]", b"5", b"{}", b'{"signature": []}'])
-def test_regression_replies_json_bodies_are_415(configured, body):  # type: ignore[no-untyped-def]
+def test_regression_replies_json_bodies_are_415(configured, body):
     before = row_counts()
     response = post_raw("/webhooks/replies/", body)
     assert_refused(response, before, statuses=(415,))
     assert "form post" in response.json()["error"]
 
 
-def test_regression_replies_non_ascii_token_is_401(configured):  # type: ignore[no-untyped-def]
+def test_regression_replies_non_ascii_token_is_401(configured):
     fields = mailgun_signed({"body-mime": "Subject: hi\n\nhello"})
     fields["token"] = "tökén"
     before = row_counts()
@@ -609,7 +609,7 @@ UNSTORABLE = ["\x00", "Ada\x00Lovelace", "\ud800", "x\udfffy"]
         (lambda v: {"email": "ada@example.com", v: "key"}, "A key"),
     ],
 )
-def test_lead_webhook_unstorable_text_is_400_naming_the_field(configured, value, payload, field):  # type: ignore[no-untyped-def]
+def test_lead_webhook_unstorable_text_is_400_naming_the_field(configured, value, payload, field):
     body = json.dumps(payload(value)).encode()
     before = row_counts()
     response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
@@ -627,7 +627,7 @@ def test_lead_webhook_unstorable_text_is_400_naming_the_field(configured, value,
         st.text(max_size=8),
     ),
 )
-def test_lead_webhook_any_unstorable_text_is_400(configured, field, value):  # type: ignore[no-untyped-def]
+def test_lead_webhook_any_unstorable_text_is_400(configured, field, value):
     payload = {"email": "ada@example.com", "phone": "+1 415 555 0100", field: value}
     body = json.dumps(payload).encode()
     before = row_counts()
@@ -648,14 +648,14 @@ def test_lead_webhook_any_unstorable_text_is_400(configured, field, value):  # t
         ),
     ],
 )
-def test_other_json_webhooks_refuse_unstorable_text(configured, path, header, secret, payload):  # type: ignore[no-untyped-def]
+def test_other_json_webhooks_refuse_unstorable_text(configured, path, header, secret, payload):
     body = json.dumps(payload).encode()
     before = row_counts()
     response = post_raw(path, body, {header: "sha256=" + hmac_sha256_hex(secret, body)})
     assert_refused(response, before, statuses=(400,))
 
 
-def test_stripe_event_with_unstorable_text_is_400(configured):  # type: ignore[no-untyped-def]
+def test_stripe_event_with_unstorable_text_is_400(configured):
     body = json.dumps(
         {"id": "evt_nul", "object": "event", "type": "charge.refunded", "data": {"object": {"id": "ch_\x00"}}}
     ).encode()
@@ -677,7 +677,7 @@ DEEP_CASES = [(levels, kind) for levels in (65, 5_000, 30_000) for kind in ("lis
 
 @pytest.mark.parametrize(("levels", "kind"), DEEP_CASES)
 @pytest.mark.parametrize(("path", "header", "secret"), HMAC_WEBHOOKS)
-def test_json_nested_too_deep_is_400(configured, path, header, secret, levels, kind):  # type: ignore[no-untyped-def]
+def test_json_nested_too_deep_is_400(configured, path, header, secret, levels, kind):
     nested = deep(levels, kind)
     body = b'{"email": "ada@example.com", "meeting_id": "m1", "event": "meeting.transcribed", "x": ' + nested + b"}"
     before = row_counts()
@@ -687,7 +687,7 @@ def test_json_nested_too_deep_is_400(configured, path, header, secret, levels, k
 
 
 @pytest.mark.parametrize(("levels", "kind"), DEEP_CASES)
-def test_stripe_json_nested_too_deep_is_400(configured, levels, kind):  # type: ignore[no-untyped-def]
+def test_stripe_json_nested_too_deep_is_400(configured, levels, kind):
     body = b'{"id": "evt_deep", "object": "event", "type": "charge.refunded", "data": ' + deep(levels, kind) + b"}"
     before = row_counts()
     response = post_raw("/webhooks/stripe/", body, {"Stripe-Signature": stripe_header(body)})
@@ -695,7 +695,7 @@ def test_stripe_json_nested_too_deep_is_400(configured, levels, kind):  # type: 
     assert "nested" in response.json()["error"]
 
 
-def test_ordinary_nesting_is_still_accepted(configured):  # type: ignore[no-untyped-def]
+def test_ordinary_nesting_is_still_accepted(configured):
     body = json.dumps({"email": "ada@example.com", "meta": {"a": [{"b": {"c": [1, 2]}}]}}).encode()
     response = post_raw("/webhooks/leads/website/", body, {"X-Signature": hmac_sha256_hex(LEAD_SECRET, body)})
     assert response.status_code == 200, response.content

@@ -55,7 +55,7 @@ def all_views() -> Iterator[tuple[str, Callable]]:
 
 def _refuses(path: str, statuses: tuple[int, ...], **post: object) -> None:
     before = row_counts()
-    response = Client().post(path, **post)  # type: ignore[arg-type]
+    response = Client().post(path, **post)
     assert response.status_code in statuses, (path, response.status_code, response.content[:200])
     assert row_counts() == before
 
@@ -134,7 +134,7 @@ def test_every_csrf_exempt_view_is_on_the_signature_allowlist():
 
 
 @pytest.mark.parametrize("name", sorted(CSRF_EXEMPT_ALLOWLIST))
-def test_each_exempt_view_refuses_what_is_not_signed(settings, name):  # type: ignore[no-untyped-def]
+def test_each_exempt_view_refuses_what_is_not_signed(settings, name):
     settings.LEAD_WEBHOOK_SECRET = "lead-secret"
     raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     settings.GHL_PUBLIC_KEY = base64.b64encode(raw).decode()
@@ -145,14 +145,14 @@ def test_each_exempt_view_refuses_what_is_not_signed(settings, name):  # type: i
 
 
 @pytest.fixture
-def superuser_csrf_client():  # type: ignore[no-untyped-def]
+def superuser_csrf_client():
     user = get_user_model().objects.create_superuser("root", "root@agency.example", "pw-for-tests-only")
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     return client
 
 
-def test_every_other_url_refuses_a_post_without_a_csrf_token(superuser_csrf_client):  # type: ignore[no-untyped-def]
+def test_every_other_url_refuses_a_post_without_a_csrf_token(superuser_csrf_client):
     """Logged in as a superuser, so nothing but the CSRF check stands between the POST and the view."""
     checked, not_refused = 0, []
     for route, view in all_views():
@@ -170,7 +170,7 @@ def test_every_other_url_refuses_a_post_without_a_csrf_token(superuser_csrf_clie
     assert not_refused == []
 
 
-def test_a_post_with_the_token_gets_through_the_check(superuser_csrf_client):  # type: ignore[no-untyped-def]
+def test_a_post_with_the_token_gets_through_the_check(superuser_csrf_client):
     """The refusal above is the CSRF check, not something else: with the token the board's POST works."""
     superuser_csrf_client.get("/board/")
     token = superuser_csrf_client.cookies["csrftoken"].value
@@ -194,7 +194,7 @@ STAFF_POSTS = ["/board/seen/", f"/board/lead/{uuid.UUID(int=1)}/move/", "/book/s
 
 
 @pytest.mark.parametrize("path", STAFF_GETS + STAFF_POSTS)
-def test_anonymous_is_sent_to_the_login_page(path):  # type: ignore[no-untyped-def]
+def test_anonymous_is_sent_to_the_login_page(path):
     client = Client()
     response = client.post(path) if path in STAFF_POSTS else client.get(path)
     assert response.status_code == 302, (path, response.status_code)
@@ -202,7 +202,7 @@ def test_anonymous_is_sent_to_the_login_page(path):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("path", STAFF_GETS + STAFF_POSTS)
-def test_a_logged_in_non_staff_user_is_refused(path):  # type: ignore[no-untyped-def]
+def test_a_logged_in_non_staff_user_is_refused(path):
     user = get_user_model().objects.create_user("lead", "lead@client.example", "pw-for-tests-only")
     client = Client()
     client.force_login(user)
@@ -224,7 +224,7 @@ def test_json_callers_get_a_403_not_a_login_page():
 # --- rate limits on the public forms ---------------------------------------------------------
 
 
-def test_booking_form_is_rate_limited(settings):  # type: ignore[no-untyped-def]
+def test_booking_form_is_rate_limited(settings):
     from tests.bookings.factories import EventTypeFactory
 
     settings.BOOKING_RATE_LIMIT = "3/m"
@@ -236,7 +236,7 @@ def test_booking_form_is_rate_limited(settings):  # type: ignore[no-untyped-def]
     assert b"Too many attempts" in client.post("/book/limited-call/", {"name": "Ada"}).content
 
 
-def test_proposal_sign_is_rate_limited(settings):  # type: ignore[no-untyped-def]
+def test_proposal_sign_is_rate_limited(settings):
     from billing.models import Signature
     from billing.services.links import proposal_link_token
     from tests.billing.conftest import sent_proposal
@@ -253,7 +253,7 @@ def test_proposal_sign_is_rate_limited(settings):  # type: ignore[no-untyped-def
     assert not Signature.objects.exists()
 
 
-def test_unsubscribe_is_rate_limited_and_a_limited_post_suppresses_nothing(settings):  # type: ignore[no-untyped-def]
+def test_unsubscribe_is_rate_limited_and_a_limited_post_suppresses_nothing(settings):
     from outreach.models import Suppression
     from outreach.services.suppression import unsubscribe_token
 
@@ -268,7 +268,7 @@ def test_unsubscribe_is_rate_limited_and_a_limited_post_suppresses_nothing(setti
     assert client.get(f"/u/{unsubscribe_token(email='ada@example.com')}/").status_code == 200
 
 
-def test_rate_limits_are_per_ip(settings):  # type: ignore[no-untyped-def]
+def test_rate_limits_are_per_ip(settings):
     settings.UNSUBSCRIBE_RATE_LIMIT = "1/m"
     assert Client(REMOTE_ADDR="198.51.100.1").post("/u/forged/").status_code == 404
     assert Client(REMOTE_ADDR="198.51.100.1").post("/u/forged/").status_code == 429

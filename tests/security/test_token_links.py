@@ -41,7 +41,7 @@ def _token_routes() -> list[str]:
     """Every URL in the map that carries a link token, with a sample token in it."""
     found: list[str] = []
 
-    def walk(patterns, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    def walk(patterns, prefix: str) -> None:
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 walk(entry.url_patterns, prefix + str(entry.pattern))

@@ -78,9 +78,9 @@ def wait_for_drain(env: dict[str, str], timeout: float) -> int:
     left = -1
     with psycopg.connect(soak_dsn(env), autocommit=True, connect_timeout=5) as conn:
         while time.monotonic() < deadline:
-            left = conn.execute("SELECT count(*) FROM clientsflow_webhookevent WHERE status <> 'processed'").fetchone()[
-                0
-            ]
+            ((left,),) = conn.execute(
+                "SELECT count(*) FROM clientsflow_webhookevent WHERE status <> 'processed'"
+            ).fetchall()
             if left == 0:
                 return 0
             time.sleep(0.5)
@@ -91,7 +91,8 @@ def count_sent(env: dict[str, str]) -> int:
     import psycopg
 
     with psycopg.connect(soak_dsn(env), autocommit=True, connect_timeout=5) as conn:
-        return conn.execute("SELECT count(*) FROM leads_outboundmessage WHERE status = 'sent'").fetchone()[0]
+        ((sent,),) = conn.execute("SELECT count(*) FROM leads_outboundmessage WHERE status = 'sent'").fetchall()
+        return sent
 
 
 def wait_for_sends(env: dict[str, str], timeout: float) -> int:
@@ -102,9 +103,9 @@ def wait_for_sends(env: dict[str, str], timeout: float) -> int:
     left = -1
     with psycopg.connect(soak_dsn(env), autocommit=True, connect_timeout=5) as conn:
         while time.monotonic() < deadline:
-            left = conn.execute(
+            ((left,),) = conn.execute(
                 "SELECT count(*) FROM leads_outboundmessage WHERE status IN ('approved', 'sending')"
-            ).fetchone()[0]
+            ).fetchall()
             if left == 0:
                 return 0
             time.sleep(0.5)

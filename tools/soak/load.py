@@ -36,7 +36,7 @@ class Books:
             self.statuses[endpoint][status] += 1
 
 
-def timed(books: Books, endpoint: str, send) -> Any:  # type: ignore[no-untyped-def]
+def timed(books: Books, endpoint: str, send) -> Any:
     import httpx
 
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def timed(books: Books, endpoint: str, send) -> Any:  # type: ignore[no-untyped-
     return response
 
 
-def lead_webhooks(client, books: Books, env: dict[str, str], stop: float, limit: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+def lead_webhooks(client, books: Books, env: dict[str, str], stop: float, limit: int, rng: random.Random) -> None:
     secret = env["LEAD_WEBHOOK_SECRET"]
     sent: list[tuple[bytes, str]] = []
     for index in range(limit):
@@ -96,7 +96,7 @@ def lead_webhooks(client, books: Books, env: dict[str, str], stop: float, limit:
 
 def stripe_webhooks(
     client, books: Books, env: dict[str, str], stop: float, limit: int, rng: random.Random, seed: dict
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import stripe
 
     secret = env["STRIPE_WEBHOOK_SECRET"]
@@ -156,7 +156,7 @@ def stripe_webhooks(
                     books.replayed["stripe"] += 1
 
 
-def fireflies_webhooks(client, books: Books, env: dict[str, str], stop: float, limit: int, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+def fireflies_webhooks(client, books: Books, env: dict[str, str], stop: float, limit: int, rng: random.Random) -> None:
     secret = env["FIREFLIES_WEBHOOK_SECRET"]
     sent: list[bytes] = []
     for _ in range(limit):
@@ -186,7 +186,7 @@ def fireflies_webhooks(client, books: Books, env: dict[str, str], stop: float, l
                     books.replayed["fireflies"] += 1
 
 
-def bookings(client, books: Books, stop: float, limit: int, rng: random.Random, seed: dict) -> None:  # type: ignore[no-untyped-def]
+def bookings(client, books: Books, stop: float, limit: int, rng: random.Random, seed: dict) -> None:
     client.get(f"/book/{SLUG}/")
     token = client.cookies.get("csrftoken", "")
     for _ in range(limit):
@@ -206,7 +206,7 @@ def bookings(client, books: Books, stop: float, limit: int, rng: random.Random, 
                 books.booked_slots[start] += 1
 
 
-def board(client, books: Books, stop: float, limit: int) -> None:  # type: ignore[no-untyped-def]
+def board(client, books: Books, stop: float, limit: int) -> None:
     client.get("/admin/login/")
     client.post(
         "/admin/login/?next=/board/",

@@ -106,7 +106,7 @@ def seed_outbound() -> dict[str, list[str]]:
         Permission.objects.get(codename="approve_outboundmessage", content_type__app_label="outreach")
     )
     approver = get_user_model().objects.get(pk=approver.pk)  # fresh permission cache
-    fates = {"approved": [], "draft": [], "rejected": []}
+    fates: dict[str, list[str]] = {"approved": [], "draft": [], "rejected": []}
     plan = ["approved"] * OUTBOUND_APPROVED + ["draft"] * OUTBOUND_DRAFTS + ["rejected"] * OUTBOUND_REJECTED
     for index, fate in enumerate(plan):
         lead = lead_intake(

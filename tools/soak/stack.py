@@ -82,7 +82,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            async def handle_DATA(self, server, session, envelope):
                 from email import message_from_bytes
 
                 message = message_from_bytes(envelope.original_content or envelope.content)

@@ -10,6 +10,8 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -21,7 +23,7 @@ from classify.bench import classify_bench
 from leads.bench import import_bench, intake_bench
 
 # Section name -> the app's bench function, run in this order.
-SECTIONS = {
+SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "intake": intake_bench,
     "import": import_bench,
     "board": board_bench,
@@ -33,11 +35,11 @@ SECTIONS = {
 class Command(BaseCommand):
     help = "Measure intake, import, board and other figures; print one JSON object on the last line."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--only", action="append", default=[], help="Run only these sections.")
         parser.add_argument("--quick", action="store_true", help="Smaller sizes (for a smoke test).")
 
-    def handle(self, *args, only: list[str], quick: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, only: list[str], quick: bool, **options) -> None:
         if connection.vendor == "sqlite":
             settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
                 settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"

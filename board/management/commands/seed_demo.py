@@ -18,14 +18,14 @@ class Command(BaseCommand):
         "eight weeks), then run every app's demo seeder. The same --seed gives the same data."
     )
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--leads", type=int, default=300, help="How many leads to create (default 300).")
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing when there are leads already (used by make run)."
         )
 
-    def handle(self, *args, leads: int, seed: int, if_empty: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, leads: int, seed: int, if_empty: bool, **options) -> None:
         if leads < 0:
             raise CommandError("--leads must be 0 or more.")
         if if_empty and Lead.objects.exists():

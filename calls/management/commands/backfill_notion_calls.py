@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="Only calls on or after this day (YYYY-MM-DD, the owner's zone).")
         parser.add_argument("--all", action="store_true", help="Also rewrite calls already in Notion.")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options) -> None:
         if not notion.enabled():
             raise CommandError("Notion is not configured: set NOTION_TOKEN and NOTION_CALLS_DATABASE_ID.")
         since = parse_since(options["since"]) if options["since"] else None
@@ -37,7 +37,9 @@ class Command(BaseCommand):
         counts = {"synced": 0, "failed": 0, "waiting": 0}
         for done, call_id in enumerate(ids, start=1):
             status = call_notion_sync(call_id=call_id).notion_status
-            key = {Call.NotionStatus.SYNCED: "synced", Call.NotionStatus.FAILED: "failed"}.get(status, "waiting")
+            key = {Call.NotionStatus.SYNCED.value: "synced", Call.NotionStatus.FAILED.value: "failed"}.get(
+                status, "waiting"
+            )
             counts[key] += 1
             filled = BAR_WIDTH * done // total
             self.stdout.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}", ending="")

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", required=True, help="First day to import (YYYY-MM-DD).")
         parser.add_argument("--refresh", action="store_true", help="Fetch transcripts we already have again.")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options) -> None:
         since = parse_since(options["since"])
         if not fireflies.enabled():
             raise CommandError("Fireflies is not configured: set FIREFLIES_API_KEY and run again.")

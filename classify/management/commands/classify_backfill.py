@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -16,15 +16,15 @@ from outreach.models import InboundReply
 class Command(BaseCommand):
     help = "Re-classify replies; labels a person confirmed never change, and every change is recorded."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--since", help="Only replies received on or after this date (YYYY-MM-DD).")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, since: str | None, no_progress: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, since: str | None, no_progress: bool, **options) -> None:
         replies = InboundReply.objects.order_by("received_at", "id")
         if since:
             try:
-                day = datetime.strptime(since, "%Y-%m-%d").date()
+                day = date.fromisoformat(since)
             except ValueError as exc:
                 raise CommandError("--since takes a date like 2026-11-01.") from exc
             replies = replies.filter(received_at__gte=timezone.make_aware(datetime.combine(day, time.min)))

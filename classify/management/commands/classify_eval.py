@@ -25,7 +25,7 @@ from classify.services.prompts import prompt_ensure_champion
 class Command(BaseCommand):
     help = "Score a classifier backend on a labelled JSON Lines file; optionally promote a challenger prompt."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--dataset", required=True, help='JSON Lines, one {"id", "text", "label"} per line.')
         parser.add_argument("--backend", choices=["local", "anthropic"], default="local")
         parser.add_argument("--predictions", help='Write {"id", "label", "confidence"} per input line here.')
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         challenger: int | None,
         promote: bool,
         **options,
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         path = Path(dataset)
         if not path.exists():
             raise CommandError(f"{path} does not exist: pass a JSON Lines file, e.g. classify/data/test.jsonl.")
@@ -67,11 +67,12 @@ class Command(BaseCommand):
             champion = prompt_ensure_champion()
             prompt = champion
             if challenger:
-                prompt = PromptVersion.objects.filter(pk=challenger).first()
-                if prompt is None:
+                chosen = PromptVersion.objects.filter(pk=challenger).first()
+                if chosen is None:
                     raise CommandError(
                         f"There is no PromptVersion with id {challenger}; see /admin/classify/promptversion/."
                     )
+                prompt = chosen
             try:
                 result = evaluate(items, anthropic_predictor(prompt))
                 prompt_record_eval(prompt=prompt, result=result, dataset_sha=sha)

@@ -13,11 +13,11 @@ from classify.models import Classification
 class Command(BaseCommand):
     help = "Write the labels people gave in the review queue as {id, text, label} lines (never a test-set text)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--out", required=True)
         parser.add_argument("--include-confirmed", action="store_true", help="Also export labels a person confirmed.")
 
-    def handle(self, *args, out: str, include_confirmed: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, out: str, include_confirmed: bool, **options) -> None:
         test_texts = {item["text"] for item in read_dataset(DATA_DIR / "test.jsonl")}
         rows = Classification.objects.exclude(final_label="").select_related("reply").order_by("reviewed_at", "id")
         written = skipped = 0

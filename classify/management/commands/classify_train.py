@@ -21,13 +21,13 @@ from classify.services.evaluation import (
 class Command(BaseCommand):
     help = "Train a challenger local model and, with --promote, replace the champion only if it is better."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--train", default=str(DATA_DIR / "train.jsonl"))
         parser.add_argument("--test", default=str(DATA_DIR / "test.jsonl"), help="The frozen test set to compare on.")
         parser.add_argument("--model-path", default=str(MODEL_PATH), help="The champion model file.")
         parser.add_argument("--promote", action="store_true", help="Apply the rule and store the decision.")
 
-    def handle(self, *args, train: str, test: str, model_path: str, promote: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, train: str, test: str, model_path: str, promote: bool, **options) -> None:
         try:
             train_items, test_items = read_dataset(train), read_dataset(test)
         except (OSError, ValueError) as exc:

@@ -16,10 +16,10 @@ class Command(BaseCommand):
         "Default path: var/backups/clientsflow-YYYYmmdd-HHMMSS.tar"
     )
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--to", type=Path, help="Where to write the archive (must not exist yet).")
 
-    def handle(self, *args, to: Path | None = None, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, to: Path | None = None, **options) -> None:
         target = to or default_backup_path()
         try:
             manifest = backup_create(to=target, on_progress=self.stdout.write)

@@ -12,10 +12,10 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Make sure the owner account exists; print where its login is kept."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--username", default="owner")
 
-    def handle(self, *args, username: str, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, username: str, **options) -> None:
         login_file = settings.VAR_DIR / "owner_login.txt"
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()

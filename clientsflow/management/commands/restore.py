@@ -16,11 +16,11 @@ class Command(BaseCommand):
         "that already holds data unless --force is given."
     )
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("path", type=Path, help="The backup archive (.tar) to restore.")
         parser.add_argument("--force", action="store_true", help="Replace the data in a database that is not empty.")
 
-    def handle(self, *args, path: Path, force: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, path: Path, force: bool = False, **options) -> None:
         try:
             result = backup_restore(path=path, force=force, on_progress=self.stdout.write)
         except BackupError as exc:

@@ -36,10 +36,10 @@ def _dispatcher_loop(stop: threading.Event) -> None:
 class Command(BaseCommand):
     help = "Serve ClientsFlow with tasks and the dispatcher in this one process (make run)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
-    def handle(self, *args, addrport: str, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, addrport: str, **options) -> None:
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError("runembedded runs tasks in-process; unset REDIS_URL or use a worker + beat instead.")
         stop = threading.Event()

@@ -25,12 +25,12 @@ class Command(BaseCommand):
         "Other columns are ignored."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the mapping's lines
         return parser
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path, help="The CSV file to import.")
         parser.add_argument(
             "--source",
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--rejects", type=Path, help="Where to write rejected rows (default: FILE.rejects.csv).")
 
-    def handle(self, *args, file: Path, source: str, rejects: Path | None, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, file: Path, source: str, rejects: Path | None, **options) -> None:
         if not file.is_file():
             raise CommandError(f"{file} does not exist or is not a file; give the path of a CSV file.")
         progress = tqdm(total=count_rows(file), unit="row", file=sys.stderr, disable=None, desc="import")
