@@ -18,5 +18,6 @@ urlpatterns = [
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
     path("", include("leads.urls")),
-    path("", include("billing.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
+    path("", include("billing.urls")),
+    path("reports/", include("reports.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
 ]
