@@ -13,9 +13,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 ROW_HEIGHT = 22
-LABEL_WIDTH = 120
-BAR_AREA = 320
-VALUE_WIDTH = 60
+LABEL_WIDTH = 104
+BAR_AREA = 220
+VALUE_WIDTH = 56
 PAD = 8
 
 
@@ -33,6 +33,7 @@ class Chart:
     categories: list[str]
     series: list[Series]
     value_format: str = "{:,.0f}"
+    category_label: str = "Category"  # the table's first column heading
     svg: SafeString = field(init=False, default=SafeString(""))
 
     def __post_init__(self) -> None:

@@ -60,7 +60,7 @@ def money(minor: float, currency: str) -> str:
 def chart_table(chart: Chart, *, caption: str | None = None) -> Table:
     return Table(
         caption=caption or chart.title,
-        columns=["", *(s.name for s in chart.series)],
+        columns=[chart.category_label, *(s.name for s in chart.series)],
         rows=[
             [category, *(chart.value_format.format(s.values[i]) for s in chart.series)]
             for i, category in enumerate(chart.categories)
@@ -74,6 +74,7 @@ def funnel_page(period: Period) -> ReportPage:
     all_counts = funnel.reached[""]
     chart = Chart(
         slug="funnel",
+        category_label="Stage",
         title="Leads reaching each stage",
         desc=f"Leads that reached each stage, {period.label}; by source side by side.",
         categories=labels,
@@ -114,6 +115,7 @@ def time_in_stage_page(period: Period) -> ReportPage:
     labels = [STAGE_LABELS[s.stage] for s in stages]
     chart = Chart(
         slug="time-in-stage",
+        category_label="Stage",
         title="Days in each stage",
         desc=f"Median and 90th percentile days spent in each stage, stays that began {period.label}.",
         categories=labels,
@@ -125,6 +127,7 @@ def time_in_stage_page(period: Period) -> ReportPage:
     )
     stall = Chart(
         slug="stalled",
+        category_label="Stage",
         title=f"Leads stalled over {STALL_DAYS} days",
         desc=f"Leads in each stage now that have been there more than {STALL_DAYS} days.",
         categories=labels,
@@ -158,6 +161,7 @@ def outreach_page(period: Period) -> ReportPage:
     labels = [f"{s.sequence} · step {s.step}" if s.step else f"{s.sequence} · no step" for s in steps]
     chart = Chart(
         slug="outreach",
+        category_label="Step",
         title="Sent and replied per step",
         desc=f"Emails sent per sequence step {period.label}, and how many got a reply.",
         categories=labels,
@@ -199,6 +203,7 @@ def bookings_page(period: Period) -> ReportPage:
     t = report.totals
     outcome = Chart(
         slug="booking-outcomes",
+        category_label="Outcome",
         title="What became of the bookings",
         desc=f"Bookings starting {period.label}: held, no-show, cancelled, rescheduled, still to come.",
         categories=["Booked", "Held", "No-show", "Cancelled", "Rescheduled", "Still to come"],
@@ -210,6 +215,7 @@ def bookings_page(period: Period) -> ReportPage:
     )
     weekday = Chart(
         slug="booking-weekday",
+        category_label="Weekday",
         title="Bookings by weekday",
         desc="Bookings by the weekday they start, in the owner's time zone.",
         categories=WEEKDAYS,
@@ -218,6 +224,7 @@ def bookings_page(period: Period) -> ReportPage:
     hours = [h for h in range(24) if report.by_hour[h]] or list(range(9, 18))
     hour = Chart(
         slug="booking-hour",
+        category_label="Hour",
         title="Bookings by hour",
         desc="Bookings by the hour they start, in the owner's time zone (hours with none left out).",
         categories=[f"{h:02d}:00" for h in hours],
@@ -241,6 +248,7 @@ def revenue_page(period: Period) -> ReportPage:
         months = report.paid_by_month.get(currency, [])
         chart = Chart(
             slug=f"paid-{currency.lower()}",
+            category_label="Month",
             title=f"Paid per month ({currency})",
             desc=f"Money paid per month {period.label}, after refunds, in {currency}.",
             categories=[f"{m:%b %Y}" for m, _ in months] or ["None yet"],
@@ -250,6 +258,7 @@ def revenue_page(period: Period) -> ReportPage:
         charts.append((chart, chart_table(chart)))
     proposals = Chart(
         slug="proposals",
+        category_label="Proposals",
         title="Proposals sent, signed and paid",
         desc=f"Proposals sent, signed and paid {period.label}.",
         categories=["Sent", "Signed", "Paid"],
@@ -296,6 +305,7 @@ def classification_page(period: Period) -> ReportPage:
     report = classification_report(period=period)
     chart = Chart(
         slug="labels-per-week",
+        category_label="Week of",
         title="Replies per label per week",
         desc=f"Replies received {period.label} per week (from Monday), by label.",
         categories=[f"{w:%b %-d}" for w in report.weeks] or ["None yet"],
