@@ -59,6 +59,7 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
     created: dict[int, datetime] = {}
     changes: list[tuple[int, str, str, datetime]] = []
     final_stage: dict[int, str] = {}
+    last_change: dict[int, datetime | None] = {}
     reached_at: dict[int, dict[str, datetime]] = {}
     for lead_id in ids:
         at = now - timedelta(days=rng.uniform(0, 200))
@@ -81,13 +82,22 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
                 changes.append((lead_id, stage, Stage.LOST.value, at))
                 stage = Stage.LOST.value
         final_stage[lead_id] = stage
+        last_change[lead_id] = changes[-1][3] if changes and changes[-1][0] == lead_id else None
         reached_at[lead_id] = steps
 
     with connection.cursor() as cursor:
         for chunk in _chunks(list(created.items())):
             cursor.executemany(
-                "UPDATE leads_lead SET created_at = %s, stage = %s WHERE id = %s",
-                [(connection.ops.adapt_datetimefield_value(at), final_stage[lid], lid) for lid, at in chunk],
+                "UPDATE leads_lead SET created_at = %s, stage = %s, stage_changed_at = %s WHERE id = %s",
+                [
+                    (
+                        connection.ops.adapt_datetimefield_value(at),
+                        final_stage[lid],
+                        connection.ops.adapt_datetimefield_value(last_change[lid]),
+                        lid,
+                    )
+                    for lid, at in chunk
+                ],
             )
         for chunk in _chunks(changes):
             cursor.executemany(
