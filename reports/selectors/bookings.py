@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from bookings.models import Booking
 from calls.models import Call
 from reports.periods import Period, owner_zone
+from reports.selectors.sql import local_sql
 
 MATCH_WINDOW = timedelta(hours=2)
 
@@ -56,12 +57,13 @@ def bookings_report(*, period: Period, now: datetime | None = None) -> BookingsR
     )
     live = ~Q(status=Booking.Status.CANCELLED)
     past = Q(start_at__lt=now)
-    zone = owner_zone()
+    column = f'"{Booking._meta.db_table}"."start_at"'
+    weekday_sql, hour_sql, params = local_sql(column, start=period.start_at, end=period.end_at, zone=owner_zone())
     rows = list(
         bookings.annotate(
             held=Exists(call_held),
-            weekday=ExtractIsoWeekDay("start_at", tzinfo=zone),
-            hour=ExtractHour("start_at", tzinfo=zone),
+            weekday=RawSQL(weekday_sql, params, output_field=IntegerField()),  # noqa: S611 (constants; values are params)
+            hour=RawSQL(hour_sql, params, output_field=IntegerField()),  # noqa: S611 (constants; values are params)
         )
         .values("weekday", "hour")
         .annotate(

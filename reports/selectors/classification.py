@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Coalesce, NullIf, TruncWeek
+from django.db.models import Count, DateField, F, Q, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, NullIf
 
 from classify.models import Classification, Label
+from outreach.models import InboundReply
 from reports.periods import Period, owner_zone
+from reports.selectors.sql import local_week_sql
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,11 @@ def classification_report(*, period: Period) -> ClassificationReport:
     rows = Classification.objects.filter(reply__received_at__gte=period.start_at, reply__received_at__lt=period.end_at)
     if period.source:
         rows = rows.filter(reply__lead__source=period.source)
+    column = f'"{InboundReply._meta.db_table}"."received_at"'
+    week_sql, week_params = local_week_sql(column, start=period.start_at, end=period.end_at, zone=owner_zone())
     weekly = list(
         rows.annotate(
-            week=TruncWeek("reply__received_at", tzinfo=owner_zone()),
+            week=RawSQL(week_sql, week_params, output_field=DateField()),  # noqa: S611 (constants; values are params)
             shown_label=Coalesce(NullIf("final_label", Value("")), F("label")),
         )
         .values("week", "shown_label")
