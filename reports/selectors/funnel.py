@@ -45,24 +45,24 @@ def funnel_report(*, period: Period) -> Funnel:
     furthest_case = " ".join(f"WHEN '{stage}' THEN {i}" for i, stage in enumerate(FUNNEL_STAGES) if i)
     source_sql = "AND l.source = %s" if period.source else ""
     start, end = dt_param(period.start_at), dt_param(period.end_at)
+    # Arrivals and moves in the range (each found through its own date index), folded per lead.
     sql = f"""
-        SELECT source, is_new, furthest, COUNT(*) FROM (
-            SELECT l.source AS source,
-                   CASE WHEN l.created_at >= %s AND l.created_at < %s THEN 1 ELSE 0 END AS is_new,
-                   COALESCE(MAX(CASE sc.to_stage {furthest_case} END), 0) AS furthest
-            FROM leads_lead l
-            LEFT JOIN leads_stagechange sc
-              ON sc.lead_id = l.id AND sc.changed_at >= %s AND sc.changed_at < %s
-            WHERE l.merged_into_id IS NULL {source_sql}
-              AND ((l.created_at >= %s AND l.created_at < %s) OR sc.id IS NOT NULL)
-            GROUP BY l.id, l.source, l.created_at
+        SELECT l.source, per_lead.is_new, per_lead.furthest, COUNT(*) FROM (
+            SELECT lead_id, MAX(is_new) AS is_new, MAX(furthest) AS furthest FROM (
+                SELECT id AS lead_id, 1 AS is_new, 0 AS furthest
+                FROM leads_lead WHERE created_at >= %s AND created_at < %s
+                UNION ALL
+                SELECT lead_id, 0, CASE to_stage {furthest_case} ELSE 0 END
+                FROM leads_stagechange WHERE changed_at >= %s AND changed_at < %s
+            ) events GROUP BY lead_id
         ) per_lead
-        GROUP BY source, is_new, furthest
+        JOIN leads_lead l ON l.id = per_lead.lead_id
+        WHERE l.merged_into_id IS NULL {source_sql}
+        GROUP BY l.source, per_lead.is_new, per_lead.furthest
     """  # noqa: S608 (only constants are interpolated; values are parameters)
     params: list = [start, end, start, end]
     if period.source:
         params.append(period.source)
-    params += [start, end]
     rows = fetch(sql, params)
     sources = sorted({row[0] for row in rows})
     reached = {source: [0] * len(FUNNEL_STAGES) for source in ["", *sources]}
