@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "calls",
     "billing",
     "board",
+    "reports",
 ]
 
 MIDDLEWARE = [

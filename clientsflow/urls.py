@@ -17,4 +17,5 @@ urlpatterns = [
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
     path("", include("board.urls")),  # /board/ and the lead page
     path("", include("billing.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
+    path("reports/", include("reports.urls")),  # /reports/ and one page per report
 ]

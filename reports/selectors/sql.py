@@ -1,0 +1,83 @@
+"""Raw SQL pieces that read the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+
+
+def days_between(start: str, end: str) -> str:
+    """Fractional days from column `start` to column `end`."""
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+    return f"(julianday({end}) - julianday({start}))"
+
+
+def dt_param(value: datetime) -> Any:
+    """A datetime as the backend stores it (naive UTC text on SQLite)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _offsets(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime | None, timedelta]]:
+    """The owner's UTC offset over [start, end): [(from, offset)], the first `from` being None."""
+    step = timedelta(days=1)
+    at = (start - step).astimezone(UTC)
+    pieces: list[tuple[datetime | None, timedelta]] = [(None, at.astimezone(zone).utcoffset() or timedelta())]
+    while at < end + step:
+        nxt = at + step
+        if (nxt.astimezone(zone).utcoffset() or timedelta()) != pieces[-1][1]:
+            hour = at
+            while (hour.astimezone(zone).utcoffset() or timedelta()) == pieces[-1][1]:
+                hour += timedelta(hours=1)
+            pieces.append((hour, hour.astimezone(zone).utcoffset() or timedelta()))
+        at = nxt
+    return pieces
+
+
+def _sqlite_offset(column: str, *, start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[Any]]:
+    """A strftime modifier ('-18000 seconds') picking the zone's offset for `column`'s instant."""
+    pieces = _offsets(start, end, zone)
+    params: list[Any] = []
+    for (_, offset), (boundary, _next) in pairwise(pieces):
+        assert boundary is not None  # only the first piece starts at None
+        params += [dt_param(boundary), f"{int(offset.total_seconds())} seconds"]
+    params.append(f"{int(pieces[-1][1].total_seconds())} seconds")
+    if len(pieces) == 1:
+        return "%s", params
+    return "CASE " + " ".join(f"WHEN {column} < %s THEN %s" for _ in pieces[1:]) + " ELSE %s END", params
+
+
+def local_sql(column: str, *, start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, str, list[Any]]:
+    """SQL for the ISO weekday (1 = Monday) and hour of `column` in `zone`, for rows in [start, end).
+
+    PostgreSQL converts natively. SQLite has no time zones, so the offset is applied piecewise
+    between the zone's transitions in the range: Django's own tz-aware Extract on SQLite calls
+    back into Python once per row, which is what made this report slow at 100,000 leads.
+    """
+    if connection.vendor == "postgresql":
+        weekday = f"CAST(EXTRACT(ISODOW FROM {column} AT TIME ZONE %s) AS integer)"
+        hour = f"CAST(EXTRACT(HOUR FROM {column} AT TIME ZONE %s) AS integer)"
+        return weekday, hour, [zone.key]
+    case, params = _sqlite_offset(column, start=start, end=end, zone=zone)
+    weekday = f"((CAST(strftime('%%w', {column}, {case}) AS integer) + 6) %% 7 + 1)"
+    hour = f"CAST(strftime('%%H', {column}, {case}) AS integer)"
+    return weekday, hour, params
+
+
+def local_week_sql(column: str, *, start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[Any]]:
+    """SQL for the Monday (a date) starting the week of `column` in `zone` (see `local_sql`)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('week', {column} AT TIME ZONE %s) AS date)", [zone.key]
+    case, params = _sqlite_offset(column, start=start, end=end, zone=zone)
+    # 'weekday 0' moves forward to the Sunday closing the week; six days back is its Monday.
+    return f"date({column}, {case}, 'weekday 0', '-6 days')", params
