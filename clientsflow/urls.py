@@ -17,6 +17,7 @@ urlpatterns = [
     path("webhooks/fireflies/", fireflies_webhook, name="fireflies-webhook"),
     path("webhooks/meet/participant-joined/", meet_participant_joined, name="meet-participant-joined"),
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
+    path("", include("privacy.urls")),  # /board/export.csv, /board/export.xlsx
     path("", include("leads.urls")),
     path("", include("billing.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
 ]
