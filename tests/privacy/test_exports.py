@@ -137,3 +137,9 @@ def test_board_export_needs_the_view_permission(client, leads):  # type: ignore[
     assert client.get("/board/export.csv").status_code == 403
     client.logout()
     assert client.get("/board/export.xlsx").status_code == 302
+
+
+def test_the_board_links_its_current_view_as_csv(client, leads):  # type: ignore[no-untyped-def]
+    client.force_login(staff_user("viewer", role="Viewer"))
+    page = client.get("/board/", {"source": "website", "q": "ada"}).content.decode()
+    assert 'href="/board/export.csv?q=ada&amp;source=website"' in page
