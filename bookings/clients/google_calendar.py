@@ -172,10 +172,13 @@ class GoogleCalendarClient:
         )
         return _to_event(event, created=False)
 
-    def event_cancel(self, *, calendar_id: str, event_id: str) -> None:
+    def event_cancel(self, *, calendar_id: str, event_id: str, send_updates: str = "all") -> None:
+        """Delete the event. `send_updates="none"` deletes it without Google mailing the guests."""
         try:
             self._execute(
-                lambda: self.service.events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates="all"),
+                lambda: self.service.events().delete(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
+                ),
                 what="delete",
             )
         except CalendarRefused as exc:

@@ -228,7 +228,10 @@ def _reach_outside(copies: list[VendorCopy], rows: PersonRows) -> list[dict[str,
                 continue
             try:
                 calendar_client = calendar_client or google_calendar.GoogleCalendarClient.from_settings()
-                calendar_client.event_cancel(calendar_id=calendars[copy.object_id], event_id=copy.object_id)
+                # No cancellation mail: an erase must not write to the person in Google's words.
+                calendar_client.event_cancel(
+                    calendar_id=calendars[copy.object_id], event_id=copy.object_id, send_updates="none"
+                )
             except google_calendar.CalendarError as exc:
                 unreachable.append({**_copy_dict(copy), "reason": str(exc)[:300]})
         elif copy.system == "Fireflies":
