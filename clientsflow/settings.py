@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "billing",
     "board",
     "reports",
+    "privacy",
 ]
 
 MIDDLEWARE = [

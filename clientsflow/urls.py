@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("calls.urls")),  # /webhooks/fireflies/, /webhooks/meet/participant-joined/
     path("book/", include("bookings.urls")),  # /book/<slug>/, /book/manage/<token>/
     path("", include("board.urls")),  # /board/ and the lead page
+    path("", include("privacy.urls")),  # /board/export.csv, /board/export.xlsx
     path("", include("billing.urls")),  # /p/<token>/ (proposals), /webhooks/stripe/
     path("reports/", include("reports.urls")),  # /reports/ and one page per report
 ]

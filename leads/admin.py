@@ -91,7 +91,7 @@ class LeadAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [StageChangeInline, LeadEventInline]
-    actions = ["merge_selected", "enroll_in_sequence"]
+    actions = ["merge_selected", "enroll_in_sequence", "export_selected", "export_person", "erase_person"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # a COUNT(*) over 100,000 leads on every page is wasted work
 
@@ -139,6 +139,27 @@ class LeadAdmin(admin.ModelAdmin):
         # this admin imports nothing of outreach's.
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:500])
         return HttpResponseRedirect(f"{reverse('admin:outreach_enrollment_enroll')}?ids={ids}")
+
+    # The privacy app's admin pages do these; linked by URL name, so leads imports nothing of it.
+    @admin.action(description="Export selected as CSV", permissions=["view"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:10_000])
+        return HttpResponseRedirect(f"{reverse('admin:privacy_export_selected')}?ids={ids}")
+
+    @admin.action(description="Export this person's data", permissions=["change"])
+    def export_person(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
+        return self._one_person(request, queryset, "admin:privacy_person_export")
+
+    @admin.action(description="Erase this person…", permissions=["change", "delete"])
+    def erase_person(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
+        return self._one_person(request, queryset, "admin:privacy_person_erase")
+
+    def _one_person(self, request: HttpRequest, queryset: QuerySet[Lead], url_name: str) -> HttpResponse | None:
+        leads = list(queryset[:2])
+        if len(leads) != 1:
+            self.message_user(request, "Select exactly one lead.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse(url_name, args=[leads[0].pk]))
 
     @admin.action(description="Merge the two selected leads…", permissions=["change"])
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:

@@ -182,6 +182,7 @@ class GoogleCalendarClient:
         return _to_event(event, created=False)
 
     def event_cancel(self, *, calendar_id: str, event_id: str, send_updates: str = "all") -> None:
+        """Delete the event. `send_updates="none"` deletes it without Google mailing the guests."""
         try:
             self._execute(
                 lambda: self.service.events().delete(

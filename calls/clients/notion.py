@@ -139,3 +139,18 @@ def page_upsert(*, page_id: str, properties: dict[str, Any]) -> str:
         client.close()
     # The SDK types answers as sync-or-async; the sync Client always returns the decoded JSON.
     return str(cast(dict[str, Any], result)["id"])
+
+
+def page_archive(*, page_id: str) -> None:
+    """Move the page to Notion's trash (`in_trash`, API 2025-09-03). A page already gone is fine."""
+    client = _client()
+    try:
+        client.pages.update(page_id=page_id, in_trash=True)
+    except Exception as exc:
+        error = _translate(exc)
+        if error.status == 404:
+            return
+        logger.warning("notion.archive_failed", extra={"code": error.code, "status": error.status})
+        raise error from exc
+    finally:
+        client.close()
