@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
-from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, WebhookEvent
+from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, SiteSettings, WebhookEvent
+from clientsflow.site import site_settings, site_settings_forget
 from clientsflow.webhooks import webhook_event_replay
 
 
@@ -83,3 +87,34 @@ class IntegrationStatusAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(SiteSettings)
+class SiteSettingsAdmin(admin.ModelAdmin):
+    """One row: the list goes straight to its form; it can be neither added twice nor deleted."""
+
+    fieldsets = [
+        ("Your agency", {"fields": ["agency_name", "owner_name", "logo", "brand_colour", "public_base_url"]}),
+        ("Emails to leads", {"fields": ["sender_name", "signature"]}),
+        ("Booking page", {"fields": ["booking_headline", "host_name", "host_photo"]}),
+        (
+            "Your hours",
+            {"fields": ["working_hours_start", "working_hours_end", "send_window_start", "send_window_end"]},
+        ),
+        ("Notifications", {"fields": ["notify_via", "notifications", "digest_time"]}),
+        ("Pipeline", {"fields": ["default_currency", "stage_probabilities", "going_cold_days"]}),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SiteSettings | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        row = site_settings()
+        return HttpResponseRedirect(reverse("admin:clientsflow_sitesettings_change", args=[row.pk]))
+
+    def save_model(self, request: HttpRequest, obj: SiteSettings, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        site_settings_forget()

@@ -134,3 +134,91 @@ class IntegrationStatus(models.Model):
     def __str__(self) -> str:
         state = "failing" if self.failing_since else "ok"
         return f"{self.vendor}: {state}"
+
+
+def default_stage_probabilities() -> dict[str, int]:
+    """Per-stage chance (percent) that an open deal is won: the weighted forecast's weights."""
+    return {
+        "new": 5,
+        "contacted": 10,
+        "replied": 20,
+        "booked": 30,
+        "call_done": 40,
+        "proposal_sent": 60,
+        "signed": 90,
+        "paid": 100,
+        "nurture": 5,
+        "lost": 0,
+    }
+
+
+def default_notification_switches() -> dict[str, bool]:
+    """Which owner notifications are on, by kind (`clientsflow.notify` documents the kinds)."""
+    return {
+        "booking_created": True,
+        "booking_rescheduled": True,
+        "booking_cancelled": True,
+        "reply_positive": True,
+        "reply_needs_review": True,
+        "proposal_viewed": True,
+        "proposal_signed": True,
+        "payment_received": True,
+        "payment_failed": True,
+    }
+
+
+class SiteSettings(models.Model):
+    """The one row of settings the owner edits in the admin (environment variables give the defaults).
+
+    Read it through `clientsflow.site.site_settings()`, which caches it for every process; the row
+    is created from the environment on first read, so a fresh install needs no setup.
+    """
+
+    class NotifyVia(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+        BOTH = "both", "Email and Slack"
+        NONE = "none", "Off"
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    agency_name = models.CharField(max_length=120, help_text="Shown to leads on every page and email.")
+    owner_name = models.CharField(max_length=120, help_text="Your name, as leads see it.")
+    sender_name = models.CharField(max_length=120, blank=True, help_text="The From name on emails to leads.")
+    signature = models.TextField(blank=True, help_text="Closes every email to a lead (plain text).")
+    booking_headline = models.CharField(max_length=200, blank=True, help_text="The booking page's title.")
+    host_name = models.CharField(max_length=120, blank=True, help_text="Who leads meet on a call.")
+    host_photo = models.FileField(upload_to="branding/", blank=True, help_text="A square photo, PNG or JPEG.")
+    logo = models.FileField(upload_to="branding/", blank=True, help_text="PNG, JPEG or SVG.")
+    brand_colour = models.CharField(max_length=7, default="#2458d3", help_text="A hex colour such as #2458d3.")
+    public_base_url = models.URLField(
+        blank=True, help_text="The address leads reach this app at. Empty: PUBLIC_BASE_URL, or the address it serves."
+    )
+    working_hours_start = models.TimeField(default="09:00")
+    working_hours_end = models.TimeField(default="17:00")
+    send_window_start = models.TimeField(default="09:00", help_text="Automatic sends start at this time.")
+    send_window_end = models.TimeField(default="17:00", help_text="…and stop at this time (your time zone).")
+    notify_via = models.CharField(max_length=8, choices=NotifyVia.choices, default=NotifyVia.EMAIL)
+    notifications = models.JSONField(default=default_notification_switches, blank=True)
+    stage_probabilities = models.JSONField(default=default_stage_probabilities, blank=True)
+    default_currency = models.CharField(max_length=3, default="USD", help_text="ISO code such as USD or EUR.")
+    going_cold_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Flag an active lead with no open task and no activity for this many days."
+    )
+    digest_time = models.TimeField(default="08:00", help_text="When the daily digest is sent (your time zone).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="sitesettings_single_row")]
+        verbose_name = "settings"
+        verbose_name_plural = "settings"
+
+    def __str__(self) -> str:
+        return "Settings"
+
+    def stage_probability(self, stage: str) -> int:
+        merged = {**default_stage_probabilities(), **(self.stage_probabilities or {})}
+        return max(0, min(100, int(merged.get(stage, 0))))
+
+    def notification_on(self, kind: str) -> bool:
+        merged = {**default_notification_switches(), **(self.notifications or {})}
+        return bool(merged.get(kind, False)) and self.notify_via != self.NotifyVia.NONE

@@ -173,6 +173,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a bare host in a URL field means https
 OWNER_TIMEZONE = env.str("OWNER_TIMEZONE", default="America/New_York")
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
@@ -237,6 +238,13 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 # The address leads and the owner reach this app at: every absolute link in an email (unsubscribe,
 # booking management, proposals, admin links in alerts) starts with it.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Whether PUBLIC_BASE_URL was set at all: the settings row starts from it only then.
+PUBLIC_BASE_URL_SET = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+# Defaults for the settings row (clientsflow.site) on a fresh install; the owner edits them in the admin.
+AGENCY_NAME = env.str("AGENCY_NAME", default="Northwind Studio")
+OWNER_NAME = env.str("OWNER_NAME", default="Alex Morgan")
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD").upper()
 
 # --- Outbound and integrations --------------------------------------------------------------
 AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)

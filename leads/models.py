@@ -70,6 +70,10 @@ class Lead(TimeStampedModel):
         default=list, blank=True, editable=False, help_text="Fields the owner changed by hand."
     )
     seen_at = models.DateTimeField(null=True, blank=True, help_text="When the owner first saw it.")
+    # The deal's expected value in integer minor units (cents) of `value_currency`; empty until
+    # someone (the owner, or a sent proposal) says what the deal is worth.
+    value_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    value_currency = models.CharField(max_length=3, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_leads", editable=False
     )

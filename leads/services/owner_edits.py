@@ -66,3 +66,39 @@ def lead_update_by_owner(*, lead: Lead | None, changes: dict[str, Any], actor: A
     )
     board_version_bump()
     return target
+
+
+@transaction.atomic
+def lead_value_set(*, lead: Lead, amount_minor: int | None, currency: str, actor: Any = None, by_staff: bool) -> bool:
+    """Set a deal's expected value; returns whether it changed.
+
+    A staff edit is remembered (`owner_edited_fields` gains "value") and wins over later automatic
+    updates: a proposal's total (`by_staff=False`) changes the value only until a person has set it.
+    """
+    if amount_minor is not None and amount_minor < 0:
+        raise InvalidInput("A deal's value cannot be negative.")
+    code = (currency or "").strip().upper()
+    if amount_minor is not None and not (len(code) == 3 and code.isalpha()):
+        raise InvalidInput("Give the currency as a three-letter code such as USD or EUR.")
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    edited = set(locked.owner_edited_fields or [])
+    if not by_staff and "value" in edited:
+        return False
+    if locked.value_minor == amount_minor and (amount_minor is None or locked.value_currency == code):
+        return False
+    before = (locked.value_minor, locked.value_currency)
+    locked.value_minor = amount_minor
+    locked.value_currency = code if amount_minor is not None else ""
+    if by_staff:
+        locked.owner_edited_fields = sorted(edited | {"value"})
+    locked.save(update_fields=["value_minor", "value_currency", "owner_edited_fields", "updated_at"])
+    audit_record(
+        verb="lead.value_set",
+        obj=locked,
+        actor=actor,
+        details={"from": list(before), "to": [locked.value_minor, locked.value_currency], "by_staff": by_staff},
+    )
+    board_version_bump()
+    lead.value_minor, lead.value_currency = locked.value_minor, locked.value_currency
+    lead.owner_edited_fields = locked.owner_edited_fields
+    return True

@@ -1,0 +1,64 @@
+"""The one row of site settings, read everywhere through `site_settings()`.
+
+Cached in Django's cache (shared by every web and worker process) and dropped when the row is
+saved through `site_settings_update` or the admin, so no process keeps a stale copy of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from clientsflow.models import SiteSettings
+
+SITE_SETTINGS_CACHE_KEY = "site-settings:v1"
+SITE_SETTINGS_TTL_SECONDS = 300
+
+
+def _environment_defaults() -> dict[str, Any]:
+    return {
+        "agency_name": settings.AGENCY_NAME,
+        "owner_name": settings.OWNER_NAME,
+        "sender_name": settings.AGENCY_NAME,
+        "host_name": settings.OWNER_NAME,
+        "booking_headline": f"Book a call with {settings.OWNER_NAME}",
+        "signature": f"Best,\n{settings.OWNER_NAME}\n{settings.AGENCY_NAME}",
+        "public_base_url": settings.PUBLIC_BASE_URL_SET,
+        "default_currency": settings.DEFAULT_CURRENCY,
+    }
+
+
+def site_settings() -> SiteSettings:
+    """The settings row, created from the environment on the first read."""
+    cached = cache.get(SITE_SETTINGS_CACHE_KEY)
+    if isinstance(cached, SiteSettings):
+        return cached
+    row = SiteSettings.objects.filter(pk=1).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                row, _ = SiteSettings.objects.get_or_create(pk=1, defaults=_environment_defaults())
+        except IntegrityError:
+            row = SiteSettings.objects.get(pk=1)
+    cache.set(SITE_SETTINGS_CACHE_KEY, row, SITE_SETTINGS_TTL_SECONDS)
+    return row
+
+
+def site_settings_forget() -> None:
+    """Drop the cached row once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: cache.delete(SITE_SETTINGS_CACHE_KEY))
+
+
+@transaction.atomic
+def site_settings_update(**changes: Any) -> SiteSettings:
+    row = site_settings()
+    row = SiteSettings.objects.select_for_update().get(pk=row.pk)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.full_clean()
+    row.save()
+    site_settings_forget()
+    return row

@@ -1,0 +1,55 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError
+from django.test import override_settings
+
+from clientsflow.models import SiteSettings
+from clientsflow.site import site_settings, site_settings_update
+
+pytestmark = pytest.mark.django_db
+
+
+@override_settings(AGENCY_NAME="Acme Ltd", OWNER_NAME="Sam Lee", DEFAULT_CURRENCY="EUR")
+def test_first_read_creates_the_row_from_the_environment():
+    row = site_settings()
+    assert (row.agency_name, row.owner_name, row.default_currency) == ("Acme Ltd", "Sam Lee", "EUR")
+    assert "Sam Lee" in row.signature and "owner" not in row.signature.lower()
+    assert SiteSettings.objects.count() == 1
+
+
+def test_an_update_is_seen_by_the_next_read_not_a_stale_cached_copy(django_capture_on_commit_callbacks):
+    site_settings()
+    with django_capture_on_commit_callbacks(execute=True):
+        site_settings_update(agency_name="Renamed Co")
+    assert site_settings().agency_name == "Renamed Co"
+
+
+def test_there_is_only_ever_one_row():
+    site_settings()
+    with pytest.raises(IntegrityError):
+        SiteSettings.objects.create(id=2, agency_name="x", owner_name="y")
+
+
+def test_probabilities_fall_back_to_defaults_and_are_clamped():
+    row = site_settings()
+    row.stage_probabilities = {"booked": 150}
+    assert row.stage_probability("booked") == 100
+    assert row.stage_probability("signed") == 90
+    assert row.stage_probability("lost") == 0
+
+
+def test_notify_via_none_switches_every_kind_off():
+    row = site_settings()
+    assert row.notification_on("payment_received")
+    row.notify_via = SiteSettings.NotifyVia.NONE
+    assert not row.notification_on("payment_received")
+
+
+def test_admin_list_opens_the_one_form_and_saving_refreshes_the_cache(client, django_capture_on_commit_callbacks):
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-long-enough-1")
+    client.force_login(admin)
+    response = client.get("/admin/clientsflow/sitesettings/")
+    assert response.status_code == 302 and response["Location"].endswith("/admin/clientsflow/sitesettings/1/change/")
+    form = client.get(response["Location"])
+    assert form.status_code == 200 and b"Your agency" in form.content
+    assert client.get("/admin/clientsflow/sitesettings/add/").status_code == 403
