@@ -8,6 +8,8 @@ NPM_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_LEADS ?= 300
+# One pytest worker per core (pytest-xdist), a file at a time per worker.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: run test bench soak deps lint migrate worker beat clean
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from bookings.models import Booking
@@ -17,6 +16,7 @@ from bookings.services import booking_create
 from leads.models import Lead, PossibleDuplicate, Stage
 from leads.services.intake import LeadData, lead_intake
 from tests.bookings.factories import EventTypeFactory
+from tests.leads.factories import role_group
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def client_for(role: str) -> Client:
         return client
     user = get_user_model().objects.create_user(f"user-{role.lower()}", password="pw-for-tests-only", is_staff=True)
     if role != "no_perms":
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     client.force_login(user)
     return client
 
@@ -155,7 +155,7 @@ def test_the_lead_page_offers_merge_and_dismiss_for_a_possible_duplicate(pair):
 
 def test_the_roles_exist_after_migrate_with_the_right_permissions():
     def codenames(name: str) -> set[str]:
-        return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        return set(role_group(name).permissions.values_list("codename", flat=True))
 
     owner, assistant, viewer = codenames("Owner"), codenames("Assistant"), codenames("Viewer")
     assert {"approve_outboundmessage", "view_lead", "change_booking", "change_user"} <= owner
@@ -168,7 +168,7 @@ def test_the_roles_exist_after_migrate_with_the_right_permissions():
     } <= assistant
     assert "approve_outboundmessage" not in assistant
     assert not {p for p in assistant if p.startswith(("add_", "delete_"))}
-    assert not Group.objects.get(name="Assistant").permissions.filter(content_type__app_label="billing").exists()
+    assert not role_group("Assistant").permissions.filter(content_type__app_label="billing").exists()
     assert "change_user" not in assistant
     assert viewer and all(p.startswith("view_") for p in viewer)
     assert {"view_lead", "view_booking", "view_proposal"} <= viewer

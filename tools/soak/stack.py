@@ -257,7 +257,7 @@ def start_stack(stack: Stack, env: dict[str, str], tmp: Path, port: int) -> None
     )
 
 
-def wait_healthy(base: str, stack: Stack, timeout: float = 45) -> None:
+def wait_healthy(base: str, stack: Stack, timeout: float = 120) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
