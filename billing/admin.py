@@ -28,6 +28,7 @@ from billing.services.proposals import (
     proposal_totals_refresh,
 )
 from clientsflow.errors import DomainError
+from clientsflow.money import format_money
 
 
 def _editable(obj: Proposal | None) -> bool:
@@ -138,11 +139,19 @@ class PaymentInline(admin.TabularInline):
     model = Payment
     can_delete = False
     extra = 0
-    fields = ("created_at", "status", "amount_display", "refunded_minor", "checkout_session_id", "failure_message")
+    fields = ("created_at", "status", "amount_display", "refunded_display", "checkout_session_id", "failure_message")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount_display(self, obj: Payment) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Refunded", ordering="refunded_minor")
+    def refunded_display(self, obj: Payment) -> str:
+        return format_money(obj.refunded_minor, obj.currency) if obj.refunded_minor else "—"
 
 
 @admin.register(Proposal)
@@ -301,7 +310,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "proposal",
         "amount_display",
         "status",
-        "refunded_minor",
+        "refunded_display",
         "failure_message",
         "review_reason",
         "reviewed_at",
@@ -309,8 +318,19 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ("status", ("reviewed_at", admin.EmptyFieldListFilter), "currency", "created_at")
     list_select_related = ("lead", "proposal")
     search_fields = ("checkout_session_id", "payment_intent_id", "lead__email_normalized", "lead__name")
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [
+        "amount_display" if f.name == "amount_minor" else "refunded_display" if f.name == "refunded_minor" else f.name
+        for f in Payment._meta.fields
+    ]
     actions = ("refresh_from_stripe", "mark_reviewed")
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount_display(self, obj: Payment) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Refunded", ordering="refunded_minor")
+    def refunded_display(self, obj: Payment) -> str:
+        return format_money(obj.refunded_minor, obj.currency) if obj.refunded_minor else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
