@@ -172,3 +172,12 @@ def owner_time_relative(value: datetime | None, now: datetime | None = None) -> 
     if value is None:
         return "—"
     return f"{owner_time(value)} ({relative_time(value, now)})"
+
+
+def first_line(text: str, limit: int = 90) -> str:
+    """The first line of text that is not empty or a greeting's comma, cut at `limit` characters."""
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and not (line.endswith(",") and len(line) < 40):
+            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return ""
