@@ -340,7 +340,7 @@ NOTION_MAX_RETRY_WAIT_SECONDS = env.float("NOTION_MAX_RETRY_WAIT_SECONDS", defau
 # meeting; `external_only` only meetings with a participant outside MEETING_INTERNAL_DOMAINS.
 MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
-CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
+CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=40)
 
 # --- Billing: proposals, e-signature, Stripe ------------------------------------------------
 PROPOSAL_LINK_MAX_AGE_DAYS = env.int("PROPOSAL_LINK_MAX_AGE_DAYS", default=90)
