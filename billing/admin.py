@@ -9,12 +9,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from billing import money
 from billing.clients import stripe as stripe_client
 from billing.models import Payment, Proposal, ProposalLine, Signature
-from billing.services.links import proposal_link_url
+from billing.services.links import proposal_link_token, proposal_link_url
 from billing.services.outbound_sync import proposal_outbound_sync
 from billing.services.payments import payment_apply_session, payment_review_resolve
 from billing.services.proposals import (
@@ -27,7 +28,9 @@ from billing.services.proposals import (
     proposal_send,
     proposal_totals_refresh,
 )
+from clientsflow.display import owner_time
 from clientsflow.errors import DomainError
+from clientsflow.money import format_money
 
 
 def _editable(obj: Proposal | None) -> bool:
@@ -102,13 +105,38 @@ class ProposalLineFormSet(forms.BaseInlineFormSet):
 
 
 class ProposalLineInline(admin.TabularInline):
+    """Lines priced in the proposal's currency. Once sent, a version's lines are a record: read-only,
+    with the price shown as money (the editable price is a form field, so it has nothing to show
+    read-only: that was the "Unit price: None")."""
+
     model = ProposalLine
     form = ProposalLineForm
     formset = ProposalLineFormSet
     extra = 1
+    EDITABLE = ("position", "description", "quantity", "unit_price", "line_total")
+    LOCKED = ("position", "description", "quantity", "unit_price_display", "line_total")
 
     def _locked(self, obj: Proposal | None) -> bool:
         return not _editable(obj)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.LOCKED if self._locked(obj) else self.EDITABLE
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.LOCKED if self._locked(obj) else ("line_total",)
+
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
+        return 0 if self._locked(obj) else self.extra
+
+    @admin.display(description="Unit price")
+    def unit_price_display(self, line: ProposalLine) -> str:
+        return format_money(line.unit_price_minor, line.proposal.currency) if line.pk else "—"
+
+    @admin.display(description="Line total")
+    def line_total(self, line: ProposalLine) -> str:
+        if not line.pk:
+            return "—"
+        return format_money(line.total_minor, line.proposal.currency)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return not self._locked(obj) and super().has_add_permission(request, obj)
@@ -138,11 +166,19 @@ class PaymentInline(admin.TabularInline):
     model = Payment
     can_delete = False
     extra = 0
-    fields = ("created_at", "status", "amount_display", "refunded_minor", "checkout_session_id", "failure_message")
+    fields = ("created_at", "status", "amount_display", "refunded_display", "checkout_session_id", "failure_message")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount_display(self, obj: Payment) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Refunded", ordering="refunded_minor")
+    def refunded_display(self, obj: Payment) -> str:
+        return format_money(obj.refunded_minor, obj.currency) if obj.refunded_minor else "—"
 
 
 @admin.register(Proposal)
@@ -173,6 +209,7 @@ class ProposalAdmin(admin.ModelAdmin):
         "total_display",
         "public_link",
         "version",
+        "versions",
         "sent_at",
         "viewed_at",
         "signed_at",
@@ -196,7 +233,7 @@ class ProposalAdmin(admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Proposal | None = None) -> tuple[str, ...]:
-        base = ("status_display", "total_display", "public_link", *self.TIMES)
+        base = ("status_display", "total_display", "public_link", "versions", *self.TIMES)
         if not _editable(obj):
             return (*base, "lead", "title", "introduction", "terms", "currency", "deposit_percent", "valid_until")
         return base if obj is None else (*base, "lead")
@@ -217,13 +254,35 @@ class ProposalAdmin(admin.ModelAdmin):
             return f"{obj.total_display} (deposit {obj.due_now_display})"
         return obj.total_display
 
-    @admin.display(description="Public page")
+    @admin.display(description="What the lead sees")
     def public_link(self, obj: Proposal) -> str:
         if obj.pk is None:
-            return "Saved proposals get a link."
+            return "Save the proposal to preview it."
+        # The preview opens on this site (staff see drafts; their visits are not counted as the
+        # lead's); the address below is the one the email carries.
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener">Open the page the lead sees</a>',
+            '<a class="button" href="{}" target="_blank" rel="noopener">Preview what the lead sees</a>'
+            '<div class="help">Their link: {}</div>',
+            reverse("billing:proposal", kwargs={"token": proposal_link_token(proposal=obj)}),
             proposal_link_url(proposal=obj),
+        )
+
+    @admin.display(description="Versions")
+    def versions(self, obj: Proposal) -> str:
+        if obj.pk is None:
+            return "—"
+        rows = Proposal.objects.filter(family=obj.family).order_by("-version")
+        items = [
+            (
+                reverse("admin:billing_proposal_change", args=[row.pk]),
+                f"v{row.version}",
+                f"{row.display_status()} · {row.total_display} · {owner_time(row.sent_at) if row.sent_at else 'not sent'}",
+                " (this one)" if row.pk == obj.pk else "",
+            )
+            for row in rows
+        ]
+        return format_html(
+            '<ul class="plain-list">{}</ul>', format_html_join("", '<li><a href="{}">{}</a> · {}{}</li>', items)
         )
 
     def save_model(self, request: HttpRequest, obj: Proposal, form: Any, change: bool) -> None:
@@ -301,7 +360,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "proposal",
         "amount_display",
         "status",
-        "refunded_minor",
+        "refunded_display",
         "failure_message",
         "review_reason",
         "reviewed_at",
@@ -309,8 +368,19 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ("status", ("reviewed_at", admin.EmptyFieldListFilter), "currency", "created_at")
     list_select_related = ("lead", "proposal")
     search_fields = ("checkout_session_id", "payment_intent_id", "lead__email_normalized", "lead__name")
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [
+        "amount_display" if f.name == "amount_minor" else "refunded_display" if f.name == "refunded_minor" else f.name
+        for f in Payment._meta.fields
+    ]
     actions = ("refresh_from_stripe", "mark_reviewed")
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount_display(self, obj: Payment) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Refunded", ordering="refunded_minor")
+    def refunded_display(self, obj: Payment) -> str:
+        return format_money(obj.refunded_minor, obj.currency) if obj.refunded_minor else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

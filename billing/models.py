@@ -57,10 +57,10 @@ class Proposal(TimeStampedModel):
     )
     valid_until = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    total_minor = models.BigIntegerField(default=0, editable=False)
+    total_minor = models.BigIntegerField(verbose_name="total", default=0, editable=False)
     link_key = models.CharField(max_length=32, default=new_link_key, editable=False)
     send_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
-    outbound_message_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    outbound_message_id = models.BigIntegerField(verbose_name="proposal email", null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     viewed_at = models.DateTimeField(null=True, blank=True, editable=False)
     signed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -139,7 +139,7 @@ class ProposalLine(models.Model):
     position = models.PositiveIntegerField(default=0)
     description = models.CharField(max_length=500)
     quantity = models.DecimalField(max_digits=10, decimal_places=2, default=1, validators=[MinValueValidator(0)])
-    unit_price_minor = models.BigIntegerField(validators=[MinValueValidator(0)])
+    unit_price_minor = models.BigIntegerField(verbose_name="unit price", validators=[MinValueValidator(0)])
 
     class Meta:
         ordering = ["position", "id"]
@@ -166,7 +166,7 @@ class Signature(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
     signed_at = models.DateTimeField()
-    content_sha256 = models.CharField(max_length=64)
+    content_sha256 = models.CharField(verbose_name="content fingerprint (SHA-256)", max_length=64)
     content = models.TextField(help_text="The proposal exactly as rendered to the signer.")
 
     def __str__(self) -> str:
@@ -199,19 +199,23 @@ class Payment(TimeStampedModel):
         help_text="Empty only for a payment needing review that names a proposal we do not have.",
     )
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="payments")
-    checkout_session_id = models.CharField(max_length=255, unique=True)
-    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    checkout_session_id = models.CharField(verbose_name="Stripe Checkout session", max_length=255, unique=True)
+    payment_intent_id = models.CharField(verbose_name="Stripe payment ID", max_length=255, blank=True, db_index=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
-    amount_minor = models.BigIntegerField()
+    amount_minor = models.BigIntegerField(
+        verbose_name="amount",
+    )
     currency = models.CharField(max_length=3)
-    refunded_minor = models.BigIntegerField(default=0)
+    refunded_minor = models.BigIntegerField(verbose_name="refunded", default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     failure_message = models.CharField(max_length=500, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    last_event_id = models.CharField(max_length=255, blank=True, help_text="The last Stripe event applied.")
+    last_event_id = models.CharField(
+        verbose_name="last Stripe event", max_length=255, blank=True, help_text="The last Stripe event applied."
+    )
     review_reason = models.CharField(max_length=500, blank=True, help_text="Why this payment was not applied.")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(

@@ -11,23 +11,14 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from clientsflow.errors import InvalidInput
-
-# ISO 4217 currencies without a minor unit, as Stripe lists them ("zero-decimal currencies"):
-# https://docs.stripe.com/currencies#zero-decimal
-ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+from clientsflow.money import (  # noqa: F401  (re-exported: billing code formats through here)
+    SYMBOLS,
+    THREE_DECIMAL,
+    ZERO_DECIMAL,
+    currency_exponent,
+    format_money,
+    from_minor,
 )
-THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
-
-
-def currency_exponent(currency: str) -> int:
-    code = currency.upper()
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    return 2
 
 
 def check_currency(currency: str) -> str:
@@ -51,20 +42,6 @@ def to_minor(amount: Decimal | str | int, currency: str) -> int:
         places = "no decimals" if exponent == 0 else f"at most {exponent} decimals"
         raise InvalidInput(f"{currency.upper()} amounts have {places}; {amount} has more.")
     return int(scaled)
-
-
-def from_minor(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-currency_exponent(currency))
-
-
-def format_money(minor: int, currency: str) -> str:
-    """1234, "USD" -> "$12.34"; 1000, "JPY" -> "¥1,000"; unknown symbols use the code."""
-    code = currency.upper()
-    exponent = currency_exponent(code)
-    sign = "-" if minor < 0 else ""
-    number = f"{abs(from_minor(minor, code)):,.{exponent}f}"
-    symbol = SYMBOLS.get(code)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
 
 
 def line_total(*, quantity: Decimal, unit_price_minor: int) -> int:

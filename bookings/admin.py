@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from bookings.models import Booking, DateOverride, EventType, Hold, Host, WeeklyHours
 from bookings.tasks import booking_invite_deliver_task
+from clientsflow.display import owner_time_relative, phone_international
 
 
 class WeeklyHoursInline(admin.TabularInline):
@@ -64,7 +65,7 @@ class UpcomingFilter(admin.SimpleListFilter):
 
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
-    list_display = ("start_at", "lead", "event_type", "status", "invite_status", "invite_error_short")
+    list_display = ("starts", "lead", "event_type", "status", "invite_status", "invite_error_short")
     list_select_related = ("lead", "event_type")
     list_filter = (UpcomingFilter, "invite_status", "status", "event_type")
     search_fields = ("name", "email", "google_event_id", "meet_url")
@@ -82,7 +83,7 @@ class BookingAdmin(admin.ModelAdmin):
         "status",
         "name",
         "email",
-        "phone",
+        "phone_display",
         "note",
         "invite_status",
         "invite_error",
@@ -104,6 +105,14 @@ class BookingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bookings are made on the booking page, where the overlap check runs
+
+    @admin.display(description="Starts (your time)", ordering="start_at")
+    def starts(self, obj: Booking) -> str:
+        return owner_time_relative(obj.start_at)
+
+    @admin.display(description="Phone")
+    def phone_display(self, obj: Booking) -> str:
+        return phone_international(obj.phone) or "—"
 
     @admin.display(description="Invite problem")
     def invite_error_short(self, obj: Booking) -> str:

@@ -39,7 +39,7 @@ class Host(TimeStampedModel):
     name = models.CharField(max_length=200)
     email = models.EmailField(help_text="The organizer on invites; the delegated Google user when Google is on.")
     timezone = models.CharField(max_length=64, help_text="IANA zone the weekly hours are written in.")
-    google_calendar_id = models.CharField(max_length=255, default="primary")
+    google_calendar_id = models.CharField(verbose_name="Google Calendar ID", max_length=255, default="primary")
 
     def __str__(self) -> str:
         return self.name
@@ -171,19 +171,21 @@ class Booking(TimeStampedModel):
     host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="bookings")
     event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="bookings")
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="bookings")
-    start_at = models.DateTimeField(db_index=True, help_text="UTC.")
-    end_at = models.DateTimeField(help_text="UTC.")
+    start_at = models.DateTimeField(verbose_name="starts", db_index=True, help_text="UTC.")
+    end_at = models.DateTimeField(verbose_name="ends", help_text="UTC.")
     buffered_start = models.DateTimeField(editable=False, help_text="start_at minus the buffer before.")
     buffered_end = models.DateTimeField(editable=False, help_text="end_at plus the buffer after.")
-    timezone = models.CharField(max_length=64, help_text="The invitee's IANA zone.")
+    timezone = models.CharField(verbose_name="lead's time zone", max_length=64, help_text="The invitee's IANA zone.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED, db_index=True)
     name = models.CharField(max_length=200)
     email = models.CharField(max_length=254)
     phone = models.CharField(max_length=64, blank=True)
     note = models.TextField(blank=True)
     sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE: bumped on every change.")
-    google_event_id = models.CharField(max_length=255, blank=True, db_index=True)
-    meet_url = models.URLField(blank=True, db_index=True)
+    google_event_id = models.CharField(
+        verbose_name="Google Calendar event ID", max_length=255, blank=True, db_index=True
+    )
+    meet_url = models.URLField(verbose_name="Google Meet link", blank=True, db_index=True)
     invite_status = models.CharField(
         max_length=16, choices=InviteStatus.choices, default=InviteStatus.PENDING, db_index=True
     )
@@ -193,8 +195,8 @@ class Booking(TimeStampedModel):
     cancel_reason = models.CharField(max_length=255, blank=True)
     cancelled_by = models.CharField(max_length=100, blank=True)
     rescheduled_at = models.DateTimeField(null=True, blank=True)
-    reminder_24h_sent_at = models.DateTimeField(null=True, blank=True)
-    reminder_1h_sent_at = models.DateTimeField(null=True, blank=True)
+    reminder_24h_sent_at = models.DateTimeField(verbose_name="24-hour reminder sent", null=True, blank=True)
+    reminder_1h_sent_at = models.DateTimeField(verbose_name="1-hour reminder sent", null=True, blank=True)
 
     class Meta:
         ordering = ["-start_at", "-id"]

@@ -9,12 +9,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from calls.clients.fireflies import FirefliesError
 from calls.models import Call, MeetingRoutingDecision
 from calls.services.ingest import call_fetch_and_match
-from calls.services.matching import call_confirm_match, call_match
+from calls.services.matching import call_confirm_match, call_create_lead, call_match, call_new_lead_details
 from calls.services.notion_sync import call_notion_sync
 from clientsflow.errors import DomainError
 from clientsflow.payloads import https_url
@@ -51,8 +51,8 @@ class CallAdmin(admin.ModelAdmin):
         "timezone",
         "duration_seconds",
         "organizer_email",
-        "participants",
-        "attendees",
+        "participants_list",
+        "attendees_list",
         "links",
         "meeting_link",
         "calendar_event_ids",
@@ -80,7 +80,15 @@ class CallAdmin(admin.ModelAdmin):
         (None, {"fields": ("title", "started_owner", "timezone", "duration_seconds", "status", "links")}),
         (
             "Who was there",
-            {"fields": ("organizer_email", "participants", "attendees", "meeting_link", "calendar_event_ids")},
+            {
+                "fields": (
+                    "organizer_email",
+                    "participants_list",
+                    "attendees_list",
+                    "meeting_link",
+                    "calendar_event_ids",
+                )
+            },
         ),
         (
             "Lead",
@@ -124,6 +132,23 @@ class CallAdmin(admin.ModelAdmin):
     def started_owner(self, obj: Call) -> str:
         return _owner_time(obj.started_at)
 
+    @admin.display(description="Participants")
+    def participants_list(self, obj: Call) -> str:
+        if not obj.participants:
+            return "—"
+        return format_html(
+            '<ul class="plain-list">{}</ul>', format_html_join("", "<li>{}</li>", ((e,) for e in obj.participants))
+        )
+
+    @admin.display(description="On the calendar invite")
+    def attendees_list(self, obj: Call) -> str:
+        people = [
+            (a.get("name") or "(no name)", a.get("email") or "no email") for a in obj.attendees if isinstance(a, dict)
+        ]
+        if not people:
+            return "—"
+        return format_html('<ul class="plain-list">{}</ul>', format_html_join("", "<li>{} · {}</li>", people))
+
     @admin.display(description="Confidence", ordering="match_confidence")
     def confidence(self, obj: Call) -> str:
         return f"{obj.match_confidence:.0%}" if obj.lead_id else "—"
@@ -153,6 +178,11 @@ class CallAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.confirm_view),
                 name="calls_call_confirm",
             ),
+            path(
+                "<int:call_id>/new-lead/",
+                self.admin_site.admin_view(self.new_lead_view),
+                name="calls_call_new_lead",
+            ),
         ]
         return mine + urls
 
@@ -165,6 +195,8 @@ class CallAdmin(admin.ModelAdmin):
                 for s in call.match_suggestions
             ]
             extra_context["can_confirm"] = self.has_change_permission(request, call)
+            extra_context["new_lead_url"] = reverse("admin:calls_call_new_lead", args=[call.pk])
+            extra_context["new_lead_person"] = call_new_lead_details(call=call)
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def confirm_view(self, request: HttpRequest, call_id: int, lead_id: int) -> HttpResponse:
@@ -183,6 +215,23 @@ class CallAdmin(admin.ModelAdmin):
         else:
             messages.success(request, f"“{call}” is now on {lead}'s timeline and the lead moved on if it was booked.")
         return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
+
+    def new_lead_view(self, request: HttpRequest, call_id: int) -> HttpResponse:
+        """ "Create a new lead from this call": the outside attendee becomes a lead, the call its first event."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        call = get_object_or_404(Call, pk=call_id)
+        back = reverse("admin:calls_call_change", args=[call.pk])
+        if not (self.has_change_permission(request, call) and request.user.has_perm("leads.add_lead")):
+            messages.error(request, "You need permission to add leads and change calls to do this.")
+            return HttpResponseRedirect(back)
+        try:
+            lead = call_create_lead(call=call, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(back)
+        messages.success(request, f"Created the lead {lead} from this call; the call is on their timeline.")
+        return HttpResponseRedirect(back)
 
     @admin.action(permissions=["change"], description="Write the selected calls to Notion again")
     def sync_to_notion(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:

@@ -41,21 +41,29 @@ class Call(TimeStampedModel):
         FAILED = "failed", "Failed: needs you"
         NOT_CONFIGURED = "not_configured", "Notion not configured"
 
-    fireflies_id = models.CharField(max_length=100, unique=True, help_text="Fireflies meeting / transcript id.")
+    fireflies_id = models.CharField(
+        verbose_name="Fireflies ID", max_length=100, unique=True, help_text="Fireflies meeting / transcript id."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     title = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="UTC.")
     timezone = models.CharField(max_length=64, blank=True, help_text="IANA zone the call is shown in.")
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     organizer_email = models.CharField(max_length=254, blank=True)
-    participants = models.JSONField(default=list, blank=True, help_text="Participant email addresses.")
-    attendees = models.JSONField(default=list, blank=True, help_text="[{name, email}] from the calendar.")
+    participants = models.JSONField(
+        verbose_name="participants' emails", default=list, blank=True, help_text="Participant email addresses."
+    )
+    attendees = models.JSONField(
+        verbose_name="calendar attendees", default=list, blank=True, help_text="[{name, email}] from the calendar."
+    )
     transcript_url = models.URLField(max_length=1000, blank=True)
     audio_url = models.URLField(max_length=2000, blank=True)
     video_url = models.URLField(max_length=2000, blank=True)
     meeting_link = models.URLField(max_length=1000, blank=True)
-    calendar_event_ids = models.JSONField(default=list, blank=True, help_text="calendar_id / cal_id from Fireflies.")
-    client_reference_id = models.CharField(max_length=255, blank=True)
+    calendar_event_ids = models.JSONField(
+        verbose_name="calendar event IDs", default=list, blank=True, help_text="calendar_id / cal_id from Fireflies."
+    )
+    client_reference_id = models.CharField(verbose_name="booking reference", max_length=255, blank=True)
     summary = models.TextField(blank=True)
     transcript_text = models.TextField(blank=True)
 
@@ -70,12 +78,12 @@ class Call(TimeStampedModel):
     match_confidence = models.FloatField(default=0.0, help_text="0 to 1.")
     match_steps = models.JSONField(default=list, blank=True, help_text="Each step of the match chain and its result.")
     match_suggestions = models.JSONField(
-        default=list, blank=True, help_text="Fuzzy candidates for a person to confirm."
+        verbose_name="suggested leads", default=list, blank=True, help_text="Fuzzy candidates for a person to confirm."
     )
     matched_at = models.DateTimeField(null=True, blank=True)
     matched_by = models.CharField(max_length=100, blank=True)
 
-    notion_page_id = models.CharField(max_length=64, blank=True)
+    notion_page_id = models.CharField(verbose_name="Notion page ID", max_length=64, blank=True)
     notion_status = models.CharField(
         max_length=16, choices=NotionStatus.choices, default=NotionStatus.PENDING, db_index=True
     )

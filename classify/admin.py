@@ -16,7 +16,25 @@ from classify.services.classification import classification_review
 from classify.text import strip_reply
 from clientsflow.errors import DomainError
 from clientsflow.http import safe_next
-from leads.models import Stage
+from leads.models import Lead, Stage
+
+
+def review_outcome(result: Classification, *, previous: str, lead: Lead | None, stage_before: str) -> str:
+    """What a review did, in one sentence: "Confirmed as positive (wants to talk); the lead stays in Replied."."""
+    label = Label(result.effective_label).label.lower()
+    said = f"Confirmed as {label}" if result.effective_label == previous else f"Corrected to {label}"
+    if lead is None:
+        after = "the reply is not matched to a lead, so no lead moved"
+    elif lead.stage != stage_before:
+        after = f"{lead} moved to {Stage(lead.stage).label}"
+    else:
+        after = f"{lead} stays in {Stage(lead.stage).label}"
+    extra = ""
+    if result.suppressed_at is not None:
+        extra = "; their address gets no more email"
+    if result.policy_note and result.policy_action == Classification.PolicyAction.LOST_SKIPPED:
+        extra += f" ({result.policy_note})"
+    return f"{said}; {after}{extra}."
 
 
 class ClassificationChangeInline(admin.TabularInline):
@@ -53,11 +71,9 @@ class ClassificationAdmin(admin.ModelAdmin):
         "reply_excerpt",
         "label",
         "confidence_pct",
-        "review_buttons",
         "review_reason",
+        "review_buttons",
         "final_label",
-        "policy_action",
-        "backend",
     )
     list_filter = ("needs_review", PositiveWaitingFilter, "label", "final_label", "backend", "policy_action")
     list_select_related = ("reply", "reply__lead", "prompt_version", "reviewed_by")
@@ -86,8 +102,44 @@ class ClassificationAdmin(admin.ModelAdmin):
         "suppressed_at",
         "created_at",
         "updated_at",
+        "review_buttons",
     )
-    fields = readonly_fields
+    fieldsets = (
+        ("The reply", {"fields": ("reply", "reply_own_text")}),
+        (
+            "Label",
+            {
+                "fields": (
+                    "label",
+                    "confidence",
+                    "review_reason",
+                    "review_buttons",
+                    "final_label",
+                    "reviewed_by",
+                    "reviewed_at",
+                )
+            },
+        ),
+        ("What happened next", {"fields": ("policy_action", "policy_note", "unsubscribe_intent", "suppressed_at")}),
+        ("Full reply, with quotes and signature", {"classes": ("collapse",), "fields": ("reply_body",)}),
+        (
+            "Details",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "backend",
+                    "prompt_version",
+                    "model_version",
+                    "rationale",
+                    "local_label",
+                    "local_confidence",
+                    "needs_review",
+                    "created_at",
+                    "updated_at",
+                ),
+            },
+        ),
+    )
     inlines = [ClassificationChangeInline]
     actions = ["confirm_selected", "correct_to_positive", "correct_to_negative", "correct_to_neutral"]
 
@@ -110,20 +162,21 @@ class ClassificationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Reply")
     def reply_excerpt(self, obj: Classification) -> str:
-        text = strip_reply(obj.reply.body or obj.reply.subject)
-        return text[:140] + ("…" if len(text) > 140 else "")
+        # One line, cut by CSS at the column's width; the whole text is the tooltip and the form.
+        text = " ".join(strip_reply(obj.reply.body or obj.reply.subject).split())
+        return format_html('<span class="reply-excerpt" title="{}">{}</span>', text[:500], text[:200])
 
     @admin.display(description="Confidence", ordering="confidence")
     def confidence_pct(self, obj: Classification) -> str:
         return f"{obj.confidence:.0%}"
 
-    @admin.display(description="Reply as classified (quotes and signature removed)")
+    @admin.display(description="Their words (quotes and signature removed)")
     def reply_own_text(self, obj: Classification) -> str:
-        return strip_reply(obj.reply.body or obj.reply.subject)
+        return format_html('<div class="reply-text">{}</div>', strip_reply(obj.reply.body or obj.reply.subject))
 
     @admin.display(description="Full reply")
     def reply_body(self, obj: Classification) -> str:
-        return obj.reply.body
+        return format_html('<div class="reply-text">{}</div>', obj.reply.body)
 
     @admin.display(description="Review")
     def review_buttons(self, obj: Classification) -> str:
@@ -168,18 +221,23 @@ class ClassificationAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
     def _review(self, request: HttpRequest, rows: list[Classification], *, label: str | None) -> None:
-        done = []
         for row in rows:
             target = label or row.effective_label
+            previous = row.effective_label
+            lead = row.reply.lead
+            stage_before = lead.stage if lead is not None else ""
             try:
                 result = classification_review(classification_id=row.pk, label=target, actor=request.user)
             except DomainError as exc:
                 self.message_user(request, f"{row.reply.from_email}: {exc}", messages.ERROR)
                 continue
-            note = f" ({result.get_policy_action_display()}{': ' + result.policy_note if result.policy_note else ''})"
-            done.append(f"{row.reply.from_email} → {target}{note}")
-        if done:
-            self.message_user(request, "Saved: " + "; ".join(done), messages.SUCCESS)
+            if lead is not None:
+                lead.refresh_from_db(fields=["stage"])
+            self.message_user(
+                request,
+                review_outcome(result, previous=previous, lead=lead, stage_before=stage_before),
+                messages.SUCCESS,
+            )
 
     @admin.action(permissions=["change"], description="Confirm the selected labels")
     def confirm_selected(self, request: HttpRequest, queryset: QuerySet) -> None:

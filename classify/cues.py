@@ -91,6 +91,34 @@ def cues_in(normalized_text: str) -> list[str]:
     return [name for name, pattern in _COMPILED.items() if pattern.search(spaced)]
 
 
+# The policy needs a request, not a word: "not the usual spam, I'll bite" mentions spam and is
+# interested. As a model feature the bare word still counts (its weight is learned); as a reason
+# to suppress an address or to say "asks to stop email", only a request does.
+_MENTION_ONLY = (r"spam\w*|", "mailing list|")
+_STOP_REQUEST = re.compile(
+    CUES["unsubscribe"]
+    .replace(_MENTION_ONLY[0], "")
+    .replace(_MENTION_ONLY[1], "")
+    .replace(
+        "please stop|",
+        r"please stop|(?:this|that|it) is spam|(?:mark|report)(?:ed|ing)? (?:this |it |you )?as spam|"
+        r"(?:off|from) (?:your|the|this) (?:mailing )?list|",
+    ),
+    re.MULTILINE,
+)
+_MENTION = re.compile(r"\b(spam\w*|mailing list)\b")
+
+
 def has_unsubscribe_intent(text: str) -> bool:
     """Does the reply's own text ask to stop the mail (any of the five languages)?"""
-    return bool(_COMPILED["unsubscribe"].search(normalize(strip_reply(text))))
+    return bool(_STOP_REQUEST.search(normalize(strip_reply(text))))
+
+
+def unsubscribe_word_mentioned(text: str) -> str:
+    """A word about unwanted mail ("spam", "mailing list") in a reply that does not ask to stop;
+    empty when there is none or when the reply does ask."""
+    own = normalize(strip_reply(text))
+    if _STOP_REQUEST.search(own):
+        return ""
+    found = _MENTION.search(own)
+    return found.group(1) if found else ""

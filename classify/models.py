@@ -34,10 +34,13 @@ class PromptVersion(TimeStampedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHALLENGER, db_index=True)
     eval_accuracy = models.FloatField(null=True, blank=True)
     eval_fn_rate = models.FloatField(
-        null=True, blank=True, help_text="Share of positive replies labelled negative on the frozen test set."
+        verbose_name="missed-negative rate",
+        null=True,
+        blank=True,
+        help_text="Share of positive replies labelled negative on the frozen test set.",
     )
     eval_examples = models.PositiveIntegerField(null=True, blank=True)
-    eval_dataset_sha256 = models.CharField(max_length=64, blank=True)
+    eval_dataset_sha256 = models.CharField(verbose_name="eval set fingerprint (SHA-256)", max_length=64, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -70,7 +73,7 @@ class PromotionDecision(models.Model):
     champion_accuracy = models.FloatField(null=True, blank=True)
     champion_fn_rate = models.FloatField(null=True, blank=True)
     dataset = models.CharField(max_length=255)
-    dataset_sha256 = models.CharField(max_length=64)
+    dataset_sha256 = models.CharField(verbose_name="eval set fingerprint (SHA-256)", max_length=64)
     examples = models.PositiveIntegerField()
     promoted = models.BooleanField()
     reason = models.CharField(max_length=500)
@@ -104,17 +107,19 @@ class Classification(TimeStampedModel):
     rationale = models.CharField(max_length=500, blank=True)
     local_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
     local_confidence = models.FloatField(null=True, blank=True)
-    unsubscribe_intent = models.BooleanField(default=False)
+    unsubscribe_intent = models.BooleanField(verbose_name="asks to stop email", default=False)
     needs_review = models.BooleanField(default=False, db_index=True)
-    review_reason = models.CharField(max_length=255, blank=True)
-    final_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    review_reason = models.CharField(verbose_name="why it needs review", max_length=255, blank=True)
+    final_label = models.CharField(verbose_name="label after review", max_length=16, choices=Label.choices, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    policy_action = models.CharField(max_length=16, choices=PolicyAction.choices, default=PolicyAction.NONE)
+    policy_action = models.CharField(
+        verbose_name="what happened next", max_length=16, choices=PolicyAction.choices, default=PolicyAction.NONE
+    )
     policy_note = models.CharField(max_length=255, blank=True)
-    suppressed_at = models.DateTimeField(null=True, blank=True)
+    suppressed_at = models.DateTimeField(verbose_name="unsubscribed at", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

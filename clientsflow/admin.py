@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from clientsflow.display import audit_verb_label, object_type_label, owner_time_relative
 from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, SiteSettings, WebhookEvent
 from clientsflow.site import site_settings, site_settings_forget
 from clientsflow.webhooks import webhook_event_replay
@@ -51,13 +52,41 @@ class WebhookEventAdmin(admin.ModelAdmin):
             )
 
 
+class AuditVerbFilter(admin.SimpleListFilter):
+    """Filter on the raw verb (`?verb=outbound.blocked` still works), listed in plain words."""
+
+    title = "what happened"
+    parameter_name = "verb"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        verbs = AuditEvent.objects.order_by().values_list("verb", flat=True).distinct()
+        return sorted(((verb, audit_verb_label(verb)) for verb in verbs), key=lambda pair: pair[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        return queryset.filter(verb=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "verb", "object_type", "object_id", "object_repr")
-    list_filter = ("verb", "object_type", "created_at")
-    search_fields = ("object_id", "object_repr", "actor_label")
+    list_display = ("when", "actor_label", "what", "object_label", "object_repr")
+    list_filter = (AuditVerbFilter, "object_type", "created_at")
+    search_fields = ("object_id", "object_repr", "actor_label", "verb")
     list_select_related = ("actor_user",)
     date_hierarchy = "created_at"
+    fields = ("when", "actor_label", "what", "verb", "object_label", "object_id", "object_repr", "details")
+    readonly_fields = fields
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, obj: AuditEvent) -> str:
+        return owner_time_relative(obj.created_at)
+
+    @admin.display(description="What happened", ordering="verb")
+    def what(self, obj: AuditEvent) -> str:
+        return audit_verb_label(obj.verb)
+
+    @admin.display(description="On", ordering="object_type")
+    def object_label(self, obj: AuditEvent) -> str:
+        return object_type_label(obj.object_type)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

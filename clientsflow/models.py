@@ -55,11 +55,11 @@ class AuditEvent(models.Model):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(max_length=100, help_text="A user's name or a system job.")
-    verb = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=64, blank=True)
-    object_id = models.CharField(max_length=64, blank=True, db_index=True)
-    object_repr = models.CharField(max_length=255, blank=True)
+    actor_label = models.CharField(verbose_name="who", max_length=100, help_text="A user's name or a system job.")
+    verb = models.CharField(verbose_name="what happened (code)", max_length=64, db_index=True)
+    object_type = models.CharField(verbose_name="object type (code)", max_length=64, blank=True)
+    object_id = models.CharField(verbose_name="object ID", max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(verbose_name="object", max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

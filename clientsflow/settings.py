@@ -40,7 +40,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "clientsflow.admin_apps.ClientsFlowAdminConfig",  # django.contrib.admin with our AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -94,6 +94,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # "Needs you" on the admin index: the board's counts, added on that page only.
+                "board.context_processors.admin_needs_you",
             ],
         },
     },
@@ -338,7 +340,7 @@ NOTION_MAX_RETRY_WAIT_SECONDS = env.float("NOTION_MAX_RETRY_WAIT_SECONDS", defau
 # meeting; `external_only` only meetings with a participant outside MEETING_INTERNAL_DOMAINS.
 MEETING_ROUTING_RULE = env.str("MEETING_ROUTING_RULE", default="record_all")
 MEETING_INTERNAL_DOMAINS = [d.lower() for d in env.list("MEETING_INTERNAL_DOMAINS", default=[])]
-CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=60)
+CALLS_SUGGESTION_MIN_SCORE = env.int("CALLS_SUGGESTION_MIN_SCORE", default=40)
 
 # --- Billing: proposals, e-signature, Stripe ------------------------------------------------
 PROPOSAL_LINK_MAX_AGE_DAYS = env.int("PROPOSAL_LINK_MAX_AGE_DAYS", default=90)

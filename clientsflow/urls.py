@@ -4,10 +4,6 @@ from django.urls import include, path
 from clientsflow import views
 from leads.webhooks import lead_webhook
 
-admin.site.site_header = "ClientsFlow"
-admin.site.site_title = "ClientsFlow"
-admin.site.index_title = "Pipeline administration"
-
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -10,7 +10,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from clientsflow.display import owner_time_relative, phone_international
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.money import format_money
 from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, StageChange
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
@@ -74,7 +76,17 @@ class LeadAdminForm(forms.ModelForm):
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     form = LeadAdminForm
-    list_display = ("__str__", "email", "phone_e164", "company", "source", "stage", "created_at", "merged_into")
+    list_display = (
+        "__str__",
+        "email",
+        "phone_display",
+        "company",
+        "source",
+        "stage",
+        "value_display",
+        "added",
+        "merged_into",
+    )
     list_filter = ("stage", "source", "created_at")
     search_fields = ("name", "email_normalized", "phone", "phone_e164", "company")
     list_select_related = ("merged_into",)
@@ -84,6 +96,8 @@ class LeadAdmin(admin.ModelAdmin):
         "stage_changed_at",
         "email_normalized",
         "phone_e164",
+        "phone_display",
+        "value_display",
         "external_ids",
         "owner_edited_fields",
         "merged_into",
@@ -101,14 +115,14 @@ class LeadAdmin(admin.ModelAdmin):
             return [(None, {"fields": contact})]
         return [
             (None, {"fields": contact}),
-            ("Pipeline", {"fields": ("stage", "stage_changed_at", "move_to", "move_reason")}),
+            ("Pipeline", {"fields": ("stage", "stage_changed_at", "value_display", "move_to", "move_reason")}),
             (
                 "Identity",
                 {
                     "fields": (
                         "public_id",
                         "email_normalized",
-                        "phone_e164",
+                        "phone_display",
                         "external_ids",
                         "owner_edited_fields",
                         "merged_into",
@@ -118,6 +132,18 @@ class LeadAdmin(admin.ModelAdmin):
                 },
             ),
         ]
+
+    @admin.display(description="Phone", ordering="phone_e164")
+    def phone_display(self, obj: Lead) -> str:
+        return phone_international(obj.phone_e164 or obj.phone) or "—"
+
+    @admin.display(description="Deal value", ordering="value_minor")
+    def value_display(self, obj: Lead) -> str:
+        return format_money(obj.value_minor, obj.value_currency)
+
+    @admin.display(description="Added", ordering="created_at")
+    def added(self, obj: Lead) -> str:
+        return owner_time_relative(obj.created_at)
 
     def save_model(self, request: HttpRequest, obj: Lead, form: forms.ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in LeadAdminForm.Meta.fields}

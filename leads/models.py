@@ -53,27 +53,33 @@ SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 class Lead(TimeStampedModel):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(verbose_name="public ID", default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     email = models.CharField(max_length=254, blank=True)
-    email_normalized = models.CharField(max_length=254, blank=True, db_index=True, editable=False)
+    email_normalized = models.CharField(
+        verbose_name="email (as matched)", max_length=254, blank=True, db_index=True, editable=False
+    )
     phone = models.CharField(max_length=64, blank=True)
-    phone_e164 = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    phone_e164 = models.CharField(
+        verbose_name="phone (international)", max_length=20, blank=True, db_index=True, editable=False
+    )
     company = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=40, db_index=True, default="manual")
-    external_ids = models.JSONField(default=dict, blank=True, help_text="Ids in other systems, by source.")
+    external_ids = models.JSONField(
+        verbose_name="IDs in other systems", default=dict, blank=True, help_text="Ids in other systems, by source."
+    )
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW, db_index=True)
-    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    stage_changed_at = models.DateTimeField(verbose_name="in this stage since", null=True, blank=True)
     nurture_until = models.DateField(null=True, blank=True)
     lost_reason = models.CharField(max_length=255, blank=True)
     owner_edited_fields = models.JSONField(
         default=list, blank=True, editable=False, help_text="Fields the owner changed by hand."
     )
-    seen_at = models.DateTimeField(null=True, blank=True, help_text="When the owner first saw it.")
+    seen_at = models.DateTimeField(verbose_name="seen", null=True, blank=True, help_text="When the owner first saw it.")
     # The deal's expected value in integer minor units (cents) of `value_currency`; empty until
     # someone (the owner, or a sent proposal) says what the deal is worth.
-    value_minor = models.PositiveBigIntegerField(null=True, blank=True)
-    value_currency = models.CharField(max_length=3, blank=True)
+    value_minor = models.PositiveBigIntegerField(verbose_name="deal value", null=True, blank=True)
+    value_currency = models.CharField(verbose_name="deal currency", max_length=3, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_leads", editable=False
     )

@@ -6,6 +6,7 @@ Every action calls a service; the approve, reject and send actions need the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -15,7 +16,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
+from clientsflow.display import first_line, relative_time
 from clientsflow.errors import DomainError
 from leads.models import Lead
 from outreach.models import Enrollment, InboundReply, OutboundMessage, Sequence, SequenceStep, Suppression
@@ -183,36 +186,66 @@ class OutboundMessageForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 14, "cols": 90})}
 
 
+DETAIL_FIELDS = (
+    "message_id",
+    "in_reply_to",
+    "references",
+    "claimed_at",
+    "send_attempts",
+    "approved_hash",
+    "provider_message_id",
+    "enrollment",
+    "origin",
+    "created_at",
+)
+
+
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(admin.ModelAdmin):
     """The review queue: pending drafts with the lead's context; approve exactly what you read."""
 
     form = OutboundMessageForm
     change_form_template = "admin/outreach/outboundmessage/change_form.html"
-    list_display = ("subject", "lead", "to_email", "kind", "status", "origin", "created_at", "approved_by", "sent_at")
+    list_display = ("lead", "stage", "sequence_step", "subject_and_first_line", "status", "age")
+    list_display_links = ("subject_and_first_line",)
     list_filter = ("status", "kind", "origin")
-    list_select_related = ("lead", "approved_by")
+    list_select_related = ("lead", "approved_by", "step", "enrollment__sequence")
     search_fields = ("subject", "to_email", "lead__name")
+    ordering = ("created_at", "id")  # the queue is worked oldest first
     readonly_fields = (
         "lead",
         "kind",
         "to_email",
         "status",
-        "origin",
-        "enrollment",
         "approved_by",
         "approved_at",
-        "approved_hash",
         "rejected_reason",
         "block_reason",
-        "message_id",
-        "in_reply_to",
-        "references",
-        "claimed_at",
         "sent_at",
-        "provider_message_id",
         "last_error",
-        "created_at",
+        "sequence_step",
+        *DETAIL_FIELDS,
+    )
+    fieldsets = (
+        (None, {"fields": ("subject", "body")}),
+        (
+            "Status",
+            {
+                "fields": (
+                    "lead",
+                    "to_email",
+                    "sequence_step",
+                    "status",
+                    "approved_by",
+                    "approved_at",
+                    "rejected_reason",
+                    "block_reason",
+                    "sent_at",
+                    "last_error",
+                )
+            },
+        ),
+        ("Details", {"classes": ("collapse",), "fields": ("kind", *DETAIL_FIELDS)}),
     )
     actions = [
         "approve_selected",
@@ -238,7 +271,37 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundMessage]:
-        return super().get_queryset(request).select_related("lead", "approved_by", "enrollment__sequence")
+        return super().get_queryset(request).select_related("lead", "approved_by", "step", "enrollment__sequence")
+
+    # --- the list ------------------------------------------------------------------------------
+
+    @admin.display(description="Stage", ordering="lead__stage")
+    def stage(self, obj: OutboundMessage) -> str:
+        return obj.lead.get_stage_display()
+
+    @admin.display(description="Sequence step")
+    def sequence_step(self, obj: OutboundMessage) -> str:
+        if obj.step_id and obj.step is not None:
+            return f"{obj.step.sequence} · step {obj.step.position}"
+        if obj.enrollment_id and obj.enrollment is not None:
+            return f"{obj.enrollment.sequence}"
+        return obj.get_kind_display()
+
+    @admin.display(description="Email", ordering="subject")
+    def subject_and_first_line(self, obj: OutboundMessage) -> str:
+        return format_html('<strong>{}</strong><span class="first-line">{}</span>', obj.subject, first_line(obj.body))
+
+    @admin.display(description="Age", ordering="created_at")
+    def age(self, obj: OutboundMessage) -> str:
+        return relative_time(obj.created_at)
+
+    # --- the review form -----------------------------------------------------------------------
+
+    def next_draft(self, after: OutboundMessage) -> OutboundMessage | None:
+        """The next draft awaiting review, oldest first, after this one (then from the start)."""
+        drafts = OutboundMessage.objects.filter(status=Status.DRAFT).exclude(pk=after.pk).order_by("created_at", "id")
+        later = drafts.filter(created_at__gte=after.created_at).exclude(created_at=after.created_at, id__lt=after.pk)
+        return later.first() or drafts.first()
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -247,24 +310,40 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         extra = dict(extra_context or {})
         if obj is not None:
             extra.update(outbound_review_context(obj))
+            extra["conversation"] = [
+                {**item, "at": datetime.fromisoformat(item["at"])} for item in reversed(extra["review_thread"])
+            ]
             extra["can_approve"] = self.has_approve_permission(request)
+            following = self.next_draft(obj)
+            extra["next_draft_url"] = (
+                reverse("admin:outreach_outboundmessage_change", args=[following.pk]) if following else ""
+            )
         return super().change_view(request, object_id, form_url, extra)
 
     def save_model(self, request: HttpRequest, obj: OutboundMessage, form: Any, change: bool) -> None:
         if not {"subject", "body"} & set(form.changed_data):
             return
+        was_approved = OutboundMessage.objects.filter(pk=obj.pk, status=Status.APPROVED).exists()
         saved = outbound_edit(
             message=obj, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"], actor=request.user
         )
         # "Save and approve" approves what this person just wrote, not a hash from before the edit.
         request._outbound_saved_hash = saved.content_hash()  # type: ignore[attr-defined]  # handed on to response_change
+        request._outbound_approval_voided = was_approved  # type: ignore[attr-defined]  # for the message below
         obj.refresh_from_db()
 
     def response_change(self, request: HttpRequest, obj: OutboundMessage) -> HttpResponse:
         try:
-            if "_approve" in request.POST:
+            if "_approve" in request.POST or "_approve_next" in request.POST:
                 expected = getattr(request, "_outbound_saved_hash", None) or request.POST.get("content_hash", "")
                 outbound_approve(message=obj, actor=request.user, expected_hash=expected)
+                if "_approve_next" in request.POST:
+                    following = self.next_draft(obj)
+                    if following is None:
+                        self.message_user(request, "Approved. No more drafts are waiting for review.")
+                        return HttpResponseRedirect(reverse("admin:outreach_outboundmessage_changelist"))
+                    self.message_user(request, f"Approved the email to {obj.lead}. Here is the next draft.")
+                    return HttpResponseRedirect(reverse("admin:outreach_outboundmessage_change", args=[following.pk]))
                 self.message_user(
                     request, "Approved. It is sent by 'Send now' or, with autosend on, in the send window."
                 )
@@ -279,6 +358,12 @@ class OutboundMessageAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(request.path)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        if getattr(request, "_outbound_approval_voided", False):
+            self.message_user(request, "Your edit cancelled the approval — approve again to send.", messages.WARNING)
+            return HttpResponseRedirect(request.path)
+        if getattr(request, "_outbound_saved_hash", None) and "_continue" not in request.POST:
+            self.message_user(request, "Saved. The draft still needs approval before it can be sent.")
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 

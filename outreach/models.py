@@ -51,13 +51,13 @@ class InboundReply(models.Model):
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     source = models.CharField(max_length=16, choices=Source.choices)
     from_email = models.CharField(max_length=254)
-    from_email_normalized = models.CharField(max_length=254, db_index=True)
+    from_email_normalized = models.CharField(verbose_name="sender email (as matched)", max_length=254, db_index=True)
     to_email = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=998, blank=True)
     body = models.TextField(blank=True)
-    message_id = models.CharField(max_length=998, blank=True)
-    in_reply_to = models.CharField(max_length=998, blank=True)
-    references = models.TextField(blank=True)
+    message_id = models.CharField(verbose_name="Message-ID header", max_length=998, blank=True)
+    in_reply_to = models.CharField(verbose_name="In-Reply-To header", max_length=998, blank=True)
+    references = models.TextField(verbose_name="References header", blank=True)
     matched_by = models.CharField(max_length=16, choices=MatchedBy.choices, default=MatchedBy.UNMATCHED)
     sender_verified = models.BooleanField(
         null=True,
@@ -74,6 +74,8 @@ class InboundReply(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "inbound reply"
+        verbose_name_plural = "inbound replies"
         db_table = "leads_inboundreply"
         ordering = ["-received_at", "-id"]
         constraints = [
@@ -205,19 +207,21 @@ class OutboundMessage(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
-    approved_hash = models.CharField(max_length=64, blank=True, editable=False)
+    approved_hash = models.CharField(
+        verbose_name="approved content fingerprint", max_length=64, blank=True, editable=False
+    )
     rejected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     rejected_reason = models.CharField(max_length=255, blank=True)
     block_reason = models.CharField(max_length=255, blank=True)
-    message_id = models.CharField(max_length=255, unique=True, editable=False)
-    in_reply_to = models.CharField(max_length=998, blank=True, editable=False)
-    references = models.TextField(blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    message_id = models.CharField(verbose_name="Message-ID header", max_length=255, unique=True, editable=False)
+    in_reply_to = models.CharField(verbose_name="In-Reply-To header", max_length=998, blank=True, editable=False)
+    references = models.TextField(verbose_name="References header", blank=True, editable=False)
+    claimed_at = models.DateTimeField(verbose_name="claimed for sending at", null=True, blank=True, editable=False)
     send_attempts = models.PositiveIntegerField(default=0, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    provider_message_id = models.CharField(max_length=255, blank=True)
+    provider_message_id = models.CharField(verbose_name="provider's message ID", max_length=255, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -253,7 +257,7 @@ class OutboundMessage(TimeStampedModel):
 class Suppression(models.Model):
     """An address that must never be emailed again, kept as a hash so it outlives the lead."""
 
-    email_hash = models.CharField(max_length=64, unique=True)
+    email_hash = models.CharField(verbose_name="email fingerprint", max_length=64, unique=True)
     reason = models.CharField(max_length=64)
     actor_label = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -275,6 +279,8 @@ class ImapCursor(models.Model):
     polled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "IMAP mailbox position"
+        verbose_name_plural = "IMAP mailbox positions"
         db_table = "leads_imapcursor"
 
     def __str__(self) -> str:

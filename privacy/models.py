@@ -9,7 +9,7 @@ from django.db import models
 class Erasure(models.Model):
     # The lead row stays (payments and the signature point at it) but holds nothing personal.
     lead = models.ForeignKey("leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    lead_public_id = models.UUIDField(db_index=True)
+    lead_public_id = models.UUIDField(verbose_name="lead's public ID", db_index=True)
     erased_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

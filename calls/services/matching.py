@@ -21,12 +21,13 @@ from django.utils import timezone
 from bookings.models import Booking
 from calls.models import Call, CallEventKind
 from calls.services.notion_sync import call_notion_sync_queue
-from calls.services.suggestions import call_signals, call_suggestions
+from calls.services.suggestions import call_signals, call_suggestions, is_internal_email
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, Stage
 from leads.services.identity import normalize_email
+from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 
@@ -267,3 +268,35 @@ def call_confirm_match(*, call: Call, lead: Lead, actor: Any) -> Call:
 
 
 __all__ = ["call_confirm_match", "call_match", "call_signals", "match_chain", "normalize_meeting_link"]
+
+
+def call_new_lead_details(*, call: Call) -> dict[str, str] | None:
+    """Who a new lead made from this call would be: its first attendee from outside the team."""
+    organizer = (call.organizer_email or "").lower()
+    for attendee in call.attendees:
+        email = str(attendee.get("email") or "").strip().lower() if isinstance(attendee, dict) else ""
+        if email and not is_internal_email(email, organizer):
+            return {"name": str(attendee.get("name") or ""), "email": email}
+    for raw in call.participants:
+        email = str(raw).strip().lower()
+        if email and not is_internal_email(email, organizer):
+            return {"name": "", "email": email}
+    return None
+
+
+@transaction.atomic
+def call_create_lead(*, call: Call, actor: Any) -> Lead:
+    """ "Create a new lead from this call": the outside attendee becomes a lead (or the lead that
+    already has that address is used), and the call is matched to it as a person's choice."""
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    if call.lead_id:
+        raise DomainError("This call is already matched to a lead.")
+    person = call_new_lead_details(call=call)
+    if person is None:
+        raise InvalidInput("Nobody from outside your team is on this call: add the lead under Leads, then confirm it.")
+    label = actor.get_username() if getattr(actor, "is_authenticated", False) else "someone"
+    result = lead_intake(
+        data=LeadData.build(name=person["name"], email=person["email"]), source="call", actor_label=label, via="call"
+    )
+    call_confirm_match(call=call, lead=result.lead, actor=actor)
+    return result.lead

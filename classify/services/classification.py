@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from classify.clients import anthropic as anthropic_client
-from classify.cues import has_unsubscribe_intent
+from classify.cues import has_unsubscribe_intent, unsubscribe_word_mentioned
 from classify.local_model import load_model
 from classify.models import Backend, Classification, ClassificationChange, Label, PromptVersion
 from classify.services.prompts import prompt_ensure_champion
@@ -103,6 +103,10 @@ def classify_text(
                 )
     if verdict.unsubscribe_intent and verdict.label != Label.NEGATIVE:
         verdict.review_reasons.append(f"Asks to stop email, yet labelled {verdict.label}.")
+    elif verdict.label != Label.NEGATIVE and (word := unsubscribe_word_mentioned(text)):
+        verdict.review_reasons.append(
+            f"Mentions “{word}” but does not ask to stop email; check the {verdict.label} label."
+        )
     if verdict.label == Label.NEGATIVE and verdict.confidence < settings.CLASSIFY_LOST_THRESHOLD:
         verdict.review_reasons.append(
             f"Negative at {verdict.confidence:.0%}, below the {settings.CLASSIFY_LOST_THRESHOLD:.0%} needed to close the lead."

@@ -93,7 +93,7 @@ def test_send_action_queues_an_outbound_draft_not_an_email(admin_client, mailout
 def test_sent_proposal_is_read_only_and_new_version_action_copies_it(admin_client):
     proposal = sent_proposal()
     page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
-    assert 'name="title"' not in page and "Open the page the lead sees" in page
+    assert 'name="title"' not in page and "Preview what the lead sees" in page
     admin_client.post("/admin/billing/proposal/", {"action": "create_new_version", "_selected_action": [proposal.pk]})
     assert Proposal.objects.filter(family=proposal.family, version=2, status="draft").exists()
 
@@ -119,3 +119,45 @@ def test_payment_list_shows_failed_payments(admin_client):
     )
     page = admin_client.get("/admin/billing/payment/?status__exact=failed").content.decode()
     assert "$1.00" in page
+
+
+# --- a sent proposal reads as a record: prices as money, versions, the lead's view -------------
+
+
+def test_sent_proposal_shows_unit_prices_as_money_and_lines_are_read_only(admin_client):
+    proposal = sent_proposal()
+    page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
+    assert "$500.00" in page and "$1,000.00" in page  # unit price and the 2 x 500 line total
+    assert "None" not in page.split('id="lines-group"')[1].split("</fieldset>")[0]
+    assert 'name="lines-0-unit_price"' not in page and 'name="lines-0-description"' not in page
+
+
+def test_draft_lines_stay_editable_in_major_units(admin_client):
+    from tests.billing.conftest import make_proposal
+
+    proposal = make_proposal()
+    page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
+    assert 'name="lines-0-unit_price"' in page and 'value="500.00"' in page
+
+
+def test_versions_are_listed_with_links(admin_client, admin_user):
+    from billing.services.proposals import proposal_revise
+
+    first = sent_proposal()
+    second = proposal_revise(proposal=first, actor=admin_user)
+    page = admin_client.get(f"/admin/billing/proposal/{second.pk}/change/").content.decode()
+    assert f'href="/admin/billing/proposal/{first.pk}/change/">v1</a>' in page
+    assert f'href="/admin/billing/proposal/{second.pk}/change/">v2</a>' in page and "(this one)" in page
+
+
+def test_preview_link_opens_what_the_lead_sees(admin_client):
+    import re
+
+    proposal = sent_proposal()
+    page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
+    assert "Preview what the lead sees" in page
+    preview = re.search(r'href="(/p/[^"]+/)"[^>]*>Preview what the lead sees', page).group(1)
+    shown = admin_client.get(preview)
+    assert shown.status_code == 200 and proposal.title in shown.content.decode()
+    proposal.refresh_from_db()
+    assert proposal.viewed_at is None  # the owner's preview is not the lead's visit

@@ -40,7 +40,7 @@ def test_one_click_correct_to_negative_records_the_reviewer_and_closes_the_lead(
     queued.refresh_from_db()
     assert (queued.final_label, queued.reviewed_by, queued.needs_review) == ("negative", admin_user, False)
     assert queued.reply.lead.stage == Stage.LOST
-    assert "Saved:" in response.content.decode()
+    assert f"Corrected to negative (declines); {queued.reply.lead} moved to Lost." in response.content.decode()
 
 
 def test_review_url_refuses_get(admin_client, queued) -> None:
@@ -97,3 +97,29 @@ def test_positive_waiting_filter_and_decision_log_pages(admin_client, anthropic_
     response = admin_client.get(reverse("admin:classify_promotiondecision_changelist"))
     assert response.status_code == 200 and "Refused: test." in response.content.decode()
     assert admin_client.get(reverse("admin:classify_promptversion_changelist")).status_code == 200
+
+
+def test_the_reason_shown_is_the_right_one(admin_client, queued) -> None:
+    # "spam" is mentioned, nobody asked to stop: the reason says so, and nothing is suppressed.
+    assert not queued.unsubscribe_intent
+    assert "Asks to stop email" not in queued.review_reason
+    assert "Mentions “spam” but does not ask to stop email" in queued.review_reason
+    html = admin_client.get(reverse("admin:classify_classification_changelist")).content.decode()
+    assert "Mentions “spam”" in html and "Asks to stop email" not in html
+
+
+def test_reply_is_one_line_in_the_list_and_a_block_in_the_form(admin_client, queued) -> None:
+    html = admin_client.get(reverse("admin:classify_classification_changelist")).content.decode()
+    assert '<span class="reply-excerpt" title="Not the usual spam, I&#x27;ll bite. What&#x27;s the catch?">' in html
+    page = admin_client.get(reverse("admin:classify_classification_change", args=[queued.pk])).content.decode()
+    assert '<div class="reply-text">Not the usual spam, I&#x27;ll bite. What&#x27;s the catch?</div>' in page
+    assert page.index("Their words") < page.index("Why it needs review")
+    assert "clientsflow/admin.css" in page  # the stylesheet that keeps the column wide
+
+
+def test_confirming_says_what_happened(admin_client, queued) -> None:
+    url = reverse("admin:classify_classification_review", args=[queued.pk, "positive"])
+    page = admin_client.post(url, follow=True).content.decode()
+    lead = queued.reply.lead
+    lead.refresh_from_db()
+    assert f"Confirmed as positive (wants to talk); {lead} stays in {lead.get_stage_display()}." in page

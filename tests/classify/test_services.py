@@ -98,7 +98,8 @@ def test_unsubscribe_words_in_a_positive_reply_go_to_review_and_suppress_nothing
     reply = InboundReplyFactory(body="Not the usual spam, I'll bite. What's the catch?")
     classification = reply_classify(reply_id=reply.pk)
     assert classification.label == "positive" and classification.needs_review
-    assert "stop email" in classification.review_reason
+    assert "Mentions “spam” but does not ask to stop email" in classification.review_reason
+    assert not classification.unsubscribe_intent
     assert not is_suppressed(reply.from_email)
 
 
@@ -227,3 +228,21 @@ def test_reading_the_champion_writes_nothing_and_ensuring_it_installs_the_builti
     assert first.name == DEFAULT_PROMPT_NAME and first.status == PromptVersion.Status.CHAMPION
     assert prompt_ensure_champion().pk == first.pk and PromptVersion.objects.count() == 1
     assert champion_prompt() == first
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Not the usual spam, I'll bite. What's the catch?", False),
+        ("Add me to your mailing list, happy to hear more.", False),
+        ("Please remove me from your list.", True),
+        ("This is spam.", True),
+        ("Stop spamming me", True),
+        ("Take me off your mailing list", True),
+        ("Bitte austragen", True),
+    ],
+)
+def test_only_a_request_counts_as_asking_to_stop(text: str, asks: bool) -> None:
+    from classify.cues import has_unsubscribe_intent
+
+    assert has_unsubscribe_intent(text) is asks

@@ -251,7 +251,7 @@ def test_admin_edit_then_approve_approves_the_edited_text(client, approver):
     client.force_login(approver)
     url = reverse("admin:outreach_outboundmessage_change", args=[draft.pk])
     page = client.get(url).content.decode()
-    assert "Lead context" in page and "Save and approve exactly this text" in page
+    assert "The conversation so far" in page and "Approve exactly this text" in page
     client.post(
         url,
         {"subject": "Edited subject", "body": "Edited body.", "content_hash": draft.content_hash(), "_approve": "1"},
