@@ -1,4 +1,5 @@
-"""Times on the board: relative for reading at a glance, exact in the owner's zone on hover."""
+"""Times and money on the board: relative times for reading at a glance (exact in the owner's zone
+on hover), amounts as the owner scans them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
+
+from billing.money import currency_exponent, format_money
+from board.selectors import MoneyTotal
 
 register = template.Library()
 
@@ -52,12 +56,58 @@ def reltime(value: datetime | None) -> str:
     exact = exact_time(value)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
-        value.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+        value.astimezone(ZoneInfo("UTC")).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         exact,
         relative_time(value),
     )
 
 
+@register.simple_tag
+def send_status() -> dict[str, object]:
+    """What the header says about sending, read-only from the environment: whether the worker
+    sends approved emails on its own (AUTOSEND_ENABLED) and who mail may go to (SEND_ALLOWLIST)."""
+    allowlist = [str(entry) for entry in settings.SEND_ALLOWLIST]
+    return {
+        "autosend": bool(settings.AUTOSEND_ENABLED),
+        "allowlist": allowlist,
+        "allowlist_text": ", ".join(allowlist) if allowlist else "everyone",
+    }
+
+
 @register.filter
 def owner_time(value: datetime | None) -> str:
     return exact_time(value) if value else ""
+
+
+def short_money(minor: int, currency: str) -> str:
+    """Money as the owner scans it: `$4,500` for whole amounts, `$4,500.50` otherwise."""
+    text = format_money(minor, currency)
+    exponent = currency_exponent(currency)
+    if exponent and minor % (10**exponent) == 0:
+        head, _, tail = text.rpartition(".")
+        # "4,500.00 CHF" keeps its code after the number.
+        text = head + tail[exponent:]
+    return text
+
+
+@register.filter
+def money(minor: int | None, currency: str = "") -> str:
+    """`{{ lead.value_minor|money:lead.value_currency }}` -> "$4,500"; empty when there is no value."""
+    if minor is None or not currency:
+        return ""
+    return short_money(int(minor), currency)
+
+
+@register.simple_tag
+def money_total(total: MoneyTotal | None) -> str:
+    """A board total: the default currency's amount, "+ other currencies" when some were left out."""
+    if total is None:
+        return ""
+    text = short_money(total.minor, total.currency)
+    if total.other_currencies:
+        return format_html(
+            '{} <span class="other-currencies" title="Not added in: {}">+ other currencies</span>',
+            text,
+            ", ".join(total.other_currencies),
+        )
+    return text
