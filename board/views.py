@@ -128,6 +128,7 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
         "rendered_at": now,
         "granted": granted,
         "money": money,
+        "owner_timezone": settings.OWNER_TIMEZONE,
     }
     return render_to_string("board/_board_body.html", context)
 

@@ -602,6 +602,23 @@
     columns.scrollLeft += event.deltaY;
   }
 
+  /* A card's exact arrival time in the owner's zone, as its title, when first pointed at. */
+  const timeFormats = {};
+  function onTimeHover(event) {
+    const time = event.target.closest && event.target.closest(".card time[datetime]");
+    if (!time || time.title) return;
+    const columns = document.getElementById("columns");
+    const zone = (columns && columns.dataset.zone) || undefined;
+    const key = zone || "local";
+    try {
+      timeFormats[key] = timeFormats[key] || new Intl.DateTimeFormat("en-GB", {
+        weekday: "short", day: "numeric", month: "short", year: "numeric",
+        hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone, timeZoneName: "short",
+      });
+      time.title = timeFormats[key].format(new Date(time.dateTime));
+    } catch (error) { /* an unknown zone: the relative time stays on its own */ }
+  }
+
   function onKeydown(event) {
     if (event.key === "Escape" && openCard()) {
       closeMenu({ focus: true });
@@ -864,6 +881,8 @@
   document.addEventListener("click", onConfirmActionClick);
   document.addEventListener("click", onDocumentClick);
   document.addEventListener("keydown", onKeydown);
+  document.addEventListener("mouseover", onTimeHover);
+  document.addEventListener("focusin", onTimeHover);
   document.addEventListener("wheel", onWheel, { passive: false });
   // A swap (search, filters, a bulk move) may replace the card the shared menu sits in.
   document.addEventListener("htmx:beforeSwap", () => closeMenu());
