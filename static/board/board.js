@@ -25,22 +25,33 @@
   let hideTimer = null;
   let undoAction = null;
 
+  /* The banner; with `undo`, an Undo button for UNDO_SECONDS (added only then, so the banner's
+   * text is only ever what it says). */
   function banner(text, tone, undo) {
     const el = document.getElementById("move-status");
     if (!el) return;
     clearTimeout(hideTimer);
     const textEl = el.querySelector(".move-status-text") || el;
-    const undoButton = el.querySelector(".move-undo");
+    let undoButton = el.querySelector(".move-undo");
     el.hidden = false;
     el.dataset.tone = tone;
     textEl.textContent = text;
     undoAction = undo || null;
-    if (undoButton) undoButton.hidden = !undo;
+    if (undo && !undoButton) {
+      undoButton = document.createElement("button");
+      undoButton.type = "button";
+      undoButton.className = "move-undo";
+      undoButton.textContent = "Undo";
+      el.appendChild(undoButton);
+    } else if (!undo && undoButton) {
+      undoButton.remove();
+    }
     if (tone === "good") {
       hideTimer = setTimeout(() => {
         el.hidden = true;
         undoAction = null;
-        if (undoButton) undoButton.hidden = true;
+        const button = el.querySelector(".move-undo");
+        if (button) button.remove();
       }, undo ? UNDO_SECONDS * 1000 : 6000);
     }
   }
@@ -319,8 +330,6 @@
     const undo = undoAction;
     if (!undo) return;
     undoAction = null;
-    const button = document.querySelector("#move-status .move-undo");
-    if (button) button.hidden = true;
     banner("Undoing…", "busy");
     const data = new FormData();
     data.set("csrfmiddlewaretoken", csrfToken());
@@ -420,7 +429,10 @@
       const card = document.getElementById(dialog.dataset.card || "");
       focusToggle(card);
     });
-    form.addEventListener("htmx:beforeSwap", (event) => {
+    // htmx fires beforeSwap on the form's target (the card), so listen where it bubbles to.
+    document.body.addEventListener("htmx:beforeSwap", (event) => {
+      const config = event.detail.requestConfig;
+      if (!config || config.elt !== form) return;
       // A refusal (4xx) is shown in the dialog: the server retargets it to #value-error.
       if (event.detail.xhr.status >= 400 && event.detail.xhr.status < 500) {
         event.detail.shouldSwap = true;
@@ -885,7 +897,11 @@
   document.addEventListener("focusin", onTimeHover);
   document.addEventListener("wheel", onWheel, { passive: false });
   // A swap (search, filters, a bulk move) may replace the card the shared menu sits in.
-  document.addEventListener("htmx:beforeSwap", () => closeMenu());
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const m = menu();
+    const target = event.detail && event.detail.target;
+    if (m && !m.hidden && target && target.contains(m)) closeMenu();
+  });
   document.addEventListener("DOMContentLoaded", () => {
     document.documentElement.classList.add("js");
     initValueDialog();
