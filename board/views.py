@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -536,8 +537,8 @@ def board_bulk(request: HttpRequest) -> HttpResponse:
     failed: list[dict[str, str]] = []
     for raw in ids:
         try:
-            valid_ids.append(str(Lead._meta.get_field("public_id").to_python(raw)))
-        except Exception:
+            valid_ids.append(str(uuid.UUID(raw)))
+        except ValueError:
             failed.append({"lead": raw, "name": raw, "error": "This is not a lead's id; reload the board."})
     leads = {str(lead.public_id): lead for lead in Lead.objects.filter(public_id__in=valid_ids)}
     moved: list[str] = []

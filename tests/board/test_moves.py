@@ -217,3 +217,13 @@ def test_all_checks_lists_only_what_is_clear(staff_client):
     chips, clear = html.split('<details class="all-clear">')
     assert "New leads not yet seen" in chips and "New leads not yet seen" not in clear
     assert "Drafts awaiting approval" in clear and "Drafts awaiting approval" not in chips
+
+
+def test_bulk_reports_an_id_that_is_not_a_lead(staff_client):
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    data = {"to_stage": "contacted", "next": "/board/", "lead": [str(lead.public_id), "not-a-uuid"]}
+    body = staff_client.post("/board/bulk/", data, headers=JSON).json()
+    assert body["moved"] == [str(lead.public_id)]
+    assert body["failed"] == [
+        {"lead": "not-a-uuid", "name": "not-a-uuid", "error": "This is not a lead's id; reload the board."}
+    ]
