@@ -35,6 +35,7 @@ from billing.money import to_minor
 from board.forms import BoardFilterForm, BulkMoveForm, MarkSeenForm, MoveForm, UndoForm, ValueForm
 from board.selectors import (
     BoardMoney,
+    Card,
     Column,
     board_column_page,
     board_columns,
@@ -43,11 +44,12 @@ from board.selectors import (
     lead_timeline,
     needs_you,
 )
-from board.templatetags.board import short_money
+from board.templatetags.board import confirm_shared, short_money
 from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
 from clientsflow.site import site_settings
+from leads.cards import CardConfirm
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
 from leads.selectors import (
@@ -102,6 +104,16 @@ def _with_totals(columns: list[Column], money: BoardMoney) -> list[Column]:
     return columns
 
 
+def _confirm_specs(cards: list[Card]) -> list[CardConfirm]:
+    """Each distinct shared part of the cards' confirm specs, to render once (_confirm_specs.html)."""
+    specs: dict[tuple[str, ...], CardConfirm] = {}
+    for card in cards:
+        for action in card.actions:
+            if action.confirm is not None:
+                specs.setdefault(confirm_shared(action.confirm), action.confirm)
+    return list(specs.values())
+
+
 def _render_body(filters: BoardFilters, granted: Granted) -> str:
     now = timezone.now()
     summary = board_summary(filters, now=now)
@@ -130,6 +142,7 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
         "granted": granted,
         "money": money,
         "owner_timezone": settings.OWNER_TIMEZONE,
+        "confirm_specs": _confirm_specs([card for column in columns for card in column.cards]),
     }
     return render_to_string("board/_board_body.html", context)
 
@@ -239,6 +252,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             {
                 "csrf_token": _CSRF_MARKER,
                 "cards": cards,
+                "confirm_specs": _confirm_specs(cards),
                 "stage": stage,
                 "next_cursor": next_cursor,
                 "filter_query": filters.querystring(),

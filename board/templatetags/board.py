@@ -3,6 +3,7 @@ on hover), amounts as the owner scans them."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 
 from billing.money import currency_exponent, format_money
 from board.selectors import MoneyTotal
+from leads.cards import CardConfirm
 
 register = template.Library()
 
@@ -86,6 +88,17 @@ def cardtime(value: datetime | None) -> str:
         value.astimezone(ZoneInfo("UTC")).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         relative_time(value),
     )
+
+
+def confirm_shared(confirm: CardConfirm) -> tuple[str, ...]:
+    """The part of a card action's confirm spec every card shares (not its prompt or badge)."""
+    return (confirm.reason_label, confirm.confirm_label, confirm.keep_label, confirm.busy_label, confirm.detail)
+
+
+@register.filter
+def confirm_key(confirm: CardConfirm) -> str:
+    """A short stable name for the shared part, so it is on the page once, not once per card."""
+    return hashlib.sha256("\x1f".join(confirm_shared(confirm)).encode()).hexdigest()[:10]
 
 
 @register.filter

@@ -699,8 +699,17 @@
 
   /* Resolves with the trimmed reason, or null when the owner keeps things as they are (the
    * "Keep it" button, Escape). Focus goes to the reason field, then back to the pill. */
+  /* The action's confirm spec: the parts every card shares (labels, detail) are on the page once
+   * (`[data-confirm-spec]`, named by the link's `data-confirm`), the card's own (prompt, badge) on
+   * the link. */
+  function confirmData(action) {
+    const key = action.dataset.confirm;
+    const shared = key ? document.querySelector(`[data-confirm-spec="${key}"]`) : null;
+    return Object.assign({}, shared ? shared.dataset : {}, action.dataset);
+  }
+
   function askConfirm(action) {
-    const d = action.dataset;
+    const d = confirmData(action);
     const card = action.closest(".card");
     const cardName = card && card.querySelector(".card-link") ? card.querySelector(".card-link").textContent.trim() : "";
     if (typeof HTMLDialogElement !== "function") {
@@ -770,7 +779,7 @@
 
   /* Show the change on the card at once; returns a function that puts the card back. */
   function markBusy(card, action) {
-    const d = action.dataset;
+    const d = confirmData(action);
     const badges = Array.from(card.querySelectorAll(".badges > li"));
     const badge = d.confirmBadge ? badges.find((li) => li.textContent.trim() === d.confirmBadge) : null;
     const before = badge ? { text: badge.textContent, className: badge.className } : null;
