@@ -3,6 +3,10 @@ owner; badges say where money stands."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db.models import F, Sum
+
 from billing.models import Payment, Proposal
 from leads.cards import Badge
 
@@ -40,3 +44,17 @@ def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
         if badge not in result.setdefault(lead_id, []):
             result[lead_id].append(badge)
     return result
+
+
+def payments_received_between(*, start: datetime, end: datetime) -> dict[str, int]:
+    """Money received with `start <= paid_at < end`, less refunds, in minor units per currency:
+    the payments Stripe marked paid (and those later refunded, net of the refund). One query."""
+    rows = (
+        Payment.objects.filter(
+            status__in=[Payment.Status.PAID, Payment.Status.REFUNDED], paid_at__gte=start, paid_at__lt=end
+        )
+        .order_by()
+        .values("currency")
+        .annotate(amount=Sum(F("amount_minor") - F("refunded_minor")))
+    )
+    return {row["currency"]: int(row["amount"] or 0) for row in rows if row["amount"]}

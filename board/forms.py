@@ -47,3 +47,38 @@ class MoveForm(forms.Form):
 class MarkSeenForm(forms.Form):
     up_to = forms.DateTimeField()
     next = forms.CharField(required=False, max_length=2000)
+
+
+class UndoForm(forms.Form):
+    change = forms.IntegerField(min_value=1)
+    next = forms.CharField(required=False, max_length=2000)
+
+
+class ValueForm(forms.Form):
+    amount = forms.CharField(required=False, max_length=30)
+    currency = forms.CharField(required=False, max_length=3)
+    next = forms.CharField(required=False, max_length=2000)
+
+    def error_message(self) -> str:
+        if "currency" in self.errors:
+            return "Give the currency as a three-letter code such as USD or EUR."
+        return "Type the amount as digits, e.g. 4500 or 4500.50."
+
+
+class BulkMoveForm(forms.Form):
+    to_stage = forms.ChoiceField(choices=Stage.choices)
+    reason = forms.CharField(required=False, max_length=255)
+    next = forms.CharField(required=False, max_length=2000)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("to_stage") == Stage.LOST and not (data.get("reason") or "").strip():
+            raise forms.ValidationError("Say why these leads were lost: a reason is required.")
+        return data
+
+    def error_message(self) -> str:
+        if "to_stage" in self.errors:
+            return "Choose the stage to move the selected leads to."
+        if self.non_field_errors():
+            return str(self.non_field_errors()[0])
+        return "The selection could not be read; reload the board and try again."

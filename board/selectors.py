@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
-from billing.selectors import failed_payments_count, payment_badges, payments_needing_review_count
+from billing.selectors import (
+    failed_payments_count,
+    payment_badges,
+    payments_needing_review_count,
+    payments_received_between,
+)
 from bookings.selectors import blocked_invites_count, booking_badges, booking_card_actions
 from calls.selectors import calls_sync_failed_count, calls_unmatched_count, failed_sync_badges
 from classify.selectors import classification_timeline, positive_waiting_count, reply_badges, review_queue_count
 from clientsflow.integrations import integration_alerted_count, integration_label, integration_url
+from clientsflow.site import site_settings
 from leads.cards import Badge, CardAction
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage
 from leads.selectors import (
@@ -29,6 +37,7 @@ from leads.selectors import (
     board_column_leads,
     board_column_page_leads,
     board_summary,
+    board_value_totals,
     encode_cursor,
     lead_event_entries,
     lead_stage_entries,
@@ -199,6 +208,15 @@ class Card:
         return Stage.LOST in ALLOWED_MOVES[Stage(self.lead.stage)]
 
 
+@dataclass(frozen=True)
+class MoneyTotal:
+    """An amount in the default currency, and whether other currencies were left out of it."""
+
+    minor: int
+    currency: str
+    other_currencies: tuple[str, ...] = ()
+
+
 @dataclass
 class Column:
     stage: str
@@ -206,6 +224,7 @@ class Column:
     count: int
     cards: list[Card]
     next_cursor: str = ""
+    total: MoneyTotal | None = None  # the column's deal value (set by the view from `board_money`)
 
 
 def _cards(leads: list[Lead]) -> list[Card]:
@@ -273,3 +292,48 @@ def lead_timeline(lead: Lead, *, limit: int = TIMELINE_LIMIT) -> list[TimelineEn
     entries = [*classification_timeline(lead), *lead_event_entries(lead), *lead_stage_entries(lead)]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
+
+
+# --- Money on the board: column totals, the weighted forecast, this month's revenue --------------
+
+# Stages whose deals are still open: the forecast weighs these (paid is revenue, lost is gone).
+OPEN_STAGES = [stage for stage in PIPELINE_ORDER if stage not in (Stage.PAID, Stage.LOST)]
+
+
+def _in_default(per_currency: dict[str, int], currency: str) -> MoneyTotal:
+    others = tuple(sorted(code for code, amount in per_currency.items() if code != currency and amount))
+    return MoneyTotal(per_currency.get(currency, 0), currency, others)
+
+
+@dataclass(frozen=True)
+class BoardMoney:
+    columns: dict[str, MoneyTotal]  # per stage, the filters applied
+    forecast: MoneyTotal  # open stages, each weighted by its win probability
+    paid_this_month: MoneyTotal  # payments received since the 1st, in the owner's zone
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight on the 1st of `now`'s month in the owner's zone (an aware datetime)."""
+    local = now.astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def board_money(filters: BoardFilters, *, now: datetime | None = None) -> BoardMoney:
+    """Column totals (one SUM grouped by stage and currency), the weighted forecast from them and
+    the settings' stage probabilities, and this month's revenue (one billing query)."""
+    now = now or timezone.now()
+    config = site_settings()
+    currency = config.default_currency.upper()
+    totals = board_value_totals(filters, now=now)
+    columns = {stage: _in_default(totals.get(stage, {}), currency) for stage in PIPELINE_ORDER}
+    weighted: dict[str, int] = {}
+    for stage in OPEN_STAGES:
+        for code, amount in totals.get(stage, {}).items():
+            # Integer arithmetic, rounded half up once per stage: no floats near money.
+            weighted[code] = weighted.get(code, 0) + (amount * config.stage_probability(stage) + 50) // 100
+    paid = payments_received_between(start=month_start(now), end=now)
+    return BoardMoney(
+        columns=columns,
+        forecast=_in_default(weighted, currency),
+        paid_this_month=_in_default(paid, currency),
+    )

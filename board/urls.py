@@ -11,9 +11,13 @@ urlpatterns = [
     path("board/column/<str:stage>/", views.board_column, name="board-column"),
     path("board/needs-you/", views.board_needs_you, name="board-needs-you"),
     path("board/seen/", views.board_mark_seen, name="board-mark-seen"),
+    path("board/bulk/", views.board_bulk, name="board-bulk"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
     path("board/lead/<uuid:public_id>/card/", views.lead_card, name="lead-card"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
+    path("board/lead/<uuid:public_id>/undo/", views.lead_undo_move, name="lead-move-undo"),
+    path("board/lead/<uuid:public_id>/value/", views.lead_value, name="lead-value"),
     path(
         "board/lead/<uuid:public_id>/duplicates/<int:pk>/merge/",
         views.lead_duplicate_merge,

@@ -9,13 +9,17 @@ changes what the board shows bumps the version, so all web processes sharing the
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import uuid
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -24,15 +28,29 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from board.forms import BoardFilterForm, MarkSeenForm, MoveForm
-from board.selectors import board_column_page, board_columns, card_for, lead_timeline, needs_you
+from billing.money import to_minor
+from board.forms import BoardFilterForm, BulkMoveForm, MarkSeenForm, MoveForm, UndoForm, ValueForm
+from board.selectors import (
+    BoardMoney,
+    Card,
+    Column,
+    board_column_page,
+    board_columns,
+    board_money,
+    card_for,
+    lead_timeline,
+    needs_you,
+)
+from board.templatetags.board import confirm_shared, short_money
 from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
-from leads.models import PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
+from clientsflow.site import site_settings
+from leads.cards import CardConfirm
+from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
 from leads.selectors import (
     CARD_FIELDS,
@@ -44,8 +62,9 @@ from leads.selectors import (
     lead_stage_history,
 )
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge, possible_duplicates_for_lead
+from leads.services.owner_edits import lead_value_set
 from leads.services.seen import leads_mark_seen
-from leads.services.stages import lead_mark_seen, lead_move_stage, stage_label
+from leads.services.stages import lead_mark_seen, lead_move_stage, lead_move_undo, stage_label
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +98,27 @@ def _board_url(filters: BoardFilters) -> str:
     return f"{BOARD_URL}?{query}" if query else BOARD_URL
 
 
+def _with_totals(columns: list[Column], money: BoardMoney) -> list[Column]:
+    for column in columns:
+        column.total = money.columns.get(column.stage)
+    return columns
+
+
+def _confirm_specs(cards: list[Card]) -> list[CardConfirm]:
+    """Each distinct shared part of the cards' confirm specs, to render once (_confirm_specs.html)."""
+    specs: dict[tuple[str, ...], CardConfirm] = {}
+    for card in cards:
+        for action in card.actions:
+            if action.confirm is not None:
+                specs.setdefault(confirm_shared(action.confirm), action.confirm)
+    return list(specs.values())
+
+
 def _render_body(filters: BoardFilters, granted: Granted) -> str:
     now = timezone.now()
     summary = board_summary(filters, now=now)
-    columns = board_columns(filters, now=now, summary=summary)
+    money = board_money(filters, now=now)
+    columns = _with_totals(board_columns(filters, now=now, summary=summary), money)
     context = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,
@@ -104,12 +140,56 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
         "filter_query": filters.querystring(),
         "rendered_at": now,
         "granted": granted,
+        "money": money,
+        "owner_timezone": settings.OWNER_TIMEZONE,
+        "confirm_specs": _confirm_specs([card for column in columns for card in column.cards]),
     }
     return render_to_string("board/_board_body.html", context)
 
 
 def _render_needs_you() -> str:
-    return render_to_string("board/_needs_you.html", {"items": needs_you()})
+    items = needs_you()
+    return render_to_string("board/_needs_you.html", {"items": items, "clear": [i for i in items if not i.count]})
+
+
+def _filters_of(url: str) -> BoardFilters:
+    """The filters of the board page a request came from (its `next`), so totals match what it shows."""
+    return BoardFilterForm(QueryDict(urlsplit(url).query)).filters()
+
+
+def _totals_html(filters: BoardFilters, stages: list[str]) -> dict[str, str]:
+    """Fresh column headers (count and total) for `stages` and the forecast bar, as out-of-band
+    swaps: what a move or a value change sends back so the board's figures match the database."""
+    now = timezone.now()
+    counts = board_summary(filters, now=now).counts
+    money = board_money(filters, now=now)
+    heads: dict[str, str] = {
+        stage: render_to_string(
+            "board/_column_head.html",
+            {
+                "oob": True,
+                "column": Column(
+                    stage=stage,
+                    label=Stage(stage).label,
+                    count=counts.get(stage, 0),
+                    cards=[],
+                    total=money.columns.get(stage),
+                ),
+            },
+        )
+        for stage in dict.fromkeys(stages)
+        if stage in PIPELINE_ORDER
+    }
+    heads["money"] = render_to_string("board/_board_money.html", {"oob": True, "money": money, "filters": filters})
+    return heads
+
+
+def _move_buttons() -> list[tuple[str, str, str]]:
+    """(stage, label, the stages it can be reached from) for the one shared "Move to…" menu."""
+    return [
+        (stage, Stage(stage).label, " ".join(s for s in PIPELINE_ORDER if stage in ALLOWED_MOVES[Stage(s)]))
+        for stage in PIPELINE_ORDER
+    ]
 
 
 @never_cache
@@ -124,7 +204,16 @@ def board(request: HttpRequest) -> HttpResponse:
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
     else:
-        response = render(request, "board/board.html", {"body": body, "filters": filters})
+        response = render(
+            request,
+            "board/board.html",
+            {
+                "body": body,
+                "filters": filters,
+                "move_buttons": _move_buttons(),
+                "default_currency": site_settings().default_currency,
+            },
+        )
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
 
@@ -163,6 +252,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             {
                 "csrf_token": _CSRF_MARKER,
                 "cards": cards,
+                "confirm_specs": _confirm_specs(cards),
                 "stage": stage,
                 "next_cursor": next_cursor,
                 "filter_query": filters.querystring(),
@@ -238,8 +328,9 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
     except (Lead.DoesNotExist, ValueError):
         return _move_refused(request, "This lead no longer exists; reload the board.", 404, next_url)
     to_stage = form.cleaned_data["to_stage"]
+    from_stage = lead.stage
     try:
-        lead_move_stage(
+        change = lead_move_stage(
             lead=lead,
             to_stage=to_stage,
             actor=request.user,
@@ -263,7 +354,16 @@ def lead_move(request: HttpRequest, public_id: str) -> HttpResponse:
             {"card": card_for(lead), "board_url": next_url, "granted": granted_for(request.user)},
             request,
         )
-        return JsonResponse({"ok": True, "message": message, "stage": to_stage, "card": card_html})
+        return JsonResponse(
+            {
+                "ok": True,
+                "message": message,
+                "stage": to_stage,
+                "card": card_html,
+                "undo": {"url": reverse("board:lead-move-undo", args=[lead.public_id]), "change": change.pk},
+                "totals": _totals_html(_filters_of(next_url), [from_stage, to_stage]),
+            }
+        )
     messages.success(request, message)
     return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")
 
@@ -340,3 +440,162 @@ def lead_card(request: HttpRequest, public_id: str) -> HttpResponse:
         "board/_card.html",
         {"card": card_for(lead), "board_url": board_url, "granted": granted_for(request.user)},
     )
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_undo_move(request: HttpRequest, public_id: str) -> HttpResponse:
+    """ "Undo" on the toast after a move: the lead goes back where it was, through the stage
+    service (refused with the reason when it moved again since)."""
+    form = UndoForm(request.POST)
+    next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
+    if not form.is_valid():
+        return _move_refused(request, "The undo could not be read; reload the board.", 400, next_url)
+    try:
+        lead = Lead.objects.get(public_id=public_id)
+    except (Lead.DoesNotExist, ValueError):
+        return _move_refused(request, "This lead no longer exists; reload the board.", 404, next_url)
+    before = lead.stage
+    try:
+        back = lead_move_undo(lead=lead, change_id=form.cleaned_data["change"], actor=request.user)
+    except StageConflict as exc:
+        return _move_refused(request, str(exc), 409, next_url)
+    except (IllegalStageMove, InvalidInput, DomainError) as exc:
+        return _move_refused(request, str(exc), 422, next_url)
+    message = f"Undone: {lead} is back in {stage_label(back.to_stage)}."
+    if wants_json(request):
+        card_html = render_to_string(
+            "board/_card.html",
+            {"card": card_for(lead), "board_url": next_url, "granted": granted_for(request.user)},
+            request,
+        )
+        return JsonResponse(
+            {
+                "ok": True,
+                "message": message,
+                "stage": back.to_stage,
+                "card": card_html,
+                "totals": _totals_html(_filters_of(next_url), [before, back.to_stage]),
+            }
+        )
+    messages.success(request, message)
+    return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_value(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Set a deal's value from the board's card menu (an HTMX form): answers with the card and,
+    out of band, its column's header and the forecast, so the totals on screen follow at once."""
+    form = ValueForm(request.POST)
+    next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
+    htmx = getattr(request, "htmx", None)
+
+    def refused(message: str, status: int) -> HttpResponse:
+        if htmx:
+            response = HttpResponse(message, status=status)
+            response["HX-Retarget"] = "#value-error"
+            response["HX-Reswap"] = "innerHTML"
+            return response
+        messages.error(request, f"Value not saved: {message}")
+        return HttpResponseRedirect(next_url)
+
+    try:
+        lead = Lead.objects.get(public_id=public_id, merged_into__isnull=True)
+    except (Lead.DoesNotExist, ValueError):
+        return refused("This lead no longer exists; reload the board.", 404)
+    if not form.is_valid():
+        return refused(form.error_message(), 422)
+    amount = form.cleaned_data["amount"].strip().lstrip("$€£¥").strip()
+    currency = (form.cleaned_data["currency"] or site_settings().default_currency).strip().upper()
+    try:
+        minor = to_minor(amount, currency) if amount else None
+        changed = lead_value_set(lead=lead, amount_minor=minor, currency=currency, actor=request.user, by_staff=True)
+    except (InvalidInput, DomainError) as exc:
+        return refused(str(exc), 422)
+    card = card_for(lead)
+    value_text = short_money(lead.value_minor, lead.value_currency) if lead.value_minor is not None else ""
+    message = f"Saved: {lead}'s value is {value_text}." if lead.value_minor is not None else f"Cleared {lead}'s value."
+    if not changed:
+        message = f"{lead}'s value was already {value_text}." if lead.value_minor is not None else "Nothing to change."
+    logger.info("board.lead_value_set", extra={"lead_id": lead.pk, "changed": changed})
+    if htmx:
+        totals = _totals_html(_filters_of(next_url), [lead.stage])
+        html = render_to_string(
+            "board/_card.html", {"card": card, "board_url": next_url, "granted": granted_for(request.user)}, request
+        )
+        response = HttpResponse(html + "".join(totals.values()))
+        response["HX-Trigger"] = json.dumps({"board:saved": {"message": message}})
+        return response
+    messages.success(request, message)
+    return HttpResponseRedirect(f"{next_url.split('#')[0]}#card-{lead.public_id}")
+
+
+BULK_LIMIT = 200
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def board_bulk(request: HttpRequest) -> HttpResponse:
+    """Move (or mark lost, with a reason) the selected cards in one request: each lead through the
+    stage service on its own, so one refusal never stops the others; each refusal is reported."""
+    form = BulkMoveForm(request.POST)
+    next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
+    if not form.is_valid():
+        return _move_refused(request, form.error_message(), 400, next_url)
+    ids = request.POST.getlist("lead")[:BULK_LIMIT]
+    expected = dict(zip(ids, request.POST.getlist("expected"), strict=False))
+    to_stage = form.cleaned_data["to_stage"]
+    reason = form.cleaned_data["reason"]
+    valid_ids = []
+    failed: list[dict[str, str]] = []
+    for raw in ids:
+        try:
+            valid_ids.append(str(uuid.UUID(raw)))
+        except ValueError:
+            failed.append({"lead": raw, "name": raw, "error": "This is not a lead's id; reload the board."})
+    leads = {str(lead.public_id): lead for lead in Lead.objects.filter(public_id__in=valid_ids)}
+    moved: list[str] = []
+    for public_id in valid_ids:
+        lead = leads.get(public_id)
+        if lead is None:
+            failed.append({"lead": public_id, "name": public_id, "error": "This lead no longer exists."})
+            continue
+        try:
+            lead_move_stage(
+                lead=lead,
+                to_stage=to_stage,
+                actor=request.user,
+                reason=reason,
+                expected_stage=expected.get(public_id) or None,
+            )
+        except DomainError as exc:
+            failed.append({"lead": public_id, "name": str(lead), "error": str(exc)})
+            continue
+        lead_mark_seen(lead=lead)
+        moved.append(public_id)
+    target = stage_label(to_stage)
+    message = f"Moved {len(moved)} lead{'s' if len(moved) != 1 else ''} to {target}."
+    if failed:
+        message += f" {len(failed)} not moved: " + "; ".join(f"{f['name']}: {f['error']}" for f in failed)
+    logger.info("board.bulk_moved", extra={"to_stage": to_stage, "moved": len(moved), "failed": len(failed)})
+    if wants_json(request):
+        return JsonResponse(
+            {"ok": not failed, "moved": moved, "failed": failed, "message": message, "stage": to_stage},
+            status=200,
+        )
+    if moved:
+        messages.success(request, f"Moved {len(moved)} lead{'s' if len(moved) != 1 else ''} to {target}.")
+    for failure in failed:
+        messages.error(request, f"Not moved: {failure['name']}: {failure['error']}")
+    return HttpResponseRedirect(next_url)
+
+
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "board" / "favicon.svg"
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on every page (the admin's too): the board's icon."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")

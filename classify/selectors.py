@@ -35,8 +35,16 @@ def latest_by_lead(lead_ids: list[int]) -> dict[int, Classification]:
     latest: dict[int, Classification] = {}
     rows = (
         Classification.objects.filter(reply__lead_id__in=lead_ids)
-        .select_related("reply")
-        .only("label", "final_label", "needs_review", "confidence", "reply__lead_id", "reply__received_at")
+        .select_related("reply", "reply__lead")
+        .only(
+            "label",
+            "final_label",
+            "needs_review",
+            "confidence",
+            "reply__lead_id",
+            "reply__received_at",
+            "reply__lead__stage",
+        )
         .order_by("reply__lead_id", "-reply__received_at", "-id")
     )
     for row in rows:
@@ -53,6 +61,16 @@ def review_queue_count() -> int:
     return review_queue().count()
 
 
+# Stages where a positive reply still waits for the owner's answer: once the lead is past Replied
+# (a call booked, a proposal, lost...) the reply has been dealt with and its badge goes.
+WAITING_FOR_ANSWER: frozenset[str] = frozenset({Stage.NEW, Stage.CONTACTED, Stage.REPLIED, Stage.NURTURE})
+
+
+def _waiting_for_answer(classification: Classification) -> bool:
+    lead = classification.reply.lead  # joined by latest_by_lead; always set for these rows
+    return lead is not None and lead.stage in WAITING_FOR_ANSWER
+
+
 def reply_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
     """A badge for the latest classified reply of each card, when it matters: one query."""
     badges: dict[int, list[Badge]] = {}
@@ -61,7 +79,7 @@ def reply_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
             badges[lead_id] = [
                 Badge("Reply needs review", "warn", "The classifier is unsure: confirm it in the admin.")
             ]
-        elif classification.effective_label == Label.POSITIVE:
+        elif classification.effective_label == Label.POSITIVE and _waiting_for_answer(classification):
             badges[lead_id] = [Badge("Positive reply", "good", "They want to talk: answer them.")]
     return badges
 

@@ -13,14 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from leads.models import PIPELINE_ORDER, Lead, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
-CARD_FIELDS = ("id", "public_id", "name", "email", "phone", "company", "source", "stage", "created_at", "seen_at")
+CARD_FIELDS = (
+    "id",
+    "public_id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "source",
+    "stage",
+    "created_at",
+    "seen_at",
+    "value_minor",
+    "value_currency",
+)
 
 # The recency filters of the "new leads" bar: key -> (label, how far back).
 RECENCY_WINDOWS: dict[str, tuple[str, timedelta]] = {
@@ -197,6 +210,22 @@ def lead_for_page(public_id: Any) -> Lead:
 
 def lead_stage_history(lead: Lead) -> QuerySet[StageChange]:
     return lead.stage_changes.select_related("changed_by").order_by("-changed_at", "-id")
+
+
+def board_value_totals(filters: BoardFilters, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Each stage's deal value in minor units, per currency, for the leads the filters match: ONE
+    `SUM ... GROUP BY stage, value_currency` query (leads without a value count for nothing)."""
+    rows = (
+        board_leads(filters, now=now)
+        .filter(value_minor__isnull=False)
+        .order_by()
+        .values("stage", "value_currency")
+        .annotate(total=Sum("value_minor"))
+    )
+    totals: dict[str, dict[str, int]] = {stage: {} for stage in PIPELINE_ORDER}
+    for row in rows:
+        totals.setdefault(row["stage"], {})[row["value_currency"]] = int(row["total"] or 0)
+    return totals
 
 
 # --- The lead's timeline: this app's share ------------------------------------------------------

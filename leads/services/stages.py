@@ -18,15 +18,16 @@ def stage_label(value: str) -> str:
     return Stage(value).label if value in Stage.values else value
 
 
-def check_stage_move(*, lead: Lead, to_stage: str, reason: str = "") -> None:
-    """Raise a domain error when `lead` may not move to `to_stage`."""
+def check_stage_move(*, lead: Lead, to_stage: str, reason: str = "", undoing: bool = False) -> None:
+    """Raise a domain error when `lead` may not move to `to_stage` (`undoing`: putting it back
+    where it just was, which the forward rules need not allow, e.g. Contacted back to New)."""
     if to_stage not in Stage.values:
         raise InvalidInput(f"{to_stage!r} is not a stage.")
     if lead.merged_into_id:
         raise IllegalStageMove("This lead was merged into another; move that one instead.")
     if to_stage == lead.stage:
         raise IllegalStageMove(f"The lead is already in {stage_label(to_stage)}.")
-    if to_stage not in ALLOWED_MOVES[Stage(lead.stage)]:
+    if not undoing and to_stage not in ALLOWED_MOVES[Stage(lead.stage)]:
         allowed = ", ".join(stage_label(s) for s in PIPELINE_ORDER if s in ALLOWED_MOVES[Stage(lead.stage)])
         raise IllegalStageMove(
             f"A lead cannot move from {stage_label(lead.stage)} to {stage_label(to_stage)}."
@@ -46,6 +47,7 @@ def lead_move_stage(
     reason: str = "",
     expected_stage: str | None = None,
     nurture_until: date | None = None,
+    undoing: bool = False,
 ) -> StageChange:
     """Move a lead (by a person or an event), writing history and audit.
 
@@ -57,7 +59,7 @@ def lead_move_stage(
         raise StageConflict(
             f"This lead was moved to {stage_label(locked.stage)} in the meantime; reload to see the latest."
         )
-    check_stage_move(lead=locked, to_stage=to_stage, reason=reason)
+    check_stage_move(lead=locked, to_stage=to_stage, reason=reason, undoing=undoing)
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = actor_label or (user.get_username() if user else "system")
     change = StageChange.objects.create(
@@ -84,6 +86,50 @@ def lead_move_stage(
     for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
         setattr(lead, attr, getattr(locked, attr))
     return change
+
+
+# How long after a move the board offers "Undo" (its toast shows for 10 s; the rest is for a slow
+# connection).
+UNDO_WINDOW_SECONDS = 30
+
+
+@transaction.atomic
+def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
+    """Put a lead back where a move just took it: a move back through `lead_move_stage`, recorded
+    in the history like any other (reason "Undo"), refused when the lead moved again since, when
+    the move was not the lead's latest, or when it is older than `UNDO_WINDOW_SECONDS`."""
+    Lead.objects.select_for_update().filter(pk=lead.pk).first()  # serialize with other moves
+    change = StageChange.objects.filter(pk=change_id, lead_id=lead.pk).first()
+    if change is None or not change.from_stage:
+        raise InvalidInput("There is no move of this lead to undo; reload the board.")
+    latest = StageChange.objects.filter(lead_id=lead.pk).order_by("-changed_at", "-id").first()
+    if latest is None or latest.pk != change.pk:
+        current = Lead.objects.values_list("stage", flat=True).get(pk=lead.pk)
+        raise StageConflict(
+            f"Not undone: this lead was moved again since (it is now in {stage_label(current)}); "
+            "move it by hand if needed."
+        )
+    if (timezone.now() - change.changed_at).total_seconds() > UNDO_WINDOW_SECONDS:
+        raise IllegalStageMove("Too late to undo this move; move the card back by hand.")
+    reason = ""
+    if change.from_stage == Stage.LOST:
+        # Back to Lost: the reason it was lost before, as the stage needs one.
+        previous = (
+            StageChange.objects.filter(lead_id=lead.pk, to_stage=Stage.LOST, pk__lt=change.pk)
+            .order_by("-changed_at", "-id")
+            .values_list("reason", flat=True)
+            .first()
+        )
+        reason = previous or "Undo"
+    back = lead_move_stage(
+        lead=lead,
+        to_stage=change.from_stage,
+        actor=actor,
+        reason=reason or f"Undo: back from {stage_label(change.to_stage)}",
+        expected_stage=change.to_stage,
+        undoing=True,
+    )
+    return back
 
 
 def lead_advance_stage(*, lead: Lead, to_stage: str, actor_label: str, reason: str = "") -> StageChange | None:

@@ -14,6 +14,7 @@ from board.selectors import board_column_page, board_columns, lead_timeline, nee
 from board.templatetags.board import relative_time, reltime
 from classify.models import Classification
 from clientsflow.cache import board_version, board_version_bump
+from clientsflow.site import site_settings
 from leads.models import PIPELINE_ORDER, Lead, LeadEvent, Stage
 from leads.selectors import CARDS_PER_COLUMN, BoardFilters, board_summary, decode_cursor
 from leads.services.seen import leads_mark_seen
@@ -64,6 +65,7 @@ def _queries_of_board_render(client) -> int:
 
 
 def test_board_render_query_count_is_constant_in_the_number_of_leads(staff_client, django_capture_on_commit_callbacks):
+    site_settings()  # the settings row is created (and cached) on its first read, once per install
     make_board_leads(50, prefix="small")
     _invalidate(django_capture_on_commit_callbacks)
     with_50 = _queries_of_board_render(staff_client)

@@ -100,7 +100,7 @@ def test_json_cancel_goes_through_the_service_and_the_board_serves_the_fresh_car
     ).content.decode()
     assert f'id="card-{booked.lead.public_id}"' in card
     assert "Cancelled: " in card and "Cancel call" not in card
-    assert 'name="next" value="/board/?stage=booked"' in card  # the move menu keeps the filters
+    assert "<form" not in card  # the move menu lives once on the board page, not in each card
 
     booked.refresh_from_db()
     assert booked.status == Booking.Status.CANCELLED

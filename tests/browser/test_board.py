@@ -113,7 +113,7 @@ def test_move_by_menu_then_reload(owner_page, board_leads):
     lead = _first_in(Stage.NEW)
     owner_page.goto("/board/")
     card = _card(owner_page, lead)
-    card.locator("summary").click()
+    card.locator(".move-toggle").click()
     card.locator("button[value=contacted]").click()
     status = owner_page.locator("#move-status")
     assert status.inner_text().startswith(("Saving", "Saved"))
@@ -159,7 +159,7 @@ def test_a_newer_change_elsewhere_is_a_conflict_and_rolls_back(owner_page, board
     owner_page.goto("/board/")
     Lead.objects.filter(pk=lead.pk).update(stage=Stage.REPLIED)  # someone else moved it meanwhile
     card = _card(owner_page, lead)
-    card.locator("summary").click()
+    card.locator(".move-toggle").click()
     card.locator("button[value=contacted]").click()
     owner_page.wait_for_selector("#move-status[data-tone=error]")
     assert "in the meantime" in owner_page.locator("#move-status").inner_text()
@@ -171,7 +171,7 @@ def test_a_network_error_rolls_back(owner_page, board_leads):
     owner_page.goto("/board/")
     owner_page.route("**/move/", lambda route: route.abort())
     card = _card(owner_page, lead)
-    card.locator("summary").click()
+    card.locator(".move-toggle").click()
     card.locator("button[value=booked]").click()
     owner_page.wait_for_selector("#move-status[data-tone=error]")
     assert "could not be reached" in owner_page.locator("#move-status").inner_text()
@@ -199,7 +199,7 @@ def test_the_board_works_at_phone_width(new_page, owner, live_server, board_lead
     wait_until(page, "Math.abs(document.getElementById('col-booked').getBoundingClientRect().left) < 30")
     lead = _first_in(Stage.BOOKED)
     card = _card(page, lead)
-    card.locator("summary").click()
+    card.locator(".move-toggle").click()
     card.locator("button[value=call_done]").click()
     page.wait_for_selector("#move-status[data-tone=good]")
     lead.refresh_from_db()
@@ -219,7 +219,7 @@ def _serious_violations(page) -> list[str]:
 
 def test_no_serious_accessibility_violations_on_the_board_and_lead_page(owner_page, board_leads):
     owner_page.goto("/board/")
-    owner_page.locator(".move-menu summary").first.click()  # the open menu is checked too
+    owner_page.locator(".move-toggle").first.click()  # the open menu is checked too
     assert _serious_violations(owner_page) == []
     lead = _first_in(Stage.REPLIED)
     owner_page.goto(f"/board/lead/{lead.public_id}/")
@@ -234,10 +234,12 @@ def test_the_board_without_javascript(new_page, owner, live_server, board_leads)
     lead = _first_in(Stage.NEW)
     card = _card(page, lead)
     assert card.locator(".card-link").get_attribute("href") == f"/board/lead/{lead.public_id}/"
-    card.locator("summary").click()  # <details> opens natively
-    card.locator("button[value=contacted]").click()  # a plain form POST, redirected back
+    card.locator(".card-link").click()  # the lead's page has the stage form
+    page.wait_for_url(f"**/board/lead/{lead.public_id}/")
+    page.locator(".move-form-page button[value=contacted]").click()  # a plain form POST, redirected back
     page.wait_for_selector(".flash-item")
     assert "Saved" in page.locator(".flash-item").inner_text()
+    page.goto("/board/")
     assert page.locator(f"#col-contacted #card-{lead.public_id}").count() == 1
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED

@@ -75,6 +75,20 @@ def test_positive_reply_changes_no_stage_and_shows_a_badge(anthropic_off) -> Non
     assert counts["classify_positive"] == 1 and counts["classify_review"] == 0
 
 
+def test_a_positive_reply_badge_clears_once_the_lead_is_past_replied(anthropic_off) -> None:
+    from board.selectors import card_badges
+    from leads.services.stages import lead_move_stage
+
+    reply = InboundReplyFactory(body="Not sure it's a fit, but happy to chat.")
+    assert reply_classify(reply_id=reply.pk).label == "positive"
+    lead = reply.lead
+    lead.refresh_from_db()
+    assert lead.stage == Stage.REPLIED
+    assert "Positive reply" in [b.label for b in card_badges([lead.pk])[lead.pk]]
+    lead_move_stage(lead=lead, to_stage=Stage.BOOKED, actor_label="booking")
+    assert "Positive reply" not in [b.label for b in card_badges([lead.pk])[lead.pk]]
+
+
 def test_badges_cost_one_query_whatever_the_number_of_leads(anthropic_off, django_assert_num_queries) -> None:
     from classify.selectors import reply_badges
 
