@@ -5,20 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0011_report_indexes'),
-        ('outreach', '0004_suppression_salted_hash'),
+        ("leads", "0011_report_indexes"),
+        ("outreach", "0004_suppression_salted_hash"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='outboundmessage',
-            index=models.Index(fields=['lead', 'status', 'sent_at'], name='outbound_lead_sent_idx'),
+            model_name="outboundmessage",
+            index=models.Index(fields=["lead", "status", "sent_at"], name="outbound_lead_sent_idx"),
         ),
         migrations.AddIndex(
-            model_name='outboundmessage',
-            index=models.Index(fields=['kind', 'status', 'sent_at', 'enrollment', 'step', 'lead'], name='outbound_sent_report_idx'),
+            model_name="outboundmessage",
+            index=models.Index(
+                fields=["kind", "status", "sent_at", "enrollment", "step", "lead"], name="outbound_sent_report_idx"
+            ),
         ),
     ]

@@ -52,7 +52,7 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
         SELECT m.id FROM {messages} m
         WHERE m.lead_id = {{owner}}.lead_id AND m.status = %s AND m.sent_at <= {{owner}}.{{at}}
         ORDER BY m.sent_at DESC, m.id DESC LIMIT 1
-    """
+    """  # noqa: S608 (only table and column names are interpolated; values are parameters)
     reply_owner = last_sent_before.format(owner="r", at="received_at")
     event_owner = last_sent_before.format(owner="e", at="at")
     sql = f"""
