@@ -89,31 +89,54 @@ def candidate_slots(rules: Rules, day: date) -> list[Slot]:
 
 
 def _candidate_times(rules: Rules, day: date) -> list[Interval]:
-    zone = ZoneInfo(rules.host_timezone)
     slots: list[Interval] = []
     for window_start, window_end in windows_for(rules, day):
-        wall = datetime.combine(day, window_start)
-        wall_end = datetime.combine(day, window_end)
-        first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
-        if first is not None and last is not None and last - first == wall_end - wall:
-            # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
-            instant = first
-            while instant + rules.duration <= last:
-                slots.append((instant, instant + rules.duration))
-                instant += rules.interval
-            continue
-        while wall < wall_end:
-            start = local_to_utc(day, wall.time(), zone)
-            if wall.date() != day:
-                break
-            if start is not None:
-                end = start + rules.duration
-                end_wall = end.astimezone(zone).replace(tzinfo=None)
-                if end_wall > wall_end:
-                    break
-                slots.append((start, end))
-            wall += rules.interval
+        slots += _candidate_times_in(rules, day, window_start, window_end)
     return slots
+
+
+def _candidate_times_in(rules: Rules, day: date, window_start: time, window_end: time) -> list[Interval]:
+    zone = ZoneInfo(rules.host_timezone)
+    slots: list[Interval] = []
+    wall = datetime.combine(day, window_start)
+    wall_end = datetime.combine(day, window_end)
+    first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
+    if first is not None and last is not None and last - first == wall_end - wall:
+        # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
+        instant = first
+        while instant + rules.duration <= last:
+            slots.append((instant, instant + rules.duration))
+            instant += rules.interval
+        return slots
+    while wall < wall_end:
+        start = local_to_utc(day, wall.time(), zone)
+        if wall.date() != day:
+            break
+        if start is not None:
+            end = start + rules.duration
+            end_wall = end.astimezone(zone).replace(tzinfo=None)
+            if end_wall > wall_end:
+                break
+            slots.append((start, end))
+        wall += rules.interval
+    return slots
+
+
+def _seconds(value: datetime) -> int:
+    """Whole seconds since the epoch (slots and busy times are on whole seconds or finer: a busy
+    end is rounded up and a busy start down, so rounding only ever widens what is busy)."""
+    return int(value.timestamp() // 1)
+
+
+def _busy_seconds(busy: Iterable[Interval]) -> tuple[list[int], list[int]]:
+    """Merged busy intervals as sorted epoch-second starts and ends."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in merge_busy(busy):
+        end_s = -(-end.timestamp() // 1)  # ceil
+        starts.append(_seconds(start))
+        ends.append(int(end_s))
+    return starts, ends
 
 
 def available_slots(
@@ -124,33 +147,64 @@ def available_slots(
     start_day: date | None = None,
     days: int | None = None,
 ) -> list[Slot]:
-    """Bookable slots from `start_day` (the host's today by default) for `days` days, in UTC order."""
+    """Bookable slots from `start_day` (the host's today by default) for `days` days, in UTC order.
+
+    Interval arithmetic on epoch seconds: the candidates of a window ascend, so one pointer walks
+    the sorted busy list alongside them (placed by bisect at each window's start), and a datetime
+    is made only for the slots offered.
+    """
     zone = ZoneInfo(rules.host_timezone)
     today = now.astimezone(zone).date()
     first = max(start_day or today, today)
     last = today + timedelta(days=rules.days_ahead)
     if days is not None:
         last = min(last, first + timedelta(days=days - 1))
-    earliest = now + rules.min_notice
-    index = BusyIndex(busy)
-    # BusyIndex.overlaps inlined: this loop runs once per candidate (thousands per page).
-    starts, intervals = index.starts, index.intervals
-    before, after = rules.buffer_before, rules.buffer_after
-    result: list[Slot] = []
-    seen: set[datetime] = set()
+    earliest = _seconds(now + rules.min_notice) + (1 if (now + rules.min_notice).microsecond else 0)
+    busy_starts, busy_ends = _busy_seconds(busy)
+    n_busy = len(busy_starts)
+    duration = int(rules.duration.total_seconds())
+    before = int(rules.buffer_before.total_seconds())
+    after = int(rules.buffer_after.total_seconds())
+    offered: set[int] = set()
     day = first
     while day <= last:
-        for start, end in _candidate_times(rules, day):
-            if start < earliest or start in seen:
+        for window in _candidate_windows(rules, day, zone):
+            if not window:
                 continue
-            i = bisect.bisect_left(starts, end + after) - 1
-            if i >= 0 and intervals[i][1] > start - before:
-                continue
-            seen.add(start)
-            result.append(Slot(start=start, end=end))
+            # The first busy interval that could touch the window's first candidate.
+            j = bisect.bisect_right(busy_ends, window[0] - before)
+            for start in window:
+                if start < earliest:
+                    continue
+                low, high = start - before, start + duration + after
+                while j < n_busy and busy_ends[j] <= low:
+                    j += 1
+                if j < n_busy and busy_starts[j] < high:
+                    continue
+                offered.add(start)
         day += timedelta(days=1)
-    result.sort(key=lambda s: s.start)
+    length = timedelta(seconds=duration)
+    result = []
+    for start in sorted(offered):
+        at = datetime.fromtimestamp(start, UTC)
+        result.append(Slot(start=at, end=at + length))
     return result
+
+
+def _candidate_windows(rules: Rules, day: date, zone: ZoneInfo) -> list[list[int]]:
+    """Each window's candidate starts on `day`, ascending epoch seconds."""
+    windows: list[list[int]] = []
+    duration = int(rules.duration.total_seconds())
+    step = int(rules.interval.total_seconds())
+    for window_start, window_end in windows_for(rules, day):
+        first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
+        wall_span = datetime.combine(day, window_end) - datetime.combine(day, window_start)
+        if first is not None and last is not None and last - first == wall_span and step > 0:
+            # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
+            windows.append(list(range(_seconds(first), _seconds(last) - duration + 1, step)))
+            continue
+        windows.append([_seconds(start) for start, _ in _candidate_times_in(rules, day, window_start, window_end)])
+    return windows
 
 
 def slot_is_offered(rules: Rules, *, start: datetime, now: datetime) -> bool:

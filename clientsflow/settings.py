@@ -277,6 +277,7 @@ IMAP_URL = env.str("IMAP_URL", default="")
 # Values the log redaction filter must never let through, whatever logs them.
 SECRET_SETTING_NAMES = [
     "SECRET_KEY",
+    "SUPPRESSION_HASH_KEY",
     "LEAD_WEBHOOK_SECRET",
     "STRIPE_API_KEY",
     "STRIPE_WEBHOOK_SECRET",
@@ -365,6 +366,10 @@ CLASSIFY_REVIEW_THRESHOLD = env.float("CLASSIFY_REVIEW_THRESHOLD", default=0.55)
 # Per client IP, in the shared cache. Booking has its own (BOOKING_RATE_LIMIT, above).
 PROPOSAL_SIGN_RATE_LIMIT = env.str("PROPOSAL_SIGN_RATE_LIMIT", default="10/m")
 UNSUBSCRIBE_RATE_LIMIT = env.str("UNSUBSCRIBE_RATE_LIMIT", default="30/m")
+# The key of the suppression list's HMAC ('' = derived from SECRET_KEY). Set it on its own when
+# SECRET_KEY may rotate: entries hashed under a key no longer known stop matching (the old
+# SECRET_KEY in SECRET_KEY_FALLBACKS keeps them matching meanwhile).
+SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
 
 # --- Dispatcher -----------------------------------------------------------------------------
 # The embedded default runs the dispatcher loop inside the web process (see `runembedded`).

@@ -103,6 +103,10 @@ class Lead(TimeStampedModel):
         indexes = [
             models.Index(fields=["stage", "-created_at", "-id"], name="lead_board_idx"),
             models.Index(fields=["source", "-created_at"], name="lead_source_idx"),
+            # Reports: arrivals per source in a date range, without reading the table.
+            models.Index(
+                fields=["source", "created_at"], condition=Q(merged_into__isnull=True), name="lead_active_source_idx"
+            ),
         ]
         ordering = ["-created_at", "-id"]
 
@@ -123,6 +127,12 @@ class StageChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+        indexes = [
+            # Reports: the moves in a date range with their lead and stage (funnel), and each lead's
+            # history in order (time in stage), both read from the index alone.
+            models.Index(fields=["changed_at", "lead", "to_stage"], name="stagechange_time_lead_idx"),
+            models.Index(fields=["lead", "changed_at", "id"], name="stagechange_lead_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_stage or '∅'} → {self.to_stage}"

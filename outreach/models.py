@@ -231,6 +231,12 @@ class OutboundMessage(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "send_after"], name="outbound_status_idx"),
             models.Index(fields=["lead", "status"], name="outbound_lead_status_idx"),
+            # Reports: a lead's last email sent before a reply (one index lookup per reply), and the
+            # emails sent in a range with their step, read from the index alone.
+            models.Index(fields=["lead", "status", "sent_at"], name="outbound_lead_sent_idx"),
+            models.Index(
+                fields=["kind", "status", "sent_at", "enrollment", "step", "lead"], name="outbound_sent_report_idx"
+            ),
         ]
         constraints = [
             # The gate as a row invariant: nothing is approved, in flight or sent without an approval.

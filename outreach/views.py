@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
-from outreach.services.suppression import suppression_add_hash, unsubscribe_token_read
+from outreach.services.suppression import suppression_add_from_link, unsubscribe_token_read
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         # A GET never unsubscribes: mail scanners fetch links (RFC 8058, section 1). One click on
         # the page's button does.
         return render(request, "outreach/unsubscribe.html", {"state": "confirm", "token": token})
-    suppression_add_hash(hashed=data["h"], reason="unsubscribe_link", actor_label="unsubscribe")
+    suppression_add_from_link(hashed=data["h"], message_public_id=data.get("m", ""), actor_label="unsubscribe")
     logger.info("outbound.unsubscribed", extra={"one_click": request.POST.get("List-Unsubscribe") == "One-Click"})
     return render(request, "outreach/unsubscribe.html", {"state": "done"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils.text import slugify
+
 from leads.models import Stage
 from leads.permissions import VIEW_LEAD
 from reports.charts import Chart, Series
@@ -25,6 +27,11 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[str]]
+
+    @property
+    def slug(self) -> str:
+        """Names the table in its download link (`?table=<slug>`)."""
+        return slugify(self.caption)
 
 
 @dataclass(frozen=True)

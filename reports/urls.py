@@ -6,5 +6,6 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.report_index, name="index"),
+    path("<slug:slug>.csv", views.report_download_csv, name="csv"),
     path("<slug:slug>/", views.report_detail, name="detail"),
 ]

@@ -1,7 +1,11 @@
 """The suppression list: addresses that must never be emailed again.
 
-Only a SHA-256 of the normalized address is kept, so the entry outlives the lead (deleting a lead
-for privacy does not put the address back on the list of people we may email).
+Only a keyed hash (HMAC-SHA256) of the normalized address is kept, so the entry outlives the lead
+(erasing a person does not put the address back on the list of people we may email) and cannot be
+reversed by hashing a list of addresses without the key (`SUPPRESSION_HASH_KEY`, else derived from
+`SECRET_KEY`). Lookups also try the keys in `SECRET_KEY_FALLBACKS` and the unsalted SHA-256 that
+entries had before, for the few that could not be rehashed (an address no longer held anywhere)
+and for unsubscribe links already sent with an unsalted hash.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import hashlib
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
@@ -25,14 +31,39 @@ def _normalize(email: str) -> str:
     return (email or "").strip().lower()
 
 
+# Part of the HMAC key: changing it makes every stored entry unmatchable.
+HASH_KEY_SALT = "outreach.suppression"
+
+
+def _hash_keys() -> list[str]:
+    if settings.SUPPRESSION_HASH_KEY:
+        return [settings.SUPPRESSION_HASH_KEY]
+    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+def _hmac(email: str, key: str) -> str:
+    return salted_hmac(HASH_KEY_SALT, _normalize(email), secret=key, algorithm="sha256").hexdigest()
+
+
 def email_hash(email: str) -> str:
+    """The stored form of `email`: an HMAC-SHA256 under the current key (64 hex characters)."""
+    return _hmac(email, _hash_keys()[0])
+
+
+def legacy_email_hash(email: str) -> str:
+    """The unsalted SHA-256 entries (and unsubscribe links) carried before the HMAC."""
     return hashlib.sha256(_normalize(email).encode()).hexdigest()
+
+
+def email_hash_candidates(email: str) -> list[str]:
+    """Every stored form that means `email`: current key, fallback keys, the legacy hash."""
+    return [*(_hmac(email, key) for key in _hash_keys()), legacy_email_hash(email)]
 
 
 def is_suppressed(email: str) -> bool:
     if not _normalize(email):
         return False
-    return Suppression.objects.filter(email_hash=email_hash(email)).exists()
+    return Suppression.objects.filter(email_hash__in=email_hash_candidates(email)).exists()
 
 
 def suppression_add_hash(*, hashed: str, reason: str, actor_label: str) -> Suppression:
@@ -53,6 +84,23 @@ def suppression_add(*, email: str, reason: str, actor_label: str) -> Suppression
     return suppression_add_hash(hashed=email_hash(email), reason=reason, actor_label=actor_label)
 
 
+def suppression_add_from_link(*, hashed: str, message_public_id: str, actor_label: str) -> Suppression:
+    """Suppress the address an unsubscribe link names by `hashed`.
+
+    Links sent before the HMAC carry an unsalted SHA-256: when the link names the message it came
+    in, the entry is stored under the current key instead, so it cannot be reversed either.
+    """
+    message = None
+    if message_public_id:
+        try:
+            message = OutboundMessage.objects.filter(public_id=message_public_id).only("to_email").first()
+        except ValidationError:
+            message = None
+    if message is not None and message.to_email and hashed in email_hash_candidates(message.to_email):
+        hashed = email_hash(message.to_email)
+    return suppression_add_hash(hashed=hashed, reason="unsubscribe_link", actor_label=actor_label)
+
+
 def _stop_everything_for(*, hashed: str, reason: str) -> None:
     """Stop live enrollments and block unsent messages of every lead with this address."""
     lead_ids: list[int] = []
@@ -62,7 +110,7 @@ def _stop_everything_for(*, hashed: str, reason: str) -> None:
         OutboundMessage.objects.filter(status__in=UNSENT_STATUSES).values_list("lead_id", flat=True)
     ) | set(Enrollment.objects.filter(status__in=LIVE_ENROLLMENT).values_list("lead_id", flat=True))
     for lead_id, address in Lead.objects.filter(pk__in=candidate_ids).values_list("pk", "email_normalized"):
-        if address and email_hash(address) == hashed:
+        if address and hashed in email_hash_candidates(address):
             lead_ids.append(lead_id)
     if not lead_ids:
         return

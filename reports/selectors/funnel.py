@@ -45,22 +45,28 @@ def funnel_report(*, period: Period) -> Funnel:
     furthest_case = " ".join(f"WHEN '{stage}' THEN {i}" for i, stage in enumerate(FUNNEL_STAGES) if i)
     source_sql = "AND l.source = %s" if period.source else ""
     start, end = dt_param(period.start_at), dt_param(period.end_at)
-    # Arrivals and moves in the range (each found through its own date index), folded per lead.
+    # Two aggregates in one round trip, each through its own covering index: arrivals per source
+    # (lead_active_source_idx), and each moved lead's furthest stage in the range
+    # (stagechange_time_lead_idx). "New" needs no fold with the moves: a lead counts at New when
+    # it arrived in the range, and at a later stage when it moved there (or further) in the range.
     sql = f"""
-        SELECT l.source, per_lead.is_new, per_lead.furthest, COUNT(*) FROM (
-            SELECT lead_id, MAX(is_new) AS is_new, MAX(furthest) AS furthest FROM (
-                SELECT id AS lead_id, 1 AS is_new, 0 AS furthest
-                FROM leads_lead WHERE created_at >= %s AND created_at < %s
-                UNION ALL
-                SELECT lead_id, 0, CASE to_stage {furthest_case} ELSE 0 END
-                FROM leads_stagechange WHERE changed_at >= %s AND changed_at < %s
-            ) events GROUP BY lead_id
+        SELECT source, 1, 0, COUNT(*) FROM leads_lead
+        WHERE merged_into_id IS NULL AND created_at >= %s AND created_at < %s {source_sql.replace("l.", "")}
+        GROUP BY source
+        UNION ALL
+        SELECT l.source, 0, per_lead.furthest, COUNT(*) FROM (
+            SELECT lead_id, MAX(CASE to_stage {furthest_case} ELSE 0 END) AS furthest
+            FROM leads_stagechange WHERE changed_at >= %s AND changed_at < %s
+            GROUP BY lead_id
         ) per_lead
         JOIN leads_lead l ON l.id = per_lead.lead_id
-        WHERE l.merged_into_id IS NULL {source_sql}
-        GROUP BY l.source, per_lead.is_new, per_lead.furthest
+        WHERE l.merged_into_id IS NULL AND per_lead.furthest > 0 {source_sql}
+        GROUP BY l.source, per_lead.furthest
     """  # noqa: S608 (only constants are interpolated; values are parameters)
-    params: list = [start, end, start, end]
+    params: list = [start, end]
+    if period.source:
+        params.append(period.source)
+    params += [start, end]
     if period.source:
         params.append(period.source)
     rows = fetch(sql, params)

@@ -2,7 +2,7 @@
 
 A reply, a positive reply or an unsubscribe belongs to the last email sent to that lead before
 it (up to the next email sent to them). Bounced is an email the provider refused (`failed`).
-Two grouped queries; a window function orders each lead's emails once.
+Two grouped queries; each reply finds its email by one index lookup.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class StepOutcome:
 
 
 def outreach_report(*, period: Period) -> list[StepOutcome]:
-    source_sql = "AND l.source = %s" if period.source else ""
+    source_sql = "AND s.lead_id IN (SELECT id FROM leads_lead WHERE source = %s)" if period.source else ""
     source_params = [period.source] if period.source else []
     start, end = dt_param(period.start_at), dt_param(period.end_at)
     messages = OutboundMessage._meta.db_table
@@ -44,45 +44,53 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     enrollments = Enrollment._meta.db_table
     sequences = Sequence._meta.db_table
     steps = SequenceStep._meta.db_table
-    # Each lead's sent emails in order: an email's window runs to the lead's next one. Only leads
-    # emailed in the range are sorted. Replies and unsubscribes are then looked up by lead.
+    # Each reply and unsubscribe belongs to the lead's last email sent at or before it (ties go to
+    # the later id, as the next email's window starts there). Finding it is one index lookup per
+    # reply (a lead has a handful of emails), grouped per email; the emails sent in the range are
+    # then counted per step with what came back.
+    last_sent_before = f"""
+        SELECT m.id FROM {messages} m
+        WHERE m.lead_id = {{owner}}.lead_id AND m.status = %s AND m.sent_at <= {{owner}}.{{at}}
+        ORDER BY m.sent_at DESC, m.id DESC LIMIT 1
+    """  # noqa: S608 (only table and column names are interpolated; values are parameters)
+    reply_owner = last_sent_before.format(owner="r", at="received_at")
+    event_owner = last_sent_before.format(owner="e", at="at")
     sql = f"""
-        WITH sent AS (
-            SELECT m.id, m.lead_id, m.kind, m.enrollment_id, m.step_id, m.sent_at,
-                   LEAD(m.sent_at) OVER (PARTITION BY m.lead_id ORDER BY m.sent_at, m.id) AS window_end
-            FROM {messages} m
-            WHERE m.status = %s
-              AND m.lead_id IN (SELECT lead_id FROM {messages} WHERE status = %s AND sent_at >= %s AND sent_at < %s)
+        WITH came_back AS MATERIALIZED (
+            SELECT ({reply_owner}) AS message_id, 1 AS replied,
+                   CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END
+                       AS positive,
+                   0 AS unsubscribed
+            FROM {replies} r LEFT JOIN {classifications} c ON c.reply_id = r.id
+            WHERE r.lead_id IS NOT NULL AND r.received_at >= %s
+            UNION ALL
+            SELECT ({event_owner}), 0, 0, 1
+            FROM {events} e
+            WHERE e.kind = %s AND e.at >= %s
         ),
-        outcome AS (
-            SELECT s.enrollment_id, s.step_id,
-                   CASE WHEN EXISTS (
-                       SELECT 1 FROM {replies} r WHERE r.lead_id = s.lead_id AND r.received_at >= s.sent_at
-                         AND (s.window_end IS NULL OR r.received_at < s.window_end)
-                   ) THEN 1 ELSE 0 END AS replied,
-                   CASE WHEN EXISTS (
-                       SELECT 1 FROM {replies} r JOIN {classifications} c ON c.reply_id = r.id
-                       WHERE r.lead_id = s.lead_id AND r.received_at >= s.sent_at
-                         AND (s.window_end IS NULL OR r.received_at < s.window_end)
-                         AND (c.final_label = %s OR (c.final_label = '' AND c.label = %s))
-                   ) THEN 1 ELSE 0 END AS positive,
-                   CASE WHEN EXISTS (
-                       SELECT 1 FROM {events} e WHERE e.lead_id = s.lead_id AND e.kind = %s AND e.at >= s.sent_at
-                         AND (s.window_end IS NULL OR e.at < s.window_end)
-                   ) THEN 1 ELSE 0 END AS unsubscribed
-            FROM sent s JOIN leads_lead l ON l.id = s.lead_id
-            WHERE s.kind = %s AND s.enrollment_id IS NOT NULL AND s.sent_at >= %s AND s.sent_at < %s {source_sql}
+        per_message AS (
+            SELECT message_id, MAX(replied) AS replied, MAX(positive) AS positive,
+                   MAX(unsubscribed) AS unsubscribed
+            FROM came_back WHERE message_id IS NOT NULL GROUP BY message_id
+        ),
+        per_step AS MATERIALIZED (
+            SELECT en.sequence_id, s.step_id, COUNT(*) AS sent, SUM(COALESCE(pm.replied, 0)) AS replied,
+                   SUM(COALESCE(pm.positive, 0)) AS positive, SUM(COALESCE(pm.unsubscribed, 0)) AS unsubscribed
+            FROM {messages} s
+            JOIN {enrollments} en ON en.id = s.enrollment_id
+            LEFT JOIN per_message pm ON pm.message_id = s.id
+            WHERE s.status = %s AND s.kind = %s AND s.sent_at >= %s AND s.sent_at < %s {source_sql}
+            GROUP BY en.sequence_id, s.step_id
         )
-        SELECT q.name, st.position, COUNT(*), SUM(o.replied), SUM(o.positive), SUM(o.unsubscribed)
-        FROM outcome o
-        JOIN {enrollments} en ON en.id = o.enrollment_id
-        JOIN {sequences} q ON q.id = en.sequence_id
-        LEFT JOIN {steps} st ON st.id = o.step_id
+        SELECT q.name, st.position, SUM(ps.sent), SUM(ps.replied), SUM(ps.positive), SUM(ps.unsubscribed)
+        FROM per_step ps
+        JOIN {sequences} q ON q.id = ps.sequence_id
+        LEFT JOIN {steps} st ON st.id = ps.step_id
         GROUP BY q.name, st.position
     """  # noqa: S608 (only table names and constants are interpolated; values are parameters)
     sent_status = OutboundMessage.Status.SENT
-    params = [sent_status, sent_status, start, end, Label.POSITIVE, Label.POSITIVE, OutreachEventKind.UNSUBSCRIBED]
-    params += [OutboundMessage.Kind.SEQUENCE, start, end, *source_params]
+    params = [sent_status, Label.POSITIVE, Label.POSITIVE, start, sent_status, OutreachEventKind.UNSUBSCRIBED, start]
+    params += [sent_status, OutboundMessage.Kind.SEQUENCE, start, end, *source_params]
     outcomes: dict[tuple[str, int | None], list[int]] = {
         (name, position): [int(n), int(replied or 0), int(positive or 0), int(unsubscribed or 0), 0]
         for name, position, n, replied, positive, unsubscribed in fetch(sql, params)

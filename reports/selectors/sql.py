@@ -17,6 +17,19 @@ def days_between(start: str, end: str) -> str:
     return f"(julianday({end}) - julianday({start}))"
 
 
+def within_sql(point: str, *, start: str, end: str, before: timedelta, after: timedelta) -> tuple[str, list[Any]]:
+    """SQL for `start - before <= point <= end + after`, columns all; computed in the database.
+
+    On SQLite through julianday() (Django's own datetime arithmetic there calls back into Python
+    once per row, which made the bookings report slow at 100,000 leads).
+    """
+    if connection.vendor == "postgresql":
+        return f"({point} >= {start} - %s AND {point} <= {end} + %s)", [before, after]
+    day = 86400.0
+    sql = f"(julianday({point}) >= julianday({start}) - %s AND julianday({point}) <= julianday({end}) + %s)"
+    return sql, [before.total_seconds() / day, after.total_seconds() / day]
+
+
 def dt_param(value: datetime) -> Any:
     """A datetime as the backend stores it (naive UTC text on SQLite)."""
     return connection.ops.adapt_datetimefield_value(value)

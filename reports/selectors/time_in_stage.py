@@ -34,22 +34,28 @@ class StageTimes:
 
 
 def _finished_stays(period: Period) -> list[tuple]:
-    source_sql = "AND l.source = %s" if period.source else ""
+    if period.source:
+        leads_sql, lead_params = (
+            "sc.lead_id IN (SELECT id FROM leads_lead WHERE source = %s AND merged_into_id IS NULL)",
+            [period.source],
+        )
+    else:
+        # Merged leads are few: excluding them is one small set, not a lookup per change.
+        leads_sql, lead_params = "sc.lead_id NOT IN (SELECT id FROM leads_lead WHERE merged_into_id IS NOT NULL)", []
     days = days_between("entered", "left_at")
-    # Only leads with a change in the range can have a stay that began in it: the window
-    # function then sorts their history, not everybody's.
+    # A stay's end is the lead's next change, never earlier than the stay's start: the history
+    # from the range's start on holds every stay that began in the range and its end. The
+    # window reads it in (lead, time, id) order straight from stagechange_lead_time_idx.
     sql = f"""
         WITH stays AS (
             SELECT sc.to_stage AS stage, sc.changed_at AS entered,
                    LEAD(sc.changed_at) OVER (PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) AS left_at
             FROM leads_stagechange sc
-            JOIN leads_lead l ON l.id = sc.lead_id
-            WHERE l.merged_into_id IS NULL {source_sql}
-              AND sc.lead_id IN (SELECT lead_id FROM leads_stagechange WHERE changed_at >= %s AND changed_at < %s)
+            WHERE sc.changed_at >= %s AND {leads_sql}
         ),
         finished AS (
             SELECT stage, {days} AS days FROM stays
-            WHERE left_at IS NOT NULL AND entered >= %s AND entered < %s
+            WHERE left_at IS NOT NULL AND entered < %s
         ),
         ranked AS (
             SELECT stage, days,
@@ -63,8 +69,7 @@ def _finished_stays(period: Period) -> list[tuple]:
         FROM ranked GROUP BY stage
     """  # noqa: S608 (only constants are interpolated; values are parameters)
     start, end = dt_param(period.start_at), dt_param(period.end_at)
-    params = [period.source] if period.source else []
-    return fetch(sql, [*params, start, end, start, end])
+    return fetch(sql, [start, *lead_params, end])
 
 
 def time_in_stage_report(*, period: Period, now: datetime | None = None) -> list[StageTimes]:

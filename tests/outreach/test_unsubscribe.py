@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
-from django.core import mail
+from django.core import mail, signing
 
 from clientsflow.models import AuditEvent
 from leads.models import Lead
 from outreach.models import Suppression
 from outreach.services.sending import build_email, outbound_send
-from outreach.services.suppression import email_hash, is_suppressed, suppression_add, unsubscribe_url
+from outreach.services.suppression import (
+    UNSUBSCRIBE_SALT,
+    email_hash,
+    is_suppressed,
+    suppression_add,
+    unsubscribe_url,
+)
 from tests.leads.factories import LeadFactory
 from tests.outreach.outbound_support import approver, make_approved, make_enrollment, open_window  # noqa: F401
 
@@ -66,3 +74,36 @@ def test_suppression_survives_deleting_the_lead_and_blocks_enrollment(approver):
 
     with pytest.raises(DomainError, match="unsubscribed"):
         make_enrollment(again)
+
+
+def _legacy_link(email: str, message_public_id: str = "") -> str:
+    """An unsubscribe link as sent before the keyed hash: an unsalted SHA-256 of the address."""
+    token = signing.dumps(
+        {"h": hashlib.sha256(email.encode()).hexdigest(), "m": message_public_id}, salt=UNSUBSCRIBE_SALT, compress=True
+    )
+    return f"/u/{token}/"
+
+
+def test_a_link_sent_before_the_keyed_hash_still_unsubscribes_and_is_stored_keyed(client, approver):
+    enrollment = make_enrollment(LeadFactory(email="old@client.example"))
+    message = make_approved(approver, enrollment.lead, enrollment=enrollment)
+    assert client.post(_legacy_link("old@client.example", str(message.public_id))).status_code == 200
+    assert Suppression.objects.get().email_hash == email_hash("old@client.example")
+    assert is_suppressed("old@client.example")
+    message.refresh_from_db()
+    assert message.status == "blocked"
+
+
+def test_a_legacy_link_naming_no_message_is_kept_as_it_came_and_still_blocks(client):
+    assert client.post(_legacy_link("bare@client.example")).status_code == 200
+    assert is_suppressed("Bare@Client.example")
+    assert email_hash("bare@client.example") != hashlib.sha256(b"bare@client.example").hexdigest()
+
+
+def test_a_rotated_secret_key_in_the_fallbacks_keeps_matching(settings):
+    suppression_add(email="kept@client.example", reason="test", actor_label="test")
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    assert not is_suppressed("kept@client.example")
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert is_suppressed("kept@client.example")

@@ -3,9 +3,11 @@ outside copies reached through their real clients (HTTP answered at the transpor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,13 +18,18 @@ from googleapiclient.http import HttpMockSequence
 
 from billing.models import Payment, Signature
 from bookings.clients import google_calendar
+from bookings.models import Booking
+from bookings.services import booking_create
 from clientsflow.errors import InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import Lead
+from outreach.models import Suppression
+from outreach.services.gate import mail_gate_check
 from outreach.services.suppression import is_suppressed
 from privacy.models import Erasure
 from privacy.services.erase import person_erase, person_erase_preview
 from tests.bookings.conftest import fixture_text
+from tests.bookings.factories import EventTypeFactory
 from tests.leads.factories import staff_user
 from tests.privacy.conftest import EMAIL, NAME, TRACES
 
@@ -145,6 +152,40 @@ def test_erase_keeps_the_books_the_signature_hash_and_the_suppression(person, no
     other = Lead.objects.get(pk=person.other.pk)
     assert other.name == "Alan Turing"
     assert "[erased]" in other.events.get(kind="note").summary
+
+
+def test_after_erase_the_suppression_is_a_keyed_hash_that_still_blocks_mail(  # type: ignore[no-untyped-def]
+    person, notion_on, transport, settings, django_capture_on_commit_callbacks
+):
+    _erase_all_reachable(person, transport)
+
+    entry = Suppression.objects.get(reason="erased")
+    unsalted = hashlib.sha256(EMAIL.lower().encode()).hexdigest()
+    assert entry.email_hash != unsalted and len(entry.email_hash) == 64
+    assert not Suppression.objects.filter(email_hash=unsalted).exists()
+    # A list of addresses hashed without the key finds nothing.
+    settings.SUPPRESSION_HASH_KEY = "someone-else's-key"
+    assert not is_suppressed(EMAIL)
+    settings.SUPPRESSION_HASH_KEY = ""
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""  # the ICS fallback: mail is the only way the invite goes
+
+    # The person books again under the same address: the booking stands, no mail goes.
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = booking_create(
+            event_type=EventTypeFactory(slug="after-erase"),
+            start=datetime(2026, 12, 2, 15, 0, tzinfo=UTC),
+            now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+            timezone_name="Europe/London",
+            name="Grace",
+            email=f" {EMAIL} ",
+        )
+    booking.refresh_from_db()
+    assert booking.invite_status == Booking.InviteStatus.BLOCKED
+    blocked = AuditEvent.objects.filter(verb="mail.blocked", object_id=str(booking.pk)).values_list(
+        "details", flat=True
+    )
+    assert [d["reason"] for d in blocked] == ["suppressed"]
+    assert not mail_gate_check(to=EMAIL.upper(), purpose="outbound").allowed
 
 
 def test_erase_is_audited_with_counts_only(person, notion_on, transport):  # type: ignore[no-untyped-def]

@@ -107,7 +107,7 @@ def test_the_query_count_does_not_grow_with_the_data(owner_client, slug):
             assert owner_client.get(f"/reports/{slug}/?range=this_year").status_code == 200
         return len(ctx.captured_queries)
 
-    seed_report_data(leads=20, now=timezone.now(), prefix="small")
+    seed_report_data(leads=10, now=timezone.now(), prefix="small")
     small = queries()
-    seed_report_data(leads=120, now=timezone.now(), prefix="large", seed=9)
+    seed_report_data(leads=200, now=timezone.now(), prefix="large", seed=9)
     assert queries() == small

@@ -21,6 +21,8 @@ from board.bench import board_bench
 from bookings.bench import bookings_bench
 from classify.bench import classify_bench
 from leads.bench import import_bench, intake_bench
+from privacy.bench import export_bench
+from reports.bench import bench_reports
 
 # Section name -> the app's bench function, run in this order.
 SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -29,6 +31,8 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "board": board_bench,
     "classify": classify_bench,
     "bookings": bookings_bench,
+    "reports": bench_reports,
+    "export": export_bench,
 }
 
 
