@@ -287,6 +287,14 @@ def test_the_board_on_a_phone(new_page, owner, live_server, board_leads):  # noq
     page.locator(".filters-toggle").click()
     expect(page.locator("#id_stage")).to_be_visible()
     page.locator(".filters-toggle").click()
+    # What sending does now opens from the header, readable on a phone.
+    page.locator(".send-status > summary").click()
+    panel = page.locator(".send-panel")
+    expect(panel).to_contain_text("Automatic sending is off")
+    panel_box = panel.bounding_box()
+    assert panel_box["x"] >= 0 and panel_box["x"] + panel_box["width"] <= 390
+    assert _serious_violations(page) == []
+    page.locator(".send-status > summary").click()
     mark.click()
     expect(page.locator(".flash-item")).to_contain_text("as seen")
     assert not Lead.objects.filter(seen_at__isnull=True).exists()
