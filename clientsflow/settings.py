@@ -397,6 +397,8 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},  # a line per rendering step otherwise
+        "fontTools": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
     },
 }
