@@ -119,3 +119,22 @@ def test_the_page_says_who_it_is_from_and_what_happens_next(client, settings):
     assert 'id="proposal-from"' in html and "Proposal from <strong>" in html
     assert "Next step: we send you the invoice" in html  # Stripe is not configured here
     assert "owner" not in re.sub(r"<[^>]+>", " ", html).lower()
+
+
+def test_the_logo_from_settings_is_in_the_pdf(settings, tmp_path, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    from clientsflow.site import site_settings_update
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        site_settings_update(agency_name="Brightline Studio", logo=ContentFile(png, name="logo.png"))
+    proposal = signed_proposal()
+    data = signed_proposal_pdf(signature=Signature.objects.get(proposal=proposal))
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages[0].images) == 1  # the logo, loaded from MEDIA_ROOT/branding/
+    assert "Brightline Studio" in pdf_text(data)[1]
