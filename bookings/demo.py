@@ -121,25 +121,38 @@ def _past_bookings(ctx: DemoContext, event_type: EventType) -> list[Booking]:
     leads = Lead.objects.in_bulk(ids)
     times = demo_stage_times(list(leads))
     duration = timedelta(minutes=event_type.duration_minutes)
-    taken: list[tuple[datetime, datetime]] = list(
-        Booking.objects.filter(host=event_type.host, status__in=Booking.ACTIVE_STATUSES).values_list(
-            "buffered_start", "buffered_end"
-        )
-    )
+    step = timedelta(minutes=event_type.slot_interval_minutes)
+
+    def cells(start: datetime, end: datetime) -> set[int]:
+        """The slot-sized cells an interval touches: two bookings overlap only if they share one."""
+        first = int(start.timestamp() // step.total_seconds())
+        last = int((end.timestamp() - 1) // step.total_seconds())
+        return set(range(first, last + 1))
+
+    taken: set[int] = set()
+    for busy_start, busy_end in Booking.objects.filter(
+        host=event_type.host, status__in=Booking.ACTIVE_STATUSES
+    ).values_list("buffered_start", "buffered_end"):
+        taken |= cells(busy_start, busy_end)
     made = []
     for lead_id in sorted(leads):
         lead, stage_times = leads[lead_id], times.get(lead_id, {})
         booked_at, call_recorded_at = stage_times.get("booked"), stage_times.get("call_done")
         if not lead.email or booked_at is None or call_recorded_at is None:
             continue
-        # The call ends ten minutes before its transcript arrived; moved earlier while it would
-        # overlap another, never before the lead booked.
-        start = (call_recorded_at - duration - timedelta(minutes=10)).replace(second=0, microsecond=0)
-        while start > booked_at and any(s < start + duration and start < e for s, e in taken):
-            start -= duration
-        if start <= booked_at or any(s < start + duration and start < e for s, e in taken):
-            continue
-        taken.append((start, start + duration))
+        # The call ends at least ten minutes before its transcript arrived, on the slot grid; moved
+        # a slot earlier while another booking holds it, never before the lead booked.
+        latest = call_recorded_at - duration - timedelta(minutes=10)
+        start = datetime.fromtimestamp(
+            (latest.timestamp() // step.total_seconds()) * step.total_seconds(), tz=latest.tzinfo
+        )
+        while start > booked_at and cells(start, start + duration) & taken:
+            start -= step
+        if start <= booked_at:  # booked and called within the hour: off the grid, just after booking
+            start = booked_at + (latest - booked_at) / 2
+            if latest <= booked_at or cells(start, start + duration) & taken:
+                continue
+        taken |= cells(start, start + duration)
         made.append(
             Booking(
                 host=event_type.host,
@@ -165,11 +178,13 @@ def _date_and_record(ctx: DemoContext, bookings: list[Booking]) -> None:
     """Date each booking at the lead's `booked` time and put it on the lead's timeline."""
     times = demo_stage_times([b.lead_id for b in bookings])
     zone = ZoneInfo(settings.OWNER_TIMEZONE)
+    dated = []
     for booking in Booking.objects.filter(pk__in=[b.pk for b in bookings if b.pk]).select_related("lead"):
         booked_at = times.get(booking.lead_id, {}).get("booked")
         if booked_at is None:
             continue
-        Booking.objects.filter(pk=booking.pk).update(created_at=booked_at)
+        booking.created_at = booked_at
+        dated.append(booking)
         timeline_record(
             lead=booking.lead,
             kind=BookingEventKind.BOOKING,
@@ -177,3 +192,4 @@ def _date_and_record(ctx: DemoContext, bookings: list[Booking]) -> None:
             data={"booking_id": booking.pk, "via": "demo data"},
             occurred_at=booked_at,
         )
+    Booking.objects.bulk_update(dated, ["created_at"], batch_size=500)

@@ -31,13 +31,9 @@ STAGE_OF = {
 }
 
 
-@pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        demo_seed(leads=160, seed=7, now=NOW, log=lambda _line: None)
-        yield
-        for model in (Payment, Classification, Call, Booking, InboundReply, OutboundMessage):
-            model.objects.all().delete()
+@pytest.fixture
+def seeded(db):
+    demo_seed(leads=160, seed=7, now=NOW, log=lambda _line: None)
 
 
 def story_of(lead: Lead) -> dict[str, datetime]:
