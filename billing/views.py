@@ -24,7 +24,10 @@ from billing.services.links import LinkProblem, proposal_from_token
 from billing.services.outbound_sync import proposal_outbound_sync
 from billing.services.payments import PaymentsUnavailable, payment_apply_session, payment_checkout_start
 from billing.services.proposals import CONSENT_TEXT, owner_today, proposal_record_view, proposal_sign
+from billing.services.signed_pdf import signed_pdf_filename, signed_proposal_pdf
+from clientsflow.branding import public_branding
 from clientsflow.errors import DomainError
+from clientsflow.site import site_settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +57,20 @@ LINK_PROBLEMS = {
 }
 
 
+def _sender_name() -> str:
+    """Who the proposal is from, as the lead knows them: the sender's name, else the agency."""
+    row = site_settings()
+    return (row.owner_name or row.sender_name or row.agency_name).strip()
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """Render a page the lead sees, with the agency's branding."""
+    return render(request, template, {"brand": public_branding(), **context}, status=status)
+
+
 def _problem(request: HttpRequest, kind: str) -> HttpResponse:
     status, title, text = LINK_PROBLEMS[kind]
-    return render(request, "billing/link_problem.html", {"title": title, "text": text}, status=status)
+    return _render(request, "billing/link_problem.html", {"title": title, "text": text}, status=status)
 
 
 def _load(request: HttpRequest, token: str) -> Proposal | HttpResponse:
@@ -89,7 +103,7 @@ def _page(
         proposal.is_open_for_signature and proposal.valid_until < owner_today()
     )
     latest_payment = proposal.payments.order_by("-created_at").first()
-    return render(
+    return _render(
         request,
         "billing/proposal.html",
         {
@@ -104,6 +118,7 @@ def _page(
             "signature": getattr(proposal, "signature", None) if proposal.signed_at else None,
             "payment": latest_payment,
             "payments_enabled": stripe_client.enabled(),
+            "sender_name": _sender_name(),
             "error": error,
             "form": form or {"full_name": "", "email": proposal.lead.email},
         },
@@ -157,13 +172,13 @@ def proposal_signed_copy(request: HttpRequest, token: str) -> HttpResponse:
         return proposal
     signature = getattr(proposal, "signature", None) if proposal.signed_at else None
     if signature is None:
-        return render(
+        return _render(
             request,
             "billing/link_problem.html",
             {"title": "Not signed yet", "text": "There is no signed copy until the proposal is signed.", "back": token},
             status=404,
         )
-    return render(
+    return _render(
         request,
         "billing/signed_copy.html",
         {
@@ -173,6 +188,30 @@ def proposal_signed_copy(request: HttpRequest, token: str) -> HttpResponse:
             "intact": content_sha256(signature.content) == signature.content_sha256,
         },
     )
+
+
+@require_GET
+def proposal_signed_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    """The signed proposal as a PDF with its signature record; a page saying why when unsigned."""
+    proposal = _load(request, token)
+    if isinstance(proposal, HttpResponse):
+        return proposal
+    signature = getattr(proposal, "signature", None) if proposal.signed_at else None
+    if signature is None:
+        return _render(
+            request,
+            "billing/link_problem.html",
+            {
+                "title": "Not signed yet",
+                "text": "The PDF is made once the proposal is signed.",
+                "back": token,
+            },
+            status=404,
+        )
+    response = HttpResponse(signed_proposal_pdf(signature=signature), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{signed_pdf_filename(signature)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_POST
@@ -213,7 +252,7 @@ def payment_success(request: HttpRequest, token: str) -> HttpResponse:
         except stripe_client.StripeClientError:
             pass  # the webhook (or the daily reconciliation) will record it
         proposal.refresh_from_db()
-    return render(
+    return _render(
         request,
         "billing/payment_result.html",
         {"proposal": proposal, "payment": payment, "token": token, "cancelled": False},
@@ -225,7 +264,7 @@ def payment_cancelled(request: HttpRequest, token: str) -> HttpResponse:
     proposal = _load(request, token)
     if isinstance(proposal, HttpResponse):
         return proposal
-    return render(
+    return _render(
         request,
         "billing/payment_result.html",
         {"proposal": proposal, "payment": None, "token": token, "cancelled": True},

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
 from bookings.availability import available_slots
-from bookings.models import Booking, EventType, Host, WeeklyHours
+from bookings.models import Booking, BookingEventKind, EventType, Host, WeeklyHours
 from bookings.selectors import busy_intervals, rules_for
 from clientsflow.demo import DemoContext
+from leads.demo import demo_stage_times
 from leads.models import Lead
+from leads.services.timeline import timeline_record
 
 BLOCKED_REASON = (
     "Google refused the service account (unauthorized_client): domain-wide delegation is not granted for the "
     "Calendar scope. The lead was sent the ICS email instead."
 )
+PAST_CALL_STAGES = ("call_done", "proposal_sent", "signed", "paid")
 # (status, invite status, invite error) cycled over the booked leads, so every state appears.
 STATES = [
     (Booking.Status.CONFIRMED, Booking.InviteStatus.SENT, ""),
@@ -105,4 +109,87 @@ def seed_bookings(ctx: DemoContext) -> dict[str, int]:
             )
         )
     Booking.objects.bulk_create(made)
-    return {"event_types": 1, "bookings": len(made)}
+    past = _past_bookings(ctx, event_type)
+    _date_and_record(ctx, [*made, *past])
+    return {"event_types": 1, "bookings": len(made) + len(past)}
+
+
+def _past_bookings(ctx: DemoContext, event_type: EventType) -> list[Booking]:
+    """The calls that already happened: for every lead past `booked`, booked when its stage history
+    says it booked, for a time that ends before its call was recorded (`call_done`)."""
+    ids = [lead_id for stage in PAST_CALL_STAGES for lead_id in ctx.leads_by_stage.get(stage, [])]
+    leads = Lead.objects.in_bulk(ids)
+    times = demo_stage_times(list(leads))
+    duration = timedelta(minutes=event_type.duration_minutes)
+    step = timedelta(minutes=event_type.slot_interval_minutes)
+
+    def cells(start: datetime, end: datetime) -> set[int]:
+        """The slot-sized cells an interval touches: two bookings overlap only if they share one."""
+        first = int(start.timestamp() // step.total_seconds())
+        last = int((end.timestamp() - 1) // step.total_seconds())
+        return set(range(first, last + 1))
+
+    taken: set[int] = set()
+    for busy_start, busy_end in Booking.objects.filter(
+        host=event_type.host, status__in=Booking.ACTIVE_STATUSES
+    ).values_list("buffered_start", "buffered_end"):
+        taken |= cells(busy_start, busy_end)
+    made = []
+    for lead_id in sorted(leads):
+        lead, stage_times = leads[lead_id], times.get(lead_id, {})
+        booked_at, call_recorded_at = stage_times.get("booked"), stage_times.get("call_done")
+        if not lead.email or booked_at is None or call_recorded_at is None:
+            continue
+        # The call ends at least ten minutes before its transcript arrived, on the slot grid; moved
+        # a slot earlier while another booking holds it, never before the lead booked.
+        latest = call_recorded_at - duration - timedelta(minutes=10)
+        start = datetime.fromtimestamp(
+            (latest.timestamp() // step.total_seconds()) * step.total_seconds(), tz=latest.tzinfo
+        )
+        while start > booked_at and cells(start, start + duration) & taken:
+            start -= step
+        if start <= booked_at:  # booked and called within the hour: off the grid, just after booking
+            start = booked_at + (latest - booked_at) / 2
+            if latest <= booked_at or cells(start, start + duration) & taken:
+                continue
+        taken |= cells(start, start + duration)
+        made.append(
+            Booking(
+                host=event_type.host,
+                event_type=event_type,
+                lead=lead,
+                start_at=start,
+                end_at=start + duration,
+                buffered_start=start,
+                buffered_end=start + duration,
+                timezone=ctx.rng.choice(["America/New_York", "Europe/London", "America/Los_Angeles"]),
+                name=lead.name or lead.email,
+                email=lead.email,
+                status=Booking.Status.CONFIRMED,
+                invite_status=Booking.InviteStatus.FALLBACK_SENT,
+                sequence=0,
+            )
+        )
+    Booking.objects.bulk_create(made)
+    return made
+
+
+def _date_and_record(ctx: DemoContext, bookings: list[Booking]) -> None:
+    """Date each booking at the lead's `booked` time and put it on the lead's timeline."""
+    times = demo_stage_times([b.lead_id for b in bookings])
+    zone = ZoneInfo(settings.OWNER_TIMEZONE)
+    dated = []
+    for booking in Booking.objects.filter(pk__in=[b.pk for b in bookings if b.pk]).select_related("lead"):
+        booked_at = times.get(booking.lead_id, {}).get("booked")
+        if booked_at is None:
+            continue
+        booking.created_at = booked_at
+        dated.append(booking)
+        timeline_record(
+            lead=booking.lead,
+            kind=BookingEventKind.BOOKING,
+            summary=f"Booked a call for {booking.start_at.astimezone(zone):%a %-d %b %H:%M}",
+            data={"booking_id": booking.pk, "via": "demo data"},
+            occurred_at=booked_at,
+        )
+    Booking.objects.bulk_update(dated, ["created_at"], batch_size=500)

@@ -57,3 +57,12 @@ class CancelForm(forms.Form):
     reason = forms.CharField(
         max_length=255, label="Reason", error_messages={"required": "Please give a reason for cancelling."}
     )
+
+
+NO_REASON_GIVEN = "No reason given"
+
+
+class LeadCancelForm(forms.Form):
+    """The lead's own cancel: a reason is welcome, never required."""
+
+    reason = forms.CharField(max_length=255, required=False, label="Reason (optional)")

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from bookings.models import Booking
 from calls.models import Call, CallEventKind
 from calls.services.suggestions import call_suggestions
 from clientsflow.demo import DemoContext
+from leads.demo import demo_stage_times
 from leads.models import Lead
 from leads.services.timeline import timeline_record
 
@@ -27,8 +29,17 @@ SUMMARY = (
 def seed_calls(ctx: DemoContext) -> dict[str, int]:
     lead_ids = [lead_id for stage in STAGES_WITH_A_CALL for lead_id in ctx.leads_by_stage.get(stage, [])]
     matched = 0
+    times = demo_stage_times(lead_ids)
+    # The call happened at the lead's booking (bookings/demo.py); its transcript was matched when
+    # the stage history says the lead reached `call_done`.
+    booked_starts = dict(
+        Booking.objects.filter(lead_id__in=lead_ids, status=Booking.Status.CONFIRMED)
+        .order_by("lead_id", "start_at")
+        .values_list("lead_id", "start_at")
+    )
     for lead in Lead.objects.filter(pk__in=lead_ids).order_by("pk"):
-        started = ctx.now - timedelta(days=ctx.rng.randint(2, 40), hours=ctx.rng.randint(0, 8))
+        recorded_at = times.get(lead.pk, {}).get("call_done") or ctx.now - timedelta(days=ctx.rng.randint(2, 40))
+        started = booked_starts.get(lead.pk) or recorded_at - timedelta(minutes=45)
         call = Call.objects.create(
             fireflies_id=f"demo-{lead.public_id.hex[:16]}",
             status=Call.Status.FETCHED,
@@ -42,7 +53,7 @@ def seed_calls(ctx: DemoContext) -> dict[str, int]:
             transcript_url=f"https://app.fireflies.ai/view/demo-{lead.public_id.hex[:16]}",
             summary=SUMMARY,
             transcript_text="Owner: Thanks for making the time.\nLead: Happy to, let's dig in.",
-            fetched_at=started + timedelta(minutes=40),
+            fetched_at=recorded_at,
             lead=lead,
             match_method=Call.MatchMethod.EMAIL,
             match_confidence=1.0,
@@ -50,7 +61,7 @@ def seed_calls(ctx: DemoContext) -> dict[str, int]:
                 {"step": "client_reference", "result": "skipped", "detail": "no client reference id"},
                 {"step": "email", "result": "matched", "lead_id": lead.pk},
             ],
-            matched_at=started + timedelta(minutes=40),
+            matched_at=recorded_at,
             matched_by="demo",
             notion_status=Call.NotionStatus.NOT_CONFIGURED,
         )

@@ -7,8 +7,10 @@ from datetime import timedelta
 from classify.models import Classification
 from classify.services.classification import classify_text
 from clientsflow.demo import DemoContext
+from leads.demo import demo_stage_times
 from leads.models import Lead
-from outreach.models import InboundReply
+from leads.services.timeline import timeline_record
+from outreach.models import InboundReply, OutboundMessage, OutreachEventKind
 
 POSITIVE = [
     "Sure, when works for you? Thursday afternoon is open.",
@@ -48,6 +50,13 @@ def seed_replies(ctx: DemoContext) -> dict[str, int]:
         plan += [(lead_id, ctx.rng.choice(POSITIVE)) for lead_id in ctx.leads_by_stage.get(stage, [])]
     plan += [(lead_id, ctx.rng.choice(NEGATIVE)) for lead_id in ctx.leads_by_stage.get("lost", [])]
     leads = Lead.objects.in_bulk([lead_id for lead_id, _ in plan])
+    times = demo_stage_times(list(leads))
+    # The email each lead answers (outreach/demo.py dates it at the lead's `contacted` time).
+    first_sent = dict(
+        OutboundMessage.objects.filter(lead_id__in=list(leads), sent_at__isnull=False)
+        .order_by("lead_id", "-sent_at")
+        .values_list("lead_id", "message_id")
+    )
     created = queued = 0
     for number, (lead_id, text) in enumerate(plan):
         lead = leads.get(lead_id)
@@ -55,6 +64,14 @@ def seed_replies(ctx: DemoContext) -> dict[str, int]:
             continue
         address = lead.email or f"lead{lead.pk}@example.com"
         body = text + (QUOTE if number % 3 == 0 else "")
+        stage_times = times.get(lead.pk, {})
+        # A reply is what moved the lead to `replied`; a lost lead's refusal came just before.
+        received_at = stage_times.get("replied") or (
+            stage_times["lost"] - timedelta(minutes=ctx.rng.randint(5, 120))
+            if "lost" in stage_times
+            else ctx.now - timedelta(hours=ctx.rng.randint(1, 240))
+        )
+        in_reply_to = first_sent.get(lead.pk, "")
         reply = InboundReply.objects.create(
             lead=lead,
             source=InboundReply.Source.DEMO,
@@ -63,12 +80,21 @@ def seed_replies(ctx: DemoContext) -> dict[str, int]:
             subject="Re: Quick question",
             body=body,
             message_id=f"<demo-{lead.pk}-{number}@clientsflow.demo>",
-            matched_by=InboundReply.MatchedBy.SENDER,
-            received_at=ctx.now - timedelta(hours=ctx.rng.randint(1, 240)),
+            matched_by=InboundReply.MatchedBy.IN_REPLY_TO if in_reply_to else InboundReply.MatchedBy.SENDER,
+            in_reply_to=in_reply_to,
+            references=in_reply_to,
+            received_at=received_at,
+        )
+        timeline_record(
+            lead=lead,
+            kind=OutreachEventKind.REPLY_RECEIVED,
+            summary="Reply received: Re: Quick question",
+            data={"reply_id": reply.pk, "via": "demo data"},
+            occurred_at=received_at,
         )
         # The demo leads' stages are already set by seed_demo: store the verdict, run no policy.
         verdict = classify_text(text=body, use_anthropic=False)
-        Classification.objects.create(
+        classification = Classification.objects.create(
             reply=reply,
             label=verdict.label,
             confidence=round(verdict.confidence, 4),
@@ -84,6 +110,8 @@ def seed_replies(ctx: DemoContext) -> dict[str, int]:
             if verdict.needs_review
             else Classification.PolicyAction.NONE,
         )
+        # Classified a minute after it arrived (created_at is set on insert, so dated afterwards).
+        Classification.objects.filter(pk=classification.pk).update(created_at=received_at + timedelta(minutes=1))
         created += 1
         queued += verdict.needs_review
     ctx.log(f"classify: {created} demo replies, {queued} in the review queue")

@@ -179,8 +179,9 @@ FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a bare host in a U
 OWNER_TIMEZONE = env.str("OWNER_TIMEZONE", default="America/New_York")
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 
-# Uploaded files (none yet); `manage.py backup` includes this folder when it is set and exists.
-MEDIA_ROOT = env.str("MEDIA_ROOT", default="")
+# Uploaded files (the logo and host photo in settings); `manage.py backup` includes this folder
+# when it is set and exists. Only MEDIA_ROOT/branding/ is served, images only (clientsflow.views).
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 
 STATIC_URL = "/static/"
@@ -403,6 +404,8 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},  # a line per rendering step otherwise
+        "fontTools": {"level": "WARNING"},  # a line per login otherwise; lockouts stay (and are audited)
     },
 }

@@ -7,6 +7,8 @@ from leads.webhooks import lead_webhook
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("brand.css", views.brand_css, name="brand-css"),
+    path("media/branding/<path:name>", views.branding_file, name="branding-file"),
     path("webhooks/leads/<str:source>/", lead_webhook, name="lead-webhook"),
     path("", include("outreach.urls")),  # /webhooks/replies/, /u/<token>/ (unsubscribe)
     path("", include("calls.urls")),  # /webhooks/fireflies/, /webhooks/meet/participant-joined/

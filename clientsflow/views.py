@@ -6,8 +6,11 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
+
+from clientsflow.branding import BRANDING_CONTENT_TYPES, branding_file_path, public_branding
 
 logger = logging.getLogger(__name__)
 
@@ -50,4 +53,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(body, status=200 if ok else 503)
     if not ok:
         response["Retry-After"] = "30"
+    return response
+
+
+def brand_css(request: HttpRequest) -> HttpResponse:
+    """The agency's colour as CSS custom properties (public pages allow no `style=`)."""
+    branding = public_branding()
+    css = f":root {{ --brand: {branding.colour}; --brand-ink: {branding.ink}; }}\n"
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    # The link carries the settings' version (?v=), so a changed colour is a new URL.
+    patch_cache_control(response, public=True, max_age=3600)
+    return response
+
+
+def branding_file(request: HttpRequest, name: str) -> FileResponse:
+    """An uploaded logo or host photo from MEDIA_ROOT/branding/: images only, nothing else there."""
+    path = branding_file_path(name)
+    if path is None:
+        raise Http404("No such file.")
+    response = FileResponse(path.open("rb"), content_type=BRANDING_CONTENT_TYPES[path.suffix.lower()])
+    # An SVG opened on its own must not run anything it carries.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    patch_cache_control(response, public=True, max_age=3600)
     return response

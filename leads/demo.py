@@ -337,3 +337,16 @@ def demo_owner() -> Any:
     if owner is None:
         owner = user_model.objects.create_superuser(username=OWNER_USERNAME, email="owner@example.com", password=None)
     return owner
+
+
+def demo_stage_times(lead_ids: list[int]) -> dict[int, dict[str, datetime]]:
+    """When each lead last reached each stage, from its stage history.
+
+    Every app's demo seeder dates its rows from these, so a lead's emails, reply, booking, call,
+    proposal and payment happen in the order its stage history tells.
+    """
+    times: dict[int, dict[str, datetime]] = {}
+    rows = StageChange.objects.filter(lead_id__in=lead_ids).order_by("changed_at", "pk")
+    for lead_id, to_stage, changed_at in rows.values_list("lead_id", "to_stage", "changed_at").iterator():
+        times.setdefault(lead_id, {})[to_stage] = changed_at
+    return times

@@ -7,16 +7,20 @@ them exactly like real ones (with AUTOSEND on they are sent once, inside the sen
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from clientsflow.demo import DemoContext
+from clientsflow.site import site_settings
+from leads.demo import demo_stage_times
 from leads.models import Lead
+from leads.services.timeline import timeline_record
 from outreach.models import (
     Enrollment,
     InboundReply,
     OutboundMessage,
+    OutreachEventKind,
     Sequence,
     SequenceStep,
     Suppression,
@@ -31,22 +35,23 @@ STEPS = [
         0,
         "Introduce the agency and ask for a short call.",
         "Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\nBest,\n{{ sender }}",
     ),
     (
         72,
         "Gentle follow-up with one concrete example.",
         "Re: Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\nBest,\n{{ sender }}",
     ),
     (
         168,
         "Polite last note; leave the door open.",
         "Should I close the loop?",
-        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\nBest,\n{{ sender }}",
     ),
 ]
 S = OutboundMessage.Status
+LATER_STAGES = ("booked", "call_done", "proposal_sent", "signed", "paid")
 
 
 def _sequence() -> Sequence:
@@ -54,7 +59,9 @@ def _sequence() -> Sequence:
         name="New lead follow-up", defaults={"description": "Three short emails over ten days."}
     )
     if created:
+        sender = site_settings().owner_name
         for position, (delay, intent, subject, body) in enumerate(STEPS, start=1):
+            body = body.replace("{{ sender }}", sender)
             SequenceStep.objects.create(
                 sequence=sequence,
                 position=position,
@@ -67,7 +74,12 @@ def _sequence() -> Sequence:
 
 
 def _message(
-    lead: Lead, step: SequenceStep, enrollment: Enrollment | None, status: str, ctx: DemoContext
+    lead: Lead,
+    step: SequenceStep,
+    enrollment: Enrollment | None,
+    status: str,
+    ctx: DemoContext,
+    sent_at: datetime | None = None,
 ) -> OutboundMessage:
     subject, body = render_step(step=step, lead=lead)
     message = OutboundMessage(
@@ -88,7 +100,8 @@ def _message(
         message.approved_at = now - timedelta(hours=ctx.rng.randint(1, 48))
         message.approved_hash = outbound_content_hash(subject, body)
     if status in (S.SENT,):
-        message.sent_at = now - timedelta(hours=ctx.rng.randint(1, 240))
+        message.sent_at = sent_at or now - timedelta(hours=ctx.rng.randint(1, 240))
+        message.approved_at = message.sent_at - timedelta(minutes=ctx.rng.randint(5, 90))
         message.provider_message_id = message.message_id
     if status in (S.SENDING, S.UNKNOWN, S.FAILED):
         message.claimed_at = now - timedelta(minutes=ctx.rng.randint(1, 30))
@@ -102,6 +115,14 @@ def _message(
     if status == S.BLOCKED:
         message.block_reason = "The recipient is not on SEND_ALLOWLIST. (demo)"
     message.save()
+    if message.sent_at:
+        timeline_record(
+            lead=lead,
+            kind=OutreachEventKind.MESSAGE_SENT,
+            summary=f"Email sent: {subject}",
+            data={"message_id": message.pk},
+            occurred_at=message.sent_at,
+        )
     return message
 
 
@@ -114,6 +135,8 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
         return list(Lead.objects.filter(pk__in=ids).exclude(email_normalized="").order_by("pk"))
 
     new, contacted, replied = with_email("new"), with_email("contacted"), with_email("replied")
+    later = [lead for stage in LATER_STAGES for lead in with_email(stage)]
+    times = demo_stage_times([lead.pk for lead in [*contacted, *replied, *later]])
     counts = {"sequences": 1, "enrollments": 0, "messages": 0, "replies": 0}
 
     # New leads: active enrollments whose first step is a draft waiting for approval (or approved).
@@ -142,12 +165,17 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
             status=Enrollment.Status.COMPLETED if status == S.SENT else Enrollment.Status.ACTIVE,
         )
         counts["enrollments"] += 1
-        _message(lead, steps[0], enrollment, S.SENT, ctx)
+        _message(lead, steps[0], enrollment, S.SENT, ctx, sent_at=times.get(lead.pk, {}).get("contacted"))
         _message(lead, steps[2] if status == S.SENT else steps[1], enrollment, status, ctx)
         counts["messages"] += 2
 
     # Replied leads: a sent email, the lead's reply threaded to it, the enrollment stopped.
-    for lead in replied[:4]:
+    # Leads further along: the first email went out when they became `contacted`, and the sequence
+    # stopped when they replied (classify/demo.py adds the reply itself, at the `replied` time).
+    for lead in later:
+        stage_times = times.get(lead.pk, {})
+        if "contacted" not in stage_times:
+            continue
         enrollment = Enrollment.objects.create(
             lead=lead,
             sequence=sequence,
@@ -155,9 +183,32 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
             enrolled_by="demo",
             status=Enrollment.Status.STOPPED,
             stop_reason="the lead replied",
-            stopped_at=ctx.now,
+            stopped_at=stage_times.get("replied", ctx.now),
         )
-        sent = _message(lead, steps[0], enrollment, S.SENT, ctx)
+        _message(lead, steps[0], enrollment, S.SENT, ctx, sent_at=stage_times["contacted"])
+        counts["enrollments"] += 1
+        counts["messages"] += 1
+
+    for lead in replied[:4]:
+        stage_times = times.get(lead.pk, {})
+        replied_at = stage_times.get("replied", ctx.now)
+        enrollment = Enrollment.objects.create(
+            lead=lead,
+            sequence=sequence,
+            next_step=2,
+            enrolled_by="demo",
+            status=Enrollment.Status.STOPPED,
+            stop_reason="the lead replied",
+            stopped_at=replied_at,
+        )
+        sent = _message(
+            lead,
+            steps[0],
+            enrollment,
+            S.SENT,
+            ctx,
+            sent_at=stage_times.get("contacted", replied_at - timedelta(hours=5)),
+        )
         first = lead_variables(lead)["first_name"]
         InboundReply.objects.create(
             lead=lead,
@@ -177,7 +228,14 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
             in_reply_to=sent.message_id,
             references=sent.message_id,
             matched_by=InboundReply.MatchedBy.IN_REPLY_TO,
-            received_at=(sent.sent_at or ctx.now) + timedelta(hours=5),
+            received_at=replied_at,
+        )
+        timeline_record(
+            lead=lead,
+            kind=OutreachEventKind.REPLY_RECEIVED,
+            summary=f"Reply received: Re: {sent.subject}",
+            data={"via": "demo data"},
+            occurred_at=replied_at,
         )
         counts["enrollments"] += 1
         counts["messages"] += 1

@@ -18,6 +18,7 @@ from billing import money
 from billing.models import BillingEventKind, Proposal, ProposalLine, Signature, new_link_key
 from billing.services.documents import content_sha256, proposal_document_html
 from billing.services.links import proposal_link_url
+from billing.services.signed_pdf import signature_confirmation_send_task
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
@@ -349,6 +350,8 @@ def proposal_sign(
         details={"sha256": digest, "version": locked.version, "signature_id": signature.pk},
     )
     board_version_bump()
+    # The signer's copy (PDF) goes out once the signature is committed.
+    signature_confirmation_send_task.delay_on_commit(signature.pk)
     proposal.status, proposal.signed_at = locked.status, locked.signed_at
     return signature
 

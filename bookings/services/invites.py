@@ -119,7 +119,8 @@ def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list
     )
     if method:
         ics = invite_ics(booking=booking, method=method, manage_url=manage_url(booking))
-        message.attach("invite.ics", ics, f"text/calendar; method={method}; charset=UTF-8")
+        # No charset here: Django adds `charset="utf-8"` to a text attachment itself (two were sent).
+        message.attach("invite.ics", ics, f"text/calendar; method={method}")
     try:
         message.send()
     except Exception as exc:  # any backend: SMTP, anymail providers

@@ -14,6 +14,7 @@ from django.test import Client
 from bookings.links import manage_path
 from bookings.models import Booking, Hold
 from bookings.selectors import slots_for
+from clientsflow.site import site_settings
 from leads.models import Lead, Stage
 from tests.leads.factories import staff_user
 
@@ -53,16 +54,15 @@ def test_page_lists_slots_in_the_visitor_zone_and_keeps_it_in_links(client, even
     first_local = slots[0].start.astimezone(ZoneInfo(LA))
     assert f">{first_local:%H:%M}</a>" in html
     assert "tz=America%2FLos_Angeles&amp;start=" in html
-    assert '<option value="America/Los_Angeles" selected>' in html
+    assert 'id="tz" value="America/Los_Angeles"' in html
     assert "bookings/booking.js" in html  # detects the zone when the URL has none
 
 
 def test_page_without_a_zone_uses_the_hosts_and_unknown_zones_fall_back(client, event_type):
-    assert '<option value="America/New_York" selected>' in client.get(book_url(event_type)).content.decode()
-    assert (
-        '<option value="America/New_York" selected>'
-        in client.get(book_url(event_type, tz="Nowhere/Land")).content.decode()
-    )
+    assert 'id="tz" value="America/New_York"' in client.get(book_url(event_type)).content.decode()
+    unknown = client.get(book_url(event_type, tz="Nowhere/Land")).content.decode()
+    assert 'id="tz" value="America/New_York"' in unknown
+    assert "We do not know the time zone “Nowhere/Land”" in unknown
     assert client.get("/book/no-such-page/").status_code == 404
 
 
@@ -87,7 +87,7 @@ def test_booking_redirects_to_the_confirmation_and_the_lead_is_booked(
     booking = Booking.objects.get()
     assert response["Location"] == f"{manage_path(booking)}?booked=1"
     page = client.get(response["Location"]).content.decode()
-    assert "You're booked!" in page and "Intro call with Olivia Owner" in page
+    assert "You're booked!" in page and f"Intro call with {site_settings().host_name}" in page
     assert booking.timezone == LA and booking.start_at == slots[0].start
     assert Lead.objects.get().stage == Stage.BOOKED
     assert len(mail.outbox) == 1
@@ -182,7 +182,6 @@ def test_manage_link_refuses_an_overlap(client, booked, event_type, slots):
 
 def test_manage_link_cancels_with_a_reason(client, booked):
     path = manage_path(booked)
-    assert client.post(path, {"action": "cancel", "reason": ""}).status_code == 400
     response = client.post(path, {"action": "cancel", "reason": "Budget moved"})
     assert response.status_code == 302
     booked.refresh_from_db()

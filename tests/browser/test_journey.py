@@ -334,6 +334,11 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert (signature.signer_name, signature.signer_email) == ("Grace Hopper", LEAD_EMAIL)
     assert "Chrome" in signature.user_agent and len(signature.content_sha256) == 64
     assert lead().stage == "signed"
+    # Her signed copy arrives as a PDF with the signature record (billing/services/signed_pdf.py).
+    signed_copy = smtp.wait_for(4)[3]
+    assert smtp.recipients[3] == [LEAD_EMAIL] and signed_copy["Subject"] == "Your signed proposal: Compiler consulting"
+    [pdf] = [part for part in signed_copy.iter_attachments() if part.get_content_type() == "application/pdf"]
+    assert pdf.get_content().startswith(b"%PDF")
 
     # 9. She pays: our server creates the Checkout Session through the stripe SDK (Stripe's API
     # answered at the transport), her browser goes to Stripe's page (a stand-in: no internet), she

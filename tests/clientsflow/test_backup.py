@@ -25,7 +25,9 @@ OWN_SETTINGS = ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "CLIENTSFLOW_VAR_DIR"
 def manage(*args: str, database_url: str, var_dir: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     # No REDIS_URL: every task runs in-process, and nothing reaches a shared Redis.
     env = {k: v for k, v in os.environ.items() if k not in OWN_SETTINGS}
-    env.update(DATABASE_URL=database_url, CLIENTSFLOW_VAR_DIR=str(var_dir), **extra_env)
+    # MEDIA_ROOT defaults to a folder under var/; empty means "this installation keeps no files".
+    env.update(DATABASE_URL=database_url, CLIENTSFLOW_VAR_DIR=str(var_dir), MEDIA_ROOT="")
+    env.update(extra_env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
