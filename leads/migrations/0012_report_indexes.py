@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0010_lead_value"),
+        ("leads", "0011_plain_field_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -55,7 +55,7 @@ def rehash(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("outreach", "0003_inboundreply_sender_verified"),
+        ("outreach", "0004_plain_field_labels"),
     ]
 
     operations = [

@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0011_report_indexes"),
-        ("outreach", "0004_suppression_salted_hash"),
+        ("leads", "0012_report_indexes"),
+        ("outreach", "0005_suppression_salted_hash"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
