@@ -245,6 +245,10 @@ PUBLIC_BASE_URL_SET = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 AGENCY_NAME = env.str("AGENCY_NAME", default="Northwind Studio")
 OWNER_NAME = env.str("OWNER_NAME", default="Alex Morgan")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD").upper()
+# Where the owner's notifications and daily digest are emailed (clientsflow.notify).
+OWNER_EMAIL = env.str("OWNER_EMAIL", default="owner@localhost")
+# How notifications reach the owner at first (email, slack, both or none); then Admin > Settings.
+NOTIFY_VIA = env.str("NOTIFY_VIA", default="email")
 
 # --- Outbound and integrations --------------------------------------------------------------
 AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)

@@ -28,6 +28,7 @@ def _environment_defaults() -> dict[str, Any]:
         "signature": f"Best,\n{settings.OWNER_NAME}\n{settings.AGENCY_NAME}",
         "public_base_url": settings.PUBLIC_BASE_URL_SET,
         "default_currency": settings.DEFAULT_CURRENCY,
+        "notify_via": settings.NOTIFY_VIA,
     }
 
 
@@ -48,7 +49,9 @@ def site_settings() -> SiteSettings:
 
 
 def site_settings_forget() -> None:
-    """Drop the cached row once the current transaction commits (at once outside one)."""
+    """Drop the cached row now (later reads in this transaction see the change) and again once the
+    transaction commits (another process may have cached the old row in between)."""
+    cache.delete(SITE_SETTINGS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(SITE_SETTINGS_CACHE_KEY))
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from billing import money
@@ -21,6 +22,7 @@ from billing.services.links import proposal_link_url
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.notify import owner_notify
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -281,6 +283,14 @@ def proposal_record_view(*, proposal: Proposal) -> bool:
             )
             audit_record(verb="proposal.viewed", obj=proposal, actor_label="lead")
             board_version_bump()
+            lead = proposal.lead
+            owner_notify(
+                kind="proposal_viewed",
+                key=f"proposal_viewed:{proposal.pk}",
+                subject=f"Proposal opened: {lead.name or lead.email}",
+                text=f"{lead.name or lead.email} opened the proposal {proposal}.",
+                link=reverse("board:lead-detail", args=[lead.public_id]),
+            )
     if changed:
         proposal.status, proposal.viewed_at = Proposal.Status.VIEWED, now
     return bool(changed)
@@ -349,6 +359,13 @@ def proposal_sign(
         details={"sha256": digest, "version": locked.version, "signature_id": signature.pk},
     )
     board_version_bump()
+    owner_notify(
+        kind="proposal_signed",
+        key=f"proposal_signed:{locked.pk}",
+        subject=f"Proposal signed: {locked.lead.name or name}",
+        text=f"{name} signed {locked} ({money.format_money(locked.total_minor, locked.currency)}).",
+        link=reverse("board:lead-detail", args=[locked.lead.public_id]),
+    )
     proposal.status, proposal.signed_at = locked.status, locked.signed_at
     return signature
 

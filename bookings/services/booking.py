@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from bookings.availability import Interval, slot_is_offered
@@ -37,6 +38,7 @@ from bookings.services.invites import booking_invite_deliver_task
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.notify import owner_notify
 from leads.models import Lead, Stage
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage
@@ -180,8 +182,25 @@ def _when(booking: Booking) -> str:
     return f"{local:%a %-d %b %Y %H:%M} ({settings.OWNER_TIMEZONE})"
 
 
+def _when_at(moment: datetime) -> str:
+    local = moment.astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
+    return f"{local:%a %-d %b %H:%M}"
+
+
 def _enqueue_invite(booking: Booking) -> None:
     booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+
+
+def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str]) -> None:
+    """Tell the owner; the key carries the booking's change number, so each change notifies once."""
+    lead = booking.lead
+    owner_notify(
+        kind=kind,
+        key=f"{kind}:{booking.pk}:{booking.sequence}",
+        subject=subject,
+        text="\n".join([*lines, f"{booking.name} <{booking.email}>" + (f", {booking.phone}" if booking.phone else "")]),
+        link=reverse("board:lead-detail", args=[lead.public_id]),
+    )
 
 
 # --- holds ------------------------------------------------------------------------------------
@@ -322,6 +341,13 @@ def booking_create(
         )
         board_version_bump()
         _enqueue_invite(booking)
+        _notify_owner(
+            booking,
+            kind="booking_created",
+            subject=f"New call booked: {booking.name}, {_when(booking)}",
+            lines=[f"{booking.name} booked {event_type.title} for {_when(booking)}."]
+            + ([f"Their note: {booking.note}"] if booking.note else []),
+        )
     logger.info("booking.created", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
     return booking
 
@@ -384,6 +410,12 @@ def booking_reschedule(
         )
         board_version_bump()
         _enqueue_invite(locked)
+        _notify_owner(
+            locked,
+            kind="booking_rescheduled",
+            subject=f"Call moved: {locked.name}, now {_when(locked)}",
+            lines=[f"{locked.name} moved {event_type.title} to {_when(locked)} (it was {_when_at(previous)})."],
+        )
     return locked
 
 
@@ -419,4 +451,11 @@ def booking_cancel(
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
     board_version_bump()
     _enqueue_invite(locked)
+    who = locked.name if not user else f"{label} (staff)"
+    _notify_owner(
+        locked,
+        kind="booking_cancelled",
+        subject=f"Call cancelled: {locked.name}, {_when(locked)}",
+        lines=[f"{who} cancelled {locked.event_type.title} on {_when(locked)}.", f"Reason: {reason}"],
+    )
     return locked
