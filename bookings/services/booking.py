@@ -39,9 +39,9 @@ from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
-from leads.models import Lead, Stage
+from leads.models import Lead, Stage, StageChange
 from leads.services.intake import LeadData, lead_intake
-from leads.services.stages import lead_advance_stage
+from leads.services.stages import lead_advance_stage, lead_move_stage
 from leads.services.timeline import timeline_record
 from outreach.services.sequences import enrollments_stop_for_lead
 
@@ -419,6 +419,33 @@ def booking_reschedule(
     return locked
 
 
+def _return_lead_after_cancel(booking: Booking, *, actor: Any, actor_label: str, reason: str) -> None:
+    """The call is off: a lead still in Booked (with no other call booked) goes back to Replied, or
+    to the earlier stage it was booked from, with the reason in its history. Call inside the
+    cancelling transaction."""
+    lead = Lead.objects.select_for_update().get(pk=booking.lead_id)
+    if lead.stage != Stage.BOOKED:
+        return  # it moved on (call done, lost...) or the owner moved it: theirs to decide
+    others = Booking.objects.filter(lead=lead, status__in=Booking.ACTIVE_STATUSES).exclude(pk=booking.pk)
+    if others.exists():
+        return
+    came_from = (
+        StageChange.objects.filter(lead=lead, to_stage=Stage.BOOKED)
+        .order_by("-changed_at", "-id")
+        .values_list("from_stage", flat=True)
+        .first()
+    )
+    to_stage = came_from if came_from in (Stage.NEW, Stage.CONTACTED) else Stage.REPLIED
+    lead_move_stage(
+        lead=lead,
+        to_stage=to_stage,
+        actor=actor,
+        actor_label=actor_label,
+        reason=f"Call cancelled: {reason or 'no reason given'}",
+        expected_stage=Stage.BOOKED,
+    )
+
+
 @transaction.atomic
 def booking_cancel(
     *, booking: Booking, reason: str, actor: Any = None, actor_label: str = "lead (manage link)"
@@ -449,6 +476,7 @@ def booking_cancel(
         data=_timeline_data(locked, reason=reason[:255]),
     )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
+    _return_lead_after_cancel(locked, actor=user, actor_label=label, reason=reason)
     board_version_bump()
     _enqueue_invite(locked)
     who = locked.name if not user else f"{label} (staff)"
