@@ -6,6 +6,7 @@ saved through `site_settings_update` or the admin, so no process keeps a stale c
 
 from __future__ import annotations
 
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -65,3 +66,28 @@ def site_settings_update(**changes: Any) -> SiteSettings:
     row.save()
     site_settings_forget()
     return row
+
+
+# --- How the agency signs what leads read -----------------------------------------------------
+
+
+def lead_from_email() -> str:
+    """The From of every email to a lead: the settings' sender name at DEFAULT_FROM_EMAIL's address."""
+    row = site_settings()
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return formataddr((row.sender_name or row.agency_name, address))
+
+
+def lead_signature() -> str:
+    """The closing of every email to a lead (the settings' signature, else the sender and agency)."""
+    row = site_settings()
+    if row.signature.strip():
+        return row.signature.strip()
+    name = row.sender_name or row.agency_name
+    return f"Best,\n{name}" + (f"\n{row.agency_name}" if row.agency_name and row.agency_name != name else "")
+
+
+def host_display_name(fallback: str = "") -> str:
+    """Who the lead meets, as the settings name them (booking pages, invites, emails)."""
+    row = site_settings()
+    return row.host_name or row.owner_name or fallback

@@ -31,19 +31,19 @@ STEPS = [
         0,
         "Introduce the agency and ask for a short call.",
         "Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\n{{ signature }}",
     ),
     (
         72,
         "Gentle follow-up with one concrete example.",
         "Re: Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\n{{ signature }}",
     ),
     (
         168,
         "Polite last note; leave the door open.",
         "Should I close the loop?",
-        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\nBest,\nThe owner",
+        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\n{{ signature }}",
     ),
 ]
 S = OutboundMessage.Status

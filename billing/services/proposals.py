@@ -23,6 +23,7 @@ from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
+from clientsflow.site import lead_signature
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -192,7 +193,7 @@ def proposal_email(*, proposal: Proposal) -> tuple[str, str]:
         + f".\n\n{lines}\n\nTotal: {proposal.money(proposal.total_minor)}. {payment}\n\n"
         f"Read it and sign online (valid until {proposal.valid_until:%B %-d, %Y}):\n"
         f"{proposal_link_url(proposal=proposal)}\n\n"
-        "Reply to this email with any question."
+        "Reply to this email with any question.\n\n" + lead_signature()
     )
     return f"Your proposal: {proposal.title}", body
 

@@ -36,6 +36,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
+from clientsflow.site import host_display_name, lead_from_email, lead_signature
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def google_client() -> google_calendar.GoogleCalendarClient:
 
 def _event_body(booking: Booking) -> dict[str, Any]:
     return {
-        "summary": f"{booking.event_type.title}: {booking.name}",
+        "summary": f"{booking.event_type.title} with {host_display_name(booking.host.name)}",
         "description": (
             f"{booking.event_type.title} booked through ClientsFlow.\n"
             f"Reschedule or cancel: {manage_url(booking)}"
@@ -112,8 +113,8 @@ def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list
         return verdict.reason
     message = mail.EmailMultiAlternatives(
         subject=subject,
-        body="\n\n".join([f"Hello {booking.name},", *lines, f"— {booking.host.name}"]),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        body="\n\n".join([f"Hello {booking.name},", *lines, lead_signature()]),
+        from_email=lead_from_email(),
         to=[booking.email],
         reply_to=[booking.host.email],
     )
@@ -158,7 +159,7 @@ def _invite_email(booking: Booking) -> str:
         method="REQUEST",
         subject=f"{'Moved' if moved else 'Confirmed'}: {booking.event_type.title} on {local_time(booking)}",
         lines=[
-            f"Your {booking.event_type.title} with {booking.host.name} is {'moved to' if moved else 'booked for'} "
+            f"Your {booking.event_type.title} with {host_display_name(booking.host.name)} is {'moved to' if moved else 'booked for'} "
             f"{local_time(booking)}.",
             f"Where: {where}",
             "The attached invite adds it to your calendar.",
