@@ -33,7 +33,7 @@ from clientsflow.audit import audit_record
 from clientsflow.clients import slack
 from clientsflow.mailpolicy import address_hash, allowlist_permits, masked_address
 from clientsflow.models import Notification, SiteSettings
-from clientsflow.site import site_settings
+from clientsflow.site import public_base_url, site_settings
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def absolute_link(link: str) -> str:
     """A path made absolute against the public base URL; a full URL is kept as it is."""
     if not link or link.startswith(("http://", "https://")):
         return link
-    return settings.PUBLIC_BASE_URL + link
+    return public_base_url() + link
 
 
 def owner_notify(

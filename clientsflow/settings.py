@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "clientsflow.middleware.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -237,9 +238,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 
 # The address leads and the owner reach this app at: every absolute link in an email (unsubscribe,
 # booking management, proposals, admin links in alerts) starts with it.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Whether PUBLIC_BASE_URL was set at all: the settings row starts from it only then.
-PUBLIC_BASE_URL_SET = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+# Unset, links follow the address a request came in at, else what `runembedded` serves
+# (SERVED_BASE_URL, set by that command): see `clientsflow.site.public_base_url`.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+SERVED_BASE_URL = ""
 
 # Defaults for the settings row (clientsflow.site) on a fresh install; the owner edits them in the admin.
 AGENCY_NAME = env.str("AGENCY_NAME", default="Northwind Studio")

@@ -6,6 +6,7 @@ saved through `site_settings_update` or the admin, so no process keeps a stale c
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -27,7 +28,7 @@ def _environment_defaults() -> dict[str, Any]:
         "host_name": settings.OWNER_NAME,
         "booking_headline": f"Book a call with {settings.OWNER_NAME}",
         "signature": f"Best,\n{settings.OWNER_NAME}\n{settings.AGENCY_NAME}",
-        "public_base_url": settings.PUBLIC_BASE_URL_SET,
+        "public_base_url": settings.PUBLIC_BASE_URL,
         "default_currency": settings.DEFAULT_CURRENCY,
         "notify_via": settings.NOTIFY_VIA,
     }
@@ -91,3 +92,36 @@ def host_display_name(fallback: str = "") -> str:
     """Who the lead meets, as the settings name them (booking pages, invites, emails)."""
     row = site_settings()
     return row.host_name or row.owner_name or fallback
+
+
+# --- The address links point at ---------------------------------------------------------------
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# The address the current request came in at (set by `PublicBaseUrlMiddleware`), per request/context.
+_request_base_url: ContextVar[str] = ContextVar("request_base_url", default="")
+
+
+def public_base_url() -> str:
+    """Where every absolute link (emails, alerts, Slack) points, without a trailing slash.
+
+    In order: the settings row's public base URL, `PUBLIC_BASE_URL`, the address the current
+    request came in at, the address `runembedded` serves (`make run`'s HOST:PORT), then
+    http://127.0.0.1:8000.
+    """
+    for candidate in (
+        site_settings().public_base_url,
+        settings.PUBLIC_BASE_URL,
+        _request_base_url.get(),
+        settings.SERVED_BASE_URL,
+    ):
+        if candidate:
+            return candidate.rstrip("/")
+    return DEFAULT_BASE_URL
+
+
+def request_base_url_set(url: str) -> Token[str]:
+    return _request_base_url.set(url.rstrip("/"))
+
+
+def request_base_url_reset(token: Token[str]) -> None:
+    _request_base_url.reset(token)

@@ -13,7 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +24,7 @@ from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError
 from clientsflow.notify import owner_notify
+from clientsflow.site import public_base_url
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -336,7 +336,7 @@ def _notify_review(payment: Payment) -> None:
         text=(
             f"{payment.amount_display} from {payment.lead.name or 'a lead'}{about}. {payment.review_reason}\n"
             "It was not marked paid. Check it in Stripe (refund or keep), then mark it reviewed: "
-            f"{settings.PUBLIC_BASE_URL}/admin/billing/payment/{payment.pk}/change/"
+            f"{public_base_url()}/admin/billing/payment/{payment.pk}/change/"
         ),
     )
 

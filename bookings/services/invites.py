@@ -36,7 +36,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
-from clientsflow.site import host_display_name, lead_from_email, lead_signature
+from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _invite_email(booking: Booking) -> str:
             subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
             lines=[
                 f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
-                f"Want a new time? Book again at {settings.PUBLIC_BASE_URL}/book/{booking.event_type.slug}/",
+                f"Want a new time? Book again at {public_base_url()}/book/{booking.event_type.slug}/",
             ],
         )
     moved = booking.status == Booking.Status.RESCHEDULED
@@ -253,7 +253,7 @@ def _alert_owner(booking_id: int, error: str) -> None:
             text=(
                 f":warning: Invite blocked for the booking of {booking.lead} on "
                 f"{booking.start_at:%Y-%m-%d %H:%M} UTC. {error} "
-                f"See {settings.PUBLIC_BASE_URL}/admin/bookings/booking/{booking.pk}/change/"
+                f"See {public_base_url()}/admin/bookings/booking/{booking.pk}/change/"
             )
         )
     except slack.SlackError as exc:
