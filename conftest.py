@@ -12,6 +12,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # A prefix of our own so tests never read or clear anything else in a shared Redis.
     settings.CACHES["default"]["KEY_PREFIX"] = f"cftest{os.getpid()}"
+    # Owner notifications are off unless a test turns them on (the `owner_notifications` fixture):
+    # tests that count the emails sent to a lead are not about the owner's copy.
+    settings.NOTIFY_VIA = "none"
 
 
 def services_available() -> tuple[bool, str]:
@@ -54,3 +57,13 @@ def _clear_our_cache(cache) -> None:
             client.delete(key)
     else:
         cache.clear()
+
+
+@pytest.fixture
+def owner_notifications(settings):
+    """Owner notifications on, by email to a known address (tests about notifications)."""
+    from clientsflow.site import site_settings_update
+
+    settings.OWNER_EMAIL = "owner@agency.example"
+    site_settings_update(notify_via="email")
+    return settings

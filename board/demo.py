@@ -18,13 +18,14 @@ from calls.demo import seed_calls
 from classify.demo import seed_replies
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from clientsflow.demo import DemoContext, DemoSeeder
+from clientsflow.demo import DemoContext, DemoSeeder, seed_site_settings
 from leads.demo import DETAIL_LEADS_PER_STAGE, DemoLeadsResult, demo_leads_create, demo_owner
 from outreach.demo import seed_outbound
 
 # In this order: each seeder builds on the leads' stages and on what the ones before it made
 # (replies need sent emails; calls need bookings; proposals need calls).
 SEEDERS: list[tuple[str, DemoSeeder]] = [
+    ("settings", seed_site_settings),
     ("outbound", seed_outbound),
     ("bookings", seed_bookings),
     ("calls", seed_calls),

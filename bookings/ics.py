@@ -12,6 +12,7 @@ from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from bookings.models import Booking
+from clientsflow.site import host_display_name
 
 PRODID = "-//ClientsFlow//Bookings//EN"
 REMINDER_BEFORE = timedelta(minutes=15)
@@ -37,8 +38,9 @@ def invite_ics(*, booking: Booking, method: str, manage_url: str = "") -> bytes:
     event.add("dtstamp", timezone.now())
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
-    event.add("summary", f"{booking.event_type.title} with {booking.host.name}")
-    description = [f"{booking.event_type.title} with {booking.host.name}."]
+    host_name = host_display_name(booking.host.name)
+    event.add("summary", f"{booking.event_type.title} with {host_name}")
+    description = [f"{booking.event_type.title} with {host_name}."]
     if booking.meet_url:
         description.append(f"Join with Google Meet: {booking.meet_url}")
     if manage_url and method == "REQUEST":
@@ -51,7 +53,7 @@ def invite_ics(*, booking: Booking, method: str, manage_url: str = "") -> bytes:
     event.add("transp", "OPAQUE")
 
     organizer = vCalAddress(f"mailto:{booking.host.email}")
-    organizer.params["cn"] = vText(booking.host.name)
+    organizer.params["cn"] = vText(host_name)
     event.add("organizer", organizer)
     attendee = vCalAddress(f"mailto:{booking.email}")
     attendee.params["cn"] = vText(booking.name)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Booking
+from clientsflow.site import public_base_url
 
 SALT = "bookings.manage"
 
@@ -23,7 +23,7 @@ def manage_path(booking: Booking) -> str:
 
 
 def manage_url(booking: Booking) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{manage_path(booking)}"
+    return f"{public_base_url()}{manage_path(booking)}"
 
 
 def booking_from_token(token: str, *, now: datetime | None = None) -> Booking | None:

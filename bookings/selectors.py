@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -190,6 +190,33 @@ def blocked_invites_count() -> int:
     return Booking.objects.filter(
         invite_status=Booking.InviteStatus.BLOCKED, status__in=Booking.ACTIVE_STATUSES
     ).count()
+
+
+REBOOK_WITHIN = timedelta(days=30)
+# Stages a lead is moved back to when its call is cancelled: still open, no call on the calendar.
+REBOOK_STAGES = ("new", "contacted", "replied")
+
+
+def bookings_to_rebook(*, now: datetime | None = None) -> QuerySet[Booking]:
+    """Calls cancelled in the last 30 days whose lead booked nothing since and is still open:
+    each is a lead to offer another time. One row per lead (its latest booking)."""
+    now = now or timezone.now()
+    later = Booking.objects.filter(lead=OuterRef("lead"), created_at__gt=OuterRef("created_at"))
+    return (
+        Booking.objects.filter(
+            status=Booking.Status.CANCELLED,
+            cancelled_at__gte=now - REBOOK_WITHIN,
+            lead__stage__in=REBOOK_STAGES,
+            lead__merged_into__isnull=True,
+        )
+        .exclude(Exists(later))
+        .select_related("lead", "event_type")
+        .order_by("-cancelled_at", "-id")
+    )
+
+
+def rebook_count() -> int:
+    return bookings_to_rebook().count()
 
 
 def _call_label(booking: Booking, zone: ZoneInfo) -> str:

@@ -12,6 +12,7 @@ from calls.services.ingest import calls_backup_poll
 from calls.services.notion_sync import call_notion_sync, calls_needing_notion_sync
 from calls.services.retention import call_transcripts_purge
 from clientsflow.dispatcher import DailyAt, Every, job
+from clientsflow.site import public_base_url
 
 NOTION_RETRY_BATCH = 50
 
@@ -35,7 +36,7 @@ def notion_calls_sync_retry() -> dict[str, int]:
 
 @job("calls_alert_digest", Every(minutes=15), "Slack digest of unmatched calls and failed Notion rows.")
 def calls_alert_digest_job() -> dict[str, int]:
-    return calls_alert_digest(admin_base_url=settings.PUBLIC_BASE_URL)
+    return calls_alert_digest(admin_base_url=public_base_url())
 
 
 @job(

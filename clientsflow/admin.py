@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from clientsflow.display import audit_verb_label, object_type_label, owner_time_relative
-from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, SiteSettings, WebhookEvent
+from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, Notification, SiteSettings, WebhookEvent
 from clientsflow.site import site_settings, site_settings_forget
 from clientsflow.webhooks import webhook_event_replay
 
@@ -147,3 +147,19 @@ class SiteSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: SiteSettings, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         site_settings_forget()
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What the owner was told, and whether it arrived: read-only."""
+
+    list_display = ("created_at", "kind", "subject", "via", "status", "sent_at")
+    list_filter = ("status", "kind", "via")
+    search_fields = ("subject", "key")
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from clientsflow.models import JobRun
+from clientsflow.site import site_settings
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,23 @@ class DailyAt(Schedule):
 
     def describe(self) -> str:
         return f"daily at {self.at:%H:%M} {self.tz or 'owner zone'}"
+
+
+@dataclass(frozen=True)
+class DailyAtSetting(Schedule):
+    """Daily at a time the owner edits in Admin > Settings (a `SiteSettings` time field), DST-aware.
+
+    Read at every tick, so a change takes effect the same day. Moving the time later after today's
+    slot ran gives today a second slot: a job that must run once a day also keys its effect by date.
+    """
+
+    field: str
+
+    def slot(self, now: datetime) -> datetime | None:
+        return DailyAt(at=getattr(site_settings(), self.field)).slot(now)
+
+    def describe(self) -> str:
+        return f"daily at the time in settings ({self.field}), owner zone"
 
 
 @dataclass(frozen=True)

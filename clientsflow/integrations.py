@@ -29,6 +29,7 @@ from django.utils import timezone
 from clientsflow.audit import audit_record
 from clientsflow.clients import slack
 from clientsflow.models import IntegrationStatus
+from clientsflow.site import public_base_url
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def _post_alert(row: IntegrationStatus) -> None:
     text = (
         f"Integration failing: {integration_label(row.vendor)} has failed {row.consecutive_failures} times in a row "
         f"since {_local(row.failing_since)} (last: {row.last_error[:200]}). ClientsFlow keeps retrying on its "
-        f"own; check the vendor's status page and your API key. Affected rows: {settings.PUBLIC_BASE_URL}{url}"
+        f"own; check the vendor's status page and your API key. Affected rows: {public_base_url()}{url}"
     )
     if not _slack(text):
         # Not posted: release the claim so the next failure tries again.

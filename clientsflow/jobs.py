@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clientsflow.dispatcher import DailyAt, Every, job
 from clientsflow.models import JobRun
+from clientsflow.notify import notifications_requeue_stranded
 from clientsflow.webhooks import process_webhook_event, stale_unprocessed_events, webhook_bodies_purge
 
 SWEEP_BATCH = 200
@@ -34,3 +35,8 @@ def job_run_prune() -> dict[str, int]:
 @job("webhook_body_purge", DailyAt(time(3, 15)), "Empty processed webhook bodies older than RETENTION_DAYS.")
 def webhook_body_purge() -> dict[str, int]:
     return {"purged": webhook_bodies_purge(older_than=timedelta(days=settings.RETENTION_DAYS))}
+
+
+@job("notifications_stranded", Every(minutes=10), "Queue again owner notifications whose delivery task was lost.")
+def notifications_stranded() -> dict[str, int]:
+    return {"requeued": notifications_requeue_stranded()}

@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from clientsflow.site import request_base_url_reset, request_base_url_set
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,3 +82,19 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         if not report_only and parts.update is None and request.path_info.startswith(settings.CSP_ADMIN_PATH_PREFIX):
             parts.update = settings.CSP_ADMIN_UPDATE
         return parts
+
+
+class PublicBaseUrlMiddleware:
+    """Links built while serving a request point at the address it came in at (when no public
+    base URL is set): `make run` on another port, or behind a tunnel, serves links that work.
+    After CommonMiddleware, so the host was checked against ALLOWED_HOSTS."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = request_base_url_set(f"{request.scheme}://{request.get_host()}")
+        try:
+            return self.get_response(request)
+        finally:
+            request_base_url_reset(token)

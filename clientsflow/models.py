@@ -164,6 +164,7 @@ def default_notification_switches() -> dict[str, bool]:
         "proposal_signed": True,
         "payment_received": True,
         "payment_failed": True,
+        "digest": True,
     }
 
 
@@ -222,3 +223,39 @@ class SiteSettings(models.Model):
     def notification_on(self, kind: str) -> bool:
         merged = {**default_notification_switches(), **(self.notifications or {})}
         return bool(merged.get(kind, False)) and self.notify_via != self.NotifyVia.NONE
+
+
+class Notification(models.Model):
+    """One message to the owner about one event, kept whatever became of it.
+
+    `key` names the event (`booking_created:42:1`, `digest:2026-03-08`) and is unique: the first
+    insert owns the event, so processing it again (a replayed webhook, a retried task, a second
+    dispatcher) never notifies twice. `status` says honestly what happened; a failure keeps
+    its reason in `error` and is never shown as sent.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        BLOCKED = "blocked", "Blocked"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=40, db_index=True)
+    key = models.CharField(max_length=200, unique=True)
+    subject = models.CharField(max_length=255)
+    text = models.TextField()
+    html = models.TextField(blank=True, help_text="An HTML part for the email (the digest has one).")
+    link = models.CharField(max_length=500, blank=True)
+    via = models.CharField(max_length=8, help_text="Where it was to go: email, slack or both.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    outcome = models.JSONField(default=dict, blank=True, help_text="What each channel did.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"

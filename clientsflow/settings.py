@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "clientsflow.middleware.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -240,14 +241,19 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 
 # The address leads and the owner reach this app at: every absolute link in an email (unsubscribe,
 # booking management, proposals, admin links in alerts) starts with it.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Whether PUBLIC_BASE_URL was set at all: the settings row starts from it only then.
-PUBLIC_BASE_URL_SET = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+# Unset, links follow the address a request came in at, else what `runembedded` serves
+# (SERVED_BASE_URL, set by that command): see `clientsflow.site.public_base_url`.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+SERVED_BASE_URL = ""
 
 # Defaults for the settings row (clientsflow.site) on a fresh install; the owner edits them in the admin.
 AGENCY_NAME = env.str("AGENCY_NAME", default="Northwind Studio")
 OWNER_NAME = env.str("OWNER_NAME", default="Alex Morgan")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD").upper()
+# Where the owner's notifications and daily digest are emailed (clientsflow.notify).
+OWNER_EMAIL = env.str("OWNER_EMAIL", default="owner@localhost")
+# How notifications reach the owner at first (email, slack, both or none); then Admin > Settings.
+NOTIFY_VIA = env.str("NOTIFY_VIA", default="email")
 
 # --- Outbound and integrations --------------------------------------------------------------
 AUTOSEND_ENABLED = env.bool("AUTOSEND_ENABLED", default=False)

@@ -6,6 +6,8 @@ saved through `site_settings_update` or the admin, so no process keeps a stale c
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +28,9 @@ def _environment_defaults() -> dict[str, Any]:
         "host_name": settings.OWNER_NAME,
         "booking_headline": f"Book a call with {settings.OWNER_NAME}",
         "signature": f"Best,\n{settings.OWNER_NAME}\n{settings.AGENCY_NAME}",
-        "public_base_url": settings.PUBLIC_BASE_URL_SET,
+        "public_base_url": settings.PUBLIC_BASE_URL,
         "default_currency": settings.DEFAULT_CURRENCY,
+        "notify_via": settings.NOTIFY_VIA,
     }
 
 
@@ -48,7 +51,9 @@ def site_settings() -> SiteSettings:
 
 
 def site_settings_forget() -> None:
-    """Drop the cached row once the current transaction commits (at once outside one)."""
+    """Drop the cached row now (later reads in this transaction see the change) and again once the
+    transaction commits (another process may have cached the old row in between)."""
+    cache.delete(SITE_SETTINGS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(SITE_SETTINGS_CACHE_KEY))
 
 
@@ -62,3 +67,61 @@ def site_settings_update(**changes: Any) -> SiteSettings:
     row.save()
     site_settings_forget()
     return row
+
+
+# --- How the agency signs what leads read -----------------------------------------------------
+
+
+def lead_from_email() -> str:
+    """The From of every email to a lead: the settings' sender name at DEFAULT_FROM_EMAIL's address."""
+    row = site_settings()
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return formataddr((row.sender_name or row.agency_name, address))
+
+
+def lead_signature() -> str:
+    """The closing of every email to a lead (the settings' signature, else the sender and agency)."""
+    row = site_settings()
+    if row.signature.strip():
+        return row.signature.strip()
+    name = row.sender_name or row.agency_name
+    return f"Best,\n{name}" + (f"\n{row.agency_name}" if row.agency_name and row.agency_name != name else "")
+
+
+def host_display_name(fallback: str = "") -> str:
+    """Who the lead meets, as the settings name them (booking pages, invites, emails)."""
+    row = site_settings()
+    return row.host_name or row.owner_name or fallback
+
+
+# --- The address links point at ---------------------------------------------------------------
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# The address the current request came in at (set by `PublicBaseUrlMiddleware`), per request/context.
+_request_base_url: ContextVar[str] = ContextVar("request_base_url", default="")
+
+
+def public_base_url() -> str:
+    """Where every absolute link (emails, alerts, Slack) points, without a trailing slash.
+
+    In order: the settings row's public base URL, `PUBLIC_BASE_URL`, the address the current
+    request came in at, the address `runembedded` serves (`make run`'s HOST:PORT), then
+    http://127.0.0.1:8000.
+    """
+    for candidate in (
+        site_settings().public_base_url,
+        settings.PUBLIC_BASE_URL,
+        _request_base_url.get(),
+        settings.SERVED_BASE_URL,
+    ):
+        if candidate:
+            return candidate.rstrip("/")
+    return DEFAULT_BASE_URL
+
+
+def request_base_url_set(url: str) -> Token[str]:
+    return _request_base_url.set(url.rstrip("/"))
+
+
+def request_base_url_reset(token: Token[str]) -> None:
+    _request_base_url.reset(token)

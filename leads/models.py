@@ -35,7 +35,8 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
     Stage.NEW: frozenset({Stage.CONTACTED, Stage.REPLIED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
     Stage.CONTACTED: frozenset({Stage.REPLIED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
     Stage.REPLIED: frozenset({Stage.CONTACTED, Stage.BOOKED, Stage.NURTURE, Stage.LOST}),
-    Stage.BOOKED: frozenset({Stage.REPLIED, Stage.CALL_DONE, Stage.NURTURE, Stage.LOST}),
+    # Back to new or contacted too: a cancelled call returns the lead to the stage it was booked from.
+    Stage.BOOKED: frozenset({Stage.NEW, Stage.CONTACTED, Stage.REPLIED, Stage.CALL_DONE, Stage.NURTURE, Stage.LOST}),
     Stage.CALL_DONE: frozenset({Stage.BOOKED, Stage.PROPOSAL_SENT, Stage.NURTURE, Stage.LOST}),
     Stage.PROPOSAL_SENT: frozenset({Stage.CALL_DONE, Stage.SIGNED, Stage.NURTURE, Stage.LOST}),
     Stage.SIGNED: frozenset({Stage.PROPOSAL_SENT, Stage.PAID, Stage.LOST}),

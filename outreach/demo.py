@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from clientsflow.demo import DemoContext
-from clientsflow.site import site_settings
 from leads.demo import demo_stage_times
 from leads.models import Lead
 from leads.services.timeline import timeline_record
@@ -35,19 +34,19 @@ STEPS = [
         0,
         "Introduce the agency and ask for a short call.",
         "Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\nBest,\n{{ sender }}",
+        "Hi {{ lead.first_name }},\n\nI run a small agency that helps teams like {{ lead.company }} ship faster.\nWould a 15-minute call next week be useful?\n\n{{ signature }}",
     ),
     (
         72,
         "Gentle follow-up with one concrete example.",
         "Re: Quick idea for {{ lead.company }}",
-        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\nBest,\n{{ sender }}",
+        "Hi {{ lead.first_name }},\n\nFollowing up with one example: we cut a client's launch time in half last quarter.\nHappy to share how, if useful.\n\n{{ signature }}",
     ),
     (
         168,
         "Polite last note; leave the door open.",
         "Should I close the loop?",
-        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\nBest,\n{{ sender }}",
+        "Hi {{ lead.first_name }},\n\nI don't want to crowd your inbox, so this is my last note.\nIf timing changes, just reply and I'll pick it up.\n\n{{ signature }}",
     ),
 ]
 S = OutboundMessage.Status
@@ -59,9 +58,7 @@ def _sequence() -> Sequence:
         name="New lead follow-up", defaults={"description": "Three short emails over ten days."}
     )
     if created:
-        sender = site_settings().owner_name
         for position, (delay, intent, subject, body) in enumerate(STEPS, start=1):
-            body = body.replace("{{ sender }}", sender)
             SequenceStep.objects.create(
                 sequence=sequence,
                 position=position,

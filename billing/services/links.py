@@ -14,6 +14,7 @@ from django.core import signing
 from django.urls import reverse
 
 from billing.models import Proposal
+from clientsflow.site import public_base_url
 
 SALT = "billing.proposal-link"
 
@@ -33,7 +34,7 @@ def proposal_link_token(*, proposal: Proposal) -> str:
 
 def proposal_link_url(*, proposal: Proposal) -> str:
     path = reverse("billing:proposal", kwargs={"token": proposal_link_token(proposal=proposal)})
-    return settings.PUBLIC_BASE_URL + path
+    return public_base_url() + path
 
 
 def proposal_from_token(*, token: str) -> Proposal:

@@ -13,8 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from billing import money
@@ -22,8 +22,9 @@ from billing.clients import stripe as stripe_client
 from billing.models import BillingEventKind, Payment, Proposal
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
-from clientsflow.clients import slack
 from clientsflow.errors import DomainError
+from clientsflow.notify import owner_notify
+from clientsflow.site import public_base_url
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -322,24 +323,43 @@ def _review(payment: Payment, session: dict[str, Any], *, reason: str, source: s
     )
     board_version_bump()
     logger.warning("payment.needs_review", extra={"payment_id": payment.pk, "from": old})
-    transaction.on_commit(lambda: _alert_owner(payment.pk))
+    _notify_review(payment)
 
 
-def _alert_owner(payment_id: int) -> None:
-    """Tell the owner on Slack. The needs-you panel shows the payment whatever Slack does."""
-    payment = Payment.objects.select_related("lead", "proposal").get(pk=payment_id)
+def _notify_review(payment: Payment) -> None:
+    """Tell the owner (email and/or Slack, per settings). The needs-you panel shows it regardless."""
     about = f" for {payment.proposal}" if payment.proposal_id else ""
-    text = (
-        f"*ClientsFlow: a Stripe payment needs review*\n{payment.amount_display} from {payment.lead.name or 'a lead'}"
-        f"{about}. {payment.review_reason}\nIt was not marked paid. Check it in Stripe (refund or keep), then mark "
-        f"it reviewed: {settings.PUBLIC_BASE_URL}/admin/billing/payment/{payment.pk}/change/"
+    owner_notify(
+        kind="payment_failed",
+        key=f"payment_review:{payment.pk}",
+        subject=f"A Stripe payment needs review: {payment.amount_display} from {payment.lead.name or 'a lead'}",
+        text=(
+            f"{payment.amount_display} from {payment.lead.name or 'a lead'}{about}. {payment.review_reason}\n"
+            "It was not marked paid. Check it in Stripe (refund or keep), then mark it reviewed: "
+            f"{public_base_url()}/admin/billing/payment/{payment.pk}/change/"
+        ),
     )
-    if not slack.enabled():
-        return
-    try:
-        slack.slack_post(text=text)
-    except slack.SlackError as exc:
-        logger.warning("payment.review_alert_failed", extra={"payment_id": payment.pk, "error": str(exc)[:200]})
+
+
+def _notify_status(payment: Payment, proposal: Proposal, *, source: str, amount: str) -> None:
+    lead = proposal.lead
+    link = reverse("board:lead-detail", args=[lead.public_id])
+    if payment.status == S.PAID:
+        owner_notify(
+            kind="payment_received",
+            key=f"payment_received:{payment.pk}",
+            subject=f"Payment received: {amount} from {lead.name or lead.email}",
+            text=f"{lead.name or lead.email} paid {amount} for {proposal}.",
+            link=link,
+        )
+    elif payment.status == S.FAILED:
+        owner_notify(
+            kind="payment_failed",
+            key=f"payment_failed:{payment.pk}:{source}"[:200],
+            subject=f"Payment failed: {amount} from {lead.name or lead.email}",
+            text=f"A payment of {amount} for {proposal} did not go through: {payment.failure_message}",
+            link=link,
+        )
 
 
 @transaction.atomic
@@ -411,6 +431,7 @@ def _transition(payment: Payment, new: str, *, source: str, failure: str = "") -
         details={"from": old, "to": new, "source": source[:255], "amount_minor": payment.amount_minor},
     )
     board_version_bump()
+    _notify_status(payment, proposal, source=source, amount=amount)
     logger.info("payment.status", extra={"payment_id": payment.pk, "from": old, "to": new})
 
 

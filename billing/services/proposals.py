@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from billing import money
@@ -22,6 +23,8 @@ from billing.services.signed_pdf import signature_confirmation_send_task
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.notify import owner_notify
+from clientsflow.site import lead_signature
 from leads.models import Lead, Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -191,7 +194,7 @@ def proposal_email(*, proposal: Proposal) -> tuple[str, str]:
         + f".\n\n{lines}\n\nTotal: {proposal.money(proposal.total_minor)}. {payment}\n\n"
         f"Read it and sign online (valid until {proposal.valid_until:%B %-d, %Y}):\n"
         f"{proposal_link_url(proposal=proposal)}\n\n"
-        "Reply to this email with any question."
+        "Reply to this email with any question.\n\n" + lead_signature()
     )
     return f"Your proposal: {proposal.title}", body
 
@@ -282,6 +285,14 @@ def proposal_record_view(*, proposal: Proposal) -> bool:
             )
             audit_record(verb="proposal.viewed", obj=proposal, actor_label="lead")
             board_version_bump()
+            lead = proposal.lead
+            owner_notify(
+                kind="proposal_viewed",
+                key=f"proposal_viewed:{proposal.pk}",
+                subject=f"Proposal opened: {lead.name or lead.email}",
+                text=f"{lead.name or lead.email} opened the proposal {proposal}.",
+                link=reverse("board:lead-detail", args=[lead.public_id]),
+            )
     if changed:
         proposal.status, proposal.viewed_at = Proposal.Status.VIEWED, now
     return bool(changed)
@@ -352,6 +363,13 @@ def proposal_sign(
     board_version_bump()
     # The signer's copy (PDF) goes out once the signature is committed.
     signature_confirmation_send_task.delay_on_commit(signature.pk)
+    owner_notify(
+        kind="proposal_signed",
+        key=f"proposal_signed:{locked.pk}",
+        subject=f"Proposal signed: {locked.lead.name or name}",
+        text=f"{name} signed {locked} ({money.format_money(locked.total_minor, locked.currency)}).",
+        link=reverse("board:lead-detail", args=[locked.lead.public_id]),
+    )
     proposal.status, proposal.signed_at = locked.status, locked.signed_at
     return signature
 

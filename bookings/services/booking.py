@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from bookings.availability import Interval, slot_is_offered
@@ -37,9 +38,10 @@ from bookings.services.invites import booking_invite_deliver_task
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
-from leads.models import Lead, Stage
+from clientsflow.notify import owner_notify
+from leads.models import Lead, Stage, StageChange
 from leads.services.intake import LeadData, lead_intake
-from leads.services.stages import lead_advance_stage
+from leads.services.stages import lead_advance_stage, lead_move_stage
 from leads.services.timeline import timeline_record
 from outreach.services.sequences import enrollments_stop_for_lead
 
@@ -183,8 +185,25 @@ def _when(booking: Booking) -> str:
     return f"{local:%a %-d %b %Y %H:%M} ({settings.OWNER_TIMEZONE})"
 
 
+def _when_at(moment: datetime) -> str:
+    local = moment.astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
+    return f"{local:%a %-d %b %H:%M}"
+
+
 def _enqueue_invite(booking: Booking) -> None:
     booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+
+
+def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str]) -> None:
+    """Tell the owner; the key carries the booking's change number, so each change notifies once."""
+    lead = booking.lead
+    owner_notify(
+        kind=kind,
+        key=f"{kind}:{booking.pk}:{booking.sequence}",
+        subject=subject,
+        text="\n".join([*lines, f"{booking.name} <{booking.email}>" + (f", {booking.phone}" if booking.phone else "")]),
+        link=reverse("board:lead-detail", args=[lead.public_id]),
+    )
 
 
 # --- holds ------------------------------------------------------------------------------------
@@ -325,6 +344,13 @@ def booking_create(
         )
         board_version_bump()
         _enqueue_invite(booking)
+        _notify_owner(
+            booking,
+            kind="booking_created",
+            subject=f"New call booked: {booking.name}, {_when(booking)}",
+            lines=[f"{booking.name} booked {event_type.title} for {_when(booking)}."]
+            + ([f"Their note: {booking.note}"] if booking.note else []),
+        )
     logger.info("booking.created", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
     return booking
 
@@ -387,7 +413,40 @@ def booking_reschedule(
         )
         board_version_bump()
         _enqueue_invite(locked)
+        _notify_owner(
+            locked,
+            kind="booking_rescheduled",
+            subject=f"Call moved: {locked.name}, now {_when(locked)}",
+            lines=[f"{locked.name} moved {event_type.title} to {_when(locked)} (it was {_when_at(previous)})."],
+        )
     return locked
+
+
+def _return_lead_after_cancel(booking: Booking, *, actor: Any, actor_label: str, reason: str) -> None:
+    """The call is off: a lead still in Booked (with no other call booked) goes back to Replied, or
+    to the earlier stage it was booked from, with the reason in its history. Call inside the
+    cancelling transaction."""
+    lead = Lead.objects.select_for_update().get(pk=booking.lead_id)
+    if lead.stage != Stage.BOOKED:
+        return  # it moved on (call done, lost...) or the owner moved it: theirs to decide
+    others = Booking.objects.filter(lead=lead, status__in=Booking.ACTIVE_STATUSES).exclude(pk=booking.pk)
+    if others.exists():
+        return
+    came_from = (
+        StageChange.objects.filter(lead=lead, to_stage=Stage.BOOKED)
+        .order_by("-changed_at", "-id")
+        .values_list("from_stage", flat=True)
+        .first()
+    )
+    to_stage = came_from if came_from in (Stage.NEW, Stage.CONTACTED) else Stage.REPLIED
+    lead_move_stage(
+        lead=lead,
+        to_stage=to_stage,
+        actor=actor,
+        actor_label=actor_label,
+        reason=f"Call cancelled: {reason or 'no reason given'}",
+        expected_stage=Stage.BOOKED,
+    )
 
 
 @transaction.atomic
@@ -420,6 +479,14 @@ def booking_cancel(
         data=_timeline_data(locked, reason=reason[:255]),
     )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
+    _return_lead_after_cancel(locked, actor=user, actor_label=label, reason=reason)
     board_version_bump()
     _enqueue_invite(locked)
+    who = locked.name if not user else f"{label} (staff)"
+    _notify_owner(
+        locked,
+        kind="booking_cancelled",
+        subject=f"Call cancelled: {locked.name}, {_when(locked)}",
+        lines=[f"{who} cancelled {locked.event_type.title} on {_when(locked)}.", f"Reason: {reason}"],
+    )
     return locked

@@ -36,6 +36,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
+from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def google_client() -> google_calendar.GoogleCalendarClient:
 
 def _event_body(booking: Booking) -> dict[str, Any]:
     return {
-        "summary": f"{booking.event_type.title}: {booking.name}",
+        "summary": f"{booking.event_type.title} with {host_display_name(booking.host.name)}",
         "description": (
             f"{booking.event_type.title} booked through ClientsFlow.\n"
             f"Reschedule or cancel: {manage_url(booking)}"
@@ -112,8 +113,8 @@ def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list
         return verdict.reason
     message = mail.EmailMultiAlternatives(
         subject=subject,
-        body="\n\n".join([f"Hello {booking.name},", *lines, f"— {booking.host.name}"]),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        body="\n\n".join([f"Hello {booking.name},", *lines, lead_signature()]),
+        from_email=lead_from_email(),
         to=[booking.email],
         reply_to=[booking.host.email],
     )
@@ -149,7 +150,7 @@ def _invite_email(booking: Booking) -> str:
             subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
             lines=[
                 f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
-                f"Want a new time? Book again at {settings.PUBLIC_BASE_URL}/book/{booking.event_type.slug}/",
+                f"Want a new time? Book again at {public_base_url()}/book/{booking.event_type.slug}/",
             ],
         )
     moved = booking.status == Booking.Status.RESCHEDULED
@@ -159,7 +160,7 @@ def _invite_email(booking: Booking) -> str:
         method="REQUEST",
         subject=f"{'Moved' if moved else 'Confirmed'}: {booking.event_type.title} on {local_time(booking)}",
         lines=[
-            f"Your {booking.event_type.title} with {booking.host.name} is {'moved to' if moved else 'booked for'} "
+            f"Your {booking.event_type.title} with {host_display_name(booking.host.name)} is {'moved to' if moved else 'booked for'} "
             f"{local_time(booking)}.",
             f"Where: {where}",
             "The attached invite adds it to your calendar.",
@@ -253,7 +254,7 @@ def _alert_owner(booking_id: int, error: str) -> None:
             text=(
                 f":warning: Invite blocked for the booking of {booking.lead} on "
                 f"{booking.start_at:%Y-%m-%d %H:%M} UTC. {error} "
-                f"See {settings.PUBLIC_BASE_URL}/admin/bookings/booking/{booking.pk}/change/"
+                f"See {public_base_url()}/admin/bookings/booking/{booking.pk}/change/"
             )
         )
     except slack.SlackError as exc:

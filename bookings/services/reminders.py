@@ -17,6 +17,7 @@ from bookings.ics import booking_location
 from bookings.links import manage_url
 from bookings.models import Booking
 from bookings.services.invites import local_time, send_booking_email
+from clientsflow.site import host_display_name
 
 BATCH = 200
 REMINDERS: list[tuple[str, timedelta, str]] = [
@@ -60,7 +61,7 @@ def booking_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
                 kind=f"reminder_{kind}",
                 subject=f"Reminder: {booking.event_type.title} {'tomorrow' if kind == '24h' else 'in an hour'}",
                 lines=[
-                    f"A reminder: your {booking.event_type.title} with {booking.host.name} is on {local_time(booking)}.",
+                    f"A reminder: your {booking.event_type.title} with {host_display_name(booking.host.name)} is on {local_time(booking)}.",
                     f"Where: {booking_location(booking)}",
                     f"Need to reschedule or cancel? {manage_url(booking)}",
                 ],

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from classify.clients import anthropic as anthropic_client
@@ -30,6 +31,7 @@ from classify.text import strip_reply
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.notify import owner_notify
 from leads.models import Stage
 from leads.services.stages import lead_move_stage, stage_label
 from outreach.models import InboundReply
@@ -262,6 +264,7 @@ def _apply_policy(classification: Classification, *, actor: Any, actor_label: st
         board_version_bump()
         return
     label = classification.effective_label
+    _notify_owner(classification, reply=reply, label=label)
     if label == Label.NEGATIVE and classification.unsubscribe_intent and classification.suppressed_at is None:
         _suppress(classification, actor_label=actor_label)
     if classification.needs_review:
@@ -277,6 +280,32 @@ def _apply_policy(classification: Classification, *, actor: Any, actor_label: st
         _close_lead(classification, reply=reply, actor=actor, actor_label=actor_label)
     classification.save(update_fields=["policy_action", "policy_note", "suppressed_at", "updated_at"])
     board_version_bump()
+
+
+def _notify_owner(classification: Classification, *, reply: InboundReply, label: str) -> None:
+    """A positive reply, or one waiting for a person: once per classification (the key)."""
+    if classification.needs_review:
+        kind, headline = "reply_needs_review", "A reply needs your review"
+    elif label == Label.POSITIVE:
+        kind, headline = "reply_positive", "Positive reply"
+    else:
+        return
+    who = reply.lead.name if reply.lead and reply.lead.name else reply.from_email
+    excerpt = " ".join(strip_reply(reply.body or reply.subject).split())[:280]
+    if reply.lead is not None:
+        link = reverse("board:lead-detail", args=[reply.lead.public_id])
+    else:
+        link = reverse("admin:classify_classification_change", args=[classification.pk])
+    lines = [f"{who} replied: \u201c{excerpt}\u201d" if excerpt else f"{who} replied."]
+    if classification.needs_review:
+        lines.append(f"Why it needs you: {classification.review_reason or 'the classifier was unsure'}.")
+    owner_notify(
+        kind=kind,
+        key=f"{kind}:{classification.pk}",
+        subject=f"{headline}: {who}",
+        text="\n".join(lines),
+        link=link,
+    )
 
 
 def _close_lead(classification: Classification, *, reply: InboundReply, actor: Any, actor_label: str) -> None:

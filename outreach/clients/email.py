@@ -12,8 +12,9 @@ import socket
 from typing import Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+
+from clientsflow.site import lead_from_email
 
 # Errors that mean the provider definitely did not take the message.
 _REFUSED = (
@@ -60,7 +61,7 @@ def build_message(
     return EmailMessage(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=lead_from_email(),
         to=[to_email],
         headers=headers,
         connection=connection,

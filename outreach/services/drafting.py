@@ -14,6 +14,7 @@ from django.db import transaction
 from django.template import Context, Engine
 from django.utils import timezone
 
+from clientsflow.site import lead_signature
 from leads.models import Lead
 from outreach.clients import anthropic as anthropic_client
 from outreach.models import Enrollment, InboundReply, OutboundMessage, SequenceStep
@@ -39,7 +40,7 @@ def lead_variables(lead: Lead) -> dict[str, str]:
 
 
 def render_step(*, step: SequenceStep, lead: Lead) -> tuple[str, str]:
-    context = Context({"lead": lead_variables(lead)})
+    context = Context({"lead": lead_variables(lead), "signature": lead_signature()})
     subject = _ENGINE.from_string(step.subject_template).render(context)
     body = _ENGINE.from_string(step.body_template).render(context)
     return " ".join(subject.split()), body.strip()

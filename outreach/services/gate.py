@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
-from django.conf import settings
 from django.db import models
 
 from clientsflow.audit import audit_record
+from clientsflow.mailpolicy import allowlist_permits, masked_address
 from outreach.services.suppression import email_hash, is_suppressed
 
 logger = logging.getLogger(__name__)
@@ -40,28 +39,6 @@ class GateVerdict:
     @property
     def explanation(self) -> str:
         return EXPLANATIONS.get(self.reason, "")
-
-
-def allowlist_permits(address: str) -> bool:
-    """True when SEND_ALLOWLIST is empty or one of its patterns matches the whole address.
-
-    Patterns are shell-style globs, case-insensitive (`ops@agency.example`, `*@agency.example`,
-    `*+zz@agency.example`, `*@*.agency.example`); the older `@agency.example` form still means
-    the whole domain.
-    """
-    patterns = [p.strip().lower() for p in settings.SEND_ALLOWLIST if p.strip()]
-    if not patterns:
-        return True
-    address = (address or "").strip().lower()
-    if not address:
-        return False
-    return any(fnmatchcase(address, "*" + p if p.startswith("@") else p) for p in patterns)
-
-
-def masked_address(address: str) -> str:
-    """`a***@example.com`: enough for a person to recognise, not the address itself."""
-    local, _, domain = (address or "").strip().partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 def mail_gate_check(

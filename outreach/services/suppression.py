@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from clientsflow.site import public_base_url
 from leads.models import Lead
 from leads.services.timeline import timeline_record
 from outreach.models import Enrollment, OutboundMessage, OutreachEventKind, Suppression
@@ -159,4 +160,4 @@ def unsubscribe_token_read(token: str) -> dict[str, str] | None:
 
 def unsubscribe_url(*, email: str, message_public_id: str = "") -> str:
     token = unsubscribe_token(email=email, message_public_id=message_public_id)
-    return settings.PUBLIC_BASE_URL + reverse("unsubscribe", args=[token])
+    return public_base_url() + reverse("unsubscribe", args=[token])

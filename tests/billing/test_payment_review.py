@@ -14,7 +14,8 @@ import respx
 from billing.jobs import stripe_reconcile
 from billing.models import Payment, Proposal
 from board.selectors import card_badges, needs_you
-from clientsflow.models import AuditEvent, WebhookEvent
+from clientsflow.models import AuditEvent, Notification, WebhookEvent
+from clientsflow.site import site_settings_update
 from tests.billing.conftest import (
     STRIPE_API,
     move_lead_to,
@@ -33,6 +34,8 @@ SLACK_URL = "https://hooks.slack.com/services/T000/B000/REVIEW"
 @pytest.fixture
 def slack(settings):
     settings.SLACK_WEBHOOK_URL = SLACK_URL
+    # The owner chose Slack as well as email, and only hears about payments that go wrong.
+    site_settings_update(notify_via="both", notifications={"payment_received": False})
     with respx.mock(assert_all_called=False) as router:
         router.post(SLACK_URL, name="slack").mock(return_value=httpx.Response(200, text="ok"))
         yield router
@@ -145,12 +148,15 @@ def test_review_is_idempotent_in_any_arrival_order(webhook_secret, client, slack
 
 def test_review_is_recorded_even_when_slack_is_down(webhook_secret, client, settings):
     settings.SLACK_WEBHOOK_URL = SLACK_URL
+    site_settings_update(notify_via="slack")
     proposal = signed_proposal()
     with respx.mock() as router:
         router.post(SLACK_URL).mock(return_value=httpx.Response(500, text="no_service"))
         post_event(client, completed(proposal, amount_total=1))
     assert Payment.objects.get().status == Payment.Status.REVIEW
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    notification = Notification.objects.get(kind="payment_failed")
+    assert notification.status == Notification.Status.FAILED and "HTTP 500" in notification.error
 
 
 def test_staff_resolve_a_review_in_the_admin(webhook_secret, client, slack, admin_client):

@@ -10,6 +10,7 @@ from icalendar import Calendar
 
 from bookings.ics import invite_ics
 from bookings.services import booking_cancel, booking_create, booking_reschedule
+from clientsflow.site import site_settings
 from tests.bookings.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,9 @@ def test_request_has_every_field_a_calendar_needs():
     assert event["SEQUENCE"] == 0
     assert event.decoded("DTSTART") == START and event.decoded("DTEND") == START + timedelta(minutes=30)
     assert str(event["ORGANIZER"]) == "mailto:owner@agency.example"
-    assert event["ORGANIZER"].params["CN"] == "Olivia Owner"
+    # leads see the host as the settings name them (Admin > Settings > host's name)
+    assert event["ORGANIZER"].params["CN"] == site_settings().host_name == "Alex Morgan"
+    assert str(event["SUMMARY"]) == f"{booking.event_type.title} with Alex Morgan"
     attendee = event["ATTENDEE"]
     assert str(attendee) == "mailto:ada@example.com"
     assert attendee.params["CN"] == "Ada" and attendee.params["RSVP"] == "TRUE"

@@ -105,7 +105,10 @@ def test_json_cancel_goes_through_the_service_and_the_board_serves_the_fresh_car
     booked.refresh_from_db()
     assert booked.status == Booking.Status.CANCELLED
     assert booked.cancel_reason == "Lead phoned to cancel" and booked.cancelled_by == "owner"
-    assert booked.lead.stage == Stage.BOOKED
+    # booked straight from New, so it goes back to New, the reason in its history
+    assert booked.lead.stage == Stage.NEW
+    change = booked.lead.stage_changes.latest("changed_at")
+    assert (change.from_stage, change.reason) == (Stage.BOOKED, "Call cancelled: Lead phoned to cancel")
     audit = AuditEvent.objects.get(verb="booking.cancelled")
     assert audit.actor_label == "owner" and audit.details == {"reason": "Lead phoned to cancel"}
     assert board_version() > version

@@ -9,10 +9,10 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 
 from clientsflow.errors import DomainError
+from clientsflow.mailpolicy import allowlist_permits
 from clientsflow.models import AuditEvent
 from leads.models import LeadEvent, Stage
 from outreach.models import OutboundMessage, OutreachEventKind
-from outreach.services.gate import allowlist_permits
 from outreach.services.review import NotPermitted, outbound_approve, outbound_edit, outbound_reject
 from outreach.services.sending import (
     outbound_autosend_due,

@@ -33,6 +33,15 @@ def _dispatcher_loop(stop: threading.Event) -> None:
         stop.wait(next_tick_delay(timezone.now()))
 
 
+def served_base_url(addrport: str) -> str:
+    """`127.0.0.1:8000`, `8001` or `0.0.0.0:9000` -> the http:// address links should use."""
+    host, _, port = addrport.rpartition(":")
+    host = host or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (a comparison, not a bind)
+        host = "127.0.0.1"  # listening on every interface: the loopback address works from here
+    return f"http://{host}:{port or '8000'}"
+
+
 class Command(BaseCommand):
     help = "Serve ClientsFlow with tasks and the dispatcher in this one process (make run)."
 
@@ -42,6 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, **options) -> None:
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError("runembedded runs tasks in-process; unset REDIS_URL or use a worker + beat instead.")
+        settings.SERVED_BASE_URL = served_base_url(addrport)
         stop = threading.Event()
         threading.Thread(target=_dispatcher_loop, args=(stop,), name="dispatcher", daemon=True).start()
         time.sleep(0.1)

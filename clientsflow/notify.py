@@ -1,0 +1,195 @@
+"""The owner's notifications: one service every app calls when something needs the owner's eye.
+
+    owner_notify(kind="booking_created", key=f"booking_created:{booking.pk}:{booking.sequence}",
+                 subject="New call booked: Jane Doe", text="...", link="/board/lead/7/")
+
+Kinds (each switchable in Admin > Settings > Notifications): booking_created, booking_rescheduled,
+booking_cancelled, reply_positive, reply_needs_review, proposal_viewed, proposal_signed,
+payment_received, payment_failed, digest.
+
+- Once per event: the `Notification` row is inserted first and its `key` is unique, so an event
+  processed twice (a replayed webhook, a retried task) finds the row and does nothing.
+- After commit: delivery is queued with `delay_on_commit`, so a rolled-back event notifies nobody.
+- The same rule as every other mail: the owner's address must pass `SEND_ALLOWLIST`
+  (`clientsflow.mailpolicy`); a refusal is audited as `mail.blocked`. Each outcome is audited
+  (`notification.sent`, `notification.failed`) and kept on the row; a failure is never shown as sent.
+  The suppression list is for leads who opted out, not for the owner, so it is not consulted.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+from django.conf import settings
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clientsflow.audit import audit_record
+from clientsflow.clients import slack
+from clientsflow.mailpolicy import address_hash, allowlist_permits, masked_address
+from clientsflow.models import Notification, SiteSettings
+from clientsflow.site import public_base_url, site_settings
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "notifications"
+KINDS = (
+    "booking_created",
+    "booking_rescheduled",
+    "booking_cancelled",
+    "reply_positive",
+    "reply_needs_review",
+    "proposal_viewed",
+    "proposal_signed",
+    "payment_received",
+    "payment_failed",
+    "digest",
+)
+Via = SiteSettings.NotifyVia
+
+
+def absolute_link(link: str) -> str:
+    """A path made absolute against the public base URL; a full URL is kept as it is."""
+    if not link or link.startswith(("http://", "https://")):
+        return link
+    return public_base_url() + link
+
+
+def owner_notify(
+    *, kind: str, key: str, subject: str, text: str, link: str = "", html: str = ""
+) -> Notification | None:
+    """Notify the owner of one event, once per `key`, after the current transaction commits.
+
+    Returns the new row, or None when the kind is switched off or this event was already notified.
+    Never raises for delivery problems: they are recorded on the row.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown notification kind {kind!r}; add it to clientsflow.notify.KINDS.")
+    row = site_settings()
+    if not row.notification_on(kind):
+        return None
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                kind=kind,
+                key=key[:200],
+                subject=" ".join(subject.split())[:255],
+                text=text,
+                html=html,
+                link=absolute_link(link)[:500],
+                via=row.notify_via,
+            )
+    except IntegrityError:
+        return None  # this event was notified already
+    notification_deliver_task.delay_on_commit(notification.pk)
+    return notification
+
+
+def _send_email(notification: Notification) -> str:
+    """'sent', 'blocked: ...' or 'failed: ...'."""
+    to = (settings.OWNER_EMAIL or "").strip()
+    if not to:
+        return "failed: OWNER_EMAIL is not set; set it to receive notifications by email."
+    if not allowlist_permits(to):
+        audit_record(
+            verb="mail.blocked",
+            obj=notification,
+            actor_label="mail-gate",
+            details={
+                "purpose": f"notification:{notification.kind}",
+                "reason": "allowlist",
+                "to_hash": address_hash(to),
+                "to_masked": masked_address(to),
+            },
+        )
+        return "blocked: OWNER_EMAIL is not on SEND_ALLOWLIST; add it there to receive notifications."
+    body = notification.text
+    if notification.link and notification.link not in body:
+        body = f"{body}\n\n{notification.link}"
+    message = mail.EmailMultiAlternatives(
+        subject=notification.subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]
+    )
+    if notification.html:
+        message.attach_alternative(notification.html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:  # any backend: SMTP, anymail providers
+        return f"failed: the email could not be sent ({type(exc).__name__}); check EMAIL_URL."
+    return "sent"
+
+
+def _post_slack(notification: Notification) -> str:
+    if not slack.enabled():
+        return "failed: Slack is not configured; set SLACK_WEBHOOK_URL or notify by email only."
+    text = f"*{notification.subject}*\n{notification.text}"
+    if notification.link and notification.link not in text:
+        text = f"{text}\n<{notification.link}|Open in ClientsFlow>"
+    try:
+        slack.slack_post(text=text)
+    except slack.SlackError as exc:
+        return f"failed: {exc}"
+    return "sent"
+
+
+def notification_deliver(*, notification_id: int) -> Notification:
+    """Deliver one notification by its channels and record exactly what happened.
+
+    Claims the row `pending -> sending` first (compare-and-swap), so two workers never both send.
+    """
+    claimed = Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
+        status=Notification.Status.SENDING
+    )
+    notification = Notification.objects.get(pk=notification_id)
+    if not claimed:
+        return notification
+    outcome: dict[str, str] = {}
+    if notification.via in (Via.EMAIL, Via.BOTH):
+        outcome["email"] = _send_email(notification)
+    if notification.via in (Via.SLACK, Via.BOTH):
+        outcome["slack"] = _post_slack(notification)
+    problems = [f"{channel}: {result}" for channel, result in outcome.items() if result != "sent"]
+    if not outcome:
+        status, error = Notification.Status.FAILED, "Notifications are off (Admin > Settings > Notify via)."
+    elif not problems:
+        status, error = Notification.Status.SENT, ""
+    elif all(result.startswith("blocked") for result in outcome.values()):
+        status, error = Notification.Status.BLOCKED, " ".join(problems)
+    else:
+        status, error = Notification.Status.FAILED, " ".join(problems)
+    notification.status, notification.outcome, notification.error = status, outcome, error[:2000]
+    notification.sent_at = timezone.now() if status == Notification.Status.SENT else None
+    notification.save(update_fields=["status", "outcome", "error", "sent_at"])
+    details: dict[str, Any] = {"kind": notification.kind, "key": notification.key, "outcome": outcome}
+    if status == Notification.Status.SENT:
+        audit_record(verb="notification.sent", obj=notification, actor_label=ACTOR, details=details)
+    else:
+        audit_record(verb="notification.failed", obj=notification, actor_label=ACTOR, details=details)
+        logger.warning("notification.failed", extra={"notification_id": notification.pk, "kind": notification.kind})
+    return notification
+
+
+STRANDED_AFTER = timedelta(minutes=10)
+
+
+def notifications_requeue_stranded(*, now: Any = None) -> int:
+    """Queue again the notifications whose delivery task was lost (still pending after a while)."""
+    cutoff = (now or timezone.now()) - STRANDED_AFTER
+    ids = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+    for pk in ids:
+        notification_deliver_task.delay(pk)
+    return len(ids)
+
+
+# Beside the service it runs (as the dispatcher's tasks are): `owner_notify` queues it.
+@shared_task(base=DjangoTask, name="clientsflow.tasks.notification_deliver")
+def notification_deliver_task(notification_id: int) -> None:
+    notification_deliver(notification_id=notification_id)
