@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -194,10 +196,12 @@ class SiteSettings(models.Model):
     public_base_url = models.URLField(
         blank=True, help_text="The address leads reach this app at. Empty: PUBLIC_BASE_URL, or the address it serves."
     )
-    working_hours_start = models.TimeField(default="09:00")
-    working_hours_end = models.TimeField(default="17:00")
-    send_window_start = models.TimeField(default="09:00", help_text="Automatic sends start at this time.")
-    send_window_end = models.TimeField(default="17:00", help_text="…and stop at this time (your time zone).")
+    working_hours_start = models.TimeField(default=datetime.time(9, 0))
+    working_hours_end = models.TimeField(default=datetime.time(17, 0))
+    send_window_start = models.TimeField(default=datetime.time(9, 0), help_text="Automatic sends start at this time.")
+    send_window_end = models.TimeField(
+        default=datetime.time(17, 0), help_text="…and stop at this time (your time zone)."
+    )
     notify_via = models.CharField(max_length=8, choices=NotifyVia.choices, default=NotifyVia.EMAIL)
     notifications = models.JSONField(default=default_notification_switches, blank=True)
     stage_probabilities = models.JSONField(default=default_stage_probabilities, blank=True)
@@ -205,7 +209,9 @@ class SiteSettings(models.Model):
     going_cold_days = models.PositiveSmallIntegerField(
         default=7, help_text="Flag an active lead with no open task and no activity for this many days."
     )
-    digest_time = models.TimeField(default="08:00", help_text="When the daily digest is sent (your time zone).")
+    digest_time = models.TimeField(
+        default=datetime.time(8, 0), help_text="When the daily digest is sent (your time zone)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
