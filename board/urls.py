@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from board import views
+from board import lead_views, views
 
 app_name = "board"
 
@@ -14,6 +14,11 @@ urlpatterns = [
     path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
     path("board/lead/<uuid:public_id>/card/", views.lead_card, name="lead-card"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
+    path("board/next-steps/", lead_views.next_steps, name="next-steps"),
+    path("board/lead/<uuid:public_id>/notes/", lead_views.lead_note_add, name="lead-note-add"),
+    path("board/lead/<uuid:public_id>/tasks/", lead_views.lead_task_add, name="lead-task-add"),
+    path("board/lead/<uuid:public_id>/tasks/<int:pk>/done/", lead_views.lead_task_done, name="lead-task-done"),
+    path("board/lead/<uuid:public_id>/tasks/<int:pk>/reopen/", lead_views.lead_task_reopen, name="lead-task-reopen"),
     path(
         "board/lead/<uuid:public_id>/duplicates/<int:pk>/merge/",
         views.lead_duplicate_merge,

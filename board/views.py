@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from board.forms import BoardFilterForm, MarkSeenForm, MoveForm
+from board.lead_views import lead_page_context
 from board.selectors import board_column_page, board_columns, card_for, lead_timeline, needs_you
 from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
@@ -213,6 +214,7 @@ def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 (pair, pair.lead_b if pair.lead_a_id == lead.pk else pair.lead_a)
                 for pair in possible_duplicates_for_lead(lead)
             ],
+            **lead_page_context(request, lead),
         },
     )
 

@@ -14,6 +14,7 @@ from board.selectors import board_column_page, board_columns, lead_timeline, nee
 from board.templatetags.board import relative_time, reltime
 from classify.models import Classification
 from clientsflow.cache import board_version, board_version_bump
+from clientsflow.site import site_settings
 from leads.models import PIPELINE_ORDER, Lead, LeadEvent, Stage
 from leads.selectors import CARDS_PER_COLUMN, BoardFilters, board_summary, decode_cursor
 from leads.services.seen import leads_mark_seen
@@ -64,6 +65,7 @@ def _queries_of_board_render(client) -> int:
 
 
 def test_board_render_query_count_is_constant_in_the_number_of_leads(staff_client, django_capture_on_commit_callbacks):
+    site_settings()  # the settings row is made on its first read, once per install, not per render
     make_board_leads(50, prefix="small")
     _invalidate(django_capture_on_commit_callbacks)
     with_50 = _queries_of_board_render(staff_client)
@@ -113,7 +115,10 @@ def test_load_more_pages_a_column_in_the_database_without_gaps_or_repeats():
     while cursor:
         with CaptureQueriesContext(connection) as ctx:
             cards, cursor = board_column_page(BoardFilters(), stage="new", after=decode_cursor(cursor))
-        lead_queries = [q["sql"] for q in ctx.captured_queries if 'FROM "leads_lead"' in q["sql"]]
+        # The page's own read (a badge provider may also read leads by id, e.g. "going cold").
+        lead_queries = [
+            q["sql"] for q in ctx.captured_queries if 'FROM "leads_lead"' in q["sql"] and "ORDER BY" in q["sql"]
+        ]
         assert len(lead_queries) == 1 and "LIMIT 21" in lead_queries[0].upper()
         query_counts.append(len(ctx.captured_queries))  # + one per badge provider, whatever the page
         seen.extend(card.lead.pk for card in cards)

@@ -1,0 +1,191 @@
+"""The lead page's own actions: notes, tasks, inline edits and adding a lead. Thin: forms
+validate, `leads` services write, `leads.next_steps` reads.
+
+Each action answers an HTMX request with the panel it changed (and the timeline, out of band), and
+a plain form post with a redirect back to the lead page and a message, so it all works without
+JavaScript too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from board.lead_forms import NoteForm, TaskForm
+from board.selectors import lead_timeline
+from clientsflow.errors import DomainError
+from leads.markup import note_html
+from leads.models import Lead, Task
+from leads.next_steps import going_cold_leads, lead_notes, lead_tasks, owner_day_end, tasks_due
+from leads.permissions import CHANGE_LEAD, VIEW_LEAD, granted_for, staff_permission_required
+from leads.services.notes import note_add
+from leads.services.tasks import owner_zone, task_add, task_complete, task_reopen
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
+
+
+def _lead(public_id: Any) -> Lead:
+    try:
+        return Lead.objects.select_related("merged_into").get(public_id=public_id)
+    except Lead.DoesNotExist:
+        raise Http404("No lead with this id; it may have been deleted.") from None
+
+
+def _lead_url(lead: Lead) -> str:
+    return reverse("board:lead-detail", args=[lead.public_id])
+
+
+def _notes(lead: Lead) -> list[tuple[Any, Any]]:
+    return [(note, note_html(note.body)) for note in lead_notes(lead)]
+
+
+def _task_defaults() -> dict[str, str]:
+    """Tomorrow at 09:00 on the owner's clock: a sensible first guess for a next step."""
+    tomorrow = timezone.now().astimezone(owner_zone()).date() + timedelta(days=1)
+    return {"due_date": tomorrow.isoformat(), "due_time": "09:00"}
+
+
+def lead_page_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    """What the lead page shows from this module: notes, tasks and their forms."""
+    now = timezone.now()
+    return {
+        "notes": _notes(lead),
+        "tasks": lead_tasks(lead),
+        "note_form": NoteForm(),
+        "task_form": TaskForm(initial=_task_defaults()),
+        "now": now,
+        "day_end": owner_day_end(now),
+        "owner_timezone": settings.OWNER_TIMEZONE,
+    }
+
+
+def _panel(request: HttpRequest, lead: Lead, template: str, **extra: Any) -> HttpResponse:
+    """The changed panel plus the timeline (out of band), for HTMX."""
+    context = {**lead_page_context(request, lead), **extra, "lead": lead, "granted": granted_for(request.user)}
+    html = render_to_string(template, context, request)
+    html += render_to_string(
+        "board/lead/_timeline.html", {"timeline": lead_timeline(lead), "oob": True, **context}, request
+    )
+    return HttpResponse(html)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(str(message) for field_errors in form.errors.values() for message in field_errors)
+
+
+def _refused(request: HttpRequest, lead: Lead, message: str) -> HttpResponse:
+    messages.error(request, message)
+    return HttpResponseRedirect(_lead_url(lead))
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_note_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    lead = _lead(public_id)
+    form = NoteForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            note_add(lead=lead, body=form.cleaned_data["body"], author=request.user)
+        except DomainError as exc:
+            error = str(exc)
+    else:
+        error = _form_errors(form) or "The note could not be read; try again."
+    if _is_htmx(request):
+        extra: dict[str, Any] = {"note_error": error}
+        if error:
+            extra["note_form"] = form
+        return _panel(request, lead, "board/lead/_notes.html", **extra)
+    if error:
+        return _refused(request, lead, f"Note not saved: {error}")
+    messages.success(request, "Note saved.")
+    return HttpResponseRedirect(f"{_lead_url(lead)}#notes")
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_task_add(request: HttpRequest, public_id: str) -> HttpResponse:
+    lead = _lead(public_id)
+    form = TaskForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            task_add(lead=lead, title=form.cleaned_data["title"], due_at=form.due_at, created_by=request.user)
+        except DomainError as exc:
+            error = str(exc)
+    else:
+        error = _form_errors(form)
+    if _is_htmx(request):
+        extra: dict[str, Any] = {"task_error": error}
+        if error:
+            extra["task_form"] = form
+        return _panel(request, lead, "board/lead/_tasks.html", **extra)
+    if error:
+        return _refused(request, lead, f"Task not added: {error}")
+    messages.success(request, "Task added.")
+    return HttpResponseRedirect(f"{_lead_url(lead)}#tasks")
+
+
+def _task_toggle(request: HttpRequest, public_id: str, pk: int, *, done: bool) -> HttpResponse:
+    lead = _lead(public_id)
+    try:
+        task = Task.objects.get(pk=pk, lead=lead)
+    except Task.DoesNotExist:
+        raise Http404("No such task on this lead; reload the page.") from None
+    error = ""
+    try:
+        if done:
+            task_complete(task=task, actor=request.user)
+        else:
+            task_reopen(task=task, actor=request.user)
+    except DomainError as exc:
+        error = str(exc)
+    if _is_htmx(request):
+        return _panel(request, lead, "board/lead/_tasks.html", task_error=error)
+    if error:
+        return _refused(request, lead, error)
+    messages.success(request, f"Done: {task.title}." if done else f"Reopened: {task.title}.")
+    return HttpResponseRedirect(f"{_lead_url(lead)}#tasks")
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_task_done(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+    return _task_toggle(request, public_id, pk, done=True)
+
+
+@require_POST
+@staff_permission_required(CHANGE_LEAD)
+def lead_task_reopen(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+    return _task_toggle(request, public_id, pk, done=False)
+
+
+@never_cache
+@require_GET
+@staff_permission_required(VIEW_LEAD)
+def next_steps(request: HttpRequest) -> HttpResponse:
+    """Tasks overdue or due today, and leads going cold: where "Needs you" sends the owner."""
+    now = timezone.now()
+    return render(
+        request,
+        "board/lead/next_steps.html",
+        {
+            "due": list(tasks_due(now=now)[:200]),
+            "cold": list(going_cold_leads(now=now)[:200]),
+            "now": now,
+            "owner_timezone": settings.OWNER_TIMEZONE,
+        },
+    )
