@@ -21,14 +21,17 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from board.lead_forms import NoteForm, TaskForm
+from billing.money import format_money, from_minor
+from board.lead_forms import NoteForm, TaskForm, ValueForm
 from board.selectors import lead_timeline
 from clientsflow.errors import DomainError
+from clientsflow.site import site_settings
 from leads.markup import note_html
 from leads.models import Lead, Task
 from leads.next_steps import going_cold_leads, lead_notes, lead_tasks, owner_day_end, tasks_due
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, granted_for, staff_permission_required
 from leads.services.notes import note_add
+from leads.services.owner_edits import lead_update_by_owner, lead_value_set
 from leads.services.tasks import owner_zone, task_add, task_complete, task_reopen
 
 
@@ -69,6 +72,7 @@ def lead_page_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
         "now": now,
         "day_end": owner_day_end(now),
         "owner_timezone": settings.OWNER_TIMEZONE,
+        "fields": {field: _field_context(request, lead, field) for field in EDITABLE_FIELDS},
     }
 
 
@@ -189,3 +193,112 @@ def next_steps(request: HttpRequest) -> HttpResponse:
             "owner_timezone": settings.OWNER_TIMEZONE,
         },
     )
+
+
+# --- Inline edits: name, company, email, phone and the deal's value -------------------------------
+
+EDITABLE_FIELDS: dict[str, str] = {
+    "name": "Name",
+    "company": "Company",
+    "email": "Email",
+    "phone": "Phone",
+    "value": "Expected value",
+}
+
+
+def value_display(lead: Lead) -> str:
+    if lead.value_minor is None:
+        return ""
+    return format_money(lead.value_minor, lead.value_currency or site_settings().default_currency)
+
+
+def _field_context(request: HttpRequest, lead: Lead, field: str, **extra: Any) -> dict[str, Any]:
+    edit_url = reverse("board:lead-field-edit", args=[lead.public_id, field])
+    amount = ""
+    if lead.value_minor is not None:
+        amount = str(from_minor(lead.value_minor, lead.value_currency or site_settings().default_currency))
+    return {
+        "lead": lead,
+        "field": field,
+        "label": EDITABLE_FIELDS[field],
+        "raw": getattr(lead, field, ""),
+        "display": value_display(lead) if field == "value" else getattr(lead, field),
+        "amount": amount,
+        "currency": lead.value_currency or site_settings().default_currency,
+        "edit_url": edit_url,
+        "lead_url": _lead_url(lead),
+        "can_edit": CHANGE_LEAD in granted_for(request.user) and not lead.merged_into_id,
+        **extra,
+    }
+
+
+def _save_field(request: HttpRequest, lead: Lead, field: str) -> tuple[str, dict[str, str]]:
+    """Save what was posted for `field`; returns (error, what to put back in the inputs)."""
+    if field == "value":
+        form = ValueForm(request.POST)
+        typed = {"amount": request.POST.get("amount", ""), "currency": request.POST.get("currency", "")}
+        if not form.is_valid():
+            return _form_errors(form), typed
+        try:
+            lead_value_set(
+                lead=lead,
+                amount_minor=form.cleaned_data["amount_minor"],
+                currency=form.cleaned_data["currency"],
+                actor=request.user,
+                by_staff=True,
+            )
+        except DomainError as exc:
+            return str(exc), typed
+        return "", {}
+    value = " ".join(request.POST.get(field, "").split())
+    typed = {"raw": value}
+    max_length = getattr(Lead._meta.get_field(field), "max_length", None) or 200
+    if len(value) > max_length:
+        return f"{EDITABLE_FIELDS[field]} holds at most {max_length} characters.", typed
+    if field in ("email", "phone") and not value and not (lead.phone if field == "email" else lead.email):
+        return "A lead needs an email address or a phone number: keep this one, or add the other first.", typed
+    if value == getattr(lead, field):
+        return "", {}
+    try:
+        lead_update_by_owner(lead=lead, changes={field: value}, actor=request.user)
+    except DomainError as exc:
+        return str(exc), typed
+    return "", {}
+
+
+@never_cache
+@staff_permission_required(CHANGE_LEAD)
+def lead_field_edit(request: HttpRequest, public_id: str, field: str) -> HttpResponse:
+    """Click to edit one field: GET the editor (or, with `cancel`, the field as it is), POST to save.
+
+    HTMX swaps the field in place; without JavaScript GET is a small page with the same form and
+    POST redirects back to the lead page.
+    """
+    if field not in EDITABLE_FIELDS:
+        raise Http404("That field cannot be edited here.")
+    lead = _lead(public_id)
+    if lead.merged_into_id:
+        return _refused(request, lead, "This lead was merged into another; edit that one.")
+    htmx = _is_htmx(request)
+    if request.method == "GET":
+        if htmx:
+            template = "board/lead/_field.html" if "cancel" in request.GET else "board/lead/_field_edit.html"
+            return render(request, template, {"f": _field_context(request, lead, field)})
+        return render(request, "board/lead/edit_field.html", {"f": _field_context(request, lead, field)})
+    if request.method != "POST":
+        return HttpResponse("Use GET or POST.", status=405)
+    error, typed = _save_field(request, lead, field)
+    lead.refresh_from_db()
+    if error:
+        context = {"f": _field_context(request, lead, field, error=error, **typed)}
+        if htmx:
+            return render(request, "board/lead/_field_edit.html", context)
+        return render(request, "board/lead/edit_field.html", context, status=400)
+    if htmx:
+        context = {"f": _field_context(request, lead, field, saved=True)}
+        html = render_to_string("board/lead/_field.html", context, request)
+        if field in ("name", "email", "phone"):
+            html += render_to_string("board/lead/_title.html", {"lead": lead, "oob": True}, request)
+        return HttpResponse(html)
+    messages.success(request, f"Saved: {EDITABLE_FIELDS[field].lower()} of {lead}.")
+    return HttpResponseRedirect(_lead_url(lead))

@@ -15,6 +15,7 @@ urlpatterns = [
     path("board/lead/<uuid:public_id>/card/", views.lead_card, name="lead-card"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
     path("board/next-steps/", lead_views.next_steps, name="next-steps"),
+    path("board/lead/<uuid:public_id>/edit/<str:field>/", lead_views.lead_field_edit, name="lead-field-edit"),
     path("board/lead/<uuid:public_id>/notes/", lead_views.lead_note_add, name="lead-note-add"),
     path("board/lead/<uuid:public_id>/tasks/", lead_views.lead_task_add, name="lead-task-add"),
     path("board/lead/<uuid:public_id>/tasks/<int:pk>/done/", lead_views.lead_task_done, name="lead-task-done"),

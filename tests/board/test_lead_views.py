@@ -125,3 +125,84 @@ def test_next_steps_page_lists_due_tasks_and_cold_leads(owner_client):
     needs = owner_client.get("/board/needs-you/").content.decode()
     assert "Tasks overdue or due today" in needs and "/board/next-steps/#due" in needs
     assert LeadEvent.objects.filter(kind="task_added").count() == 1
+
+
+# --- Inline edits and the value -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed,currency,expected",
+    [
+        ("4,500", "USD", 450_000),
+        ("4500.50", "usd", 450_050),
+        ("$1,234,567.5", "", 123_456_750),
+        ("4,500", "JPY", 4_500),
+    ],
+)
+def test_parse_money_into_minor_units(typed, currency, expected):
+    from board.lead_forms import parse_money
+
+    assert parse_money(typed, currency or "USD") == expected
+
+
+@pytest.mark.parametrize("typed", ["abc", "4.500,00", "1e5", "12,34", "-5", "4500.555", "NaN"])
+def test_junk_amounts_are_refused_with_what_to_type(typed):
+    from board.lead_forms import parse_money
+    from clientsflow.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"amount|decimals"):
+        parse_money(typed, "USD")
+
+
+def test_edit_the_value_inline(owner_client):
+    lead = LeadFactory()
+    url = f"/board/lead/{lead.public_id}/edit/value/"
+    editor = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'name="amount"' in editor and 'value="USD"' in editor and "Cancel" in editor
+    response = owner_client.post(url, {"amount": "4,500", "currency": "usd"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert 'id="field-value"' in html and "$4,500.00" in html
+    lead.refresh_from_db()
+    assert (lead.value_minor, lead.value_currency) == (450_000, "USD") and "value" in lead.owner_edited_fields
+    response = owner_client.post(url, {"amount": "lots", "currency": "USD"}, headers={"HX-Request": "true"})
+    assert "is not an amount" in response.content.decode() and 'role="alert"' in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.value_minor == 450_000
+    cancel = owner_client.get(f"{url}?cancel=1", headers={"HX-Request": "true"}).content.decode()
+    assert "$4,500.00" in cancel and "<form" not in cancel
+
+
+def test_edit_contact_fields_inline_and_an_email_conflict_is_explained(owner_client):
+    lead = LeadFactory(name="Jane Doe")
+    other = LeadFactory(name="John Roe", email="john@example.com", email_normalized="john@example.com")
+    response = owner_client.post(
+        f"/board/lead/{lead.public_id}/edit/name/", {"name": "Jane  Q. Doe"}, headers={"HX-Request": "true"}
+    )
+    assert 'id="lead-title" hx-swap-oob="true">Jane Q. Doe<' in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.name == "Jane Q. Doe" and "name" in lead.owner_edited_fields
+    response = owner_client.post(
+        f"/board/lead/{lead.public_id}/edit/email/", {"email": "JOHN@example.com"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert f"lead #{other.pk}" in html and "already has this email" in html
+    lead.refresh_from_db()
+    assert lead.email != "JOHN@example.com"
+
+
+def test_inline_edit_without_javascript_is_a_small_page_and_a_redirect(owner_client):
+    lead = LeadFactory()
+    page = owner_client.get(f"/board/lead/{lead.public_id}/edit/company/").content.decode()
+    assert "<h1>Edit company</h1>" in page and 'name="company"' in page
+    response = owner_client.post(f"/board/lead/{lead.public_id}/edit/company/", {"company": "Acme"}, follow=True)
+    assert response.redirect_chain[-1][0] == f"/board/lead/{lead.public_id}/" and "Acme" in response.content.decode()
+    assert owner_client.get(f"/board/lead/{lead.public_id}/edit/stage/").status_code == 404
+
+
+def test_a_viewer_cannot_edit_inline(viewer_client):
+    lead = LeadFactory(company="Old")
+    page = viewer_client.get(f"/board/lead/{lead.public_id}/").content.decode()
+    assert "Edit company" not in page
+    assert viewer_client.post(f"/board/lead/{lead.public_id}/edit/company/", {"company": "New"}).status_code == 403
+    lead.refresh_from_db()
+    assert lead.company == "Old"

@@ -108,3 +108,41 @@ def test_notes_and_tasks_work_without_javascript(new_page, owner, live_server, j
     page.locator("#tasks button.tick").click()
     page.wait_for_selector("#tasks .tasks-done")
     assert Task.objects.get(lead=jane).done_at is not None
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_edit_the_value_and_name_inline_enter_saves_escape_cancels(new_page, owner, live_server, jane, viewport):
+    page = logged_in_page(new_page, owner, live_server, viewport=viewport)
+    problems = console_errors(page)
+    page.goto(f"/board/lead/{jane.public_id}/")
+    url = page.url
+
+    page.locator("#field-value .edit-link").click()
+    page.wait_for_selector("#edit-value")
+    page.fill("#edit-value", "junk")
+    page.press("#edit-value", "Enter")
+    page.wait_for_selector("#field-value .field-error")
+    assert "is not an amount" in page.locator("#field-value .field-error").inner_text()
+    page.fill("#edit-value", "4,500")
+    page.press("#edit-value", "Enter")
+    page.wait_for_selector("#field-value .edit-link")
+    assert page.locator("#field-value .field-value").inner_text() == "$4,500.00"
+    jane.refresh_from_db()
+    assert (jane.value_minor, jane.value_currency) == (450_000, "USD")
+
+    page.locator("#field-name .edit-link").click()
+    page.wait_for_selector("#edit-name")
+    page.fill("#edit-name", "Not saved")
+    page.press("#edit-name", "Escape")
+    page.wait_for_selector("#field-name .edit-link")
+    assert page.locator("#field-name .field-value").inner_text() == "Jane Doe"
+    page.locator("#field-name .edit-link").click()
+    page.fill("#edit-name", "Jane Q. Doe")
+    page.press("#edit-name", "Enter")
+    page.wait_for_selector("#field-name .edit-link")
+    assert page.locator("#lead-title").inner_text() == "Jane Q. Doe"
+    assert page.url == url
+    assert violations(page, problems) == [], "\n".join(violations(page, problems))
+    page.locator("#field-email .edit-link").click()  # axe checks the open editor too
+    page.wait_for_selector("#edit-email")
+    assert _serious_violations(page) == []
