@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -22,14 +23,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.money import format_money, from_minor
-from board.lead_forms import NoteForm, TaskForm, ValueForm
+from board.lead_forms import NewLeadForm, NoteForm, TaskForm, ValueForm
 from board.selectors import lead_timeline
-from clientsflow.errors import DomainError
+from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.site import site_settings
 from leads.markup import note_html
 from leads.models import Lead, Task
 from leads.next_steps import going_cold_leads, lead_notes, lead_tasks, owner_day_end, tasks_due
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, granted_for, staff_permission_required
+from leads.services.identity import emails_conflict, lead_lookalikes, normalize_email, normalize_phone
 from leads.services.notes import note_add
 from leads.services.owner_edits import lead_update_by_owner, lead_value_set
 from leads.services.tasks import owner_zone, task_add, task_complete, task_reopen
@@ -302,3 +304,91 @@ def lead_field_edit(request: HttpRequest, public_id: str, field: str) -> HttpRes
         return HttpResponse(html)
     messages.success(request, f"Saved: {EDITABLE_FIELDS[field].lower()} of {lead}.")
     return HttpResponseRedirect(_lead_url(lead))
+
+
+# --- Adding a lead by hand ----------------------------------------------------------------------
+
+
+@never_cache
+@staff_permission_required(CHANGE_LEAD)
+def lead_new(request: HttpRequest) -> HttpResponse:
+    """A small form; before creating, an existing lead these details may belong to is offered
+    ("This looks like Jane Doe — open, merge, or create anyway"). A hard duplicate (same email,
+    or same phone without another email) can only be opened or merged into."""
+    if request.method == "GET":
+        return render(request, "board/lead/new.html", {"form": NewLeadForm()})
+    if request.method != "POST":
+        return HttpResponse("Use GET or POST.", status=405)
+    form = NewLeadForm(request.POST)
+    if not form.is_valid():
+        return render(request, "board/lead/new.html", {"form": form}, status=400)
+    details = form.contact_changes()
+    try:
+        email_normalized = normalize_email(details["email"])
+    except InvalidInput as exc:
+        form.add_error("email", str(exc))
+    try:
+        phone_e164 = normalize_phone(details["phone"])
+    except InvalidInput as exc:
+        form.add_error("phone", str(exc))
+    if form.errors:
+        return render(request, "board/lead/new.html", {"form": form}, status=400)
+    matches = lead_lookalikes(
+        name=details["name"], company=details["company"], email_normalized=email_normalized, phone_e164=phone_e164
+    )
+    offers = [
+        (match, not emails_conflict(email_normalized, match.lead.email_normalized)) for match in matches
+    ]  # (lookalike, whether "merge" can put these details on it)
+    decision = request.POST.get("decision", "")
+    amount_minor, currency = form.cleaned_data["amount_minor"], form.cleaned_data["currency"]
+    if decision.startswith("merge:"):
+        into = next((m.lead for m, can in offers if can and str(m.lead.public_id) == decision[6:]), None)
+        if into is None:
+            form.add_error(None, "That lead is no longer a match for these details; check them and try again.")
+        else:
+            return _merge_details_into(request, into, details, amount_minor, currency)
+    elif not matches or (decision == "create" and not any(m.hard for m in matches)):
+        try:
+            lead = _create_lead(request, details, amount_minor, currency)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Added {lead}.")
+            return HttpResponseRedirect(_lead_url(lead))
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "board/lead/new.html",
+        {"form": form, "offers": offers, "hard": any(m.hard for m in matches)},
+        status=status,
+    )
+
+
+@transaction.atomic
+def _create_lead(request: HttpRequest, details: dict[str, str], amount_minor: int | None, currency: str) -> Lead:
+    lead = lead_update_by_owner(lead=None, changes=details, actor=request.user)
+    if amount_minor is not None:
+        lead_value_set(lead=lead, amount_minor=amount_minor, currency=currency, actor=request.user, by_staff=True)
+    return lead
+
+
+def _merge_details_into(
+    request: HttpRequest, into: Lead, details: dict[str, str], amount_minor: int | None, currency: str
+) -> HttpResponse:
+    """ "Merge": what was typed fills the existing lead's empty fields (its own are kept)."""
+    changes = {name: value for name, value in details.items() if value and not getattr(into, name)}
+    try:
+        with transaction.atomic():
+            if changes:
+                lead_update_by_owner(lead=into, changes=changes, actor=request.user)
+            if amount_minor is not None and into.value_minor is None:
+                lead_value_set(
+                    lead=into, amount_minor=amount_minor, currency=currency, actor=request.user, by_staff=True
+                )
+                changes["value"] = "set"
+    except DomainError as exc:
+        messages.error(request, f"Nothing changed: {exc}")
+        return HttpResponseRedirect(_lead_url(into))
+    added = ", ".join(name for name in changes) or "nothing new (it already had these details)"
+    messages.success(request, f"Merged into {into}: added {added}.")
+    return HttpResponseRedirect(_lead_url(into))

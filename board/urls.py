@@ -14,6 +14,7 @@ urlpatterns = [
     path("board/lead/<uuid:public_id>/", views.lead_detail, name="lead-detail"),
     path("board/lead/<uuid:public_id>/card/", views.lead_card, name="lead-card"),
     path("board/lead/<uuid:public_id>/move/", views.lead_move, name="lead-move"),
+    path("board/leads/new/", lead_views.lead_new, name="lead-new"),
     path("board/next-steps/", lead_views.next_steps, name="next-steps"),
     path("board/lead/<uuid:public_id>/edit/<str:field>/", lead_views.lead_field_edit, name="lead-field-edit"),
     path("board/lead/<uuid:public_id>/notes/", lead_views.lead_note_add, name="lead-note-add"),

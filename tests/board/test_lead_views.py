@@ -206,3 +206,84 @@ def test_a_viewer_cannot_edit_inline(viewer_client):
     assert viewer_client.post(f"/board/lead/{lead.public_id}/edit/company/", {"company": "New"}).status_code == 403
     lead.refresh_from_db()
     assert lead.company == "Old"
+
+
+# --- Adding a lead ----------------------------------------------------------------------------------
+
+
+def _add(client, **fields):
+    data = {"name": "", "company": "", "email": "", "phone": "", "amount": "", "currency": "", **fields}
+    return client.post("/board/leads/new/", data)
+
+
+def test_add_a_lead_with_a_value(owner_client):
+    assert owner_client.get("/board/leads/new/").status_code == 200
+    response = _add(owner_client, name="Ada Lovelace", company="Engines", email="ADA@example.com", amount="2,000")
+    from leads.models import Lead
+
+    lead = Lead.objects.get(email_normalized="ada@example.com")
+    assert response.status_code == 302 and response["Location"] == f"/board/lead/{lead.public_id}/"
+    assert (lead.value_minor, lead.value_currency, lead.source) == (200_000, "USD", "manual")
+    assert LeadEvent.objects.filter(lead=lead, kind="created").exists()
+
+
+def test_the_same_email_is_a_hard_duplicate_open_or_merge_only(owner_client):
+    jane = LeadFactory(name="Jane Doe", company="Doe Dental", email="jane@example.com", phone="")
+    response = _add(owner_client, name="J. Doe", email=" Jane@Example.com ", phone="+1 415 555 0134")
+    html = response.content.decode()
+    assert response.status_code == 200 and "This looks like Jane Doe" in html
+    assert "Create anyway" not in html and f"merge:{jane.public_id}" in html
+    response = _add(owner_client, name="J. Doe", email="jane@example.com", phone="+1 415 555 0134", decision="create")
+    assert "Create anyway" not in response.content.decode()
+    response = _add(
+        owner_client,
+        name="J. Doe",
+        email="jane@example.com",
+        phone="+1 415 555 0134",
+        decision=f"merge:{jane.public_id}",
+    )
+    assert response.status_code == 302
+    jane.refresh_from_db()
+    assert jane.name == "Jane Doe" and jane.phone_e164 == "+14155550134"
+    from leads.models import Lead
+
+    assert Lead.objects.count() == 1
+
+
+def test_a_similar_name_and_company_is_offered_then_create_anyway(owner_client):
+    from leads.models import Lead
+
+    jane = LeadFactory(name="Jane Doe", company="Doe Dental Care", email="jane@example.com")
+    response = _add(owner_client, name="Jane  Doe", company="Doe Dental care", email="jane.doe@work.example")
+    html = response.content.decode()
+    assert "This looks like Jane Doe" in html and "Similar name and company" in html and "Create anyway" in html
+    assert f"merge:{jane.public_id}" not in html  # another email: two people unless a person merges them
+    assert Lead.objects.count() == 1
+    response = _add(
+        owner_client, name="Jane Doe", company="Doe Dental care", email="jane.doe@work.example", decision="create"
+    )
+    assert response.status_code == 302 and Lead.objects.count() == 2
+
+
+def test_same_phone_other_email_is_offered(owner_client):
+    LeadFactory(name="Sam Office", email="sam@example.com", phone="+1 415 555 0100", phone_e164="+14155550100")
+    response = _add(owner_client, name="Pat", email="pat@example.com", phone="(415) 555-0100")
+    assert "Same phone" in response.content.decode() and "Create anyway" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"name": "Nobody"}, "email address or a phone number"),
+        ({"email": "not-an-email"}, "not a valid email address"),
+        ({"email": "a@example.com", "amount": "lots"}, "is not an amount"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(owner_client, fields, message):
+    response = _add(owner_client, **fields)
+    assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_a_viewer_cannot_add_leads(viewer_client):
+    assert viewer_client.get("/board/leads/new/").status_code == 403
+    assert _add(viewer_client, email="x@example.com").status_code == 403

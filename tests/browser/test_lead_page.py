@@ -146,3 +146,25 @@ def test_edit_the_value_and_name_inline_enter_saves_escape_cancels(new_page, own
     page.locator("#field-email .edit-link").click()  # axe checks the open editor too
     page.wait_for_selector("#edit-email")
     assert _serious_violations(page) == []
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_add_a_lead_and_see_the_duplicate_offer(new_page, owner, live_server, jane, viewport):
+    page = logged_in_page(new_page, owner, live_server, viewport=viewport)
+    problems = console_errors(page)
+    page.goto("/board/leads/new/")
+    page.fill("#id_name", "Jane Doe")
+    page.fill("#id_company", "Doe Dental")
+    page.fill("#id_email", "jane.doe@work.example")
+    page.fill("#id_amount", "4,500")
+    page.click("#new-lead-form button[type=submit]:not([name])")
+    page.wait_for_selector(".duplicate-offer")
+    assert "This looks like Jane Doe" in page.locator(".duplicate-offer h2").inner_text()
+    assert Lead.objects.count() == 1
+    assert violations(page, problems) == [], "\n".join(violations(page, problems))
+    assert _serious_violations(page) == []
+    save_screenshot(page, f"lead-new-duplicate-{viewport['width']}")
+    page.get_by_role("button", name="Create anyway").click()
+    page.wait_for_selector("#lead-title")
+    created = Lead.objects.get(email_normalized="jane.doe@work.example")
+    assert page.url.endswith(f"/board/lead/{created.public_id}/") and created.value_minor == 450_000
