@@ -421,6 +421,12 @@ def seed_next_steps(ctx: DemoContext) -> dict[str, int]:
     _insert(Note, notes)
     _insert(Task, tasks)
     _insert(LeadEvent, events)
+    if connection.vendor == "postgresql":
+        # Fresh statistics after a bulk insert: with none, the planner turns "going cold"'s
+        # anti-joins into nested loops (seconds instead of milliseconds at 20,000 leads).
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Lead, LeadEvent, Note, Task))
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")
     overdue = sum(1 for t in tasks if t["done_at"] is None and t["due_at"] < now)
     return {"values": len(valued), "notes": len(notes), "tasks": len(tasks), "tasks_overdue": overdue}
 
