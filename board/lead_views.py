@@ -316,7 +316,11 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     ("This looks like Jane Doe — open, merge, or create anyway"). A hard duplicate (same email,
     or same phone without another email) can only be opened or merged into."""
     if request.method == "GET":
-        return render(request, "board/lead/new.html", {"form": NewLeadForm()})
+        return render(
+            request,
+            "board/lead/new.html",
+            {"form": NewLeadForm(), "default_currency": site_settings().default_currency},
+        )
     if request.method != "POST":
         return HttpResponse("Use GET or POST.", status=405)
     form = NewLeadForm(request.POST)
