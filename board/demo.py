@@ -19,7 +19,7 @@ from classify.demo import seed_replies
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.demo import DemoContext, DemoSeeder, seed_site_settings
-from leads.demo import DETAIL_LEADS_PER_STAGE, DemoLeadsResult, demo_leads_create, demo_owner
+from leads.demo import DETAIL_LEADS_PER_STAGE, DemoLeadsResult, demo_leads_create, demo_owner, seed_next_steps
 from outreach.demo import seed_outbound
 
 # In this order: each seeder builds on the leads' stages and on what the ones before it made
@@ -31,6 +31,7 @@ SEEDERS: list[tuple[str, DemoSeeder]] = [
     ("calls", seed_calls),
     ("classify", seed_replies),
     ("billing", seed_billing),
+    ("next_steps", seed_next_steps),
 ]
 
 

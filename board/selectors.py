@@ -28,6 +28,7 @@ from clientsflow.integrations import integration_alerted_count, integration_labe
 from clientsflow.site import site_settings
 from leads.cards import Badge, CardAction
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage
+from leads.next_steps import going_cold_count, next_step_badges, tasks_due_count
 from leads.selectors import (
     CARDS_PER_COLUMN,
     TIMELINE_LIMIT,
@@ -78,6 +79,8 @@ def needs_you() -> list[NeedsYouCount]:
             "/admin/leads/lead/?seen_at__isnull=True&merged_into__isnull=True",
             leads_unseen_count(),
         ),
+        NeedsYouCount("tasks_due", "Tasks overdue or due today", "/board/next-steps/#due", tasks_due_count()),
+        NeedsYouCount("going_cold", "Leads going cold", "/board/next-steps/#cold", going_cold_count()),
         NeedsYouCount(
             "outbound_drafts",
             "Drafts awaiting approval",
@@ -162,6 +165,7 @@ def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
         failed_sync_badges(lead_ids),
         reply_badges(lead_ids),
         outbound_badges(lead_ids),
+        next_step_badges(lead_ids),
     ):
         for lead_id, some in badges.items():
             result[lead_id].extend(some)

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing.money import to_minor
 from board.forms import BoardFilterForm, BulkMoveForm, MarkSeenForm, MoveForm, UndoForm, ValueForm
+from board.lead_views import lead_page_context
 from board.selectors import (
     BoardMoney,
     Card,
@@ -303,6 +304,7 @@ def lead_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 (pair, pair.lead_b if pair.lead_a_id == lead.pk else pair.lead_a)
                 for pair in possible_duplicates_for_lead(lead)
             ],
+            **lead_page_context(request, lead),
         },
     )
 

@@ -160,6 +160,9 @@ class LeadEvent(models.Model):
         MERGE_UNDONE = "merge_undone", "Merge undone"
         NOTE = "note", "Note"
         ALSO_SEEN = "also_seen", "Also seen as"
+        TASK_ADDED = "task_added", "Task added"
+        TASK_DONE = "task_done", "Task done"
+        TASK_REOPENED = "task_reopened", "Task reopened"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, help_text="Owned by the app that recorded it.")
@@ -239,3 +242,56 @@ class PossibleDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_a} / {self.lead_b} ({self.get_reason_display()})"
+
+
+class Note(models.Model):
+    """Something the owner wrote about a lead ("called, try again Thursday"), in markdown-lite."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class Task(models.Model):
+    """A next step on a lead, due at an instant (stored in UTC, entered and shown in the owner's zone)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    due_at = models.DateTimeField(db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(done_at__isnull=True), name="task_open_due_idx"),
+            models.Index(fields=["lead", "due_at"], name="task_lead_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=True, done_by__isnull=True) | Q(done_at__isnull=False),
+                name="task_done_by_only_when_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.done_at is None

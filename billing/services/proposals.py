@@ -26,6 +26,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
 from clientsflow.site import lead_signature
 from leads.models import Lead, Stage
+from leads.services.owner_edits import lead_value_set
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 from outreach.services.review import outbound_draft_create
@@ -255,6 +256,8 @@ def proposal_mark_sent(*, proposal: Proposal, sent_at: datetime | None = None, v
     lead_advance_stage(
         lead=locked.lead, to_stage=Stage.PROPOSAL_SENT, actor_label="billing", reason=f"Proposal sent: {locked}"
     )
+    # The deal is now worth what was proposed, unless a person has set its value by hand.
+    lead_value_set(lead=locked.lead, amount_minor=locked.total_minor, currency=locked.currency, by_staff=False)
     timeline_record(
         lead=locked.lead,
         kind=BillingEventKind.PROPOSAL,

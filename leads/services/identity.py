@@ -8,7 +8,8 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
+from rapidfuzz import fuzz
 
 from clientsflow.errors import InvalidInput
 from leads.models import Lead
@@ -111,3 +112,45 @@ def lead_find_duplicate(*, email_normalized: str, phone_e164: str, for_update: b
     """
     identity = lead_identify(email_normalized=email_normalized, phone_e164=phone_e164, for_update=for_update)
     return identity.lead, identity.matched_on
+
+
+# How alike two names (and two companies) must be, 0-100 (rapidfuzz's token_sort_ratio), before
+# a new lead is offered as possibly the same person as an existing one.
+LOOKALIKE_MIN_SCORE = 85
+LOOKALIKE_CANDIDATES = 200
+
+
+@dataclass
+class Lookalike:
+    lead: Lead
+    reason: str  # "same email", "same phone", "similar name and company"
+    hard: bool  # True: these details already belong to `lead`; creating another is refused
+
+
+def lead_lookalikes(*, name: str, company: str, email_normalized: str, phone_e164: str) -> list[Lookalike]:
+    """Existing active leads a person about to add a lead by hand should see first.
+
+    The identity rule (`lead_identify`) decides hard duplicates (same email, or same phone without
+    a conflicting email). Softer matches are offered, not enforced: the same phone under another
+    email, or a very similar name at a very similar company (both given).
+    """
+    identity = lead_identify(email_normalized=email_normalized, phone_e164=phone_e164)
+    if identity.lead is not None:
+        return [Lookalike(identity.lead, f"same {identity.matched_on}", hard=True)]
+    found = [Lookalike(lead, "same phone", hard=False) for lead in identity.shares_phone_with]
+    name, company = " ".join(name.split()), " ".join(company.split())
+    if name and company:
+        words = [w for w in name.split() if len(w) >= 2]
+        query = Q()
+        for word in words:
+            query |= Q(name__icontains=word)
+        seen = {match.lead.pk for match in found}
+        candidates = Lead.objects.filter(query, merged_into__isnull=True).exclude(company="")
+        for lead in candidates.order_by("-created_at")[:LOOKALIKE_CANDIDATES]:
+            if lead.pk in seen:
+                continue
+            name_score = fuzz.token_sort_ratio(name.lower(), lead.name.lower())
+            company_score = fuzz.token_sort_ratio(company.lower(), lead.company.lower())
+            if name_score >= LOOKALIKE_MIN_SCORE and company_score >= LOOKALIKE_MIN_SCORE:
+                found.append(Lookalike(lead, "similar name and company", hard=False))
+    return found

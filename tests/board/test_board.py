@@ -115,7 +115,10 @@ def test_load_more_pages_a_column_in_the_database_without_gaps_or_repeats():
     while cursor:
         with CaptureQueriesContext(connection) as ctx:
             cards, cursor = board_column_page(BoardFilters(), stage="new", after=decode_cursor(cursor))
-        lead_queries = [q["sql"] for q in ctx.captured_queries if 'FROM "leads_lead"' in q["sql"]]
+        # The page's own read (a badge provider may also read leads by id, e.g. "going cold").
+        lead_queries = [
+            q["sql"] for q in ctx.captured_queries if 'FROM "leads_lead"' in q["sql"] and "ORDER BY" in q["sql"]
+        ]
         assert len(lead_queries) == 1 and "LIMIT 21" in lead_queries[0].upper()
         query_counts.append(len(ctx.captured_queries))  # + one per badge provider, whatever the page
         seen.extend(card.lead.pk for card in cards)
