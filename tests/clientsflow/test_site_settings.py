@@ -40,6 +40,7 @@ def test_probabilities_fall_back_to_defaults_and_are_clamped():
 
 def test_notify_via_none_switches_every_kind_off():
     row = site_settings()
+    row.notify_via = SiteSettings.NotifyVia.EMAIL  # tests start with NOTIFY_VIA=none (conftest)
     assert row.notification_on("payment_received")
     row.notify_via = SiteSettings.NotifyVia.NONE
     assert not row.notification_on("payment_received")
