@@ -89,7 +89,10 @@ class DailyAtSetting(Schedule):
     field: str
 
     def slot(self, now: datetime) -> datetime | None:
-        return DailyAt(at=getattr(site_settings(), self.field)).slot(now)
+        at = getattr(site_settings(), self.field)
+        if isinstance(at, str):  # a row just created from the field's default ("08:00")
+            at = time.fromisoformat(at)
+        return DailyAt(at=at).slot(now)
 
     def describe(self) -> str:
         return f"daily at the time in settings ({self.field}), owner zone"

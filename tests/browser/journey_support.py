@@ -33,12 +33,18 @@ class SmtpCapture:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
+        # The owner's notifications are kept apart, so the lead's emails keep their numbering.
+        self.owner_address = ""
+        self.owner_messages: list[EmailMessage] = []
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):
+        if self.owner_address and list(envelope.rcpt_tos) == [self.owner_address]:
+            self.owner_messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+            return "250 Message accepted for delivery"
         self.recipients.append(list(envelope.rcpt_tos))
         self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 Message accepted for delivery"

@@ -59,6 +59,7 @@ STRIPE_SECRET = "whsec_journey"
 OWNER_FROM = "owner@agency.example"
 LEAD_EMAIL = "grace@navylabs.example"
 MEETING_ID = "01KJOURNEY0000000000000000"
+OWNER_INBOX = "alex@northwind-owner-inbox.example"
 CHECKOUT = (  # what the browser shows at checkout.stripe.com: a stand-in, there is no internet here
     "<!doctype html><meta name=viewport content='width=device-width'><title>Stripe Checkout</title>"
     "<h1>Stripe Checkout (test stand-in)</h1><p>Compiler consulting: $999.99</p>"
@@ -94,6 +95,12 @@ def journey_settings(settings, live_server, smtp):
     settings.OUTBOUND_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     settings.OUTBOUND_SEND_HOURS = "0-24"
     settings.OUTBOUND_DAILY_CAP = 100
+    # The owner's notifications by email, to an inbox of their own at the same SMTP server.
+    from clientsflow.site import site_settings_update
+
+    settings.OWNER_EMAIL = OWNER_INBOX
+    smtp.owner_address = OWNER_INBOX
+    site_settings_update(notify_via="email")
     return settings
 
 
@@ -410,3 +417,33 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
         assert None not in found, (texts, found, oldest_first)
         assert min(found) > previous_last, (texts, oldest_first)  # after every entry of the step before
         previous_last = max(found)
+
+    # The owner heard of each step once: the booking, the positive reply, the signature, the payment.
+    wanted = ("New call booked: Grace", "Positive reply: Grace", "Proposal signed: Grace", "Payment received: $999.99")
+    wait_for(
+        lambda: all(any(m["Subject"].startswith(w) for m in smtp.owner_messages) for w in wanted),
+        what="the owner's notifications",
+    )
+    owner_subjects = [str(m["Subject"]) for m in smtp.owner_messages]
+    for prefix in wanted:
+        assert sum(subject.startswith(prefix) for subject in owner_subjects) == 1, (prefix, owner_subjects)
+
+    # The next morning's digest (yesterday = today's journey): sent once, a second send says so;
+    # its HTML email is screenshotted in a blank page (no CSP of ours, as in a mail client).
+
+    from django.core.management import call_command
+
+    from clientsflow.models import Notification
+    from reports.digest import owner_today
+
+    tomorrow = (owner_today() + timedelta(days=1)).isoformat()
+    call_command("digest", "--send", "--date", tomorrow)
+    call_command("digest", "--send", "--date", tomorrow)
+    digests = [m for m in smtp.owner_messages if str(m["Subject"]).startswith("Your day")]
+    assert len(digests) == 1
+    assert Notification.objects.filter(key=f"digest:{tomorrow}", status="sent").count() == 1
+    html = digests[0].get_body(preferencelist=("html",)).get_content()
+    assert "$999.99" in html and "website 1" in html  # yesterday's revenue and new lead by source
+    mail_view = new_page(viewport={"width": 720, "height": 1000})
+    mail_view.set_content(html)
+    screenshot(mail_view, 17, "digest-email", full_page=True)
