@@ -38,7 +38,7 @@ def bench_reports(*, quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
         # Planner statistics and (PostgreSQL) the visibility map that index-only scans need, as
         # autovacuum keeps them on a database in use; a fresh bulk load has neither.
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
-    touched = Lead.objects.order_by("pk").values_list("pk", flat=True).first()
+    touched = Lead.objects.order_by("pk").values_list("pk", flat=True)[0]
     user, _ = get_user_model().objects.get_or_create(
         username="bench-reports", defaults={"is_staff": True, "is_superuser": True}
     )
