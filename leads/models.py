@@ -108,6 +108,12 @@ class Lead(TimeStampedModel):
             models.Index(
                 fields=["source", "created_at"], condition=Q(merged_into__isnull=True), name="lead_active_source_idx"
             ),
+            # Reports: how many sit in each stage and since when (where leads stall), index only.
+            models.Index(
+                fields=["stage", "source", "stage_changed_at", "created_at"],
+                condition=Q(merged_into__isnull=True),
+                name="lead_stage_since_idx",
+            ),
         ]
         ordering = ["-created_at", "-id"]
 

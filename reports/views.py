@@ -4,11 +4,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from leads.models import Lead
 from leads.permissions import NOT_ALLOWED_MESSAGE, VIEW_LEAD, staff_permission_required
 from reports.exports import report_csv
 from reports.pages import REPORTS, Report
 from reports.periods import DEFAULT_RANGE, Period, ReportFilterForm
+from reports.selectors.sources import lead_sources
 
 
 @staff_permission_required(VIEW_LEAD)
@@ -37,7 +37,7 @@ def _filter_query(request: HttpRequest) -> str:
 def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
     report = _report_for(request, slug)
     form = ReportFilterForm(request.GET or {"range": DEFAULT_RANGE})
-    sources = list(Lead.objects.order_by("source").values_list("source", flat=True).distinct())
+    sources = lead_sources()
     context = {"report": report, "form": form, "sources": sources, "reports": REPORTS.values(), "active": "reports"}
     if not form.is_valid():
         return render(request, "reports/report.html", context, status=400)

@@ -20,6 +20,14 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("merged_into__isnull", True)),
+                fields=["stage", "source", "stage_changed_at", "created_at"],
+                name="lead_stage_since_idx",
+            ),
+        ),
+        migrations.AddIndex(
             model_name="stagechange",
             index=models.Index(fields=["changed_at", "lead", "to_stage"], name="stagechange_time_lead_idx"),
         ),
