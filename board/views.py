@@ -4,6 +4,9 @@ One view renders the full page or the partial HTMX asked for (`#board-body` for 
 filters, a column page for "load more"). The board's fragments are cached under
 `board_version()` and the filters, for at most `BOARD_FRAGMENT_TTL_SECONDS`; every service that
 changes what the board shows bumps the version, so all web processes sharing the cache agree.
+Each column is cached on its own, under its stage's version and its count as well: a card moved
+re-renders two columns, an arrival one; the counts and the recency bar are read fresh each time
+from the counters and an index (see `leads.selectors.board_summary`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,8 +33,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from board.forms import BoardFilterForm, MarkSeenForm, MoveForm
-from board.selectors import board_column_page, board_columns, card_for, lead_timeline, needs_you
-from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
+from board.selectors import board_column_page, board_columns, board_stages, card_for, lead_timeline, needs_you
+from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_stage_versions, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
 from leads.models import PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
@@ -38,6 +43,7 @@ from leads.selectors import (
     CARD_FIELDS,
     RECENCY_WINDOWS,
     BoardFilters,
+    BoardSummary,
     board_summary,
     decode_cursor,
     lead_for_page,
@@ -57,17 +63,27 @@ CSRF_PLACEHOLDER = str(format_html('<input type="hidden" name="csrfmiddlewaretok
 BOARD_URL = "/board/"
 
 
-def _cached_fragment(request: HttpRequest, name: str, key: str, build: Callable[[], str]) -> SafeString:
-    """Cached HTML shared by everyone with the same permissions (the controls shown depend on them)."""
+def _with_csrf(request: HttpRequest, html: str) -> SafeString:
+    # Safe: the HTML was rendered by our own templates, with autoescaping on.
+    csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
+
+
+def _fragment_key(request: HttpRequest, name: str, key: str, *, versions: str = "") -> str:
+    """Fragments are shared by everyone with the same permissions (the controls shown depend on them)."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"board:v{board_version()}:{name}:{granted_for(request.user).cache_key}:{digest}"
+    return f"board:v{board_version()}{versions}:{name}:{granted_for(request.user).cache_key}:{digest}"
+
+
+def _cached_fragment(
+    request: HttpRequest, name: str, key: str, build: Callable[[], str], *, versions: str = ""
+) -> SafeString:
+    cache_key = _fragment_key(request, name, key, versions=versions)
     html = cache.get(cache_key)
     if html is None:
         html = build()
         cache.set(cache_key, html, BOARD_FRAGMENT_TTL_SECONDS)
-    # Safe: the HTML was rendered by our own templates, with autoescaping on.
-    csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
+    return _with_csrf(request, html)
 
 
 def _filters(request: HttpRequest) -> BoardFilters:
@@ -79,11 +95,52 @@ def _board_url(filters: BoardFilters) -> str:
     return f"{BOARD_URL}?{query}" if query else BOARD_URL
 
 
-def _render_body(filters: BoardFilters, granted: Granted) -> str:
+@dataclass(frozen=True)
+class RenderedColumn:
+    stage: str
+    label: str
+    count: int
+    html: SafeString
+
+
+def _render_columns(
+    request: HttpRequest, filters: BoardFilters, summary: BoardSummary, context: dict[str, Any]
+) -> list[RenderedColumn]:
+    """Each column's HTML from the cache, keyed by its own version and count, so a move re-renders
+    the two columns it touched (and an arrival the one it landed in); the cards of every column
+    missing from the cache come from one batch of queries."""
+    stages = board_stages(filters)
+    versions = board_stage_versions(stages)
+    filters_key = filters.cache_key()
+    keys = {
+        stage: _fragment_key(
+            request, f"col-{stage}", filters_key, versions=f":s{versions[stage]}:n{summary.counts.get(stage, 0)}"
+        )
+        for stage in stages
+    }
+    html = cache.get_many(list(keys.values()))
+    by_stage = {stage: html[keys[stage]] for stage in stages if keys[stage] in html}
+    missing = [stage for stage in stages if stage not in by_stage]
+    if missing:
+        built = {
+            column.stage: render_to_string("board/_column.html", {**context, "column": column})
+            for column in board_columns(filters, now=context["rendered_at"], summary=summary, stages=missing)
+        }
+        cache.set_many({keys[stage]: text for stage, text in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
+        by_stage.update(built)
+    # Safe: rendered by our own templates with autoescaping on; the CSRF marker is swapped later.
+    return [
+        RenderedColumn(stage, stage_label(stage), summary.counts.get(stage, 0), mark_safe(by_stage[stage]))  # noqa: S308
+        for stage in stages
+    ]
+
+
+def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) -> SafeString:
+    """The board's body: counts and the recency bar fresh on every request (a few indexed
+    queries), the columns from their own cache entries."""
     now = timezone.now()
     summary = board_summary(filters, now=now)
-    columns = board_columns(filters, now=now, summary=summary)
-    context = {
+    context: dict[str, Any] = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,
         "form": BoardFilterForm(
@@ -95,7 +152,6 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
                 "unseen": filters.unseen,
             }
         ),
-        "columns": columns,
         "all_stages": [(stage, Stage(stage).label) for stage in PIPELINE_ORDER],
         "recency": summary.recency,
         "recency_windows": RECENCY_WINDOWS,
@@ -105,7 +161,8 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
         "rendered_at": now,
         "granted": granted,
     }
-    return render_to_string("board/_board_body.html", context)
+    context["columns"] = _render_columns(request, filters, summary, context)
+    return _with_csrf(request, render_to_string("board/_board_body.html", context))
 
 
 def _render_needs_you() -> str:
@@ -117,9 +174,7 @@ def _render_needs_you() -> str:
 @staff_permission_required(VIEW_LEAD)
 def board(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    body = _cached_fragment(
-        request, "body", filters.cache_key(), lambda: _render_body(filters, granted_for(request.user))
-    )
+    body = _render_body(request, filters, granted_for(request.user))
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
@@ -135,7 +190,9 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
-    panel = _cached_fragment(request, "needs-you", "", _render_needs_you)
+    # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
+    stage_versions = ",".join(str(v) for v in board_stage_versions(PIPELINE_ORDER).values())
+    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stage_versions}")
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         return HttpResponse(panel)
@@ -171,7 +228,13 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             },
         )
 
-    cards_html = _cached_fragment(request, "column", f"{stage}|{cursor}|{filters.cache_key()}", build)
+    cards_html = _cached_fragment(
+        request,
+        "column",
+        f"{stage}|{cursor}|{filters.cache_key()}",
+        build,
+        versions=f":s{board_stage_versions([stage])[stage]}",
+    )
     if htmx and not htmx.history_restore_request:
         response = HttpResponse(cards_html)
     else:

@@ -2,8 +2,9 @@
 
 Every board read is a fixed number of queries whatever the number of leads: the cards of all
 columns come from one query (the newest rows of each stage, each an index range scan with a
-LIMIT), the column counts, recency figures and sources from one aggregate, and "load more" pages a single column in the database with a keyset cursor
-(created_at, id) that follows the `lead_board_idx` index.
+LIMIT), the column counts and sources from the trigger-kept counters (`LeadCount`), the recency bar from
+an index-only scan of the last week, and "load more" pages a single column in the database with a
+keyset cursor (created_at, id) that follows the `lead_board_idx` index. None of them reads every lead.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from leads.models import PIPELINE_ORDER, Lead, LeadEvent, StageChange
+from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
@@ -113,36 +114,61 @@ class BoardSummary:
     sources: list[str]  # every source in use, for the filter menu
 
 
-def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
-    """Column counts, the recency bar and the sources in use: ONE aggregate query.
+def lead_counts() -> dict[tuple[str, str, bool], int]:
+    """Active leads per (stage, source, unseen), from the trigger-kept counters: ONE query over a
+    few hundred rows at most, whatever the number of leads."""
+    rows = LeadCount.objects.order_by().values_list("stage", "source", "unseen").annotate(total=Sum("n"))
+    return {(stage, source, bool(unseen)): total for stage, source, unseen, total in rows if total}
 
-    Grouped by (stage, source), a few dozen rows whatever the number of leads; the filters are a
-    conditional count so the recency figures can ignore them in the same pass.
-    """
-    now = now or timezone.now()
-    condition = _filters_q(filters, now)
-    matching = Count("id", filter=condition) if condition else Count("id")
-    rows = (
-        Lead.objects.filter(merged_into__isnull=True)
+
+def recency_counts(*, now: datetime) -> tuple[int, int, int]:
+    """New active leads in the last hour, day and week: ONE index-only range scan over the last
+    week's rows of `lead_recent_idx`, so it grows with the intake rate, not the table."""
+    totals = (
+        Lead.objects.filter(merged_into__isnull=True, created_at__gte=now - RECENCY_WINDOWS["7d"][1])
         .order_by()
-        .values("stage", "source")
-        .annotate(
-            n=matching,
-            last_hour=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["1h"][1])),
-            last_day=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["24h"][1])),
-            last_week=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["7d"][1])),
-            unseen=Count("id", filter=Q(seen_at__isnull=True)),
+        .aggregate(
+            last_hour=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["1h"][1])),
+            last_day=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["24h"][1])),
+            last_week=Count("created_at"),
         )
     )
+    return totals["last_hour"], totals["last_day"], totals["last_week"]
+
+
+def _counted_stages(filters: BoardFilters, now: datetime) -> dict[str, int]:
+    """Per-stage counts for filters the counters cannot answer (search, "Arrived"): one grouped
+    query over the rows the search index or the recency index selects."""
+    rows = board_leads(filters, now=now).order_by().values("stage").annotate(n=Count("created_at"))
+    return {row["stage"]: row["n"] for row in rows}
+
+
+def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
+    """Column counts, the recency bar and the sources in use, without reading the leads table:
+    the counters (one query) answer the source, stage and unseen filters and the unseen figure;
+    the recency bar is an index-only scan of the last week. Search and the "Arrived" filter add
+    one query over the rows their index selects."""
+    now = now or timezone.now()
+    by_key = lead_counts()
     counts = dict.fromkeys(PIPELINE_ORDER, 0)
-    totals = {"last_hour": 0, "last_day": 0, "last_week": 0, "unseen": 0}
-    sources: set[str] = set()
-    for row in rows:
-        counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
-        for key in totals:
-            totals[key] += row[key]
-        sources.add(row["source"])
-    return BoardSummary(counts=counts, recency=RecencyCounts(**totals), sources=sorted(sources))
+    if filters.q or filters.since in RECENCY_WINDOWS:
+        counts.update(_counted_stages(filters, now))
+    else:
+        for (stage, source, unseen), n in by_key.items():
+            if filters.source and source != filters.source:
+                continue
+            if filters.stage and stage != filters.stage:
+                continue
+            if filters.unseen and not unseen:
+                continue
+            counts[stage] = counts.get(stage, 0) + n
+    last_hour, last_day, last_week = recency_counts(now=now)
+    unseen_total = sum(n for (_stage, _source, unseen), n in by_key.items() if unseen)
+    return BoardSummary(
+        counts=counts,
+        recency=RecencyCounts(last_hour=last_hour, last_day=last_day, last_week=last_week, unseen=unseen_total),
+        sources=sorted({source for (_stage, source, _unseen), n in by_key.items() if n > 0}),
+    )
 
 
 def board_column_leads(
@@ -240,8 +266,8 @@ def lead_stage_entries(lead: Lead) -> list[TimelineEntry]:
 
 
 def leads_unseen_count() -> int:
-    """New leads nobody has looked at yet."""
-    return Lead.objects.filter(merged_into__isnull=True, seen_at__isnull=True).count()
+    """New leads nobody has looked at yet (from the counters, see `lead_counts`)."""
+    return int(LeadCount.objects.filter(unseen=True).aggregate(total=Sum("n"))["total"] or 0)
 
 
 def possible_duplicates_open_count() -> int:

@@ -1,0 +1,114 @@
+"""Every query the board makes of the leads table uses an index: proved from the database's own
+plan (`EXPLAIN`), not from timings. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from leads.models import Lead, Stage
+from leads.selectors import BoardFilters
+from tests.leads.factories import staff_user
+
+pytestmark = pytest.mark.django_db
+
+LEADS = 3000
+STAGES = [Stage.NEW, Stage.CONTACTED, Stage.REPLIED, Stage.BOOKED, Stage.PROPOSAL_SENT, Stage.LOST]
+
+
+@pytest.fixture
+def many_leads():
+    """A few thousand leads arriving one every 30 minutes (two months), as a live board has them."""
+    Lead.objects.bulk_create(
+        (
+            Lead(
+                name=f"Lead {i}",
+                email=f"lead{i}@example.com",
+                email_normalized=f"lead{i}@example.com",
+                company=f"Company {i % 50}",
+                source=("website", "ghl", "referral")[i % 3],
+                stage=STAGES[i % len(STAGES)],
+                seen_at=None if i % 4 else timezone.now(),
+            )
+            for i in range(LEADS)
+        ),
+        batch_size=1000,
+    )
+    now = timezone.now()
+    for offset, pk in enumerate(Lead.objects.order_by("-pk").values_list("pk", flat=True)):
+        Lead.objects.filter(pk=pk).update(created_at=now - timedelta(minutes=30 * offset))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(staff_user("owner", email="owner@example.com"))
+    return client
+
+
+def _lead_queries(client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return [q["sql"] for q in ctx.captured_queries if '"leads_lead"' in q["sql"]]
+
+
+def _plan(sql: str) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"EXPLAIN {sql}")
+            return "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        return "\n".join(row[-1] for row in cursor.fetchall())
+
+
+# SQLite names a table by its alias inside Django's subqueries (U0, U1...).
+SQLITE_FULL_SCAN = re.compile(r"^\s*SCAN (leads_lead|U\d+)\s*$", re.MULTILINE)
+
+
+def _full_scans(plan: str) -> list[str]:
+    if connection.vendor == "postgresql":
+        return re.findall(r"Seq Scan on leads_lead\b.*", plan)
+    return SQLITE_FULL_SCAN.findall(plan)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/board/",
+        "/board/?source=ghl",
+        "/board/?stage=booked",
+        "/board/?unseen=1",
+        "/board/?since=24h",
+        "/board/?since=7d&source=website",
+        "/board/column/new/",
+    ],
+)
+def test_no_board_query_reads_the_whole_leads_table(many_leads, staff_client, url):
+    queries = _lead_queries(staff_client, url)
+    assert queries, "the board read no leads at all?"
+    for sql in queries:
+        plan = _plan(sql)
+        assert not _full_scans(plan), f"{url}: a full scan of leads\n{sql}\n{plan}"
+
+
+def test_the_recency_bar_is_an_index_only_range_scan(many_leads, staff_client):
+    (recency,) = [sql for sql in _lead_queries(staff_client, "/board/") if "COUNT" in sql.upper()]
+    plan = _plan(recency)
+    if connection.vendor == "postgresql":
+        assert "Index Only Scan using lead_recent_idx" in plan, plan
+    else:
+        assert "USING COVERING INDEX lead_recent_idx (created_at>?)" in plan, plan
+
+
+def test_newest_cards_per_stage_are_index_range_scans(many_leads, staff_client):
+    (cards,) = [sql for sql in _lead_queries(staff_client, "/board/") if "LIMIT 21" in sql.upper()]
+    plan = _plan(cards)
+    assert "lead_board_idx" in plan, plan
+    assert BoardFilters().cache_key()  # filters unchanged: the default board
