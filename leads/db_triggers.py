@@ -139,3 +139,75 @@ def counter_triggers_present(connection: Any) -> bool:
             list(COUNTER_TRIGGERS_SQLITE),
         )
         return bool(cursor.fetchone()[0] == len(COUNTER_TRIGGERS_SQLITE))
+
+
+# --- Search: FTS5 (trigram) on SQLite, pg_trgm GIN indexes on PostgreSQL ----------------------
+# The searched columns; both databases answer "does this column contain the word" from an index.
+SEARCH_COLUMNS = ("name", "email", "company", "phone_e164")
+SEARCH_TABLE_SQLITE = "leads_lead_search"
+SEARCH_TRIGGERS_SQLITE = ("leads_lead_search_insert", "leads_lead_search_delete", "leads_lead_search_update")
+
+_COLS = ", ".join(SEARCH_COLUMNS)
+_NEW = ", ".join(f"NEW.{c}" for c in SEARCH_COLUMNS)
+_OLD = ", ".join(f"OLD.{c}" for c in SEARCH_COLUMNS)
+
+_SEARCH_SQLITE = [
+    # An external-content table: the text stays in leads_lead, the index holds only trigrams.
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE_SQLITE} USING fts5("
+    f"{_COLS}, content='leads_lead', content_rowid='id', tokenize='trigram')",
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_insert AFTER INSERT ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) VALUES (NEW.id, {_NEW});
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_delete AFTER DELETE ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}, rowid, {_COLS}) VALUES ('delete', OLD.id, {_OLD});
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_update AFTER UPDATE OF {_COLS} ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}, rowid, {_COLS}) VALUES ('delete', OLD.id, {_OLD});
+        INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) VALUES (NEW.id, {_NEW});
+    END
+    """,
+    f"INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}) VALUES ('rebuild')",
+]
+_SEARCH_SQLITE_DROP = [
+    *(f"DROP TRIGGER IF EXISTS {name}" for name in SEARCH_TRIGGERS_SQLITE),
+    f"DROP TABLE IF EXISTS {SEARCH_TABLE_SQLITE}",
+]
+
+_SEARCH_PG = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *(
+        f"CREATE INDEX IF NOT EXISTS lead_{column}_trgm_idx ON leads_lead USING gin ({column} gin_trgm_ops)"
+        for column in SEARCH_COLUMNS
+    ),
+]
+_SEARCH_PG_DROP = [f"DROP INDEX IF EXISTS lead_{column}_trgm_idx" for column in SEARCH_COLUMNS]
+
+
+def install_search(schema_editor: Any) -> None:
+    _run(schema_editor, _SEARCH_PG if schema_editor.connection.vendor == "postgresql" else _SEARCH_SQLITE)
+
+
+def drop_search(schema_editor: Any) -> None:
+    _run(schema_editor, _SEARCH_PG_DROP if schema_editor.connection.vendor == "postgresql" else _SEARCH_SQLITE_DROP)
+
+
+def search_triggers_present(connection: Any) -> bool:
+    """Whether the search index is kept up to date by this database (triggers on SQLite, indexes on PG)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'leads_lead' AND indexname LIKE %s",
+                ["lead\\_%\\_trgm\\_idx"],
+            )
+            return bool(cursor.fetchone()[0] == len(SEARCH_COLUMNS))
+        cursor.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead' AND name IN "
+            f"({', '.join('%s' for _ in SEARCH_TRIGGERS_SQLITE)})",
+            list(SEARCH_TRIGGERS_SQLITE),
+        )
+        return bool(cursor.fetchone()[0] == len(SEARCH_TRIGGERS_SQLITE))

@@ -10,13 +10,18 @@ keyset cursor (created_at, id) that follows the `lead_board_idx` index. None of 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from rapidfuzz import fuzz
 
+from leads.db_triggers import SEARCH_COLUMNS, SEARCH_TABLE_SQLITE
 from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
@@ -69,10 +74,102 @@ class RecencyCounts:
     unseen: int
 
 
+# --- Search -------------------------------------------------------------------------------------
+# Name, email, company and phone (E.164), from an index on both databases: SQLite's FTS5 trigram
+# table `leads_lead_search`, PostgreSQL's pg_trgm GIN indexes (migration 0012). A query is split
+# into words; a lead matches when every word is inside one of its fields (so "smit" finds Smith).
+# When no lead matches, each word of four letters or more also matches with two neighbouring
+# letters swapped or one letter dropped ("jonh" finds John). Both databases answer the same
+# question (is this text inside that column, case aside), so they give the same leads.
+
+SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
+SEARCH_CANDIDATES = 200  # rows `lead_search` ranks, newest first
+
+
+def _typo_variants(word: str) -> list[str]:
+    """The word as typed, with two neighbouring letters swapped, or with one letter dropped."""
+    variants = {word}
+    if len(word) > SEARCH_MIN_WORD:
+        variants.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+        variants.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return sorted(v for v in variants if len(v) >= SEARCH_MIN_WORD)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_sql(words: list[list[str]]) -> tuple[str, list[str]]:
+    """SQL selecting the ids of leads (merged or not) where every word (any of its variants) is in
+    one of the searched fields; answered from the search index."""
+    if connection.vendor == "postgresql":
+        clauses, params = [], []
+        for variants in words:
+            ors = []
+            for variant in variants:
+                for column in SEARCH_COLUMNS:
+                    ors.append(f"{column} ILIKE %s")
+                    params.append(f"%{_like_escape(variant)}%")
+            clauses.append("(" + " OR ".join(ors) + ")")
+        # The SQL holds only our column names; what the owner typed travels as parameters.
+        return f"SELECT id FROM leads_lead WHERE {' AND '.join(clauses)}", params  # noqa: S608
+    expression = " AND ".join(
+        "(" + " OR ".join('"' + variant.replace('"', '""') + '"' for variant in variants) + ")" for variants in words
+    )
+    return f"SELECT rowid FROM {SEARCH_TABLE_SQLITE} WHERE {SEARCH_TABLE_SQLITE} MATCH %s", [expression]  # noqa: S608
+
+
+def _search_ids(words: list[list[str]]) -> RawSQL:
+    sql, params = _search_sql(words)
+    return RawSQL(sql, params)  # noqa: S611 (only our SQL; the owner's words are parameters)
+
+
+def search_words(q: str) -> list[str]:
+    return [word for word in q.lower().split() if len(word) >= SEARCH_MIN_WORD]
+
+
+def search_condition(q: str) -> Q:
+    """Leads matching the search `q`: exact words first; when none match, words with one typo."""
+    words = search_words(q)
+    if not words:
+        # Only one- or two-letter words: too short for the index, so a plain (scanning) match.
+        return Q(name__icontains=q) | Q(email__icontains=q) | Q(company__icontains=q) | Q(phone__icontains=q)
+    exact = Q(id__in=_search_ids([[word] for word in words]))
+    if Lead.objects.filter(exact).exists():
+        return exact
+    return Q(id__in=_search_ids([_typo_variants(word) for word in words]))
+
+
+def _search_score(q: str, lead: Lead) -> tuple[int, float, float]:
+    """(words that start a part of a field, closeness of the best word to a part, of the query to a
+    field): higher is better."""
+    words = q.lower().split()
+    fields = [value.lower() for value in (lead.name, lead.email, lead.company, lead.phone_e164) if value]
+    parts = [part for value in fields for part in re.split(r"[\s@.&+-]+", value) if part]
+    if not parts:
+        return (0, 0.0, 0.0)
+    starts = sum(1 for word in words if any(part.startswith(word) for part in parts))
+    closeness = max(fuzz.ratio(word, part) for word in words for part in parts)
+    return (starts, closeness, max(fuzz.partial_ratio(q.lower(), value) for value in fields))
+
+
+def lead_search(q: str, *, limit: int = 20) -> list[Lead]:
+    """Active leads matching `q`, best first: words starting a name, email or company part, then
+    closeness of the text (rapidfuzz), then the newest. Ranks the newest `SEARCH_CANDIDATES` matches."""
+    candidates = list(
+        Lead.objects.filter(search_condition(q), merged_into__isnull=True)
+        .only(*CARD_FIELDS, "phone_e164")
+        .order_by("-created_at", "-id")[:SEARCH_CANDIDATES]
+    )
+    scores = {lead.pk: _search_score(q, lead) for lead in candidates}
+    candidates.sort(key=lambda lead: (scores[lead.pk], lead.created_at, lead.pk), reverse=True)
+    return candidates[:limit]
+
+
 def _filters_q(filters: BoardFilters, now: datetime) -> Q:
     condition = Q()
     if filters.q:
-        condition &= Q(name__icontains=filters.q) | Q(email__icontains=filters.q) | Q(company__icontains=filters.q)
+        condition &= search_condition(filters.q)
     if filters.source:
         condition &= Q(source=filters.source)
     if filters.stage:
@@ -180,15 +277,21 @@ def board_column_leads(
 ) -> dict[str, list[Lead]]:
     """The newest `per_column + 1` leads of each stage (the extra one says whether there is more), ONE query.
 
-    Each stage is an index range scan on lead_board_idx, OR-ed into one query: the same result as
-    a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
+    Each stage is an index range scan on lead_board_idx, UNION-ed into one query: the same result
+    as a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
     """
     matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
-    newest_per_stage = Q()
+    # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
+    # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
+    parts: list[str] = []
+    params: list[Any] = []
     for stage in stages:
-        newest_per_stage |= Q(id__in=matching.filter(stage=stage)[: per_column + 1])
+        sql, part_params = matching.filter(stage=stage)[: per_column + 1].query.sql_with_params()
+        parts.append(f"SELECT id FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
+        params.extend(part_params)
+    newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
     ranked = sorted(
-        Lead.objects.filter(newest_per_stage).only(*CARD_FIELDS),
+        Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS),
         key=lambda lead: (lead.created_at, lead.pk),
         reverse=True,
     )
