@@ -216,6 +216,9 @@ def seed_leads(total: int, *, log: Callable[[str], Any] = lambda _m: None) -> No
     """Insert `total` leads (row numbers 0..total-1, newest first) in chunks of INSERT ... SELECT."""
     stages = [stage.value for stage, weight in STAGE_WEIGHTS for _ in range(weight)]
     postgres = connection.vendor == "postgresql"
+    # On PostgreSQL outside a transaction, one recount at the end instead of a trigger call per
+    # row (inside one, e.g. a test, the table cannot be altered with inserts pending).
+    recount = postgres and not connection.in_atomic_block
     ctes = [
         _values("stages(k, stage)", list(enumerate(stages))),
         _values("firsts(k, first)", list(enumerate(FIRST_NAMES))),
@@ -247,15 +250,14 @@ def seed_leads(total: int, *, log: Callable[[str], Any] = lambda _m: None) -> No
     if postgres:
         sql = sql.replace("WITH RECURSIVE", "WITH")
     with connection.cursor() as cursor:
-        if postgres:
-            # One recount at the end instead of a trigger call per row.
+        if recount:
             cursor.execute("ALTER TABLE leads_lead DISABLE TRIGGER leads_lead_count")
         for start in range(0, total, CHUNK):
             cursor.execute(sql, [start, min(start + CHUNK, total)])
             log(f"bench: seeded {min(start + CHUNK, total)} of {total} leads")
-        if postgres:
+        if recount:
             cursor.execute("ALTER TABLE leads_lead ENABLE TRIGGER leads_lead_count")
-    if postgres:
+    if recount:
         lead_counts_rebuild()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE leads_lead" if postgres else "ANALYZE")
