@@ -18,6 +18,7 @@ leads span two years and the last week always holds 10,080 of them.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -280,7 +281,7 @@ def _median_ms(call: Callable[[], Any], *, repeats: int, before: Callable[[], An
     return round(statistics.median(timings), 1), queries
 
 
-def _measure(size: int, repeats: int, log: Callable[[str], Any]) -> dict[str, Any]:
+def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: bool = False) -> dict[str, Any]:
     seeded_at = time.perf_counter()
     seed_leads(size, log=log)
     seed_seconds = round(time.perf_counter() - seeded_at, 1)
@@ -326,8 +327,72 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any]) -> dict[str, An
         "search_typo_ms": typo_ms,
         "search_board_ms": search_board_ms,
         "smith_matches": len(lead_search("smith", limit=1000)),
+        **({"browser": browser_load_ms(user, repeats=repeats)} if browser else {}),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+BROWSER_SIZE = 100_000  # the size at which the board's `load` event is measured (the largest with --quick)
+
+
+def browser_load_ms(user: Any, *, repeats: int) -> dict[str, Any]:
+    """The board's `load` event in headless Chromium (navigation start to loadEventEnd, median),
+    cold (every column invalidated before each load) and warm, from a live server on this
+    database; skipped when chromium is not installed."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return {"skipped": "chromium is not installed (apt-get install -y chromium)"}
+    from django.test import Client
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from playwright.sync_api import sync_playwright
+
+    server = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override={}, port=0)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    if server.error:
+        raise server.error
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API keeps an event loop here
+    figures: dict[str, Any] = {"unit": "ms, navigation start to the load event (median)"}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.add_cookies([{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{server.port}"}])
+            page = context.new_page()
+            url = f"http://127.0.0.1:{server.port}/board/"
+            first = page.goto(url, wait_until="load")  # static files cached, as for a returning owner
+            if (
+                first is None
+                or first.status != 200
+                or not page.url.startswith(url)
+                or not page.query_selector("#columns")
+            ):
+                raise RuntimeError(f"board bench: the browser did not get the board ({page.url})")
+            figures["html_bytes"] = len(first.body())
+            figures["html_encoding"] = first.headers.get("content-encoding", "identity")
+            for name, before in (("cold_load_ms", board_version_bump), ("warm_load_ms", None)):
+                timings = []
+                for _ in range(repeats):
+                    if before is not None:
+                        before()
+                    page.goto(url, wait_until="load")
+                    timings.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
+                figures[name] = round(statistics.median(timings), 1)
+            figures["html_bytes_on_wire"] = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        server.terminate()
+    return figures
 
 
 def board_sizes(quick: bool) -> list[int]:
@@ -340,9 +405,11 @@ def board_bench(quick: bool, log: Callable[[str], Any], sizes: list[int] | None 
     """Each size on its own fresh database (the bench command leaves this section's to it)."""
     repeats = 5 if quick else 9
     figures: dict[str, Any] = {"repeats": repeats, "unit": "ms (median, server time through the view)"}
-    for size in sizes or board_sizes(quick):
+    chosen = sizes or board_sizes(quick)
+    in_browser = BROWSER_SIZE if BROWSER_SIZE in chosen else max(chosen)
+    for size in chosen:
         with scratch_database():
-            figures[f"leads_{size}"] = _measure(size, repeats, log)
+            figures[f"leads_{size}"] = _measure(size, repeats, log, browser=size == in_browser)
         log(f"bench: board at {size} leads: {figures[f'leads_{size}']}")
     sized = [figures[f"leads_{size}"] for size in sizes or board_sizes(quick)]
     if len(sized) > 1:

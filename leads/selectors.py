@@ -83,7 +83,7 @@ class RecencyCounts:
 # question (is this text inside that column, case aside), so they give the same leads.
 
 SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
-SEARCH_CANDIDATES = 200  # rows `lead_search` ranks, newest first
+SEARCH_CANDIDATES = 200  # rows `lead_search` ranks, newest (highest id) first
 
 
 def _typo_variants(word: str) -> list[str]:
@@ -134,9 +134,8 @@ def search_condition(q: str) -> Q:
     if not words:
         # Only one- or two-letter words: too short for the index, so a plain (scanning) match.
         return Q(name__icontains=q) | Q(email__icontains=q) | Q(company__icontains=q) | Q(phone__icontains=q)
-    exact = Q(id__in=_search_ids([[word] for word in words]))
-    if Lead.objects.filter(exact).exists():
-        return exact
+    if _newest_matches([[word] for word in words]):
+        return Q(id__in=_search_ids([[word] for word in words]))
     return Q(id__in=_search_ids([_typo_variants(word) for word in words]))
 
 
@@ -153,13 +152,33 @@ def _search_score(q: str, lead: Lead) -> tuple[int, float, float]:
     return (starts, closeness, max(fuzz.partial_ratio(q.lower(), value) for value in fields))
 
 
+def _newest_matches(words: list[list[str]]) -> list[int]:
+    """Ids of the newest (highest id) `SEARCH_CANDIDATES` leads matching, straight from the index:
+    FTS5 walks its doclists backwards by rowid; PostgreSQL keeps the top rows of its bitmap scan."""
+    sql, params = _search_sql(words)
+    if connection.vendor == "postgresql":
+        # Planned on its own: under a LIMIT, PostgreSQL may bet on a sequential scan finding a
+        # match early; the trigram indexes' bitmap scan is what keeps this flat at a million rows.
+        sql = f"WITH matches AS MATERIALIZED ({sql}) SELECT id FROM matches ORDER BY id DESC LIMIT %s"  # noqa: S608
+    else:
+        sql = f"{sql} ORDER BY rowid DESC LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, SEARCH_CANDIDATES])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def lead_search(q: str, *, limit: int = 20) -> list[Lead]:
     """Active leads matching `q`, best first: words starting a name, email or company part, then
-    closeness of the text (rapidfuzz), then the newest. Ranks the newest `SEARCH_CANDIDATES` matches."""
+    closeness of the text (rapidfuzz), then the newest. Ranks the newest `SEARCH_CANDIDATES`
+    matches, taken from the index; words with one typo only when nothing matches as typed."""
+    words = search_words(q)
+    if not words:
+        query = Lead.objects.filter(search_condition(q))
+    else:
+        ids = _newest_matches([[word] for word in words]) or _newest_matches([_typo_variants(w) for w in words])
+        query = Lead.objects.filter(id__in=ids)
     candidates = list(
-        Lead.objects.filter(search_condition(q), merged_into__isnull=True)
-        .only(*CARD_FIELDS, "phone_e164")
-        .order_by("-created_at", "-id")[:SEARCH_CANDIDATES]
+        query.filter(merged_into__isnull=True).only(*CARD_FIELDS, "phone_e164").order_by("-id")[:SEARCH_CANDIDATES]
     )
     scores = {lead.pk: _search_score(q, lead) for lead in candidates}
     candidates.sort(key=lambda lead: (scores[lead.pk], lead.created_at, lead.pk), reverse=True)
