@@ -67,7 +67,7 @@ def _full_scans(plan: str) -> list[str]:
         "/board/?since=24h",
         "/board/?since=7d&source=website",
         "/board/column/new/",
-        "/board/?q=lead42",
+        "/board/?q=smith42",
     ],
 )
 def test_no_board_query_reads_the_whole_leads_table(many_leads, staff_client, url):
