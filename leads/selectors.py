@@ -83,7 +83,7 @@ class RecencyCounts:
 # question (is this text inside that column, case aside), so they give the same leads.
 
 SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
-SEARCH_CANDIDATES = 200  # rows `lead_search` ranks, newest (highest id) first
+SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
 
 
 def _typo_variants(word: str) -> list[str]:
