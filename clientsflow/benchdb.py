@@ -20,11 +20,22 @@ def scratch_database() -> Iterator[None]:
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
             settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
         )
+    configured_name = settings.DATABASES["default"]["NAME"]
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield
     finally:
+        if connection.vendor == "postgresql":
+            # Threads of a live server (the browser figure) keep connections open (CONN_MAX_AGE).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
         connection.creation.destroy_test_db(old_name, verbosity=0)
+        # destroy_test_db restores the connection's name only; the next scratch database is
+        # named after this one.
+        settings.DATABASES["default"]["NAME"] = configured_name
 
 
 def peak_rss_mb() -> float:
