@@ -201,7 +201,13 @@ WHITENOISE_USE_FINDERS = True
 # year: whitenoise's manifest storage, once `manage.py collectstatic` has written the manifest.
 # Without one (tests, `make run`, DEBUG) the plain storage serves the files as they are, since
 # the manifest storage refuses to render a page whose static file it has not collected.
-STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG and (STATIC_ROOT / "staticfiles.json").exists())
+# `STATIC_MANIFEST=1`/`0` forces it; empty or unset means the default just described.
+_static_manifest = env.str("STATIC_MANIFEST", default="").strip().lower()
+STATIC_MANIFEST = (
+    _static_manifest in {"1", "true", "yes", "on"}
+    if _static_manifest
+    else not DEBUG and (STATIC_ROOT / "staticfiles.json").exists()
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
