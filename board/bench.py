@@ -1,12 +1,24 @@
-"""`make bench` figures for the owner's board: server time of a full board render and of a
-"load more", at 10,000 and 100,000 leads (1,000 with --quick), and their query counts.
+"""`make bench` figures for the owner's board and its search, each size on its own fresh database
+of exactly that many leads: 10,000 and 100,000 (1,000,000 too with BENCH_FULL=1; 1,000 with
+--quick).
 
-Runs in the bench command's scratch database. Leads are made here with bulk_create (not through
-the demo seeder), spread over the stages like a real pipeline.
+Figures, each the median of several renders, server time through the view:
+- `cold_ms`: the board right after a write (a card moved between two columns, as happens all day):
+  the counts, the recency bar and the two touched columns are fresh, the other columns cached;
+- `cold_all_ms`: after a change that invalidates every column (another app's badge);
+- `warm_ms`: nothing changed since the last render;
+- `search_ms`: `lead_search("smith")` (ranked), `search_typo_ms` for "jonh", and
+  `search_board_ms` for the board filtered by "smith".
+
+Leads are made with one INSERT ... SELECT per chunk (the database triggers keep the counts and
+the search index as they would for any insert), arriving one a minute back from now, so a million
+leads span two years and the last week always holds 10,080 of them.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -19,11 +31,14 @@ from django.test.utils import CaptureQueriesContext
 from django_htmx.middleware import HtmxDetails
 
 from board import views
-from board.selectors import board_columns
+from clientsflow.benchdb import peak_rss_mb, scratch_database
 from clientsflow.cache import board_version_bump
 from leads.models import Lead, Stage
-from leads.selectors import BoardFilters
+from leads.selectors import lead_search
+from leads.services.counters import lead_counts_rebuild
+from leads.services.stages import lead_move_stage
 
+# Stage shares (out of 100) of a pipeline, and the leads' names, cycled by row number.
 STAGE_WEIGHTS = [
     (Stage.NEW, 30),
     (Stage.CONTACTED, 20),
@@ -36,90 +51,369 @@ STAGE_WEIGHTS = [
     (Stage.NURTURE, 7),
     (Stage.LOST, 8),
 ]
-_STAGE_CYCLE = [stage for stage, weight in STAGE_WEIGHTS for _ in range(weight)]
 SOURCES = ("website", "ghl", "referral", "import")
+FIRST_NAMES = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Chris",
+    "Nancy",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Betty",
+    "Anthony",
+    "Sandra",
+    "Mark",
+    "Ashley",
+    "Donald",
+    "Kimberly",
+    "Steven",
+    "Emily",
+    "Paul",
+    "Donna",
+    "Andrew",
+    "Michelle",
+    "Joshua",
+    "Carol",
+    "Kenneth",
+    "Amanda",
+    "Kevin",
+    "Melissa",
+    "Brian",
+    "Deborah",
+    "George",
+    "Stephanie",
+    "Timothy",
+    "Rebecca",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Gomez",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Diaz",
+    "Parker",
+    "Cruz",
+    "Edwards",
+    "Collins",
+    "Reyes",
+    "Stewart",
+    "Morris",
+    "Morales",
+    "Murphy",
+    "Cook",
+    "Rogers",
+    "Gutierrez",
+    "Ortiz",
+    "Morgan",
+    "Cooper",
+    "Peterson",
+    "Bailey",
+    "Reed",
+    "Kelly",
+    "Howard",
+    "Ramos",
+    "Kim",
+    "Cox",
+    "Ward",
+    "Richardson",
+    "Watson",
+    "Brooks",
+    "Chavez",
+    "Wood",
+    "James",
+    "Bennett",
+    "Gray",
+    "Mendoza",
+    "Ruiz",
+    "Hughes",
+    "Price",
+    "Alvarez",
+    "Castillo",
+    "Sanders",
+    "Patel",
+    "Myers",
+    "Long",
+    "Ross",
+    "Foster",
+]
+CHUNK = 50_000
 
 
-def _grow_to(total: int, log: Callable[[str], Any]) -> None:
-    have = Lead.objects.filter(email_normalized__startswith="bench").count()
-    batch = []
-    for i in range(have, total):
-        email = f"bench{i}@example.com"
-        batch.append(
-            Lead(
-                name=f"Bench Lead {i}",
-                email=email,
-                email_normalized=email,
-                company=f"Company {i % 997}",
-                source=SOURCES[i % len(SOURCES)],
-                stage=_STAGE_CYCLE[i % len(_STAGE_CYCLE)],
-            )
-        )
-        if len(batch) == 5000:
-            Lead.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        Lead.objects.bulk_create(batch)
-    log(f"bench: board at {total} leads")
+def _values(name: str, rows: list[tuple[int, str]]) -> str:
+    """A CTE of constant rows (our own constants, never input), the same SQL on both databases."""
+    return f"{name} AS (VALUES {', '.join(f'({k}, {text!r})' for k, text in rows)})"
 
 
-def _time_view(call: Callable[[], Any], *, repeats: int, uncached: bool) -> tuple[float, int]:
-    """Median milliseconds of `call()` and its query count (of the last run)."""
-    timings = []
-    queries = 0
+def seed_leads(total: int, *, log: Callable[[str], Any] = lambda _m: None) -> None:
+    """Insert `total` leads (row numbers 0..total-1, newest first) in chunks of INSERT ... SELECT."""
+    stages = [stage.value for stage, weight in STAGE_WEIGHTS for _ in range(weight)]
+    postgres = connection.vendor == "postgresql"
+    # On PostgreSQL outside a transaction, one recount at the end instead of a trigger call per
+    # row (inside one, e.g. a test, the table cannot be altered with inserts pending).
+    recount = postgres and not connection.in_atomic_block
+    ctes = [
+        _values("stages(k, stage)", list(enumerate(stages))),
+        _values("firsts(k, first)", list(enumerate(FIRST_NAMES))),
+        _values("lasts(k, last)", list(enumerate(LAST_NAMES))),
+    ]
+    if postgres:
+        seq = "seq(i) AS (SELECT generate_series(%s, %s - 1))"
+        uuid = "md5(i::text)::uuid"
+        created = "now() - i * interval '1 minute'"
+        digits = "lpad(i::text, 7, '0')"
+    else:
+        seq = "seq(i) AS (SELECT %s UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < %s)"
+        uuid = "printf('%%032x', i)"
+        created = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-' || i || ' minutes')"
+        digits = "printf('%%07d', i)"
+    sql = f"""
+        WITH RECURSIVE {seq}, {", ".join(ctes)}
+        INSERT INTO leads_lead (public_id, name, email, email_normalized, phone, phone_e164, company, source,
+            external_ids, stage, lost_reason, owner_edited_fields, value_currency, seen_at, created_at, updated_at)
+        SELECT {uuid}, first || ' ' || last, lower(first || '.' || last || i || '@example.com'),
+            lower(first || '.' || last || i || '@example.com'), '', '+1555' || {digits}, last || ' Ltd',
+            CASE i %% 4 WHEN 0 THEN 'website' WHEN 1 THEN 'ghl' WHEN 2 THEN 'referral' ELSE 'import' END,
+            '{{}}', stage, '', '[]', '', CASE WHEN i %% 3 = 0 THEN NULL ELSE {created} END, {created}, {created}
+        FROM seq
+        JOIN stages ON stages.k = i %% {len(stages)}
+        JOIN firsts ON firsts.k = i %% {len(FIRST_NAMES)}
+        JOIN lasts ON lasts.k = (i / {len(FIRST_NAMES)}) %% {len(LAST_NAMES)}
+    """
+    if postgres:
+        sql = sql.replace("WITH RECURSIVE", "WITH")
+    with connection.cursor() as cursor:
+        if recount:
+            cursor.execute("ALTER TABLE leads_lead DISABLE TRIGGER leads_lead_count")
+        for start in range(0, total, CHUNK):
+            cursor.execute(sql, [start, min(start + CHUNK, total)])
+            log(f"bench: seeded {min(start + CHUNK, total)} of {total} leads")
+        if recount:
+            cursor.execute("ALTER TABLE leads_lead ENABLE TRIGGER leads_lead_count")
+    if recount:
+        lead_counts_rebuild()
+    with connection.cursor() as cursor:
+        # VACUUM too on PostgreSQL: it merges the trigram indexes' pending lists (GIN fastupdate),
+        # which every search would otherwise read through, as autovacuum does on a live database.
+        cursor.execute(("VACUUM ANALYZE leads_lead" if recount else "ANALYZE leads_lead") if postgres else "ANALYZE")
+
+
+def _median_ms(call: Callable[[], Any], *, repeats: int, before: Callable[[], Any] | None = None) -> tuple[float, int]:
+    """Median milliseconds of `call()` (after `before()` each time, untimed) and its query count."""
+    timings, queries = [], 0
     call()  # warm up imports and template loading
     for _ in range(repeats):
-        if uncached:
-            board_version_bump()  # outside a transaction: every fragment is stale at once
+        if before is not None:
+            before()
         with CaptureQueriesContext(connection) as ctx:
             started = time.perf_counter()
             response = call()
             timings.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
+        if getattr(response, "status_code", 200) != 200:
             raise RuntimeError(f"board bench: the view answered {response.status_code}")
         queries = len(ctx.captured_queries)
     return round(statistics.median(timings), 1), queries
 
 
-def board_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
-    user, _ = get_user_model().objects.get_or_create(username="bench-owner", defaults={"is_staff": True})
+def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: bool = False) -> dict[str, Any]:
+    seeded_at = time.perf_counter()
+    seed_leads(size, log=log)
+    seed_seconds = round(time.perf_counter() - seeded_at, 1)
+    assert Lead.objects.count() == size, "the board bench must run on exactly the stated number of leads"
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-owner", defaults={"is_staff": True, "is_superuser": True}
+    )
     factory = RequestFactory()
 
-    def request(path: str, *, htmx: bool = False) -> Any:
+    def board(path: str = "/board/", htmx: bool = False) -> Any:
         headers = {"HX-Request": "true", "HX-Target": "board-body"} if htmx else {}
-        req = factory.get(path, headers=headers)
-        req.user = user
-        req.htmx = HtmxDetails(req)  # type: ignore[attr-defined]  # django-htmx's middleware sets it on real requests
-        return req
+        request = factory.get(path, headers=headers)
+        request.user = user
+        request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]  # django-htmx's middleware sets it
+        return views.board(request)
 
-    sizes = [1_000] if quick else [10_000, 100_000]
-    repeats = 5 if quick else 7
-    figures: dict[str, Any] = {"repeats": repeats, "unit": "ms (median, server time)"}
-    for size in sizes:
-        _grow_to(size, log)
-        cursor = board_columns(BoardFilters(stage=Stage.NEW))[0].next_cursor
-        load_more_path = f"/board/column/{Stage.NEW}/?after={cursor}"
-        full_ms, full_queries = _time_view(lambda: views.board(request("/board/")), repeats=repeats, uncached=True)
-        cached_ms, cached_queries = _time_view(lambda: views.board(request("/board/")), repeats=repeats, uncached=False)
-        search_ms, _ = _time_view(
-            lambda: views.board(request("/board/?q=lead+42", htmx=True)), repeats=repeats, uncached=True
-        )
+    mover = Lead.objects.filter(stage=Stage.NEW).order_by("-created_at").first()
+    assert mover is not None
 
-        def load_more(path: str = load_more_path) -> Any:
-            return views.board_column(request(path, htmx=True), stage=Stage.NEW)
+    def move_a_card() -> None:
+        # new <-> nurture: a real write through the stage service (history, audit, counters),
+        # committed (autocommit), so exactly two columns' versions are bumped.
+        lead_move_stage(lead=mover, to_stage=Stage.NURTURE if mover.stage == Stage.NEW else Stage.NEW)
 
-        more_ms, more_queries = _time_view(
-            load_more,
-            repeats=repeats,
-            uncached=True,
-        )
-        figures[f"leads_{size}"] = {
-            "full_board_ms": full_ms,
-            "full_board_queries": full_queries,
-            "full_board_cached_ms": cached_ms,
-            "full_board_cached_queries": cached_queries,
-            "search_partial_ms": search_ms,
-            "load_more_ms": more_ms,
-            "load_more_queries": more_queries,
-        }
+    cold_ms, cold_queries = _median_ms(board, repeats=repeats, before=move_a_card)
+    cold_all_ms, cold_all_queries = _median_ms(board, repeats=repeats, before=board_version_bump)
+    warm_ms, warm_queries = _median_ms(board, repeats=repeats)
+    search_ms, _ = _median_ms(lambda: lead_search("smith"), repeats=repeats)
+    typo_ms, _ = _median_ms(lambda: lead_search("jonh"), repeats=repeats)
+    search_board_ms, _ = _median_ms(
+        lambda: board("/board/?q=smith", htmx=True), repeats=repeats, before=board_version_bump
+    )
+    return {
+        "leads": size,
+        "seed_seconds": seed_seconds,
+        "cold_ms": cold_ms,
+        "cold_queries": cold_queries,
+        "cold_all_ms": cold_all_ms,
+        "cold_all_queries": cold_all_queries,
+        "warm_ms": warm_ms,
+        "warm_queries": warm_queries,
+        "search_ms": search_ms,
+        "search_typo_ms": typo_ms,
+        "search_board_ms": search_board_ms,
+        "smith_matches": len(lead_search("smith", limit=1000)),
+        **({"browser": browser_load_ms(user, repeats=repeats)} if browser else {}),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+BROWSER_SIZE = 100_000  # the size at which the board's `load` event is measured (the largest with --quick)
+
+
+def browser_load_ms(user: Any, *, repeats: int) -> dict[str, Any]:
+    """The board's `load` event in headless Chromium (navigation start to loadEventEnd, median),
+    cold (every column invalidated before each load) and warm, from a live server on this
+    database; skipped when chromium is not installed."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return {"skipped": "chromium is not installed (apt-get install -y chromium)"}
+    from django.test import Client
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from playwright.sync_api import sync_playwright
+
+    server = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override={}, port=0)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    if server.error:
+        raise server.error
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API keeps an event loop here
+    figures: dict[str, Any] = {"unit": "ms, navigation start to the load event (median)"}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.add_cookies([{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{server.port}"}])
+            page = context.new_page()
+            url = f"http://127.0.0.1:{server.port}/board/"
+            first = page.goto(url, wait_until="load")  # static files cached, as for a returning owner
+            if (
+                first is None
+                or first.status != 200
+                or not page.url.startswith(url)
+                or not page.query_selector("#columns")
+            ):
+                raise RuntimeError(f"board bench: the browser did not get the board ({page.url})")
+            figures["html_bytes"] = len(first.body())
+            figures["html_encoding"] = first.headers.get("content-encoding", "identity")
+            for name, before in (("cold_load_ms", board_version_bump), ("warm_load_ms", None)):
+                timings = []
+                for _ in range(repeats):
+                    if before is not None:
+                        before()
+                    page.goto(url, wait_until="load")
+                    timings.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
+                figures[name] = round(statistics.median(timings), 1)
+            figures["html_bytes_on_wire"] = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        server.terminate()
+    return figures
+
+
+def board_sizes(quick: bool) -> list[int]:
+    if quick:
+        return [1_000]
+    return [10_000, 100_000, *([1_000_000] if os.environ.get("BENCH_FULL") == "1" else [])]
+
+
+def board_bench(quick: bool, log: Callable[[str], Any], sizes: list[int] | None = None) -> dict[str, Any]:
+    """Each size on its own fresh database (the bench command leaves this section's to it)."""
+    repeats = 5 if quick else 9
+    figures: dict[str, Any] = {"repeats": repeats, "unit": "ms (median, server time through the view)"}
+    chosen = sizes or board_sizes(quick)
+    in_browser = BROWSER_SIZE if BROWSER_SIZE in chosen else max(chosen)
+    for size in chosen:
+        with scratch_database():
+            figures[f"leads_{size}"] = _measure(size, repeats, log, browser=size == in_browser)
+        log(f"bench: board at {size} leads: {figures[f'leads_{size}']}")
+    sized = [figures[f"leads_{size}"] for size in sizes or board_sizes(quick)]
+    if len(sized) > 1:
+        figures["cold_growth"] = round(sized[-1]["cold_ms"] / max(sized[0]["cold_ms"], 0.1), 2)
     return figures

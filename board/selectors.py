@@ -244,18 +244,28 @@ def card_for(lead: Lead) -> Card:
     return _cards([lead])[0]
 
 
+def board_stages(filters: BoardFilters) -> list[str]:
+    """The columns the board shows for these filters, in pipeline order."""
+    return [filters.stage] if filters.stage in PIPELINE_ORDER else list(PIPELINE_ORDER)
+
+
 def board_columns(
     filters: BoardFilters,
     *,
     per_column: int = CARDS_PER_COLUMN,
     now: datetime | None = None,
     summary: BoardSummary | None = None,
+    stages: list[str] | None = None,
 ) -> list[Column]:
-    """Every column of the board: counts (one query), the newest cards of all columns (one query),
-    then each app's badges and actions for those cards (one query each)."""
+    """The board's columns (or only `stages`, the ones not in the cache): counts (the counters,
+    one query), the newest cards of those columns (one query), then each app's badges and actions
+    for those cards (one query each)."""
     now = now or timezone.now()
     counts = (summary or board_summary(filters, now=now)).counts
-    stages = [filters.stage] if filters.stage in PIPELINE_ORDER else PIPELINE_ORDER
+    if stages is None:
+        stages = board_stages(filters)
+    if not stages:
+        return []
     by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
     shown = {stage: leads[:per_column] for stage, leads in by_stage.items()}
     cards = iter(_cards([lead for stage in stages for lead in shown[stage]]))

@@ -4,6 +4,9 @@ One view renders the full page or the partial HTMX asked for (`#board-body` for 
 filters, a column page for "load more"). The board's fragments are cached under
 `board_version()` and the filters, for at most `BOARD_FRAGMENT_TTL_SECONDS`; every service that
 changes what the board shows bumps the version, so all web processes sharing the cache agree.
+Each column is cached on its own, under its stage's version and its count as well: a card moved
+re-renders two columns, an arrival one; the counts and the recency bar are read fresh each time
+from the counters and an index (see `leads.selectors.board_summary`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -41,12 +46,13 @@ from board.selectors import (
     board_column_page,
     board_columns,
     board_money,
+    board_stages,
     card_for,
     lead_timeline,
     needs_you,
 )
 from board.templatetags.board import confirm_shared, short_money
-from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version
+from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_stage_versions, board_version
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
 from clientsflow.site import site_settings
@@ -57,6 +63,7 @@ from leads.selectors import (
     CARD_FIELDS,
     RECENCY_WINDOWS,
     BoardFilters,
+    BoardSummary,
     board_summary,
     decode_cursor,
     lead_for_page,
@@ -77,17 +84,27 @@ CSRF_PLACEHOLDER = str(format_html('<input type="hidden" name="csrfmiddlewaretok
 BOARD_URL = "/board/"
 
 
-def _cached_fragment(request: HttpRequest, name: str, key: str, build: Callable[[], str]) -> SafeString:
-    """Cached HTML shared by everyone with the same permissions (the controls shown depend on them)."""
+def _with_csrf(request: HttpRequest, html: str) -> SafeString:
+    # Safe: the HTML was rendered by our own templates, with autoescaping on.
+    csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
+
+
+def _fragment_key(request: HttpRequest, name: str, key: str, *, versions: str = "") -> str:
+    """Fragments are shared by everyone with the same permissions (the controls shown depend on them)."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"board:v{board_version()}:{name}:{granted_for(request.user).cache_key}:{digest}"
+    return f"board:v{board_version()}{versions}:{name}:{granted_for(request.user).cache_key}:{digest}"
+
+
+def _cached_fragment(
+    request: HttpRequest, name: str, key: str, build: Callable[[], str], *, versions: str = ""
+) -> SafeString:
+    cache_key = _fragment_key(request, name, key, versions=versions)
     html = cache.get(cache_key)
     if html is None:
         html = build()
         cache.set(cache_key, html, BOARD_FRAGMENT_TTL_SECONDS)
-    # Safe: the HTML was rendered by our own templates, with autoescaping on.
-    csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
+    return _with_csrf(request, html)
 
 
 def _filters(request: HttpRequest) -> BoardFilters:
@@ -115,12 +132,65 @@ def _confirm_specs(cards: list[Card]) -> list[CardConfirm]:
     return list(specs.values())
 
 
-def _render_body(filters: BoardFilters, granted: Granted) -> str:
+@dataclass(frozen=True)
+class RenderedColumn:
+    stage: str
+    label: str
+    count: int
+    html: SafeString
+
+
+def _render_columns(
+    request: HttpRequest, filters: BoardFilters, summary: BoardSummary, money: BoardMoney, context: dict[str, Any]
+) -> tuple[list[RenderedColumn], list[CardConfirm]]:
+    """Each column's HTML from the cache, keyed by its own version and count, so a move re-renders
+    the two columns it touched (and an arrival the one it landed in); the cards of every column
+    missing from the cache come from one batch of queries. A column's entry keeps the confirm
+    specs its cards use, so the page can render each shared one once."""
+    stages = board_stages(filters)
+    versions = board_stage_versions(stages)
+    filters_key = filters.cache_key()
+    keys = {
+        stage: _fragment_key(
+            request, f"col-{stage}", filters_key, versions=f":s{versions[stage]}:n{summary.counts.get(stage, 0)}"
+        )
+        for stage in stages
+    }
+    found = cache.get_many(list(keys.values()))
+    by_stage: dict[str, tuple[str, list[CardConfirm]]] = {
+        stage: found[keys[stage]] for stage in stages if keys[stage] in found
+    }
+    missing = [stage for stage in stages if stage not in by_stage]
+    if missing:
+        columns = board_columns(filters, now=context["rendered_at"], summary=summary, stages=missing)
+        built = {
+            column.stage: (
+                render_to_string("board/_column.html", {**context, "column": column}),
+                _confirm_specs(column.cards),
+            )
+            for column in _with_totals(columns, money)
+        }
+        cache.set_many({keys[stage]: entry for stage, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
+        by_stage.update(built)
+    specs: dict[tuple[str, ...], CardConfirm] = {}
+    for stage in stages:
+        for spec in by_stage[stage][1]:
+            specs.setdefault(confirm_shared(spec), spec)
+    # Safe: rendered by our own templates with autoescaping on; the CSRF marker is swapped later.
+    rendered = [
+        RenderedColumn(stage, stage_label(stage), summary.counts.get(stage, 0), mark_safe(by_stage[stage][0]))  # noqa: S308
+        for stage in stages
+    ]
+    return rendered, list(specs.values())
+
+
+def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) -> SafeString:
+    """The board's body: counts and the recency bar fresh on every request (a few indexed
+    queries), the columns from their own cache entries."""
     now = timezone.now()
     summary = board_summary(filters, now=now)
     money = board_money(filters, now=now)
-    columns = _with_totals(board_columns(filters, now=now, summary=summary), money)
-    context = {
+    context: dict[str, Any] = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,
         "form": BoardFilterForm(
@@ -132,7 +202,6 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
                 "unseen": filters.unseen,
             }
         ),
-        "columns": columns,
         "all_stages": [(stage, Stage(stage).label) for stage in PIPELINE_ORDER],
         "recency": summary.recency,
         "recency_windows": RECENCY_WINDOWS,
@@ -143,9 +212,9 @@ def _render_body(filters: BoardFilters, granted: Granted) -> str:
         "granted": granted,
         "money": money,
         "owner_timezone": settings.OWNER_TIMEZONE,
-        "confirm_specs": _confirm_specs([card for column in columns for card in column.cards]),
     }
-    return render_to_string("board/_board_body.html", context)
+    context["columns"], context["confirm_specs"] = _render_columns(request, filters, summary, money, context)
+    return _with_csrf(request, render_to_string("board/_board_body.html", context))
 
 
 def _render_needs_you() -> str:
@@ -198,9 +267,7 @@ def _move_buttons() -> list[tuple[str, str, str]]:
 @staff_permission_required(VIEW_LEAD)
 def board(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    body = _cached_fragment(
-        request, "body", filters.cache_key(), lambda: _render_body(filters, granted_for(request.user))
-    )
+    body = _render_body(request, filters, granted_for(request.user))
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
@@ -225,7 +292,9 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
-    panel = _cached_fragment(request, "needs-you", "", _render_needs_you)
+    # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
+    stage_versions = ",".join(str(v) for v in board_stage_versions(PIPELINE_ORDER).values())
+    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stage_versions}")
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         return HttpResponse(panel)
@@ -262,7 +331,13 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             },
         )
 
-    cards_html = _cached_fragment(request, "column", f"{stage}|{cursor}|{filters.cache_key()}", build)
+    cards_html = _cached_fragment(
+        request,
+        "column",
+        f"{stage}|{cursor}|{filters.cache_key()}",
+        build,
+        versions=f":s{board_stage_versions([stage])[stage]}",
+    )
     if htmx and not htmx.history_restore_request:
         response = HttpResponse(cards_html)
     else:

@@ -114,11 +114,46 @@ class Lead(TimeStampedModel):
                 condition=Q(merged_into__isnull=True),
                 name="lead_stage_since_idx",
             ),
+            # The recency bar ("new in the last hour / day / week") and the "Arrived" filter's
+            # counts: an index-only range scan over recent active leads, never the whole table.
+            # Not partial: SQLite's planner passes over a partial index here for the plain
+            # created_at index, which is not covering.
+            models.Index(fields=["created_at", "merged_into", "stage", "source", "seen_at"], name="lead_recent_idx"),
         ]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return self.name or self.email or self.phone or str(self.public_id)
+
+
+class LeadCount(models.Model):
+    """How many active (not merged) leads there are per (stage, source, unseen): the board's counts.
+
+    Kept by database triggers on `leads_lead` (migration 0011), in the same transaction as the
+    write, whatever made it: a service, a bulk insert, a queryset `update()`, the admin or a
+    factory in a test. Each write adds +1/-1 to one of `COUNTER_SHARDS` rows for its key, picked
+    at random on PostgreSQL (`leads.db_triggers.COUNTER_SHARDS`), so concurrent intakes rarely wait on one another's row lock; a
+    reader sums the shards (a few hundred rows at most, whatever the number of leads).
+    `manage.py counters_rebuild` recomputes them from the leads table.
+
+    SQLite drops a table's triggers when a migration rebuilds it (an AlterField on Lead does);
+    tests/leads/test_counters.py checks they exist after all migrations. A migration that rebuilds
+    `leads_lead` must reinstall them (see `leads.migrations.0014_lead_counters`).
+    """
+
+    stage = models.CharField(max_length=20)
+    source = models.CharField(max_length=40)
+    unseen = models.BooleanField()
+    shard = models.SmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "source", "unseen", "shard"], name="leadcount_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage}/{self.source}/{'unseen' if self.unseen else 'seen'}#{self.shard}: {self.n}"
 
 
 class StageChange(models.Model):

@@ -2,21 +2,27 @@
 
 Every board read is a fixed number of queries whatever the number of leads: the cards of all
 columns come from one query (the newest rows of each stage, each an index range scan with a
-LIMIT), the column counts, recency figures and sources from one aggregate, and "load more" pages a single column in the database with a keyset cursor
-(created_at, id) that follows the `lead_board_idx` index.
+LIMIT), the column counts and sources from the trigger-kept counters (`LeadCount`), the recency bar from
+an index-only scan of the last week, and "load more" pages a single column in the database with a
+keyset cursor (created_at, id) that follows the `lead_board_idx` index. None of them reads every lead.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from rapidfuzz import fuzz
 
-from leads.models import PIPELINE_ORDER, Lead, LeadEvent, StageChange
+from leads.db_triggers import SEARCH_COLUMNS, SEARCH_TABLE_SQLITE
+from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
@@ -81,10 +87,125 @@ class RecencyCounts:
     unseen: int
 
 
+# --- Search -------------------------------------------------------------------------------------
+# Name, email, company and phone (E.164), from an index on both databases: SQLite's FTS5 trigram
+# table `leads_lead_search`, PostgreSQL's pg_trgm GIN indexes (migration 0012). A query is split
+# into words; a lead matches when every word is inside one of its fields (so "smit" finds Smith).
+# When no lead matches, each word of four letters or more also matches with two neighbouring
+# letters swapped or one letter dropped ("jonh" finds John). Both databases answer the same
+# question (is this text inside that column, case aside), so they give the same leads.
+
+SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
+SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
+
+
+def _typo_variants(word: str) -> list[str]:
+    """The word as typed, with two neighbouring letters swapped, or with one letter dropped."""
+    variants = {word}
+    if len(word) > SEARCH_MIN_WORD:
+        variants.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+        variants.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return sorted(v for v in variants if len(v) >= SEARCH_MIN_WORD)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_sql(words: list[list[str]]) -> tuple[str, list[str]]:
+    """SQL selecting the ids of leads (merged or not) where every word (any of its variants) is in
+    one of the searched fields; answered from the search index."""
+    if connection.vendor == "postgresql":
+        clauses, params = [], []
+        for variants in words:
+            ors = []
+            for variant in variants:
+                for column in SEARCH_COLUMNS:
+                    ors.append(f"{column} ILIKE %s")
+                    params.append(f"%{_like_escape(variant)}%")
+            clauses.append("(" + " OR ".join(ors) + ")")
+        # The SQL holds only our column names; what the owner typed travels as parameters.
+        return f"SELECT id FROM leads_lead WHERE {' AND '.join(clauses)}", params  # noqa: S608
+    expression = " AND ".join(
+        "(" + " OR ".join('"' + variant.replace('"', '""') + '"' for variant in variants) + ")" for variants in words
+    )
+    return f"SELECT rowid FROM {SEARCH_TABLE_SQLITE} WHERE {SEARCH_TABLE_SQLITE} MATCH %s", [expression]  # noqa: S608
+
+
+def _search_ids(words: list[list[str]]) -> RawSQL:
+    sql, params = _search_sql(words)
+    if connection.vendor == "postgresql":
+        # The match set from the trigram indexes first, on its own: inlined, the planner may
+        # test every row of a stage's index range against the search instead.
+        sql = f"WITH matches AS MATERIALIZED ({sql}) SELECT id FROM matches"  # noqa: S608
+    return RawSQL(sql, params)  # noqa: S611 (only our SQL; the owner's words are parameters)
+
+
+def search_words(q: str) -> list[str]:
+    return [word for word in q.lower().split() if len(word) >= SEARCH_MIN_WORD]
+
+
+def search_condition(q: str) -> Q:
+    """Leads matching the search `q`: exact words first; when none match, words with one typo."""
+    words = search_words(q)
+    if not words:
+        # Only one- or two-letter words: too short for the index, so a plain (scanning) match.
+        return Q(name__icontains=q) | Q(email__icontains=q) | Q(company__icontains=q) | Q(phone__icontains=q)
+    if _newest_matches([[word] for word in words]):
+        return Q(id__in=_search_ids([[word] for word in words]))
+    return Q(id__in=_search_ids([_typo_variants(word) for word in words]))
+
+
+def _search_score(q: str, lead: Lead) -> tuple[int, float, float]:
+    """(words that start a part of a field, closeness of the best word to a part, of the query to a
+    field): higher is better."""
+    words = q.lower().split()
+    fields = [value.lower() for value in (lead.name, lead.email, lead.company, lead.phone_e164) if value]
+    parts = [part for value in fields for part in re.split(r"[\s@.&+-]+", value) if part]
+    if not parts:
+        return (0, 0.0, 0.0)
+    starts = sum(1 for word in words if any(part.startswith(word) for part in parts))
+    closeness = max(fuzz.ratio(word, part) for word in words for part in parts)
+    return (starts, closeness, max(fuzz.partial_ratio(q.lower(), value) for value in fields))
+
+
+def _newest_matches(words: list[list[str]]) -> list[int]:
+    """Ids of the newest (highest id) `SEARCH_CANDIDATES` leads matching, straight from the index:
+    FTS5 walks its doclists backwards by rowid; PostgreSQL keeps the top rows of its bitmap scan."""
+    sql, params = _search_sql(words)
+    if connection.vendor == "postgresql":
+        # Planned on its own: under a LIMIT, PostgreSQL may bet on a sequential scan finding a
+        # match early; the trigram indexes' bitmap scan is what keeps this flat at a million rows.
+        sql = f"WITH matches AS MATERIALIZED ({sql}) SELECT id FROM matches ORDER BY id DESC LIMIT %s"  # noqa: S608
+    else:
+        sql = f"{sql} ORDER BY rowid DESC LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, SEARCH_CANDIDATES])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def lead_search(q: str, *, limit: int = 20) -> list[Lead]:
+    """Active leads matching `q`, best first: words starting a name, email or company part, then
+    closeness of the text (rapidfuzz), then the newest. Ranks the newest `SEARCH_CANDIDATES`
+    matches, taken from the index; words with one typo only when nothing matches as typed."""
+    words = search_words(q)
+    if not words:
+        query = Lead.objects.filter(search_condition(q))
+    else:
+        ids = _newest_matches([[word] for word in words]) or _newest_matches([_typo_variants(w) for w in words])
+        query = Lead.objects.filter(id__in=ids)
+    candidates = list(
+        query.filter(merged_into__isnull=True).only(*CARD_FIELDS, "phone_e164").order_by("-id")[:SEARCH_CANDIDATES]
+    )
+    scores = {lead.pk: _search_score(q, lead) for lead in candidates}
+    candidates.sort(key=lambda lead: (scores[lead.pk], lead.created_at, lead.pk), reverse=True)
+    return candidates[:limit]
+
+
 def _filters_q(filters: BoardFilters, now: datetime) -> Q:
     condition = Q()
     if filters.q:
-        condition &= Q(name__icontains=filters.q) | Q(email__icontains=filters.q) | Q(company__icontains=filters.q)
+        condition &= search_condition(filters.q)
     if filters.source:
         condition &= Q(source=filters.source)
     if filters.stage:
@@ -126,36 +247,61 @@ class BoardSummary:
     sources: list[str]  # every source in use, for the filter menu
 
 
-def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
-    """Column counts, the recency bar and the sources in use: ONE aggregate query.
+def lead_counts() -> dict[tuple[str, str, bool], int]:
+    """Active leads per (stage, source, unseen), from the trigger-kept counters: ONE query over a
+    few hundred rows at most, whatever the number of leads."""
+    rows = LeadCount.objects.order_by().values_list("stage", "source", "unseen").annotate(total=Sum("n"))
+    return {(stage, source, bool(unseen)): total for stage, source, unseen, total in rows if total}
 
-    Grouped by (stage, source), a few dozen rows whatever the number of leads; the filters are a
-    conditional count so the recency figures can ignore them in the same pass.
-    """
-    now = now or timezone.now()
-    condition = _filters_q(filters, now)
-    matching = Count("id", filter=condition) if condition else Count("id")
-    rows = (
-        Lead.objects.filter(merged_into__isnull=True)
+
+def recency_counts(*, now: datetime) -> tuple[int, int, int]:
+    """New active leads in the last hour, day and week: ONE index-only range scan over the last
+    week's rows of `lead_recent_idx`, so it grows with the intake rate, not the table."""
+    totals = (
+        Lead.objects.filter(merged_into__isnull=True, created_at__gte=now - RECENCY_WINDOWS["7d"][1])
         .order_by()
-        .values("stage", "source")
-        .annotate(
-            n=matching,
-            last_hour=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["1h"][1])),
-            last_day=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["24h"][1])),
-            last_week=Count("id", filter=Q(created_at__gte=now - RECENCY_WINDOWS["7d"][1])),
-            unseen=Count("id", filter=Q(seen_at__isnull=True)),
+        .aggregate(
+            last_hour=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["1h"][1])),
+            last_day=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["24h"][1])),
+            last_week=Count("created_at"),
         )
     )
+    return totals["last_hour"], totals["last_day"], totals["last_week"]
+
+
+def _counted_stages(filters: BoardFilters, now: datetime) -> dict[str, int]:
+    """Per-stage counts for filters the counters cannot answer (search, "Arrived"): one grouped
+    query over the rows the search index or the recency index selects."""
+    rows = board_leads(filters, now=now).order_by().values("stage").annotate(n=Count("created_at"))
+    return {row["stage"]: row["n"] for row in rows}
+
+
+def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
+    """Column counts, the recency bar and the sources in use, without reading the leads table:
+    the counters (one query) answer the source, stage and unseen filters and the unseen figure;
+    the recency bar is an index-only scan of the last week. Search and the "Arrived" filter add
+    one query over the rows their index selects."""
+    now = now or timezone.now()
+    by_key = lead_counts()
     counts = dict.fromkeys(PIPELINE_ORDER, 0)
-    totals = {"last_hour": 0, "last_day": 0, "last_week": 0, "unseen": 0}
-    sources: set[str] = set()
-    for row in rows:
-        counts[row["stage"]] = counts.get(row["stage"], 0) + row["n"]
-        for key in totals:
-            totals[key] += row[key]
-        sources.add(row["source"])
-    return BoardSummary(counts=counts, recency=RecencyCounts(**totals), sources=sorted(sources))
+    if filters.q or filters.since in RECENCY_WINDOWS:
+        counts.update(_counted_stages(filters, now))
+    else:
+        for (stage, source, unseen), n in by_key.items():
+            if filters.source and source != filters.source:
+                continue
+            if filters.stage and stage != filters.stage:
+                continue
+            if filters.unseen and not unseen:
+                continue
+            counts[stage] = counts.get(stage, 0) + n
+    last_hour, last_day, last_week = recency_counts(now=now)
+    unseen_total = sum(n for (_stage, _source, unseen), n in by_key.items() if unseen)
+    return BoardSummary(
+        counts=counts,
+        recency=RecencyCounts(last_hour=last_hour, last_day=last_day, last_week=last_week, unseen=unseen_total),
+        sources=sorted({source for (_stage, source, _unseen), n in by_key.items() if n > 0}),
+    )
 
 
 def board_column_leads(
@@ -167,15 +313,21 @@ def board_column_leads(
 ) -> dict[str, list[Lead]]:
     """The newest `per_column + 1` leads of each stage (the extra one says whether there is more), ONE query.
 
-    Each stage is an index range scan on lead_board_idx, OR-ed into one query: the same result as
-    a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
+    Each stage is an index range scan on lead_board_idx, UNION-ed into one query: the same result
+    as a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
     """
     matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
-    newest_per_stage = Q()
+    # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
+    # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
+    parts: list[str] = []
+    params: list[Any] = []
     for stage in stages:
-        newest_per_stage |= Q(id__in=matching.filter(stage=stage)[: per_column + 1])
+        sql, part_params = matching.filter(stage=stage)[: per_column + 1].query.sql_with_params()
+        parts.append(f"SELECT id FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
+        params.extend(part_params)
+    newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
     ranked = sorted(
-        Lead.objects.filter(newest_per_stage).only(*CARD_FIELDS),
+        Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS),
         key=lambda lead: (lead.created_at, lead.pk),
         reverse=True,
     )
@@ -269,8 +421,8 @@ def lead_stage_entries(lead: Lead) -> list[TimelineEntry]:
 
 
 def leads_unseen_count() -> int:
-    """New leads nobody has looked at yet."""
-    return Lead.objects.filter(merged_into__isnull=True, seen_at__isnull=True).count()
+    """New leads nobody has looked at yet (from the counters, see `lead_counts`)."""
+    return int(LeadCount.objects.filter(unseen=True).aggregate(total=Sum("n"))["total"] or 0)
 
 
 def possible_duplicates_open_count() -> int:

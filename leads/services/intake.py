@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
+from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
@@ -211,7 +211,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         audit_record(verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via})
         for other in identity.shares_phone_with:
             possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
-        board_version_bump()
+        board_stages_bump(lead.stage)
         return IntakeResult(lead=lead, created=True)
 
     changed = enrich_in_memory(existing, data, source)
@@ -235,5 +235,5 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         actor_label=actor_label,
         details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
     )
-    board_version_bump()
+    board_stages_bump(existing.stage)
     return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

@@ -10,7 +10,7 @@ from django.db.models import ForeignObject, ForeignObjectRel, Model, Q, QuerySet
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
+from clientsflow.cache import board_stages_bump
 from clientsflow.errors import DomainError
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, LeadMerge, PossibleDuplicate
 from leads.services.timeline import timeline_record
@@ -213,7 +213,7 @@ def lead_merge(*, survivor: Lead, duplicate: Lead, actor: Any = None) -> LeadMer
             "moved": {k: len(v) for k, v in moved.items()},
         },
     )
-    board_version_bump()
+    board_stages_bump(survivor.stage, duplicate.stage)
     return merge
 
 
@@ -270,7 +270,7 @@ def lead_merge_undo(*, merge: LeadMerge, actor: Any = None) -> LeadMerge:
         actor=actor,
         details={"merge_id": merge.pk, "duplicate_id": duplicate.pk},
     )
-    board_version_bump()
+    board_stages_bump(survivor.stage, duplicate.stage)
     return merge
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
+from clientsflow.cache import board_stages_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
@@ -64,7 +64,7 @@ def lead_update_by_owner(*, lead: Lead | None, changes: dict[str, Any], actor: A
         actor=actor,
         details={"fields": sorted(changes)},
     )
-    board_version_bump()
+    board_stages_bump(target.stage)
     return target
 
 
@@ -98,7 +98,7 @@ def lead_value_set(*, lead: Lead, amount_minor: int | None, currency: str, actor
         actor=actor,
         details={"from": list(before), "to": [locked.value_minor, locked.value_currency], "by_staff": by_staff},
     )
-    board_version_bump()
+    board_stages_bump(locked.stage)
     lead.value_minor, lead.value_currency = locked.value_minor, locked.value_currency
     lead.owner_edited_fields = locked.owner_edited_fields
     return True

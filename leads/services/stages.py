@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
+from clientsflow.cache import board_stages_bump
 from clientsflow.errors import IllegalStageMove, InvalidInput, StageConflict
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage, StageChange
 
@@ -82,7 +82,7 @@ def lead_move_stage(
         actor_label=label,
         details={"from": change.from_stage, "to": to_stage, "reason": reason[:255]},
     )
-    board_version_bump()
+    board_stages_bump(change.from_stage, to_stage)
     for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
         setattr(lead, attr, getattr(locked, attr))
     return change
@@ -150,4 +150,4 @@ def lead_advance_stage(*, lead: Lead, to_stage: str, actor_label: str, reason: s
 def lead_mark_seen(*, lead: Lead) -> None:
     if lead.seen_at is None:
         Lead.objects.filter(pk=lead.pk, seen_at__isnull=True).update(seen_at=timezone.now())
-        board_version_bump()
+        board_stages_bump(lead.stage)

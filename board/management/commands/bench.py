@@ -1,7 +1,10 @@
 """`manage.py bench` (make bench): speed figures, one JSON object on the last line.
 
-Runs each app's bench section (listed in SECTIONS) against a scratch copy of the configured
-database (created and dropped here), so the real data is never touched.
+Each section runs on its own scratch database, created from the migrations and dropped afterwards
+(`clientsflow.benchdb.scratch_database`), so one section's rows never inflate another's figures
+and the real data is never touched. The board section makes a fresh database per size itself.
+SQLite by default; PostgreSQL when DATABASE_URL points at one. BENCH_FULL=1 adds the board at
+1,000,000 leads.
 """
 
 from __future__ import annotations
@@ -13,18 +16,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from board.bench import board_bench
 from bookings.bench import bookings_bench
 from classify.bench import classify_bench
+from clientsflow.benchdb import peak_rss_mb, scratch_database
 from leads.bench import import_bench, intake_bench
 from privacy.bench import export_bench
 from reports.bench import bench_reports
 
-# Section name -> the app's bench function, run in this order.
+# Section name -> the app's bench function `func(quick=..., log=...)`, run in this order.
 SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "intake": intake_bench,
     "import": import_bench,
@@ -34,6 +37,8 @@ SECTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "reports": bench_reports,
     "export": export_bench,
 }
+# Sections that make their own scratch databases (one per size).
+OWN_DATABASES = {"board"}
 
 
 class Command(BaseCommand):
@@ -42,28 +47,39 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--only", action="append", default=[], help="Run only these sections.")
         parser.add_argument("--quick", action="store_true", help="Smaller sizes (for a smoke test).")
+        parser.add_argument(
+            "--sizes", default="", help="The board's sizes, comma-separated (e.g. 10000,100000); overrides --quick."
+        )
 
-    def handle(self, *args, only: list[str], quick: bool, **options) -> None:
-        if connection.vendor == "sqlite":
-            settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
-                settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
-            )
-        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    def handle(self, *args, only: list[str], quick: bool, sizes: str, **options) -> None:
+        try:
+            board_sizes = [int(size) for size in sizes.split(",") if size.strip()]
+        except ValueError:
+            raise CommandError("--sizes takes whole numbers separated by commas, e.g. --sizes 10000,100000") from None
+        unknown = set(only) - set(SECTIONS)
+        if unknown:
+            raise CommandError(f"No such section: {', '.join(sorted(unknown))}. Choose from {', '.join(SECTIONS)}.")
         figures: dict[str, object] = {
             "database": connection.vendor,
             "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
             "quick": quick,
+            "full": os.environ.get("BENCH_FULL") == "1",
         }
         started = time.perf_counter()
-        try:
-            for name, func in SECTIONS.items():
-                if only and name not in only:
-                    continue
-                self.stderr.write(f"bench: {name}…")
-                section_started = time.perf_counter()
-                figures[name] = func(quick=quick, log=self.stderr.write)
-                self.stderr.write(f"bench: {name} done in {time.perf_counter() - section_started:.1f}s")
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
+        for name, func in SECTIONS.items():
+            if only and name not in only:
+                continue
+            self.stderr.write(f"bench: {name}…")
+            section_started = time.perf_counter()
+            kwargs: dict[str, Any] = {"quick": quick, "log": self.stderr.write}
+            if name == "board" and board_sizes:
+                kwargs["sizes"] = board_sizes
+            if name in OWN_DATABASES:
+                figures[name] = func(**kwargs)
+            else:
+                with scratch_database():
+                    figures[name] = func(**kwargs)
+            self.stderr.write(f"bench: {name} done in {time.perf_counter() - section_started:.1f}s")
+        figures["peak_rss_mb"] = peak_rss_mb()
         figures["total_seconds"] = round(time.perf_counter() - started, 1)
         self.stdout.write(json.dumps(figures, sort_keys=True))

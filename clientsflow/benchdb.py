@@ -1,0 +1,44 @@
+"""Scratch databases for `make bench`: each section (and each size of the board's) gets its own,
+created from the migrations and dropped afterwards, so a figure is taken on exactly the rows its
+section made and the real data is never touched."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+
+
+@contextmanager
+def scratch_database() -> Iterator[None]:
+    if connection.vendor == "sqlite":
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
+            settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
+        )
+    configured_name = settings.DATABASES["default"]["NAME"]
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        if connection.vendor == "postgresql":
+            # Threads of a live server (the browser figure) keep connections open (CONN_MAX_AGE).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        # destroy_test_db restores the connection's name only; the next scratch database is
+        # named after this one.
+        settings.DATABASES["default"]["NAME"] = configured_name
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux

@@ -1,0 +1,213 @@
+"""Database triggers on `leads_lead`, the SQL of each database in one place.
+
+The board's counts (`LeadCount`) are kept by these triggers in the same transaction as every
+write to a lead, whoever makes it. Migrations install them (`leads.migrations.0014_lead_counters`);
+a later migration that makes SQLite rebuild `leads_lead` (an AlterField, a RemoveField) drops
+them with the old table and must call `install_counter_triggers` again: tests/leads/test_counters.py
+fails when they are missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Rows per counter key on PostgreSQL; more shards, less waiting under concurrent intake.
+COUNTER_SHARDS = 16
+
+COUNTER_TRIGGERS_SQLITE = ("leads_lead_count_insert", "leads_lead_count_update", "leads_lead_count_delete")
+COUNTER_TRIGGER_PG = "leads_lead_count"
+
+_UPSERT = "ON CONFLICT (stage, source, unseen, shard) DO UPDATE SET n = leads_leadcount.n + excluded.n"
+
+# SQLite has one writer at a time, so one shard is enough there.
+_SQLITE = [
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_count_insert AFTER INSERT ON leads_lead
+    WHEN NEW.merged_into_id IS NULL
+    BEGIN
+        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+        VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1) {_UPSERT};
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_count_delete AFTER DELETE ON leads_lead
+    WHEN OLD.merged_into_id IS NULL
+    BEGIN
+        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+        VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1) {_UPSERT};
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_count_update
+    AFTER UPDATE OF stage, source, seen_at, merged_into_id ON leads_lead
+    WHEN OLD.stage IS NOT NEW.stage OR OLD.source IS NOT NEW.source
+        OR (OLD.seen_at IS NULL) IS NOT (NEW.seen_at IS NULL)
+        OR (OLD.merged_into_id IS NULL) IS NOT (NEW.merged_into_id IS NULL)
+    BEGIN
+        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+        SELECT OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1 WHERE OLD.merged_into_id IS NULL {_UPSERT};
+        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+        SELECT NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1 WHERE NEW.merged_into_id IS NULL {_UPSERT};
+    END
+    """,
+]
+
+# PostgreSQL: a random shard per write, so concurrent intakes seldom queue on one row lock; the
+# two rows of a move are written in key order, so two moves can never wait on each other in a cycle.
+_PG = [
+    f"""
+    CREATE OR REPLACE FUNCTION leads_lead_count() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        picked smallint := floor(random() * {COUNTER_SHARDS})::smallint;
+        old_active boolean := TG_OP <> 'INSERT' AND OLD.merged_into_id IS NULL;
+        new_active boolean := TG_OP <> 'DELETE' AND NEW.merged_into_id IS NULL;
+    BEGIN
+        IF TG_OP = 'UPDATE' AND old_active = new_active AND (NOT new_active OR (
+            OLD.stage = NEW.stage AND OLD.source = NEW.source AND (OLD.seen_at IS NULL) = (NEW.seen_at IS NULL)
+        )) THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+            VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, picked, 1) {_UPSERT};
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+            VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, picked, -1) {_UPSERT};
+        ELSE
+            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
+            SELECT k.stage, k.source, k.unseen, picked, k.delta
+            FROM (VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, -1, old_active),
+                         (NEW.stage, NEW.source, NEW.seen_at IS NULL, 1, new_active))
+                 AS k(stage, source, unseen, delta, active)
+            WHERE k.active
+            ORDER BY k.stage, k.source, k.unseen
+            {_UPSERT};
+        END IF;
+        RETURN NULL;
+    END
+    $$
+    """,
+    "DROP TRIGGER IF EXISTS leads_lead_count ON leads_lead",
+    """
+    CREATE TRIGGER leads_lead_count
+    AFTER INSERT OR DELETE OR UPDATE OF stage, source, seen_at, merged_into_id ON leads_lead
+    FOR EACH ROW EXECUTE FUNCTION leads_lead_count()
+    """,
+]
+
+_DROP_SQLITE = [f"DROP TRIGGER IF EXISTS {name}" for name in COUNTER_TRIGGERS_SQLITE]
+_DROP_PG = ["DROP TRIGGER IF EXISTS leads_lead_count ON leads_lead", "DROP FUNCTION IF EXISTS leads_lead_count()"]
+
+COUNTS_FROM_LEADS_SQL = (
+    "INSERT INTO leads_leadcount (stage, source, unseen, shard, n) "
+    "SELECT stage, source, seen_at IS NULL, 0, COUNT(*) FROM leads_lead "
+    "WHERE merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL"
+)
+
+
+def _run(schema_editor: Any, statements: list[str]) -> None:
+    for statement in statements:
+        schema_editor.execute(statement)
+
+
+def install_counter_triggers(schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        _run(schema_editor, _PG)
+    elif vendor == "sqlite":
+        _run(schema_editor, _SQLITE)
+    else:
+        raise NotImplementedError(f"No lead counter triggers for {vendor}.")
+
+
+def drop_counter_triggers(schema_editor: Any) -> None:
+    _run(schema_editor, _DROP_PG if schema_editor.connection.vendor == "postgresql" else _DROP_SQLITE)
+
+
+def counter_triggers_present(connection: Any) -> bool:
+    """Whether this database has the triggers that keep `LeadCount` (for the test and the rebuild)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_trigger WHERE tgname = %s AND tgrelid = 'leads_lead'::regclass",
+                [COUNTER_TRIGGER_PG],
+            )
+            return bool(cursor.fetchone()[0] == 1)
+        cursor.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead' AND name IN "
+            f"({', '.join('%s' for _ in COUNTER_TRIGGERS_SQLITE)})",
+            list(COUNTER_TRIGGERS_SQLITE),
+        )
+        return bool(cursor.fetchone()[0] == len(COUNTER_TRIGGERS_SQLITE))
+
+
+# --- Search: FTS5 (trigram) on SQLite, pg_trgm GIN indexes on PostgreSQL ----------------------
+# The searched columns; both databases answer "does this column contain the word" from an index.
+SEARCH_COLUMNS = ("name", "email", "company", "phone_e164")
+SEARCH_TABLE_SQLITE = "leads_lead_search"
+SEARCH_TRIGGERS_SQLITE = ("leads_lead_search_insert", "leads_lead_search_delete", "leads_lead_search_update")
+
+_COLS = ", ".join(SEARCH_COLUMNS)
+_NEW = ", ".join(f"NEW.{c}" for c in SEARCH_COLUMNS)
+_OLD = ", ".join(f"OLD.{c}" for c in SEARCH_COLUMNS)
+
+_SEARCH_SQLITE = [
+    # An external-content table: the text stays in leads_lead, the index holds only trigrams.
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE_SQLITE} USING fts5("
+    f"{_COLS}, content='leads_lead', content_rowid='id', tokenize='trigram')",
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_insert AFTER INSERT ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) VALUES (NEW.id, {_NEW});
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_delete AFTER DELETE ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}, rowid, {_COLS}) VALUES ('delete', OLD.id, {_OLD});
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_update AFTER UPDATE OF {_COLS} ON leads_lead BEGIN
+        INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}, rowid, {_COLS}) VALUES ('delete', OLD.id, {_OLD});
+        INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) VALUES (NEW.id, {_NEW});
+    END
+    """,
+    f"INSERT INTO {SEARCH_TABLE_SQLITE} ({SEARCH_TABLE_SQLITE}) VALUES ('rebuild')",
+]
+_SEARCH_SQLITE_DROP = [
+    *(f"DROP TRIGGER IF EXISTS {name}" for name in SEARCH_TRIGGERS_SQLITE),
+    f"DROP TABLE IF EXISTS {SEARCH_TABLE_SQLITE}",
+]
+
+_SEARCH_PG = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *(
+        f"CREATE INDEX IF NOT EXISTS lead_{column}_trgm_idx ON leads_lead USING gin ({column} gin_trgm_ops)"
+        for column in SEARCH_COLUMNS
+    ),
+]
+_SEARCH_PG_DROP = [f"DROP INDEX IF EXISTS lead_{column}_trgm_idx" for column in SEARCH_COLUMNS]
+
+
+def install_search(schema_editor: Any) -> None:
+    _run(schema_editor, _SEARCH_PG if schema_editor.connection.vendor == "postgresql" else _SEARCH_SQLITE)
+
+
+def drop_search(schema_editor: Any) -> None:
+    _run(schema_editor, _SEARCH_PG_DROP if schema_editor.connection.vendor == "postgresql" else _SEARCH_SQLITE_DROP)
+
+
+def search_triggers_present(connection: Any) -> bool:
+    """Whether the search index is kept up to date by this database (triggers on SQLite, indexes on PG)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'leads_lead' AND indexname LIKE %s",
+                ["lead\\_%\\_trgm\\_idx"],
+            )
+            return bool(cursor.fetchone()[0] == len(SEARCH_COLUMNS))
+        cursor.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead' AND name IN "
+            f"({', '.join('%s' for _ in SEARCH_TRIGGERS_SQLITE)})",
+            list(SEARCH_TRIGGERS_SQLITE),
+        )
+        return bool(cursor.fetchone()[0] == len(SEARCH_TRIGGERS_SQLITE))
