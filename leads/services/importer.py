@@ -53,20 +53,23 @@ import csv
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
 
 from clientsflow.cache import board_version_bump
 from clientsflow.csvfiles import csv_writer
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
+from clientsflow.prepared import insert_many
 from leads.models import SOURCE_RE, Lead, LeadEvent
-from leads.services.identity import emails_conflict, lead_find_duplicate
+from leads.services.identity import emails_conflict, lead_find_duplicate, leads_holding
 from leads.services.intake import LeadData, also_seen_pending, enrich_in_memory, lead_intake
+from leads.services.timeline import SUMMARY_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -351,7 +354,7 @@ class _ChunkLeads:
         phones = {r.data.phone_e164 for r in rows if r.data.phone_e164}
         self.by_key: dict[str, dict[int, Lead]] = {}
         self.keys_of: dict[int, set[str]] = {}
-        for lead in Lead.objects.filter(Q(email_normalized__in=emails) | Q(phone_e164__in=phones)):
+        for lead in leads_holding(emails=emails, phones=phones):
             self.add(lead)
 
     def add(self, lead: Lead) -> None:
@@ -448,9 +451,30 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
         )
         for r in rows
     ]
+    now = timezone.now()
     try:
         with transaction.atomic():
-            Lead.objects.bulk_create(leads)
+            # Rows built from what each Lead above holds; the ids come back by public_id (one
+            # query), which works alike on SQLite and PostgreSQL without RETURNING per row.
+            insert_many(
+                Lead,
+                [
+                    {
+                        "public_id": lead.public_id,
+                        "name": lead.name,
+                        "email": lead.email,
+                        "email_normalized": lead.email_normalized,
+                        "phone": lead.phone,
+                        "phone_e164": lead.phone_e164,
+                        "company": lead.company,
+                        "source": lead.source,
+                        "external_ids": lead.external_ids,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for lead in leads
+                ],
+            )
     except IntegrityError:
         # Someone else created one of these leads since the chunk was looked up.
         found = []
@@ -462,31 +486,61 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
             if lead is not None:
                 found.append(lead)
         return found
+    ids = _ids_by_public_id([lead.public_id for lead in leads])
+    for lead in leads:
+        lead.pk = ids[lead.public_id]
+        lead.created_at = lead.updated_at = now
+        lead._state.adding = False
+        lead._state.db = "default"
     vias = [_via(file_name, r) for r in rows]
-    LeadEvent.objects.bulk_create(
-        LeadEvent(
-            lead=lead,
-            kind=LeadEvent.Kind.CREATED,
-            label=LeadEvent.Kind.CREATED.label,
-            summary=f"Arrived from {lead.source}",
-            data={"source": lead.source, "via": via},
-        )
-        for lead, via in zip(leads, vias, strict=True)
+    created_kind = LeadEvent.Kind.CREATED
+    insert_many(
+        LeadEvent,
+        [
+            {
+                "lead_id": lead.pk,
+                "kind": created_kind.value,
+                "label": str(created_kind.label),
+                "summary": f"Arrived from {lead.source}"[:SUMMARY_MAX_LENGTH],
+                "data": {"source": lead.source, "via": via},
+                "at": now,
+            }
+            for lead, via in zip(leads, vias, strict=True)
+        ],
     )
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            actor_label=ACTOR_LABEL,
-            verb="lead.created",
-            object_type=Lead._meta.label_lower,
-            object_id=str(lead.pk),
-            object_repr=str(lead)[:255],
-            details={"source": lead.source, "via": via},
-        )
-        for lead, via in zip(leads, vias, strict=True)
+    lead_type = Lead._meta.label_lower
+    insert_many(
+        AuditEvent,
+        [
+            {
+                "actor_label": ACTOR_LABEL,
+                "verb": "lead.created",
+                "object_type": lead_type,
+                "object_id": str(lead.pk),
+                "object_repr": str(lead)[:255],
+                "details": {"source": lead.source, "via": via},
+            }
+            for lead, via in zip(leads, vias, strict=True)
+        ],
     )
     board_version_bump()
     summary.created += len(leads)
     return leads
+
+
+def _ids_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """New leads' ids, read back by the UUIDs given them, in one query."""
+    connection = connections[router.db_for_read(Lead)]
+    qn = connection.ops.quote_name
+    field = Lead._meta.get_field("public_id")
+    params = [field.get_db_prep_value(value, connection) for value in public_ids]
+    sql = (
+        f"SELECT {qn('public_id')}, {qn('id')} FROM {qn(Lead._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('public_id')} IN ({', '.join(['%s'] * len(params))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {value if isinstance(value, uuid.UUID) else uuid.UUID(value): pk for value, pk in cursor.fetchall()}
 
 
 def _would_change(lead: Lead, data: LeadData, source: str) -> bool:
