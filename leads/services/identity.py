@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +18,25 @@ from leads.models import Lead
 
 
 def normalize_email(raw: str | None) -> str:
-    """Lower-cased and trimmed; '' when absent. Raises InvalidInput when not an address."""
-    value = (raw or "").strip().lower()
+    """Trimmed, Unicode NFC and lower-cased; '' when absent. Raises InvalidInput when not an
+    address.
+
+    Internationalised addresses (`zoë@exämple.de`, RFC 6531) are kept in Unicode, the one form
+    stored and compared (never mixed with the domain's punycode). Django's validator checks the
+    domain (it tries its IDNA form) but only ASCII local parts, so a non-ASCII local part is
+    checked with its non-ASCII letters standing in as ASCII ones.
+    """
+    value = unicodedata.normalize("NFC", (raw or "").strip()).lower()
     if not value:
         return ""
+    local, at, domain = value.rpartition("@")
+    checked = value
+    if at and not local.isascii():
+        if not all(ch.isalnum() or ch.isascii() for ch in local):
+            raise InvalidInput(f"{raw!r} is not a valid email address.")
+        checked = "".join(ch if ch.isascii() else "x" for ch in local) + "@" + domain
     try:
-        validate_email(value)
+        validate_email(checked)
     except ValidationError:
         raise InvalidInput(f"{raw!r} is not a valid email address.") from None
     return value

@@ -21,7 +21,8 @@ refused, so a value is never picked silently.
 Rows
 ----
 Row numbers count the header as row 1 and every line a spreadsheet would show, blank ones
-included. Blank rows (or rows of empty cells) are skipped. UTF-8 with or without a BOM.
+included. Blank rows (or rows of empty cells) are skipped. UTF-8 with or without a BOM, else
+Windows-1252; the delimiter (, ; tab or |) is detected from the header line.
 A row that cannot be imported goes to the rejects file (default `FILE.rejects.csv`): its row
 number, the reason in plain English, then the row as it was.
 
@@ -60,6 +61,7 @@ from pathlib import Path
 
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from clientsflow.cache import board_version_bump
 from clientsflow.csvfiles import csv_writer
@@ -197,11 +199,13 @@ class _Row:
 
 
 def clean_source(value: str) -> str:
-    """A source label as the webhooks accept it: lower-case letters, digits, '-' or '_'."""
-    cleaned = re.sub(r"\s+", "-", value.strip().lower())
+    """A source label as the webhooks accept it (lower-case letters, digits, '-' or '_', at most
+    40): "Trade show (Berlin)!" becomes "trade-show-berlin", accents are dropped ("Messe Köln"
+    becomes "messe-koln"). Refused only when nothing usable is left."""
+    cleaned = slugify(value)[:40].strip("-_")
     if not SOURCE_RE.match(cleaned):
         raise InvalidInput(
-            f"source {value!r} cannot be used: use at most 40 letters, digits, '-' or '_', starting with a letter or digit."
+            f"source {value!r} cannot be used: it needs at least one letter or digit (for example 'trade-show')."
         )
     return cleaned
 
@@ -255,11 +259,55 @@ class _RejectsWriter:
         self.handle.close()
 
 
+# Delimiters a spreadsheet writes: Excel in European locales saves "CSV" with semicolons.
+DELIMITERS = ",;\t|"
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without Excel's BOM), else Windows-1252, as older Excel saves "CSV"."""
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 20)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":  # not merely a character cut by the sample's end
+            try:
+                sample.decode("cp1252")
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    f"{path.name} is neither UTF-8 nor Windows-1252 text; save it as 'CSV UTF-8' "
+                    "in your spreadsheet and import again."
+                ) from None
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The header line's delimiter among , ; tab and |; a comma when it has a single column."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: header_line.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def file_dialect(path: Path) -> tuple[str, str]:
+    """(encoding, delimiter) of a CSV file, from its bytes and its first non-blank line."""
+    encoding = detect_encoding(path)
+    with path.open("r", newline="", encoding=encoding) as handle:
+        for line in handle:
+            if line.strip():
+                return encoding, detect_delimiter(line.rstrip("\r\n"))
+    return encoding, ","
+
+
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) for every row, the header being row 1."""
-    with path.open("r", newline="", encoding="utf-8-sig") as handle:
+    encoding, delimiter = file_dialect(path)
+    with path.open("r", newline="", encoding=encoding) as handle:
         try:
-            yield from enumerate(csv.reader(handle), start=1)
+            yield from enumerate(csv.reader(handle, delimiter=delimiter), start=1)
         except UnicodeDecodeError:
             raise ImportFileError(
                 f"{path.name} is not UTF-8 text; save it as 'CSV UTF-8' in your spreadsheet and import again."
