@@ -621,3 +621,39 @@ def _import_existing(
     else:
         summary.enriched += 1
     return result.lead
+
+
+@dataclass
+class ImportPreview:
+    """What importing a file would do, computed by running the real import and rolling it back."""
+
+    encoding: str
+    delimiter: str
+    mapping: list[tuple[str, str]]  # (CSV column, field it fills, or "" when ignored)
+    summary: ImportSummary
+    rejects: list[tuple[str, str]]  # (row number, reason), the first few
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def lead_import_preview(
+    *, path: Path, source: str = DEFAULT_SOURCE, rejects_path: Path, shown: int = 10
+) -> ImportPreview:
+    """A dry run: the same import inside a transaction that is rolled back, so the counts are
+    exactly what `lead_import_csv` would report now, and nothing is written."""
+    path = Path(path)
+    encoding, delimiter = file_dialect(path)
+    records = _records(path)
+    header_cells = next((cells for _n, cells in records if not _is_blank(cells)), [])
+    header = HeaderMap.from_header(header_cells)
+    by_index = {index: name for name, index in header.columns.items()}
+    mapping = [(cell, FIELD_LABELS.get(by_index.get(i, ""), "")) for i, cell in enumerate(header_cells)]
+    with transaction.atomic():
+        summary = lead_import_csv(path=path, source=source, rejects_path=rejects_path)
+        transaction.set_rollback(True)
+    with Path(rejects_path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        rejects = [(row[0], row[1]) for row, _ in zip(reader, range(shown), strict=False)]
+    return ImportPreview(encoding=encoding, delimiter=delimiter, mapping=mapping, summary=summary, rejects=rejects)
