@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 
 from clientsflow.models import AuditEvent
+from clientsflow.prepared import insert_row
 
 SYSTEM = "system"
 
@@ -21,12 +22,15 @@ def audit_record(
 ) -> AuditEvent:
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = actor_label or (user.get_username() if user else SYSTEM)
-    return AuditEvent.objects.create(
-        actor_user=user,
-        actor_label=label[:100],
-        verb=verb,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:255] if obj is not None else "",
-        details=details or {},
+    # Appended on every intake, so its INSERT is compiled once (an append-only row needs no save()).
+    return insert_row(
+        AuditEvent(
+            actor_user=user,
+            actor_label=label[:100],
+            verb=verb,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            object_repr=str(obj)[:255] if obj is not None else "",
+            details=details or {},
+        )
     )

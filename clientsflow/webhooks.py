@@ -24,6 +24,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from clientsflow.errors import InvalidInput
 from clientsflow.models import WebhookEvent
+from clientsflow.prepared import insert_row
 from clientsflow.signatures import verify_hmac_sha256
 
 logger = logging.getLogger(__name__)
@@ -147,9 +148,24 @@ def delivery_id(header_value: str | None, payload: Any, body: bytes) -> str:
 
 
 def webhook_event_store(
-    *, provider: str, event_id: str, body: bytes, headers: dict[str, str], event_type: str = ""
+    *,
+    provider: str,
+    event_id: str,
+    body: bytes,
+    headers: dict[str, str],
+    event_type: str = "",
+    inline_when_embedded: bool = False,
 ) -> tuple[WebhookEvent, bool]:
-    """Store a delivery. Returns `(event, created)`; a replay only counts the delivery."""
+    """Store a delivery. Returns `(event, created)`; a replay only counts the delivery.
+
+    With a broker the event is queued after commit. Without one (the embedded default, tasks run
+    in-process) and with `inline_when_embedded`, it is processed in the same transaction that
+    stores it: see `_store_and_process`.
+    """
+    if inline_when_embedded and process_webhook_event.app.conf.task_always_eager:
+        return _store_and_process(
+            provider=provider, event_id=event_id, body=body, headers=headers, event_type=event_type
+        )
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
@@ -160,12 +176,64 @@ def webhook_event_store(
                 body=body.decode("utf-8"),
             )
     except IntegrityError:
-        WebhookEvent.objects.filter(provider=provider, event_id=event_id).update(deliveries=F("deliveries") + 1)
-        event = WebhookEvent.objects.get(provider=provider, event_id=event_id)
-        logger.info("webhook.replayed", extra={"provider": provider, "event_id": event_id})
-        return event, False
+        return _replayed(provider, event_id), False
     logger.info("webhook.stored", extra={"provider": provider, "event_id": event_id, "webhook_pk": event.pk})
     transaction.on_commit(lambda: _enqueue_stored(event.pk))
+    return event, True
+
+
+def _replayed(provider: str, event_id: str) -> WebhookEvent:
+    WebhookEvent.objects.filter(provider=provider, event_id=event_id).update(deliveries=F("deliveries") + 1)
+    logger.info("webhook.replayed", extra={"provider": provider, "event_id": event_id})
+    return WebhookEvent.objects.get(provider=provider, event_id=event_id)
+
+
+def _store_and_process(
+    *, provider: str, event_id: str, body: bytes, headers: dict[str, str], event_type: str
+) -> tuple[WebhookEvent, bool]:
+    """Store the delivery and process it in one transaction (one commit instead of two).
+
+    The row is written before the handler runs, and the handler runs in a savepoint: if it fails,
+    only its work is rolled back and the event is committed as `failed` with the error, for the
+    dispatcher's `webhook_sweep` to try again, exactly as a failed task leaves it. If the process
+    dies before the commit, nothing was stored and the sender, which got no 200, delivers again.
+    The unique `(provider, event_id)` still makes a replay change nothing. The row goes in as
+    processed (attempt 1) so success costs one INSERT and no UPDATE; nobody can see it before
+    the commit, when that is true.
+    """
+    handler = handler_for(provider)
+    event = WebhookEvent(
+        provider=provider,
+        event_id=event_id,
+        event_type=event_type[:100],
+        headers=headers,
+        body=body.decode("utf-8"),
+        status=WebhookEvent.Status.PROCESSED,
+        processed_at=timezone.now(),
+        attempts=1,
+    )
+    try:
+        with transaction.atomic():
+            insert_row(event)
+            try:
+                with transaction.atomic():
+                    result = handler(event) or {}
+            except Exception as exc:
+                # Same recording as `webhook_event_process`; the handler's writes are rolled back.
+                event.status = WebhookEvent.Status.FAILED
+                event.processed_at = None
+                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                WebhookEvent.objects.filter(pk=event.pk).update(
+                    status=event.status, processed_at=None, last_error=event.last_error
+                )
+                logger.warning("webhook.failed", extra={"webhook_pk": event.pk, "error_type": type(exc).__name__})
+                return event, True
+    except IntegrityError:
+        return _replayed(provider, event_id), False
+    logger.info(
+        "webhook.processed",
+        extra={"provider": provider, "event_id": event_id, "webhook_pk": event.pk, "outcome": result},
+    )
     return event, True
 
 

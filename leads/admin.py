@@ -1,20 +1,32 @@
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from clientsflow.display import owner_time_relative, phone_international
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.money import format_money
 from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, StageChange
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
+from leads.services.importer import (
+    DEFAULT_SOURCE,
+    DELIMITER_NAMES,
+    ImportFileError,
+    lead_import_csv,
+    lead_import_preview,
+)
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
 from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
 from leads.services.stages import check_stage_move, lead_move_stage
@@ -73,9 +85,101 @@ class LeadAdminForm(forms.ModelForm):
         return cleaned
 
 
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file", help_text="The first row names the columns (for example Name, Email, Phone)."
+    )
+    source = forms.CharField(
+        initial=DEFAULT_SOURCE, max_length=60, help_text="Used for rows without a Source column value."
+    )
+
+
+def _import_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _import_token_path(token: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
+        raise Http404("No such import.")
+    return _import_dir() / f"{token}.csv"
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     form = LeadAdminForm
+    change_list_template = "admin/leads/lead/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        urls = [
+            path("import-csv/", self.admin_site.admin_view(self.import_csv_view), name="leads_lead_import"),
+            path(
+                "import-csv/<str:token>/rejects.csv",
+                self.admin_site.admin_view(self.import_rejects_view),
+                name="leads_lead_import_rejects",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def import_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload -> dry-run preview (nothing written) -> import -> result with a rejects file."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context: dict[str, Any] = {**self.admin_site.each_context(request), "opts": self.model._meta}
+        context["title"] = "Import leads from a CSV file"
+        if request.method == "POST" and request.POST.get("token"):
+            token = request.POST["token"]
+            upload = _import_token_path(token)
+            if not upload.exists():
+                raise Http404("This upload has expired; upload the file again.")
+            try:
+                summary = lead_import_csv(
+                    path=upload,
+                    source=request.POST.get("source") or DEFAULT_SOURCE,
+                    rejects_path=upload.with_suffix(".rejects.csv"),
+                )
+            except (ImportFileError, InvalidInput) as exc:
+                messages.error(request, str(exc))
+                return HttpResponseRedirect(reverse("admin:leads_lead_import"))
+            context.update(stage="done", summary=summary, token=token, title="Import finished")
+            return TemplateResponse(request, "admin/leads/import_csv.html", context)
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            token = uuid.uuid4().hex
+            upload = _import_token_path(token)
+            with upload.open("wb") as handle:
+                for chunk in form.cleaned_data["file"].chunks():
+                    handle.write(chunk)
+            try:
+                preview = lead_import_preview(
+                    path=upload, source=form.cleaned_data["source"], rejects_path=upload.with_suffix(".rejects.csv")
+                )
+            except (ImportFileError, InvalidInput) as exc:
+                form.add_error("file", str(exc))
+            else:
+                context.update(
+                    stage="preview",
+                    preview=preview,
+                    delimiter_name=DELIMITER_NAMES.get(preview.delimiter, preview.delimiter),
+                    token=token,
+                    source=form.cleaned_data["source"],
+                    title="Check the import before it runs",
+                )
+                return TemplateResponse(request, "admin/leads/import_csv.html", context)
+        context.update(stage="upload", form=form)
+        return TemplateResponse(request, "admin/leads/import_csv.html", context)
+
+    def import_rejects_view(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        rejects = _import_token_path(token).with_suffix(".rejects.csv")
+        if not rejects.exists():
+            raise Http404("No rejected rows for this import.")
+        return FileResponse(
+            rejects.open("rb"), as_attachment=True, filename="rejected-rows.csv", content_type="text/csv"
+        )
+
     list_display = (
         "__str__",
         "email",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import F, Q, QuerySet
+from django.db import connections, router
+from django.db.models import Q
 from rapidfuzz import fuzz
 
 from clientsflow.errors import InvalidInput
@@ -16,12 +20,25 @@ from leads.models import Lead
 
 
 def normalize_email(raw: str | None) -> str:
-    """Lower-cased and trimmed; '' when absent. Raises InvalidInput when not an address."""
-    value = (raw or "").strip().lower()
+    """Trimmed, Unicode NFC and lower-cased; '' when absent. Raises InvalidInput when not an
+    address.
+
+    Internationalised addresses (`zoë@exämple.de`, RFC 6531) are kept in Unicode, the one form
+    stored and compared (never mixed with the domain's punycode). Django's validator checks the
+    domain (it tries its IDNA form) but only ASCII local parts, so a non-ASCII local part is
+    checked with its non-ASCII letters standing in as ASCII ones.
+    """
+    value = unicodedata.normalize("NFC", (raw or "").strip()).lower()
     if not value:
         return ""
+    local, at, domain = value.rpartition("@")
+    checked = value
+    if at and not local.isascii():
+        if not all(ch.isalnum() or ch.isascii() for ch in local):
+            raise InvalidInput(f"{raw!r} is not a valid email address.")
+        checked = "".join(ch if ch.isascii() else "x" for ch in local) + "@" + domain
     try:
-        validate_email(value)
+        validate_email(checked)
     except ValidationError:
         raise InvalidInput(f"{raw!r} is not a valid email address.") from None
     return value
@@ -32,13 +49,36 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str:
     value = (raw or "").strip()
     if not value:
         return ""
+    region = region or settings.PHONE_DEFAULT_REGION
+    fast = _nanp_e164(value, region)
+    if fast:
+        return fast
     try:
-        number = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         raise InvalidInput(f"{raw!r} is not a phone number.") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidInput(f"{raw!r} is not a possible phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# The North American Numbering Plan: +1, then a ten-digit number whose area code and exchange
+# start with 2-9. Written with only spaces, dots, dashes and parentheses, such a number is what
+# phonenumbers would make of it (parse, is_possible_number, E.164), at a fraction of the cost;
+# tests/leads/test_phone_fast_path.py compares the two. Anything else goes to phonenumbers.
+_NANP_FORMATTING = str.maketrans("", "", " ().-")
+_NANP_INTERNATIONAL = re.compile(r"\+1[2-9]\d{2}[2-9]\d{6}")
+_NANP_NATIONAL = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
+NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+def _nanp_e164(value: str, region: str) -> str:
+    compact = value.translate(_NANP_FORMATTING)
+    if _NANP_INTERNATIONAL.fullmatch(compact):
+        return compact
+    if region in NANP_REGIONS and _NANP_NATIONAL.fullmatch(compact):
+        return "+1" + compact
+    return ""
 
 
 def emails_conflict(a: str, b: str) -> bool:
@@ -78,30 +118,132 @@ def lead_identify(*, email_normalized: str, phone_e164: str, for_update: bool = 
     Exact normalized email first. Then E.164 phone, but only with a lead whose email does not
     conflict (one side has none, or they are equal): two emails are two people. A merged lead's
     details lead to its survivor. With `for_update`, the lead found is locked.
+
+    One round trip: the leads holding the email or the phone come back in one query, the email's
+    holders first (then active leads first, as the two separate look-ups used to order them).
     """
-    queryset = Lead.objects.select_for_update() if for_update else Lead.objects.all()
-    active_first = (F("merged_into_id").asc(nulls_first=True), "id")
-    if email_normalized:
-        match = queryset.filter(email_normalized=email_normalized).order_by(*active_first).first()
-        if match is not None:
-            return Identity(lead=_locked(_active(match), match, queryset, for_update), matched_on="email")
+    if not email_normalized and not phone_e164:
+        return Identity(lead=None)
+    rows = _holders(email_normalized, phone_e164, for_update)
+    if rows and email_normalized and rows[0].email_normalized == email_normalized:
+        match = rows[0]
+        return Identity(lead=_locked(_active(match), match, for_update), matched_on="email")
     if not phone_e164:
         return Identity(lead=None)
     others: dict[int, Lead] = {}
-    for match in queryset.filter(phone_e164=phone_e164).order_by(*active_first)[:MAX_PHONE_HOLDERS]:
+    for match in rows:
         active = _active(match)
         if active is None or active.pk in others:
             continue
         if not emails_conflict(active.email_normalized, email_normalized):
-            return Identity(lead=_locked(active, match, queryset, for_update), matched_on="phone")
+            return Identity(lead=_locked(active, match, for_update), matched_on="phone")
         if active.phone_e164 == phone_e164:
             others[active.pk] = active
     return Identity(lead=None, shares_phone_with=list(others.values()))
 
 
-def _locked(active: Lead | None, match: Lead, queryset: QuerySet[Lead], for_update: bool) -> Lead | None:
+# SQL text per (database alias, has email, has phone, for update); built from the model's own
+# table and column names, so each call only pays for the round trip, not for compiling a queryset.
+_HOLDERS_SQL: dict[tuple[str, bool, bool, bool], str] = {}
+
+
+def _holders_sql(alias: str, has_email: bool, has_phone: bool, for_update: bool) -> str:
+    key = (alias, has_email, has_phone, for_update)
+    sql = _HOLDERS_SQL.get(key)
+    if sql is not None:
+        return sql
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = Lead._meta
+    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    column = {f.name: qn(f.column) for f in meta.concrete_fields}
+    email, phone, merged = column["email_normalized"], column["phone_e164"], column["merged_into"]
+    where = [f"{email} = %s"] if has_email else []
+    where += [f"{phone} = %s"] if has_phone else []
+    # Email holders first; then active (not merged) first, then by survivor and id: the order
+    # `F("merged_into_id").asc(nulls_first=True), "id"` gave the separate look-ups.
+    order = [f"CASE WHEN {email} = %s THEN 0 ELSE 1 END"] if has_email else []
+    order += [f"CASE WHEN {merged} IS NULL THEN 0 ELSE 1 END", merged, qn(meta.pk.column)]
+    # Only quoted model identifiers and a constant go into the text; values are parameters.
+    sql = (
+        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {' OR '.join(where)} "  # noqa: S608
+        f"ORDER BY {', '.join(order)} LIMIT {MAX_PHONE_HOLDERS}"
+    )
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    _HOLDERS_SQL[key] = sql
+    return sql
+
+
+_CONVERTERS: dict[str, list[tuple[int, Any, list[Any]]]] = {}
+
+
+def _converters(alias: str) -> list[tuple[int, Any, list[Any]]]:
+    """What the ORM applies to each column read from this database (dates, UUIDs, JSON)."""
+    if alias not in _CONVERTERS:
+        connection = connections[alias]
+        found = []
+        for i, model_field in enumerate(Lead._meta.concrete_fields):
+            col = model_field.get_col(Lead._meta.db_table)
+            funcs = [*connection.ops.get_db_converters(col), *model_field.get_db_converters(connection)]  # type: ignore[attr-defined]  # on Field, missing from django-stubs
+            if funcs:
+                found.append((i, model_field, funcs))
+        _CONVERTERS[alias] = found
+    return _CONVERTERS[alias]
+
+
+def _leads_from_rows(alias: str, raw_rows: list[tuple[Any, ...]]) -> list[Lead]:
+    names = [f.attname for f in Lead._meta.concrete_fields]
+    connection = connections[alias]
+    converters = _converters(alias)
+    leads = []
+    for raw in raw_rows:
+        values = list(raw)
+        for i, model_field, funcs in converters:
+            for func in funcs:
+                values[i] = func(values[i], model_field, connection)
+        leads.append(Lead.from_db(alias, names, values))
+    return leads
+
+
+def leads_holding(*, emails: set[str], phones: set[str]) -> list[Lead]:
+    """Every lead (merged ones too) holding one of these normalized emails or E.164 phones, in one
+    query: the set-based form of the look-up `lead_identify` makes for one person."""
+    if not emails and not phones:
+        return []
+    alias = router.db_for_read(Lead)
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = Lead._meta
+    column = {f.name: qn(f.column) for f in meta.concrete_fields}
+    where = []
+    if emails:
+        where.append(f"{column['email_normalized']} IN ({', '.join(['%s'] * len(emails))})")
+    if phones:
+        where.append(f"{column['phone_e164']} IN ({', '.join(['%s'] * len(phones))})")
+    columns = ", ".join(column[f.name] for f in meta.concrete_fields)
+    sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {' OR '.join(where)}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sorted(emails), *sorted(phones)])
+        return _leads_from_rows(alias, cursor.fetchall())
+
+
+def _holders(email_normalized: str, phone_e164: str, for_update: bool) -> list[Lead]:
+    """The leads (merged ones too) holding this email or phone: email holders first, at most
+    MAX_PHONE_HOLDERS (the first is enough when the email matched)."""
+    alias = router.db_for_write(Lead) if for_update else router.db_for_read(Lead)
+    sql = _holders_sql(alias, bool(email_normalized), bool(phone_e164), for_update)
+    params = [v for v in (email_normalized, phone_e164) if v]
+    if email_normalized:
+        params.append(email_normalized)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return _leads_from_rows(alias, cursor.fetchall())
+
+
+def _locked(active: Lead | None, match: Lead, for_update: bool) -> Lead | None:
     if for_update and active is not None and active.pk != match.pk:
-        return queryset.get(pk=active.pk)
+        return Lead.objects.select_for_update().get(pk=active.pk)
     return active
 
 

@@ -21,7 +21,8 @@ refused, so a value is never picked silently.
 Rows
 ----
 Row numbers count the header as row 1 and every line a spreadsheet would show, blank ones
-included. Blank rows (or rows of empty cells) are skipped. UTF-8 with or without a BOM.
+included. Blank rows (or rows of empty cells) are skipped. UTF-8 with or without a BOM, else
+Windows-1252; the delimiter (, ; tab or |) is detected from the header line.
 A row that cannot be imported goes to the rejects file (default `FILE.rejects.csv`): its row
 number, the reason in plain English, then the row as it was.
 
@@ -53,20 +54,24 @@ import csv
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
+from django.utils.text import slugify
 
 from clientsflow.cache import board_version_bump
 from clientsflow.csvfiles import csv_writer
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
+from clientsflow.prepared import insert_many
 from leads.models import SOURCE_RE, Lead, LeadEvent
-from leads.services.identity import emails_conflict, lead_find_duplicate
+from leads.services.identity import emails_conflict, lead_find_duplicate, leads_holding
 from leads.services.intake import LeadData, also_seen_pending, enrich_in_memory, lead_intake
+from leads.services.timeline import SUMMARY_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +199,13 @@ class _Row:
 
 
 def clean_source(value: str) -> str:
-    """A source label as the webhooks accept it: lower-case letters, digits, '-' or '_'."""
-    cleaned = re.sub(r"\s+", "-", value.strip().lower())
+    """A source label as the webhooks accept it (lower-case letters, digits, '-' or '_', at most
+    40): "Trade show (Berlin)!" becomes "trade-show-berlin", accents are dropped ("Messe Köln"
+    becomes "messe-koln"). Refused only when nothing usable is left."""
+    cleaned = slugify(value)[:40].strip("-_")
     if not SOURCE_RE.match(cleaned):
         raise InvalidInput(
-            f"source {value!r} cannot be used: use at most 40 letters, digits, '-' or '_', starting with a letter or digit."
+            f"source {value!r} cannot be used: it needs at least one letter or digit (for example 'trade-show')."
         )
     return cleaned
 
@@ -252,11 +259,55 @@ class _RejectsWriter:
         self.handle.close()
 
 
+# Delimiters a spreadsheet writes: Excel in European locales saves "CSV" with semicolons.
+DELIMITERS = ",;\t|"
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without Excel's BOM), else Windows-1252, as older Excel saves "CSV"."""
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 20)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":  # not merely a character cut by the sample's end
+            try:
+                sample.decode("cp1252")
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    f"{path.name} is neither UTF-8 nor Windows-1252 text; save it as 'CSV UTF-8' "
+                    "in your spreadsheet and import again."
+                ) from None
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The header line's delimiter among , ; tab and |; a comma when it has a single column."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: header_line.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def file_dialect(path: Path) -> tuple[str, str]:
+    """(encoding, delimiter) of a CSV file, from its bytes and its first non-blank line."""
+    encoding = detect_encoding(path)
+    with path.open("r", newline="", encoding=encoding) as handle:
+        for line in handle:
+            if line.strip():
+                return encoding, detect_delimiter(line.rstrip("\r\n"))
+    return encoding, ","
+
+
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) for every row, the header being row 1."""
-    with path.open("r", newline="", encoding="utf-8-sig") as handle:
+    encoding, delimiter = file_dialect(path)
+    with path.open("r", newline="", encoding=encoding) as handle:
         try:
-            yield from enumerate(csv.reader(handle), start=1)
+            yield from enumerate(csv.reader(handle, delimiter=delimiter), start=1)
         except UnicodeDecodeError:
             raise ImportFileError(
                 f"{path.name} is not UTF-8 text; save it as 'CSV UTF-8' in your spreadsheet and import again."
@@ -351,7 +402,7 @@ class _ChunkLeads:
         phones = {r.data.phone_e164 for r in rows if r.data.phone_e164}
         self.by_key: dict[str, dict[int, Lead]] = {}
         self.keys_of: dict[int, set[str]] = {}
-        for lead in Lead.objects.filter(Q(email_normalized__in=emails) | Q(phone_e164__in=phones)):
+        for lead in leads_holding(emails=emails, phones=phones):
             self.add(lead)
 
     def add(self, lead: Lead) -> None:
@@ -448,9 +499,30 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
         )
         for r in rows
     ]
+    now = timezone.now()
     try:
         with transaction.atomic():
-            Lead.objects.bulk_create(leads)
+            # Rows built from what each Lead above holds; the ids come back by public_id (one
+            # query), which works alike on SQLite and PostgreSQL without RETURNING per row.
+            insert_many(
+                Lead,
+                [
+                    {
+                        "public_id": lead.public_id,
+                        "name": lead.name,
+                        "email": lead.email,
+                        "email_normalized": lead.email_normalized,
+                        "phone": lead.phone,
+                        "phone_e164": lead.phone_e164,
+                        "company": lead.company,
+                        "source": lead.source,
+                        "external_ids": lead.external_ids,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for lead in leads
+                ],
+            )
     except IntegrityError:
         # Someone else created one of these leads since the chunk was looked up.
         found = []
@@ -462,31 +534,61 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
             if lead is not None:
                 found.append(lead)
         return found
+    ids = _ids_by_public_id([lead.public_id for lead in leads])
+    for lead in leads:
+        lead.pk = ids[lead.public_id]
+        lead.created_at = lead.updated_at = now
+        lead._state.adding = False
+        lead._state.db = "default"
     vias = [_via(file_name, r) for r in rows]
-    LeadEvent.objects.bulk_create(
-        LeadEvent(
-            lead=lead,
-            kind=LeadEvent.Kind.CREATED,
-            label=LeadEvent.Kind.CREATED.label,
-            summary=f"Arrived from {lead.source}",
-            data={"source": lead.source, "via": via},
-        )
-        for lead, via in zip(leads, vias, strict=True)
+    created_kind = LeadEvent.Kind.CREATED
+    insert_many(
+        LeadEvent,
+        [
+            {
+                "lead_id": lead.pk,
+                "kind": created_kind.value,
+                "label": str(created_kind.label),
+                "summary": f"Arrived from {lead.source}"[:SUMMARY_MAX_LENGTH],
+                "data": {"source": lead.source, "via": via},
+                "at": now,
+            }
+            for lead, via in zip(leads, vias, strict=True)
+        ],
     )
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            actor_label=ACTOR_LABEL,
-            verb="lead.created",
-            object_type=Lead._meta.label_lower,
-            object_id=str(lead.pk),
-            object_repr=str(lead)[:255],
-            details={"source": lead.source, "via": via},
-        )
-        for lead, via in zip(leads, vias, strict=True)
+    lead_type = Lead._meta.label_lower
+    insert_many(
+        AuditEvent,
+        [
+            {
+                "actor_label": ACTOR_LABEL,
+                "verb": "lead.created",
+                "object_type": lead_type,
+                "object_id": str(lead.pk),
+                "object_repr": str(lead)[:255],
+                "details": {"source": lead.source, "via": via},
+            }
+            for lead, via in zip(leads, vias, strict=True)
+        ],
     )
     board_version_bump()
     summary.created += len(leads)
     return leads
+
+
+def _ids_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """New leads' ids, read back by the UUIDs given them, in one query."""
+    connection = connections[router.db_for_read(Lead)]
+    qn = connection.ops.quote_name
+    field = Lead._meta.get_field("public_id")
+    params = [field.get_db_prep_value(value, connection) for value in public_ids]
+    sql = (
+        f"SELECT {qn('public_id')}, {qn('id')} FROM {qn(Lead._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('public_id')} IN ({', '.join(['%s'] * len(params))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {value if isinstance(value, uuid.UUID) else uuid.UUID(value): pk for value, pk in cursor.fetchall()}
 
 
 def _would_change(lead: Lead, data: LeadData, source: str) -> bool:
@@ -519,3 +621,39 @@ def _import_existing(
     else:
         summary.enriched += 1
     return result.lead
+
+
+@dataclass
+class ImportPreview:
+    """What importing a file would do, computed by running the real import and rolling it back."""
+
+    encoding: str
+    delimiter: str
+    mapping: list[tuple[str, str]]  # (CSV column, field it fills, or "" when ignored)
+    summary: ImportSummary
+    rejects: list[tuple[str, str]]  # (row number, reason), the first few
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def lead_import_preview(
+    *, path: Path, source: str = DEFAULT_SOURCE, rejects_path: Path, shown: int = 10
+) -> ImportPreview:
+    """A dry run: the same import inside a transaction that is rolled back, so the counts are
+    exactly what `lead_import_csv` would report now, and nothing is written."""
+    path = Path(path)
+    encoding, delimiter = file_dialect(path)
+    records = _records(path)
+    header_cells = next((cells for _n, cells in records if not _is_blank(cells)), [])
+    header = HeaderMap.from_header(header_cells)
+    by_index = {index: name for name, index in header.columns.items()}
+    mapping = [(cell, FIELD_LABELS.get(by_index.get(i, ""), "")) for i, cell in enumerate(header_cells)]
+    with transaction.atomic():
+        summary = lead_import_csv(path=path, source=source, rejects_path=rejects_path)
+        transaction.set_rollback(True)
+    with Path(rejects_path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        rejects = [(row[0], row[1]) for row, _ in zip(reader, range(shown), strict=False)]
+    return ImportPreview(encoding=encoding, delimiter=delimiter, mapping=mapping, summary=summary, rejects=rejects)

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
+from clientsflow.prepared import insert_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
@@ -192,15 +193,17 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
     identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
     existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
-        lead = Lead.objects.create(
-            name=data.name,
-            email=data.email,
-            email_normalized=data.email_normalized,
-            phone=data.phone,
-            phone_e164=data.phone_e164,
-            company=data.company,
-            source=source,
-            external_ids={source: data.external_id} if data.external_id else {},
+        lead = insert_row(
+            Lead(
+                name=data.name,
+                email=data.email,
+                email_normalized=data.email_normalized,
+                phone=data.phone,
+                phone_e164=data.phone_e164,
+                company=data.company,
+                source=source,
+                external_ids={source: data.external_id} if data.external_id else {},
+            )
         )
         timeline_record(
             lead=lead,

@@ -8,12 +8,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from clientsflow.prepared import insert_row
 from leads.models import Lead, LeadEvent, TimelineKind
 
 SUMMARY_MAX_LENGTH = LeadEvent._meta.get_field("summary").max_length or 255
 
 
-@transaction.atomic
 def timeline_record(
     *,
     lead: Lead,
@@ -35,13 +35,7 @@ def timeline_record(
     again for the same thing, such as a redelivered webhook).
     """
     data = dict(data or {})
-    if once_per is not None:
-        if once_per not in data:
-            raise ValueError(f"once_per={once_per!r} names no key of data")
-        already = LeadEvent.objects.filter(lead=lead, kind=kind.value, **{f"data__{once_per}": data[once_per]})
-        if already.exists():
-            return None
-    return LeadEvent.objects.create(
+    event = LeadEvent(
         lead=lead,
         kind=kind.value,
         label=str(kind.label),
@@ -49,3 +43,13 @@ def timeline_record(
         data=data,
         at=occurred_at or timezone.now(),
     )
+    if once_per is None:
+        # One INSERT is atomic by itself; it runs on every intake, so it is compiled once.
+        return insert_row(event)
+    if once_per not in data:
+        raise ValueError(f"once_per={once_per!r} names no key of data")
+    with transaction.atomic():
+        already = LeadEvent.objects.filter(lead=lead, kind=kind.value, **{f"data__{once_per}": data[once_per]})
+        if already.exists():
+            return None
+        return insert_row(event)

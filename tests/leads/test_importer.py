@@ -142,12 +142,73 @@ def test_utf8_bom_blank_lines_and_ragged_rows(tmp_path):
     assert Lead.objects.get(email_normalized="short@x.example").name == ""
 
 
-def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path):
-    path = tmp_path / "latin1.csv"
-    path.write_bytes("Email,Name\nj@x.example,Jos\xe9\n".encode("latin-1"))
+def test_a_windows_1252_file_is_read_as_such(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("Email,Name\nj@x.example,Jos\xe9 M\xfcller \u20ac\n".encode("cp1252"))
 
-    with pytest.raises(CommandError, match="not UTF-8"):
+    lead_import_csv(path=path)
+
+    assert Lead.objects.get().name == "José Müller €"
+
+
+def test_a_file_that_is_neither_utf8_nor_windows_1252_is_a_clear_error(tmp_path):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"Email,Name\nj@x.example,Jos\x81\x8d\n")
+
+    with pytest.raises(CommandError, match="neither UTF-8 nor Windows-1252"):
         call_command("import_leads", str(path))
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", ","])
+def test_the_delimiter_is_detected_from_the_header(tmp_path, delimiter):
+    rows = [["Name", "Email", "Phone", "Company"], ["Ann Lee", "ann@x.example", "+1 415 555 0100", "Lee, Inc"]]
+    text = "\n".join(delimiter.join(f'"{c}"' if delimiter in c or "," in c else c for c in row) for row in rows)
+    path = write_csv(tmp_path, text + "\n", bom=True)
+
+    summary = lead_import_csv(path=path)
+
+    lead = Lead.objects.get()
+    assert summary.created == 1
+    assert (lead.name, lead.email, lead.phone_e164, lead.company) == (
+        "Ann Lee",
+        "ann@x.example",
+        "+14155550100",
+        "Lee, Inc",
+    )
+
+
+def test_a_source_with_punctuation_is_cleaned_not_rejected(tmp_path):
+    path = write_csv(
+        tmp_path, "Email;Source\nann@x.example;Trade show (Berlin)!\nbob@x.example;Messe Köln\nc@x.example;!!!\n"
+    )
+
+    summary = lead_import_csv(path=path)
+
+    assert Lead.objects.get(email="ann@x.example").source == "trade-show-berlin"
+    assert Lead.objects.get(email="bob@x.example").source == "messe-koln"
+    assert (summary.created, summary.rejected) == (2, 1)  # nothing usable is left of "!!!"
+    assert "at least one letter or digit" in read_rejects(summary.rejects_path)[0]["reason"]
+
+
+def test_internationalised_emails_are_accepted_and_one_person(tmp_path):
+    path = write_csv(tmp_path, "Email,Name\nzoë@exämple.de,Zoë\nZOË@EXÄMPLE.DE,Zoë again\n")
+
+    summary = lead_import_csv(path=path)
+
+    lead = Lead.objects.get()
+    assert (summary.created, summary.rejected) == (1, 0)
+    assert lead.email_normalized == "zoë@exämple.de"
+
+
+def test_the_command_prints_only_its_summary_on_stdout(tmp_path):
+    path = write_csv(tmp_path, "Email,Name\nann@x.example,Ann\nnot-an-email,Bad\n")
+    out, err = StringIO(), StringIO()
+
+    call_command("import_leads", str(path), stdout=out, stderr=err)
+
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "Imported 2 rows: 1 created, 0 enriched, 0 unchanged, 1 rejected."
+    assert all(not line.startswith("{") for line in lines)  # no JSON log line among them
 
 
 def test_dedup_by_email_and_by_phone_format_within_the_file_and_against_existing_leads(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from clientsflow.errors import InvalidInput
 from leads.models import Lead, LeadEvent
+from leads.services.identity import lead_identify
 from leads.services.intake import LeadData, lead_intake, parse_lead_payload
 from leads.services.owner_edits import lead_update_by_owner
 
@@ -96,3 +97,44 @@ def test_payload_shapes(payload, expected):
 def test_too_long_field_is_refused():
     with pytest.raises(InvalidInput, match="longer than 200"):
         LeadData.build(email="a@example.com", company="x" * 201)
+
+
+def test_identifying_a_person_is_one_query_however_many_leads_share_the_phone(django_assert_num_queries):
+    for i in range(3):
+        lead_intake(data=LeadData.build(email=f"office{i}@acme.example", phone="+1 415 555 0199"), source="t")
+
+    with django_assert_num_queries(1):
+        identity = lead_identify(email_normalized="new@acme.example", phone_e164="+14155550199")
+    assert identity.lead is None
+    assert sorted(lead.email_normalized for lead in identity.shares_phone_with) == [
+        "office0@acme.example",
+        "office1@acme.example",
+        "office2@acme.example",
+    ]
+    with django_assert_num_queries(1):
+        found = lead_identify(email_normalized="office2@acme.example", phone_e164="+14155550199")
+    assert (found.lead.email_normalized, found.matched_on) == ("office2@acme.example", "email")
+    # a merged lead's email leads to its survivor
+    merged = lead_intake(data=LeadData.build(email="old@acme.example"), source="t").lead
+    Lead.objects.filter(pk=merged.pk).update(merged_into=Lead.objects.get(email_normalized="office0@acme.example"))
+    survivor = lead_identify(email_normalized="old@acme.example", phone_e164="")
+    assert (survivor.lead.email_normalized, survivor.matched_on) == ("office0@acme.example", "email")
+    by_phone = lead_identify(email_normalized="", phone_e164="+14155550199")
+    assert (by_phone.lead.email_normalized, by_phone.matched_on) == ("office0@acme.example", "phone")
+
+
+def test_the_lead_written_by_intake_reads_back_like_one_made_by_the_orm():
+    result = lead_intake(
+        data=LeadData.build(name="Ann Lee", email="ann@lee.example", phone="+1 415 555 0100", external_id="x-1"),
+        source="website",
+    )
+    lead = Lead.objects.get(pk=result.lead.pk)
+    assert (lead.public_id, lead.created_at, lead.updated_at) == (
+        result.lead.public_id,
+        result.lead.created_at,
+        result.lead.updated_at,
+    )
+    assert lead.external_ids == {"website": "x-1"}
+    assert (lead.stage, lead.owner_edited_fields, lead.merged_into_id) == ("new", [], None)
+    event = LeadEvent.objects.get(lead=lead)
+    assert (event.kind, event.label, event.data["source"]) == ("created", "Created", "website")

@@ -15,7 +15,8 @@ from leads.services.importer import DEFAULT_SOURCE, ImportFileError, count_rows,
 
 class Command(BaseCommand):
     help = (
-        "Import leads from a CSV file (UTF-8, with or without a BOM; the first row names the columns).\n"
+        "Import leads from a CSV file (UTF-8 with or without a BOM, else Windows-1252; columns separated by\n"
+        "commas, semicolons, tabs or '|', detected from the first row, which names the columns).\n"
         "Every row is deduplicated like any other intake: same email, then same phone (E.164)\n"
         "enriches the existing lead without overwriting what the owner edited. Running the same\n"
         "file again changes nothing. Rows that cannot be imported go to the rejects file with\n"

@@ -1,0 +1,135 @@
+"""Single-row INSERTs compiled once per model and database, for the hot intake path.
+
+`Model.objects.create()` compiles its INSERT anew for every row; on the intake path (a webhook
+delivery writes four rows) compiling costs more than the database does. `insert_row` keeps the
+SQL that Django's own insert compiler produced for the model and only computes each row's
+parameters (`pre_save` and `get_db_prep_save`, exactly as `save()` does), so the row written is
+the row `create()` would write. Like `bulk_create`, it sends no `pre_save`/`post_save` signals
+and bypasses the model's `save()`; nothing in this project listens to those signals.
+
+The cache holds SQL text only (keyed by model and database alias): each process builds its own
+and nothing needs to agree between processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql import InsertQuery
+from django.utils import timezone
+
+M = TypeVar("M", bound=models.Model)
+
+_INSERTS: dict[tuple[str, str], tuple[str, list[models.Field], bool]] = {}
+
+
+def _compiled_insert(obj: models.Model, using: str) -> tuple[str, list[models.Field], bool]:
+    meta = obj._meta
+    key = (meta.label, using)
+    cached = _INSERTS.get(key)
+    if cached is not None:
+        return cached
+    connection = connections[using]
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    if any(getattr(f, "get_placeholder", None) for f in fields):
+        raise TypeError(f"{meta.label} has a field with its own SQL placeholder; save it with the ORM.")
+    query = InsertQuery(obj.__class__)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    returning = connection.features.can_return_columns_from_insert
+    compiler.returning_fields = [meta.pk] if returning else None
+    [(sql, _params)] = compiler.as_sql()
+    _INSERTS[key] = (sql, fields, returning)
+    return _INSERTS[key]
+
+
+def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`."""
+    sql, fields, returning = _compiled_insert(obj, using)
+    connection = connections[using]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    meta = obj._meta
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone() if returning else None
+        obj.pk = returned[0] if returned else connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+_ABSENT = object()
+_MANY: dict[tuple[str, str], tuple[str, list[models.Field]]] = {}
+
+
+def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT one row per dict (keys are field attnames; a missing one takes the field's default,
+    `auto_now`/`auto_now_add` take now) in one `executemany`, with no model instances built.
+
+    For bulk paths that do not need the new primary keys back (or read them by a unique key they
+    chose, such as a UUID). The values go through `get_db_prep_save`, as `bulk_create`'s do.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    key = (meta.label, using)
+    connection = connections[using]
+    if key not in _MANY:
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        if any(getattr(f, "get_placeholder", None) for f in fields):
+            raise TypeError(f"{meta.label} has a field with its own SQL placeholder; use bulk_create.")
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        _MANY[key] = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({placeholders})", fields)  # noqa: S608
+    sql, fields = _MANY[key]
+    now = timezone.now()
+    plan = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            missing: Callable[[], object] | None = None
+            constant: object = now
+        elif f.has_default() and callable(f.default):
+            missing, constant = f.get_default, None  # a new value per row (uuid4, dict, list)
+        else:
+            missing, constant = None, f.get_default()
+        plan.append((f.attname, _prep_for(f, connection), missing, constant))
+    params: list[list[Any]] = []
+    for row in rows:
+        values: list[Any] = []
+        for attname, prep, missing, constant in plan:
+            value = row.get(attname, _ABSENT)
+            if value is _ABSENT:
+                value = missing() if missing is not None else constant
+            values.append(prep(value))
+        params.append(values)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[object], object]:
+    """The field's `get_db_prep_save`, shortened where it provably is the identity (plain text,
+    integer and foreign key columns given values of their own type) or one backend call
+    (aware datetimes). Anything else goes through the field itself."""
+    kind = type(f)
+    if kind in (models.CharField, models.TextField):
+        return lambda value: value if value is None or isinstance(value, str) else f.get_db_prep_save(value, connection)
+    if kind in (models.BigAutoField, models.PositiveIntegerField, models.PositiveBigIntegerField, models.ForeignKey):
+        return lambda value: value if value is None or type(value) is int else f.get_db_prep_save(value, connection)
+    if kind is models.DateTimeField:
+        adapt = connection.ops.adapt_datetimefield_value
+        adapted: dict[datetime, object] = {}  # a bulk insert stamps most rows with one "now"
+
+        def datetime_value(value: object) -> object:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                if value not in adapted:
+                    adapted[value] = adapt(value)
+                return adapted[value]
+            return f.get_db_prep_save(value, connection)
+
+        return datetime_value
+    return lambda value: f.get_db_prep_save(value, connection=connection)
