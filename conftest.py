@@ -12,9 +12,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # A prefix of our own so tests never read or clear anything else in a shared Redis.
     settings.CACHES["default"]["KEY_PREFIX"] = f"cftest{os.getpid()}"
+
     # Owner notifications are off unless a test turns them on (the `owner_notifications` fixture):
     # tests that count the emails sent to a lead are not about the owner's copy.
     settings.NOTIFY_VIA = "none"
+
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_reseed_after_flush, dispatch_uid="tests.reseed_after_flush")
+
+
+def _reseed_after_flush(sender, **kwargs) -> None:
+    """Put back the rows our data migrations made (the staff roles, the one Beat entry) after a
+    transactional test's flush emptied every table. Django re-sends post_migrate after that flush,
+    which is how content types and permissions come back; with two xdist workers, tests of other
+    files can run after such a flush in the same process and need these rows too."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+    from django_celery_beat.models import PeriodicTask
+
+    from leads.staff_groups import staff_groups_sync
+
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return  # once per flush, after every app's permissions exist
+    if not Group.objects.filter(name="Owner").exists():
+        staff_groups_sync(group_model=Group, permission_model=Permission)
+    dispatch_entry = importlib.import_module("clientsflow.migrations.0002_dispatch_periodic_task")
+    if not PeriodicTask.objects.filter(name=dispatch_entry.TASK_NAME).exists():
+        dispatch_entry.create(apps, None)
 
 
 def services_available() -> tuple[bool, str]:

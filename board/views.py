@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,12 +185,25 @@ def _render_columns(
     return rendered, list(specs.values())
 
 
+def _board_money_cached(request: HttpRequest, filters: BoardFilters, now: datetime) -> BoardMoney:
+    """Totals, forecast and this month's revenue, kept until any column (or the board) changes:
+    a cached render reads the leads table for the recency bar only."""
+    versions = board_stage_versions(list(PIPELINE_ORDER))
+    stamp = ".".join(str(versions[stage]) for stage in PIPELINE_ORDER)
+    key = _fragment_key(request, "money", filters.cache_key(), versions=f":m{stamp}:{now:%Y%m}")
+    money = cache.get(key)
+    if not isinstance(money, BoardMoney):
+        money = board_money(filters, now=now)
+        cache.set(key, money, BOARD_FRAGMENT_TTL_SECONDS)
+    return money
+
+
 def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) -> SafeString:
     """The board's body: counts and the recency bar fresh on every request (a few indexed
     queries), the columns from their own cache entries."""
     now = timezone.now()
     summary = board_summary(filters, now=now)
-    money = board_money(filters, now=now)
+    money = _board_money_cached(request, filters, now)
     context: dict[str, Any] = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,

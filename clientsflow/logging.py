@@ -42,7 +42,7 @@ MASK = "[redacted]"
 # The URL prefixes whose next segment is a link token that opens something on its own (a
 # proposal, a booking, an unsubscribe). tests/security/test_token_links.py walks the URL map so a
 # new token route cannot be missed here.
-TOKEN_PATH_RE = re.compile(r"(/(?:p|u|book/manage)/)[^/?#\s\"'<>]+")
+TOKEN_PATH_RE = re.compile(r"(/(?:p|u|book/manage|admin/leads/lead/import-csv)/)[^/?#\s\"'<>]+")
 
 
 def redact_path_tokens(text: str) -> str:
