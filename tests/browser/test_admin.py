@@ -81,8 +81,8 @@ def review_data(owner: Any, settings: Any) -> dict[str, int]:
     call = call_match(
         call=CallFactory(
             title="Intro call",
-            participants=["owner@agency.example", "dana@northwind.example"],
-            attendees=[{"name": "Dana Whitfield", "email": "dana.w@northwind-mail.example"}],
+            participants=["owner@agency.example", "dana.w@northwind.example"],
+            attendees=[{"name": "Dana Whitfield", "email": "dana.w@northwind.example"}],
         )
     )
     proposal = sent_proposal()
