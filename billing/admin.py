@@ -104,7 +104,7 @@ class ProposalLineFormSet(forms.BaseInlineFormSet):
                 form.add_error("unit_price", str(exc))
 
 
-class ProposalLineInline(admin.TabularInline):
+class ProposalLineInline(admin.StackedInline):  # stacked: the tabular one has empty header cells (axe)
     """Lines priced in the proposal's currency. Once sent, a version's lines are a record: read-only,
     with the price shown as money (the editable price is a form field, so it has nothing to show
     read-only: that was the "Unit price: None")."""
@@ -162,7 +162,7 @@ class SignatureInline(admin.StackedInline):
         return False
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(admin.StackedInline):
     model = Payment
     can_delete = False
     extra = 0

@@ -37,7 +37,7 @@ def review_outcome(result: Classification, *, previous: str, lead: Lead | None, 
     return f"{said}; {after}{extra}."
 
 
-class ClassificationChangeInline(admin.TabularInline):
+class ClassificationChangeInline(admin.StackedInline):  # stacked: the tabular one has an empty header cell (axe)
     model = ClassificationChange
     extra = 0
     can_delete = False

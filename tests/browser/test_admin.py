@@ -1,0 +1,146 @@
+"""The admin as the owner works it, in Debian's chromium at desktop and phone width (390 px): the
+index with "Needs you", the review queue (list and draft), the classification review, an unmatched
+call and a sent proposal. Each page: no axe violations, nothing in the console, no sideways scroll
+on a desktop, and a screenshot. "Approve and next" works from the keyboard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tests.browser.conftest import logged_in_page, save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
+
+
+def _watch(page: Any) -> list[str]:
+    problems: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        # A missing favicon's 404 is the browser's own request, not the page's.
+        if msg.type in ("error", "warning") and not msg.location.get("url", "").endswith("/favicon.ico"):
+            problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    return problems
+
+
+def _axe_violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation.get('impact')}): {violation['help']} "
+        f"({[node['target'] for node in violation['nodes']][:5]})"
+        for violation in results.response["violations"]
+    ]
+
+
+@pytest.fixture
+def review_data(owner: Any, settings: Any) -> dict[str, int]:
+    """One of each thing the owner reviews: drafts with a reply, a queued classification, an
+    unmatched call with suggestions, and a sent proposal."""
+    from calls.services.matching import call_match
+    from classify.services.classification import reply_classify
+    from outreach.models import InboundReply
+    from tests.billing.conftest import sent_proposal
+    from tests.calls.factories import CallFactory
+    from tests.classify.factories import InboundReplyFactory
+    from tests.leads.factories import LeadFactory
+    from tests.outreach.outbound_support import make_draft
+
+    settings.ANTHROPIC_API_KEY = ""
+    maya = LeadFactory(name="Maya Chen", company="Brightline Dental", email="maya@brightline.example")
+    InboundReply.objects.create(
+        lead=maya,
+        from_email=maya.email,
+        from_email_normalized=maya.email,
+        subject="Re: A faster booking page for Brightline",
+        body="Thanks for reaching out. What would a new booking page cost, roughly?\n\nMaya",
+        received_at=timezone.now() - timedelta(hours=3),
+    )
+    first = make_draft(
+        maya,
+        subject="Re: A faster booking page for Brightline",
+        body="Hi Maya,\n\nMost booking pages like yours land between $2,000 and $3,500. "
+        "Would a 20-minute call on Thursday work to scope it?\n\nBest,\nOlivia",
+    )
+    make_draft(LeadFactory(name="Jonas Weber", company="Northwind Roofing"))
+    classification = reply_classify(
+        reply_id=InboundReplyFactory(
+            body="Not the usual spam, I'll bite. What's the catch?", lead__name="Tom Becker"
+        ).pk
+    )
+    LeadFactory(name="Dana Whitfield", email="dana@northwind.example", email_normalized="dana@northwind.example")
+    call = call_match(
+        call=CallFactory(
+            title="Intro call",
+            participants=["owner@agency.example", "dana.w@northwind.example"],
+            attendees=[{"name": "Dana Whitfield", "email": "dana.w@northwind.example"}],
+        )
+    )
+    proposal = sent_proposal()
+    return {"draft": first.pk, "classification": classification.pk, "call": call.pk, "proposal": proposal.pk}
+
+
+def _pages(data: dict[str, int]) -> list[tuple[str, str, str]]:
+    return [
+        ("admin-index", "/admin/", "#needs-you-title"),
+        ("admin-drafts", "/admin/outreach/outboundmessage/?status__exact=draft", "#result_list"),
+        ("admin-draft", f"/admin/outreach/outboundmessage/{data['draft']}/change/", ".conversation"),
+        ("admin-classifications", "/admin/classify/classification/?needs_review__exact=1", "#result_list"),
+        ("admin-classification", f"/admin/classify/classification/{data['classification']}/change/", ".reply-text"),
+        ("admin-unmatched-call", f"/admin/calls/call/{data['call']}/change/", "#call-suggestions"),
+        ("admin-proposal", f"/admin/billing/proposal/{data['proposal']}/change/", "#lines-group"),
+    ]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_review_pages_are_accessible_and_quiet(new_page, owner, live_server, review_data, viewport):
+    page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
+    problems = _watch(page)
+    for name, url, ready in _pages(review_data):
+        page.goto(url)
+        page.wait_for_selector(ready)
+        assert _axe_violations(page) == [], f"{name} at {viewport}"
+        if viewport == "desktop":
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= VIEWPORTS["desktop"]["width"], f"{name} scrolls sideways on a desktop"
+        save_screenshot(page, f"{name}-{viewport}", full_page=True)
+    assert problems == []
+
+
+def test_reply_text_reads_as_lines_not_a_word_column_at_1440(new_page, owner, live_server, review_data):
+    page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS["desktop"])
+    page.goto("/admin/classify/classification/?needs_review__exact=1")
+    excerpt = page.locator(".reply-excerpt").first
+    box = excerpt.bounding_box()
+    line_height = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('.reply-excerpt')).lineHeight) || 20"
+    )
+    assert box["width"] >= 200 and box["height"] <= line_height * 1.5, box
+    page.goto(f"/admin/classify/classification/{review_data['classification']}/change/")
+    block = page.locator(".reply-text").first.bounding_box()
+    assert block["width"] >= 300, block
+
+
+def test_approve_and_next_from_the_keyboard(new_page, owner, live_server, review_data):
+    from outreach.models import OutboundMessage
+
+    page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS["desktop"])
+    problems = _watch(page)
+    page.goto(f"/admin/outreach/outboundmessage/{review_data['draft']}/change/")
+    page.wait_for_selector(".conversation")
+    page.locator("body").click(position={"x": 5, "y": 5})  # focus outside the text fields
+    page.keyboard.press("a")
+    page.wait_for_url(lambda url: f"/{review_data['draft']}/" not in url)
+    assert "Here is the next draft." in page.content()
+    assert OutboundMessage.objects.get(pk=review_data["draft"]).status == OutboundMessage.Status.APPROVED
+    save_screenshot(page, "admin-approve-and-next")
+    assert problems == []
