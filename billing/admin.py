@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -239,7 +240,9 @@ class ProposalAdmin(admin.ModelAdmin):
         return base if obj is None else (*base, "lead")
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
-        proposal = Proposal.objects.filter(pk=object_id).first()
+        # get_object answers None for an id that is not one ("1/change/x"): the admin then says
+        # the proposal does not exist instead of failing on the lookup.
+        proposal = self.get_object(request, unquote(object_id))
         if proposal is not None and proposal.awaiting_approval:
             proposal_outbound_sync(proposal=proposal)
         return super().change_view(request, object_id, form_url, extra_context)

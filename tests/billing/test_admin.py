@@ -161,3 +161,8 @@ def test_preview_link_opens_what_the_lead_sees(admin_client):
     assert shown.status_code == 200 and proposal.title in shown.content.decode()
     proposal.refresh_from_db()
     assert proposal.viewed_at is None  # the owner's preview is not the lead's visit
+
+
+def test_a_proposal_address_with_a_malformed_id_is_not_a_server_error(admin_client):
+    response = admin_client.get("/admin/billing/proposal/1/change/widgets.css/change/")
+    assert response.status_code in (302, 404)
