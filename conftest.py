@@ -23,7 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _reseed_after_flush(sender, **kwargs) -> None:
-    """Put back the rows our data migrations made (the staff roles, the one Beat entry) after a
+    """Put back the rows our data migrations made (the staff roles, the one Beat entry), and the
+    board's counters true to the (now empty) leads table, after a
     transactional test's flush emptied every table. Django re-sends post_migrate after that flush,
     which is how content types and permissions come back; with two xdist workers, tests of other
     files can run after such a flush in the same process and need these rows too."""
@@ -33,6 +34,7 @@ def _reseed_after_flush(sender, **kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
     from django_celery_beat.models import PeriodicTask
 
+    from leads.services.counters import lead_counts_rebuild
     from leads.staff_groups import staff_groups_sync
 
     if sender.label != list(apps.get_app_configs())[-1].label:
@@ -42,6 +44,9 @@ def _reseed_after_flush(sender, **kwargs) -> None:
     dispatch_entry = importlib.import_module("clientsflow.migrations.0002_dispatch_periodic_task")
     if not PeriodicTask.objects.filter(name=dispatch_entry.TASK_NAME).exists():
         dispatch_entry.create(apps, None)
+    # SQLite's flush deletes rows one table after another, so the lead triggers can decrement the
+    # board's counters after the counters table was emptied, leaving negative rows behind.
+    lead_counts_rebuild()
 
 
 def services_available() -> tuple[bool, str]:

@@ -634,17 +634,25 @@ def board_bulk(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next", ""), default=BOARD_URL)
     if not form.is_valid():
         return _move_refused(request, form.error_message(), 400, next_url)
-    ids = request.POST.getlist("lead")[:BULK_LIMIT]
-    expected = dict(zip(ids, request.POST.getlist("expected"), strict=False))
+    posted = request.POST.getlist("lead")
+    if len(posted) > BULK_LIMIT:
+        return _move_refused(request, f"Select at most {BULK_LIMIT} leads at a time.", 400, next_url)
     to_stage = form.cleaned_data["to_stage"]
     reason = form.cleaned_data["reason"]
-    valid_ids = []
+    # A lead listed twice is moved once; the stage each was seen in is keyed by its cleaned id, so
+    # an id in another spelling still gets its conflict check.
+    expected: dict[str, str] = {}
+    valid_ids: list[str] = []
     failed: list[dict[str, str]] = []
-    for raw in ids:
+    for raw, seen in zip(posted, [*request.POST.getlist("expected"), *[""] * len(posted)], strict=False):
         try:
-            valid_ids.append(str(uuid.UUID(raw)))
+            public_id = str(uuid.UUID(raw))
         except ValueError:
             failed.append({"lead": raw, "name": raw, "error": "This is not a lead's id; reload the board."})
+            continue
+        if public_id not in expected:
+            valid_ids.append(public_id)
+            expected[public_id] = seen
     leads = {str(lead.public_id): lead for lead in Lead.objects.filter(public_id__in=valid_ids)}
     moved: list[str] = []
     for public_id in valid_ids:

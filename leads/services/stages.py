@@ -102,6 +102,10 @@ def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
     change = StageChange.objects.filter(pk=change_id, lead_id=lead.pk).first()
     if change is None or not change.from_stage:
         raise InvalidInput("There is no move of this lead to undo; reload the board.")
+    # Undo skips the usual one-step-back rule, so it is only for the person who just made the move:
+    # not for a move a booking, reply or payment made, nor for a colleague's.
+    if change.changed_by_id is None or getattr(actor, "pk", None) != change.changed_by_id:
+        raise InvalidInput("You can only undo your own move; move the card back by hand if needed.")
     latest = StageChange.objects.filter(lead_id=lead.pk).order_by("-changed_at", "-id").first()
     if latest is None or latest.pk != change.pk:
         current = Lead.objects.values_list("stage", flat=True).get(pk=lead.pk)
