@@ -8,8 +8,9 @@ NPM_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_LEADS ?= 300
-# One pytest worker per core (pytest-xdist), a file at a time per worker.
-PYTEST_ARGS ?= -n auto --dist loadfile
+# One pytest worker per core (pytest-xdist); an idle worker takes tests from the busy one, so a
+# slow file (backups, the soak) does not leave the other core waiting. The slowest are listed.
+PYTEST_ARGS ?= -n auto --dist worksteal --durations=15
 
 .PHONY: run test bench soak deps lint migrate worker beat clean
 

@@ -119,6 +119,13 @@ class Lead(TimeStampedModel):
             # Not partial: SQLite's planner passes over a partial index here for the plain
             # created_at index, which is not covering.
             models.Index(fields=["created_at", "merged_into", "stage", "source", "seen_at"], name="lead_recent_idx"),
+            # The board's value totals per column (and with "unseen only"): an index-only scan over
+            # the active leads that have a value, never the whole table.
+            models.Index(
+                fields=["stage", "value_currency", "value_minor", "seen_at"],
+                condition=Q(merged_into__isnull=True) & Q(value_minor__isnull=False),
+                name="lead_value_idx",
+            ),
         ]
         ordering = ["-created_at", "-id"]
 

@@ -193,7 +193,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
 
     # 3. Approved and sent by the owner in the review queue; the SMTP server receives it.
     admin.goto(f"/admin/outreach/outboundmessage/{draft.pk}/change/")
-    admin.wait_for_selector("text=Lead context")
+    admin.wait_for_selector("text=The conversation so far")
     screenshot(admin, 3, "draft-in-review", full_page=True)
     approve_and_send_in_admin(admin, draft.pk, 4, "first-email-sent")
     draft.refresh_from_db()
@@ -312,7 +312,7 @@ def test_one_lead_from_webhook_to_paid_through_every_real_path(new_page, owner, 
     assert proposal_email.status == "draft"
     admin.goto(f"/admin/outreach/outboundmessage/{proposal_email.pk}/change/")
     # The reviewer sees the lead's last reply with the model's label beside the proposal email.
-    assert "label: positive" in " ".join(admin.inner_text("fieldset.module").split())
+    assert "classified positive" in " ".join(admin.inner_text(".conversation").split())
     approve_and_send_in_admin(admin, proposal_email.pk, 10, "proposal-email-sent")
     sent_proposal = smtp.wait_for(3)[2]
     assert smtp.recipients[2] == [LEAD_EMAIL]

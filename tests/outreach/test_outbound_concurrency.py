@@ -87,6 +87,7 @@ def test_dispatch_once_twice_at_the_same_moment_sends_each_approved_message_at_m
         "OUTBOUND_DAILY_CAP": "1000",
         "SEND_ALLOWLIST": "",
         "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+        "NOTIFY_VIA": "none",  # the owner's notifications and digest are not what this counts
         "DEFAULT_FROM_EMAIL": "owner@agency.example",
     }
     try:
@@ -108,6 +109,8 @@ def test_dispatch_once_twice_at_the_same_moment_sends_each_approved_message_at_m
         assert process.returncode == 0, err[-2000:]
     received = [email.message_from_bytes(e.original_content)["Message-ID"] for e in handler.envelopes]
     assert len(received) == len(set(received)), "a message was sent twice"
-    assert set(received) == approved
+    # Other due jobs may mail too (a demo booking's reminder): only outbound copy is counted here.
+    outbound_ids = set(OutboundMessage.objects.values_list("message_id", flat=True))
+    assert {r for r in received if r in outbound_ids} == approved
     assert not set(received) & never
     assert OutboundMessage.objects.filter(message_id__in=approved, status="sent").count() == len(approved)
