@@ -87,6 +87,15 @@ def tasks_due_count(*, now: datetime | None = None) -> int:
     return tasks_due(now=now).count()
 
 
+def tasks_overdue(*, now: datetime) -> QuerySet[Task]:
+    """Open tasks already past their due time, oldest first, on leads that were not merged away."""
+    return (
+        Task.objects.filter(done_at__isnull=True, due_at__lt=now, lead__merged_into__isnull=True)
+        .select_related("lead")
+        .order_by("due_at", "id")
+    )
+
+
 # --- Going cold ---------------------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.db.models import F, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,6 +33,7 @@ from clientsflow.models import IntegrationStatus, Notification
 from clientsflow.notify import absolute_link, owner_notify
 from clientsflow.site import site_settings
 from leads.models import Lead
+from leads.next_steps import tasks_overdue
 from leads.selectors import leads_unseen_count, possible_duplicates_open_count
 from outreach.models import InboundReply
 from outreach.selectors import drafts_awaiting_count, replies_unmatched_count, sending_problems_count
@@ -210,21 +210,9 @@ def needs_you_items() -> list[NeedsItem]:
 
 
 def overdue_tasks(*, now: datetime, limit: int = 10) -> list[DigestTask]:
-    """Open tasks past their due time, oldest first.
-
-    Tasks (`leads.Task`: `title`, `due_at`, `done_at`, `lead`) are looked up by name so the digest
-    works before and after they exist: without the model there is simply no task to list.
-    """
-    try:
-        task_model = apps.get_model("leads", "Task")
-    except LookupError:
-        return []
+    """Open tasks past their due time, oldest first."""
     zone = owner_zone()
-    tasks = (
-        task_model.objects.filter(done_at__isnull=True, due_at__lt=now)
-        .select_related("lead")
-        .order_by("due_at", "pk")[:limit]
-    )
+    tasks = tasks_overdue(now=now)[:limit]
     return [
         DigestTask(
             title=t.title,
