@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from clientsflow.display import owner_time_relative, phone_international
 from clientsflow.errors import DomainError, InvalidInput
@@ -22,6 +24,7 @@ from leads.services.lead_imports import (
     MAPPABLE_FIELDS,
     check_mapping,
     check_upload,
+    file_size_text,
     lead_import_columns,
     lead_import_dry_run,
     lead_import_rejects_write,
@@ -128,12 +131,12 @@ class ImportMappingForm(forms.Form):
         return [self.fields[f"column_{index}"].initial or "" for index in range(len(self.header))]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
         try:
             check_mapping(header=self.header, mapping=self.mapping())
         except DomainError as exc:
             raise forms.ValidationError(str(exc)) from exc
-        return cleaned
+        return self.cleaned_data
 
 
 OUTCOME_LABELS = {
@@ -183,7 +186,7 @@ class LeadAdmin(admin.ModelAdmin):
                 form.add_error("source" if "source" in str(exc) else "file", str(exc))
             else:
                 return HttpResponseRedirect(reverse("admin:leads_lead_import_mapping", args=[lead_import.pk]))
-        context.update(stage="upload", form=form, max_mb=max_upload_bytes() // 1_000_000)
+        context.update(stage="upload", form=form, max_size=file_size_text(max_upload_bytes()))
         return TemplateResponse(request, "admin/leads/import_csv.html", context)
 
     def import_mapping_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -267,8 +270,10 @@ class LeadAdmin(admin.ModelAdmin):
         lead_import = get_object_or_404(LeadImport.objects.defer("content"), pk=pk)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="rejected-rows-{lead_import.pk}.csv"'
-        response.write("\ufeff")  # so Excel reads the file as UTF-8
-        lead_import_rejects_write(lead_import=lead_import, handle=response)
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # so Excel reads the file as UTF-8
+        lead_import_rejects_write(lead_import=lead_import, handle=buffer)
+        response.write(buffer.getvalue())
         return response
 
     list_display = (
@@ -475,3 +480,74 @@ class PossibleDuplicateAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pair}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"Dismissed: {pair.lead_a} and {pair.lead_b} are two people.")
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(admin.ModelAdmin):
+    """The CSV imports, read-only: who uploaded what, when, and what each run did."""
+
+    list_display = (
+        "created_at",
+        "created_by",
+        "file_name",
+        "status",
+        "rows",
+        "created_count",
+        "enriched_count",
+        "unchanged_count",
+        "rejected_count",
+        "open_link",
+    )
+    list_display_links = ("created_at",)
+    list_filter = ("status", "created_at")
+    list_select_related = ("created_by",)
+    search_fields = ("file_name",)
+    exclude = ("content", "claim")
+    readonly_fields = (
+        "created_at",
+        "created_by",
+        "file_name",
+        "file_size",
+        "source",
+        "columns",
+        "mapping",
+        "status",
+        "started_by",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "total_rows",
+        "last_row",
+        "rows_done",
+        "created_count",
+        "enriched_count",
+        "unchanged_count",
+        "rejected_count",
+        "error",
+        "open_link",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadImport]:
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Rows")
+    def rows(self, obj: LeadImport) -> str:
+        return f"{obj.rows_done} of {obj.total_rows}"
+
+    @admin.display(description="Progress and rejected rows")
+    def open_link(self, obj: LeadImport) -> str:
+        url_name = (
+            "admin:leads_lead_import_mapping"
+            if obj.status == LeadImport.Status.UPLOADED
+            else ("admin:leads_lead_import_progress")
+        )
+        return format_html('<a href="{}">Open</a>', reverse(url_name, args=[obj.pk]))

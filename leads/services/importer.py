@@ -693,12 +693,7 @@ DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical b
 
 
 def lead_import_preview(
-    *,
-    path: Path,
-    source: str = DEFAULT_SOURCE,
-    rejects_path: Path,
-    shown: int = 10,
-    mapping: Sequence[str] | None = None,
+    *, path: Path, source: str = DEFAULT_SOURCE, rejects_path: Path, shown: int = 10
 ) -> ImportPreview:
     """A dry run: the same import inside a transaction that is rolled back, so the counts are
     exactly what `lead_import_csv` would report now, and nothing is written."""
@@ -706,13 +701,11 @@ def lead_import_preview(
     encoding, delimiter = file_dialect(path)
     records = _records(path)
     header_cells = next((cells for _n, cells in records if not _is_blank(cells)), [])
-    header = (
-        HeaderMap.from_mapping(header_cells, mapping) if mapping is not None else HeaderMap.from_header(header_cells)
-    )
+    header = HeaderMap.from_header(header_cells)
     by_index = {index: name for name, index in header.columns.items()}
     mapping = [(cell, FIELD_LABELS.get(by_index.get(i, ""), "")) for i, cell in enumerate(header_cells)]
     with transaction.atomic():
-        summary = lead_import_csv(path=path, source=source, rejects_path=rejects_path, mapping=mapping)
+        summary = lead_import_csv(path=path, source=source, rejects_path=rejects_path)
         transaction.set_rollback(True)
     with Path(rejects_path).open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)

@@ -83,12 +83,19 @@ def max_upload_bytes() -> int:
     return int(settings.LEAD_IMPORT_MAX_BYTES)
 
 
+def file_size_text(size: int) -> str:
+    """1.5 MB, 12 KB: as a person reads a file's size."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(size / 1000))} KB"
+
+
 def check_upload(*, file_name: str, size: int, head: bytes) -> None:
     """Refuse a file that is too large, empty or plainly not CSV text, before reading all of it."""
     limit = max_upload_bytes()
     if size > limit:
         raise InvalidInput(
-            f"{file_name} is {size / 1_000_000:.1f} MB; files up to {limit / 1_000_000:.0f} MB can be imported. "
+            f"{file_name} is {file_size_text(size)}; files up to {file_size_text(limit)} can be imported. "
             "Split it into smaller files and import each."
         )
     if size == 0 or not head.strip():
@@ -197,6 +204,10 @@ def lead_import_dry_run(*, lead_import: LeadImport, mapping: Sequence[str], show
     timeline event it left, found by the row number in its `via`) before the rollback.
     """
     rejects: dict[int, str] = {}
+
+    def on_reject(number: int, reason: str, _cells: list[str]) -> None:
+        rejects.setdefault(number, reason)
+
     with _as_file(lead_import) as path:
         header, _encoding, _delimiter = _header(path)
         check_mapping(header=header, mapping=mapping)
@@ -208,7 +219,7 @@ def lead_import_dry_run(*, lead_import: LeadImport, mapping: Sequence[str], show
                 source=lead_import.source,
                 rejects_path=path.with_name("rejects.csv"),
                 mapping=mapping,
-                on_reject=lambda number, reason, _cells: rejects.setdefault(number, reason),
+                on_reject=on_reject,
             )
             prefixes = Q()
             for number, _cells in first:

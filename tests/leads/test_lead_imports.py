@@ -96,7 +96,7 @@ def test_files_that_are_not_csv_text_are_refused_clearly(content, message):
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(settings):
     settings.LEAD_IMPORT_MAX_BYTES = 1_000_000
-    with pytest.raises(InvalidInput, match=r"big.csv is 2.5 MB; files up to 1 MB can be imported"):
+    with pytest.raises(InvalidInput, match=r"big.csv is 2.5 MB; files up to 1 MB can be imported. Split it"):
         check_upload(file_name="big.csv", size=2_500_000, head=b"Email\n")
 
 
