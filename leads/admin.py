@@ -246,7 +246,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     def import_progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Step 3: the run's progress; htmx polls the `progress` partial every second until it ends."""
-        context = self._import_context(request, "Importing leads")
+        context = self._import_context(request, "CSV import")
         lead_import = get_object_or_404(LeadImport.objects.defer("content").select_related("started_by"), pk=pk)
         if lead_import.status == LeadImport.Status.UPLOADED:
             return HttpResponseRedirect(reverse("admin:leads_lead_import_mapping", args=[pk]))
@@ -259,8 +259,6 @@ class LeadAdmin(admin.ModelAdmin):
             percent=(100 * lead_import.rows_done // lead_import.total_rows) if lead_import.total_rows else 0,
             progress_max=max(lead_import.total_rows, lead_import.rows_done, 1),
         )
-        if lead_import.finished:
-            context["title"] = "Import finished" if lead_import.status == LeadImport.Status.DONE else "Import failed"
         if getattr(request, "htmx", False):
             return TemplateResponse(request, "admin/leads/_import_progress.html", context)
         return TemplateResponse(request, "admin/leads/import_csv.html", context)
