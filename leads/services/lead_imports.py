@@ -255,11 +255,12 @@ def lead_import_start(*, lead_import_id: int, mapping: Sequence[str], user: Any)
             header, _encoding, _delimiter = _header(path)
         check_mapping(header=header, mapping=mapping)
     started_by = user if getattr(user, "is_authenticated", False) else None
+    now = timezone.now()
     with transaction.atomic():
         started = LeadImport.objects.filter(pk=lead_import_id, status=LeadImport.Status.UPLOADED).update(
-            status=LeadImport.Status.QUEUED, mapping=list(mapping), started_by=started_by, error=""
+            status=LeadImport.Status.QUEUED, mapping=list(mapping), started_by=started_by, error="", heartbeat_at=now
         ) or LeadImport.objects.filter(pk=lead_import_id, status=LeadImport.Status.FAILED).update(
-            status=LeadImport.Status.QUEUED, error="", finished_at=None
+            status=LeadImport.Status.QUEUED, error="", finished_at=None, heartbeat_at=now
         )
         if started:
             lead_import_run_task.delay_on_commit(lead_import_id)
@@ -373,8 +374,7 @@ def lead_imports_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     cutoff = timezone.now() - older_than
     stale = list(
         LeadImport.objects.filter(
-            Q(status=LeadImport.Status.RUNNING, heartbeat_at__lt=cutoff)
-            | Q(status=LeadImport.Status.QUEUED, created_at__lt=cutoff)
+            status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING], heartbeat_at__lt=cutoff
         ).values_list("pk", flat=True)[:50]
     )
     for lead_import_id in stale:

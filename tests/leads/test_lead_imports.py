@@ -324,3 +324,16 @@ def test_two_workers_running_one_import_at_once_import_each_row_once(monkeypatch
     assert done.status == LeadImport.Status.DONE
     assert (done.created_count, done.rejected_count) == (9, 1)
     assert LeadEvent.objects.filter(kind=LeadEvent.Kind.CREATED).count() == 9
+
+
+def test_a_queued_run_whose_task_was_lost_is_queued_again_only_once_stale(monkeypatch):
+    lead_import = upload(_numbered_csv(2))
+    monkeypatch.setattr("leads.services.lead_imports.lead_import_run_task.delay_on_commit", lambda pk: None)
+    lead_import_start(lead_import_id=lead_import.pk, mapping=["email", "name"], user=None)  # the task is lost
+    assert lead_imports_requeue_stale() == 0  # just queued: its task may still come
+
+    LeadImport.objects.filter(pk=lead_import.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert lead_imports_requeue_stale() == 1
+
+    assert LeadImport.objects.get(pk=lead_import.pk).status == LeadImport.Status.DONE
+    assert Lead.objects.count() == 2
