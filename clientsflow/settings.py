@@ -417,6 +417,10 @@ DISPATCHER_STALE_WEBHOOK_MINUTES = env.int("DISPATCHER_STALE_WEBHOOK_MINUTES", d
 # than this many days ago; the rows themselves (what happened, to whom, when) are kept.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 
+# --- CSV import from the admin --------------------------------------------------------------
+# Larger uploads are refused with a message saying to split the file (the command has no limit).
+LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_BYTES", default=10_000_000)
+
 # --- Integration health (clientsflow.integrations: one owner alert per vendor outage) ---------
 # A vendor alert is raised after this many failures in a row, or after this long failing (with
 # at least two failures).

@@ -1,31 +1,36 @@
 from __future__ import annotations
 
-import re
-import uuid
-from pathlib import Path
+import io
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from clientsflow.display import owner_time_relative, phone_international
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.money import format_money
-from leads.models import Lead, LeadEvent, LeadMerge, PossibleDuplicate, Stage, StageChange
+from leads.models import Lead, LeadEvent, LeadImport, LeadMerge, PossibleDuplicate, Stage, StageChange
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
-from leads.services.importer import (
-    DEFAULT_SOURCE,
-    DELIMITER_NAMES,
-    ImportFileError,
-    lead_import_csv,
-    lead_import_preview,
+from leads.services.importer import DEFAULT_SOURCE, DELIMITER_NAMES, FIELD_LABELS, ImportFileError
+from leads.services.lead_imports import (
+    MAPPABLE_FIELDS,
+    check_mapping,
+    check_upload,
+    file_size_text,
+    lead_import_columns,
+    lead_import_dry_run,
+    lead_import_rejects_write,
+    lead_import_start,
+    lead_import_upload,
+    max_upload_bytes,
 )
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
 from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
@@ -93,17 +98,53 @@ class ImportUploadForm(forms.Form):
         initial=DEFAULT_SOURCE, max_length=60, help_text="Used for rows without a Source column value."
     )
 
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        head = upload.read(65536)
+        upload.seek(0)
+        try:
+            check_upload(file_name=upload.name, size=upload.size, head=head)
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return upload
 
-def _import_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+
+class ImportMappingForm(forms.Form):
+    """One select per CSV column: which lead field it fills, or ignore it."""
+
+    def __init__(self, *args: Any, header: list[str], initial_mapping: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header = header
+        choices = [("", "Ignore this column"), *MAPPABLE_FIELDS]
+        for index, cell in enumerate(header):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=cell.strip() or f"Column {index + 1} (no name)",
+                choices=choices,
+                required=False,
+                initial=initial_mapping[index] if index < len(initial_mapping) else "",
+            )
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(f"column_{index}", "") for index in range(len(self.header))]
+
+    def initial_mapping(self) -> list[str]:
+        return [self.fields[f"column_{index}"].initial or "" for index in range(len(self.header))]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        try:
+            check_mapping(header=self.header, mapping=self.mapping())
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return self.cleaned_data
 
 
-def _import_token_path(token: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
-        raise Http404("No such import.")
-    return _import_dir() / f"{token}.csv"
+OUTCOME_LABELS = {
+    "created": "New lead",
+    "enriched": "Adds details to an existing lead",
+    "unchanged": "Already there, nothing new",
+    "rejected": "Not imported",
+}
 
 
 @admin.register(Lead)
@@ -112,73 +153,126 @@ class LeadAdmin(admin.ModelAdmin):
     change_list_template = "admin/leads/lead/change_list.html"
 
     def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
         urls = [
-            path("import-csv/", self.admin_site.admin_view(self.import_csv_view), name="leads_lead_import"),
-            path(
-                "import-csv/<str:token>/rejects.csv",
-                self.admin_site.admin_view(self.import_rejects_view),
-                name="leads_lead_import_rejects",
-            ),
+            path("import-csv/", view(self.import_upload_view), name="leads_lead_import"),
+            path("import-csv/<int:pk>/", view(self.import_mapping_view), name="leads_lead_import_mapping"),
+            path("import-csv/<int:pk>/progress/", view(self.import_progress_view), name="leads_lead_import_progress"),
+            path("import-csv/<int:pk>/rejects.csv", view(self.import_rejects_view), name="leads_lead_import_rejects"),
         ]
         return urls + super().get_urls()
 
-    def import_csv_view(self, request: HttpRequest) -> HttpResponse:
-        """Upload -> dry-run preview (nothing written) -> import -> result with a rejects file."""
+    def _import_context(self, request: HttpRequest, title: str) -> dict[str, Any]:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        context: dict[str, Any] = {**self.admin_site.each_context(request), "opts": self.model._meta}
-        context["title"] = "Import leads from a CSV file"
-        if request.method == "POST" and request.POST.get("token"):
-            token = request.POST["token"]
-            upload = _import_token_path(token)
-            if not upload.exists():
-                raise Http404("This upload has expired; upload the file again.")
-            try:
-                summary = lead_import_csv(
-                    path=upload,
-                    source=request.POST.get("source") or DEFAULT_SOURCE,
-                    rejects_path=upload.with_suffix(".rejects.csv"),
-                )
-            except (ImportFileError, InvalidInput) as exc:
-                messages.error(request, str(exc))
-                return HttpResponseRedirect(reverse("admin:leads_lead_import"))
-            context.update(stage="done", summary=summary, token=token, title="Import finished")
-            return TemplateResponse(request, "admin/leads/import_csv.html", context)
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}
+
+    def import_upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Step 1: upload a file (checked for size and kind), kept on a LeadImport row."""
+        context = self._import_context(request, "Import leads from a CSV file")
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            token = uuid.uuid4().hex
-            upload = _import_token_path(token)
-            with upload.open("wb") as handle:
-                for chunk in form.cleaned_data["file"].chunks():
-                    handle.write(chunk)
+            upload = form.cleaned_data["file"]
             try:
-                preview = lead_import_preview(
-                    path=upload, source=form.cleaned_data["source"], rejects_path=upload.with_suffix(".rejects.csv")
-                )
-            except (ImportFileError, InvalidInput) as exc:
-                form.add_error("file", str(exc))
-            else:
-                context.update(
-                    stage="preview",
-                    preview=preview,
-                    delimiter_name=DELIMITER_NAMES.get(preview.delimiter, preview.delimiter),
-                    token=token,
+                lead_import = lead_import_upload(
+                    file_name=upload.name,
+                    content=upload.read(),
                     source=form.cleaned_data["source"],
-                    title="Check the import before it runs",
+                    user=request.user,
                 )
-                return TemplateResponse(request, "admin/leads/import_csv.html", context)
-        context.update(stage="upload", form=form)
+            except ImportFileError as exc:
+                form.add_error("file", str(exc))
+            except DomainError as exc:
+                form.add_error("source" if "source" in str(exc) else "file", str(exc))
+            else:
+                return HttpResponseRedirect(reverse("admin:leads_lead_import_mapping", args=[lead_import.pk]))
+        context.update(stage="upload", form=form, max_size=file_size_text(max_upload_bytes()))
         return TemplateResponse(request, "admin/leads/import_csv.html", context)
 
-    def import_rejects_view(self, request: HttpRequest, token: str) -> HttpResponseBase:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        rejects = _import_token_path(token).with_suffix(".rejects.csv")
-        if not rejects.exists():
-            raise Http404("No rejected rows for this import.")
-        return FileResponse(
-            rejects.open("rb"), as_attachment=True, filename="rejected-rows.csv", content_type="text/csv"
+    def import_mapping_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Step 2: choose which column fills which field, see the dry run, then start the import."""
+        context = self._import_context(request, "Choose the columns and check the import")
+        lead_import = get_object_or_404(LeadImport, pk=pk)
+        if lead_import.status != LeadImport.Status.UPLOADED:
+            return HttpResponseRedirect(reverse("admin:leads_lead_import_progress", args=[pk]))
+        try:
+            columns = lead_import_columns(lead_import=lead_import)
+        except ImportFileError as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:leads_lead_import"))
+        data = request.POST if request.method == "POST" else None
+        form = ImportMappingForm(data, header=columns.header, initial_mapping=lead_import.mapping or columns.defaults)
+        mapping = form.initial_mapping()
+        if data is not None:
+            if not form.is_valid():
+                mapping = []
+            else:
+                mapping = form.mapping()
+                if request.POST.get("action") == "import":
+                    started, _ = lead_import_start(lead_import_id=pk, mapping=mapping, user=request.user)
+                    return HttpResponseRedirect(reverse("admin:leads_lead_import_progress", args=[started.pk]))
+        dry_run = None
+        if mapping:
+            try:
+                dry_run = lead_import_dry_run(lead_import=lead_import, mapping=mapping)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            except ImportFileError as exc:
+                form.add_error(None, str(exc))
+        rows = []
+        if dry_run is not None:
+            fields = [name for name in FIELD_LABELS if name in mapping]
+            rows = [
+                {
+                    "number": row.number,
+                    "cells": [row.values.get(name, "") for name in fields],
+                    "outcome": row.outcome,
+                    "outcome_label": OUTCOME_LABELS[row.outcome],
+                    "reason": row.reason,
+                }
+                for row in dry_run.rows
+            ]
+            context["preview_fields"] = [FIELD_LABELS[name].capitalize() for name in fields]
+        context.update(
+            stage="mapping",
+            lead_import=lead_import,
+            form=form,
+            delimiter_name=DELIMITER_NAMES.get(columns.delimiter, columns.delimiter),
+            encoding=columns.encoding,
+            dry_run=dry_run,
+            preview_rows=rows,
         )
+        return TemplateResponse(request, "admin/leads/import_csv.html", context)
+
+    def import_progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Step 3: the run's progress; htmx polls the `progress` partial every second until it ends."""
+        context = self._import_context(request, "CSV import")
+        lead_import = get_object_or_404(LeadImport.objects.defer("content").select_related("started_by"), pk=pk)
+        if lead_import.status == LeadImport.Status.UPLOADED:
+            return HttpResponseRedirect(reverse("admin:leads_lead_import_mapping", args=[pk]))
+        if request.method == "POST" and lead_import.status == LeadImport.Status.FAILED:
+            lead_import_start(lead_import_id=pk, mapping=lead_import.mapping, user=request.user)
+            return HttpResponseRedirect(reverse("admin:leads_lead_import_progress", args=[pk]))
+        context.update(
+            stage="progress",
+            lead_import=lead_import,
+            percent=(100 * lead_import.rows_done // lead_import.total_rows) if lead_import.total_rows else 0,
+            progress_max=max(lead_import.total_rows, lead_import.rows_done, 1),
+        )
+        if getattr(request, "htmx", False):
+            return TemplateResponse(request, "admin/leads/_import_progress.html", context)
+        return TemplateResponse(request, "admin/leads/import_csv.html", context)
+
+    def import_rejects_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        self._import_context(request, "")
+        lead_import = get_object_or_404(LeadImport.objects.defer("content"), pk=pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="rejected-rows-{lead_import.pk}.csv"'
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # so Excel reads the file as UTF-8
+        lead_import_rejects_write(lead_import=lead_import, handle=buffer)
+        response.write(buffer.getvalue())
+        return response
 
     list_display = (
         "__str__",
@@ -384,3 +478,74 @@ class PossibleDuplicateAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pair}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"Dismissed: {pair.lead_a} and {pair.lead_b} are two people.")
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(admin.ModelAdmin):
+    """The CSV imports, read-only: who uploaded what, when, and what each run did."""
+
+    list_display = (
+        "created_at",
+        "created_by",
+        "file_name",
+        "status",
+        "rows",
+        "created_count",
+        "enriched_count",
+        "unchanged_count",
+        "rejected_count",
+        "open_link",
+    )
+    list_display_links = ("created_at",)
+    list_filter = ("status", "created_at")
+    list_select_related = ("created_by",)
+    search_fields = ("file_name",)
+    exclude = ("content", "claim")
+    readonly_fields = (
+        "created_at",
+        "created_by",
+        "file_name",
+        "file_size",
+        "source",
+        "columns",
+        "mapping",
+        "status",
+        "started_by",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "total_rows",
+        "last_row",
+        "rows_done",
+        "created_count",
+        "enriched_count",
+        "unchanged_count",
+        "rejected_count",
+        "error",
+        "open_link",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadImport]:
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Rows")
+    def rows(self, obj: LeadImport) -> str:
+        return f"{obj.rows_done} of {obj.total_rows}"
+
+    @admin.display(description="Progress and rejected rows")
+    def open_link(self, obj: LeadImport) -> str:
+        url_name = (
+            "admin:leads_lead_import_mapping"
+            if obj.status == LeadImport.Status.UPLOADED
+            else ("admin:leads_lead_import_progress")
+        )
+        return format_html('<a href="{}">Open</a>', reverse(url_name, args=[obj.pk]))

@@ -343,3 +343,89 @@ class Task(models.Model):
     @property
     def is_open(self) -> bool:
         return self.done_at is None
+
+
+class LeadImport(models.Model):
+    """One uploaded CSV file and the one import run it may start.
+
+    The file's bytes are kept here (not on one machine's disk), so any worker can run or resume
+    it. `status` moves `uploaded -> queued -> running -> done | failed`; starting is a
+    compare-and-swap from `uploaded`, so two clicks on Import start one run. `last_row` is the
+    row number (the header is row 1) up to which rows are imported: each chunk commits its leads
+    and the new `last_row` and counts in one transaction, so a resumed run never imports a row
+    twice.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded, not imported"
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(verbose_name="uploaded", auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="uploaded by",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    file_name = models.CharField(max_length=255)
+    file_size = models.PositiveIntegerField(default=0)
+    content = models.BinaryField(editable=False, help_text="The uploaded file, emptied once the import is done.")
+    source = models.CharField(max_length=40, default="csv", help_text="For rows without a source of their own.")
+    columns = models.JSONField(default=list, blank=True, help_text="The file's header row.")
+    mapping = models.JSONField(default=list, blank=True, help_text="The field each column fills; empty if ignored.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claim = models.UUIDField(null=True, blank=True, editable=False, help_text="The worker running it now.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    last_row = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(verbose_name="created", default=0)
+    enriched_count = models.PositiveIntegerField(verbose_name="enriched", default=0)
+    unchanged_count = models.PositiveIntegerField(verbose_name="unchanged", default=0)
+    rejected_count = models.PositiveIntegerField(verbose_name="rejected", default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="leadimport_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["uploaded", "queued", "running", "done", "failed"]),
+                name="leadimport_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else self.file_name
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class LeadImportReject(models.Model):
+    """A row an import could not take in, with the reason and the row as it was."""
+
+    lead_import = models.ForeignKey(LeadImport, on_delete=models.CASCADE, related_name="rejects")
+    row_number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    cells = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["lead_import", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead_import", "row_number"], name="leadimportreject_unique_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"

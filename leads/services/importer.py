@@ -55,7 +55,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +128,11 @@ def mapping_help() -> str:
     return "\n".join(lines)
 
 
+def header_fields(header: list[str]) -> list[str]:
+    """The field each column fills by its name ("" when none), for a mapping form's defaults."""
+    return [_ALIAS_TO_FIELD.get(_header_key(cell), "") for cell in header]
+
+
 class ImportFileError(Exception):
     """The file as a whole cannot be imported (no header, no email/phone column, not UTF-8)."""
 
@@ -159,6 +164,32 @@ class HeaderMap:
             raise ImportFileError(
                 "The header row needs an email column or a phone column (for example 'Email' or 'Phone'); "
                 f"columns found: {found}."
+            )
+        return cls(columns=columns, ignored=ignored)
+
+    @classmethod
+    def from_mapping(cls, header: list[str], mapping: Sequence[str]) -> HeaderMap:
+        """The columns as a person chose them: `mapping[i]` is the field column i fills ("" ignores it)."""
+        columns: dict[str, int] = {}
+        ignored: list[str] = []
+        for index, raw in enumerate(header):
+            name = mapping[index] if index < len(mapping) else ""
+            if not name:
+                if raw.strip():
+                    ignored.append(raw.strip())
+                continue
+            if name not in FIELD_LABELS:
+                raise ImportFileError(f"{name!r} is not a field a column can fill.")
+            if name in columns:
+                first = header[columns[name]].strip()
+                raise ImportFileError(
+                    f"Columns {first!r} and {raw.strip()!r} both fill {FIELD_LABELS[name]}; "
+                    "choose one of them and set the other to be ignored."
+                )
+            columns[name] = index
+        if "email" not in columns and "phone" not in columns:
+            raise ImportFileError(
+                "Choose the column that holds the email address or the phone number: every lead needs one of them."
             )
         return cls(columns=columns, ignored=ignored)
 
@@ -245,8 +276,9 @@ def _reason(exc: Exception) -> str:
 
 
 class _RejectsWriter:
-    def __init__(self, path: Path, header: list[str]) -> None:
+    def __init__(self, path: Path, header: list[str], on_reject: Callable[[int, str, list[str]], None] | None) -> None:
         self.path = path
+        self.on_reject = on_reject
         self.handle = path.open("w", newline="", encoding="utf-8")
         # The file echoes each lead's own cells back to the operator's spreadsheet.
         self.writer = csv_writer(self.handle)
@@ -254,6 +286,8 @@ class _RejectsWriter:
 
     def write(self, number: int, reason: str, raw: list[str]) -> None:
         self.writer.writerow([number, reason, *raw])
+        if self.on_reject:
+            self.on_reject(number, reason, raw)
 
     def close(self) -> None:
         self.handle.close()
@@ -326,11 +360,21 @@ def lead_import_csv(
     source: str = DEFAULT_SOURCE,
     rejects_path: Path | None = None,
     on_progress: Callable[[int], None] | None = None,
+    mapping: Sequence[str] | None = None,
+    start_after_row: int = 0,
+    on_chunk: Callable[[int, ImportSummary], None] | None = None,
+    on_reject: Callable[[int, str, list[str]], None] | None = None,
 ) -> ImportSummary:
     """Import leads from a CSV file (see the module docstring for the mapping and the rules).
 
     Each chunk of rows is one transaction, so a long import never holds the database for long
     (SQLite has one writer) and an interrupted import can simply be run again.
+
+    For a run that records its own progress: `mapping` (the field each column fills, "" to
+    ignore it) replaces the header names; rows numbered up to `start_after_row` are skipped;
+    `on_chunk(last row number, summary so far)` is called inside each chunk's transaction after
+    its rows, and once more at the end, so what it saves commits with exactly those rows;
+    `on_reject(row number, reason, cells)` hears each rejected row as it is rejected.
     """
     path = Path(path)
     default_source = clean_source(source)
@@ -340,19 +384,34 @@ def lead_import_csv(
     records = _records(path)
     header: HeaderMap | None = None
     header_cells: list[str] = []
-    for _number, cells in records:
+    last_number = 0
+    for number, cells in records:
         if not _is_blank(cells):
+            last_number = number
             header_cells = cells
-            header = HeaderMap.from_header(cells)
+            header = HeaderMap.from_mapping(cells, mapping) if mapping is not None else HeaderMap.from_header(cells)
             break
     if header is None:
         raise ImportFileError(f"{path.name} has no header row; the first row must name the columns (e.g. Email).")
     summary.ignored_columns = header.ignored
 
-    rejects = _RejectsWriter(rejects_path, header_cells)
+    def finish(rows: list[_Row]) -> None:
+        if on_chunk is None:
+            _import_chunk(rows, summary, rejects, path.name)
+        else:
+            with transaction.atomic():
+                if rows:
+                    _import_chunk(rows, summary, rejects, path.name)
+                on_chunk(last_number, summary)
+        if on_progress and rows:
+            on_progress(len(rows))
+
+    rejects = _RejectsWriter(rejects_path, header_cells, on_reject)
     try:
         chunk: list[_Row] = []
-        for number, cells in records:
+        for last_number, cells in records:
+            if last_number <= start_after_row:
+                continue
             if _is_blank(cells):
                 summary.blank += 1
                 if on_progress:
@@ -362,20 +421,16 @@ def lead_import_csv(
                 data, row_source = _row_data(header, cells, default_source)
             except InvalidInput as exc:
                 summary.rejected += 1
-                rejects.write(number, _reason(exc), cells)
+                rejects.write(last_number, _reason(exc), cells)
                 if on_progress:
                     on_progress(1)
                 continue
-            chunk.append(_Row(number=number, raw=cells, data=data, source=row_source))
+            chunk.append(_Row(number=last_number, raw=cells, data=data, source=row_source))
             if len(chunk) >= CHUNK_SIZE:
-                _import_chunk(chunk, summary, rejects, path.name)
-                if on_progress:
-                    on_progress(len(chunk))
+                finish(chunk)
                 chunk = []
-        if chunk:
-            _import_chunk(chunk, summary, rejects, path.name)
-            if on_progress:
-                on_progress(len(chunk))
+        if chunk or on_chunk is not None:
+            finish(chunk)
     finally:
         rejects.close()
     logger.info(

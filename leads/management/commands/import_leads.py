@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from clientsflow.errors import InvalidInput
 from leads.services.importer import DEFAULT_SOURCE, ImportFileError, count_rows, lead_import_csv, mapping_help
@@ -43,9 +44,12 @@ class Command(BaseCommand):
     def handle(self, *args, file: Path, source: str, rejects: Path | None, **options) -> None:
         if not file.is_file():
             raise CommandError(f"{file} does not exist or is not a file; give the path of a CSV file.")
+        # The bar goes to stderr and only on a terminal (disable=None); log lines (stderr too) are
+        # printed above it rather than through it; stdout carries the summary alone.
         progress = tqdm(total=count_rows(file), unit="row", file=sys.stderr, disable=None, desc="import")
         try:
-            summary = lead_import_csv(path=file, source=source, rejects_path=rejects, on_progress=progress.update)
+            with logging_redirect_tqdm():
+                summary = lead_import_csv(path=file, source=source, rejects_path=rejects, on_progress=progress.update)
         except (ImportFileError, InvalidInput) as exc:
             raise CommandError(str(exc)) from exc
         finally:
