@@ -500,15 +500,14 @@ class LeadImportAdmin(admin.ModelAdmin):
     list_filter = ("status", "created_at")
     list_select_related = ("created_by",)
     search_fields = ("file_name",)
-    exclude = ("content", "claim")
+    exclude = ("content", "claim", "columns", "mapping")
     readonly_fields = (
         "created_at",
         "created_by",
         "file_name",
         "file_size",
         "source",
-        "columns",
-        "mapping",
+        "mapping_display",
         "status",
         "started_by",
         "started_at",
@@ -536,6 +535,14 @@ class LeadImportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Columns")
+    def mapping_display(self, obj: LeadImport) -> str:
+        fills = dict(MAPPABLE_FIELDS)
+        return "; ".join(
+            f"{column or '(no name)'} → {fills.get(name, 'ignored') if name else 'ignored'}"
+            for column, name in zip(obj.columns, obj.mapping, strict=False)
+        )
 
     @admin.display(description="Rows")
     def rows(self, obj: LeadImport) -> str:

@@ -406,7 +406,7 @@ class LeadImport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else self.file_name
+        return f"{self.file_name} (import {self.pk})" if self.pk else self.file_name
 
     @property
     def finished(self) -> bool:

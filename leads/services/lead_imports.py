@@ -382,6 +382,26 @@ def lead_imports_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     return len(stale)
 
 
+# An upload nobody imported is deleted after this long (it holds people's details).
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def lead_imports_purge(*, older_than: timedelta) -> dict[str, int]:
+    """Forget what imports hold about people once they are old: uploads never imported (after a
+    day), and the file and rejected rows of finished or failed ones (after `older_than`). The
+    import's own record (when, who, file name, counts) stays."""
+    now = timezone.now()
+    abandoned, _ = LeadImport.objects.filter(
+        status=LeadImport.Status.UPLOADED, created_at__lt=now - ABANDONED_AFTER
+    ).delete()
+    old = LeadImport.objects.filter(
+        status__in=[LeadImport.Status.DONE, LeadImport.Status.FAILED], created_at__lt=now - older_than
+    )
+    rejects, _ = LeadImportReject.objects.filter(lead_import__in=old).delete()
+    emptied = old.exclude(content=b"").update(content=b"")
+    return {"uploads_deleted": abandoned, "rejects_deleted": rejects, "files_emptied": emptied}
+
+
 def lead_import_rejects_write(*, lead_import: LeadImport, handle: IO[str]) -> None:
     """The rejected rows as CSV (row, reason, then the row's cells), formula cells defused."""
     writer = csv_writer(handle)

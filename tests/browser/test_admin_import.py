@@ -99,6 +99,16 @@ def test_import_a_semicolon_csv_with_a_changed_mapping_and_watch_it_finish(
     save_screenshot(page, f"admin-import-done-{viewport}", full_page=True)
     page.click("[data-testid=to-leads]")
     page.wait_for_selector("text=Zoë Weber")
+
+    page.goto("/admin/leads/leadimport/")  # the runs, read-only
+    page.wait_for_selector("#result_list")
+    assert "leads.csv" in page.inner_text("#result_list") and "3 of 3" in page.inner_text("#result_list")
+    assert _axe_violations(page) == []
+    page.click("#result_list tbody a >> nth=0")
+    page.wait_for_selector("text=Téléphone")  # the header row, as uploaded
+    assert page.locator("#content-main input[type=text]").count() == 0
+    assert _axe_violations(page) == []
+    save_screenshot(page, f"admin-import-runs-{viewport}", full_page=True)
     assert errors == []
 
 

@@ -190,6 +190,7 @@ def test_the_import_runs_are_listed_read_only(admin_client, django_capture_on_co
     html = listing.content.decode()
     assert "leads.csv" in html and "Done" in html and "5 of 5" in html
     assert 'name="file_name"' not in detail.content.decode()  # read-only: no inputs
+    assert "E-mail → Email; Téléphone → Phone" in detail.content.decode()
     assert admin_client.get(reverse("admin:leads_leadimport_add")).status_code == 403
 
 

@@ -24,6 +24,7 @@ from leads.services.lead_imports import (
     lead_import_run,
     lead_import_start,
     lead_import_upload,
+    lead_imports_purge,
     lead_imports_requeue_stale,
 )
 
@@ -337,3 +338,22 @@ def test_a_queued_run_whose_task_was_lost_is_queued_again_only_once_stale(monkey
 
     assert LeadImport.objects.get(pk=lead_import.pk).status == LeadImport.Status.DONE
     assert Lead.objects.count() == 2
+
+
+def test_old_uploads_files_and_rejected_rows_are_forgotten_but_the_record_stays(start):
+    abandoned = upload()
+    recent = upload()
+    imported = upload()
+    start(lead_import_id=imported.pk, mapping=["name", "email", "phone", "company", "source"], user=None)
+    failed = upload()
+    LeadImport.objects.filter(pk=failed.pk).update(status=LeadImport.Status.FAILED)
+    long_ago = timezone.now() - timedelta(days=100)
+    LeadImport.objects.filter(pk__in=[abandoned.pk, imported.pk, failed.pk]).update(created_at=long_ago)
+
+    result = lead_imports_purge(older_than=timedelta(days=90))
+
+    assert result == {"uploads_deleted": 1, "rejects_deleted": 2, "files_emptied": 1}
+    assert set(LeadImport.objects.values_list("pk", flat=True)) == {recent.pk, imported.pk, failed.pk}
+    assert LeadImport.objects.get(pk=imported.pk).created_count == 2
+    assert bytes(LeadImport.objects.get(pk=failed.pk).content) == b""
+    assert bytes(LeadImport.objects.get(pk=recent.pk).content) == SEMICOLON
