@@ -11,35 +11,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import logged_in_page, save_screenshot
+from tests.browser.conftest import PHONE, axe_violations, logged_in_page, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
-
-
-def _watch(page: Any) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(msg: Any) -> None:
-        # A missing favicon's 404 is the browser's own request, not the page's.
-        if msg.type in ("error", "warning") and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    return problems
-
-
-def _axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation.get('impact')}): {violation['help']} "
-        f"({[node['target'] for node in violation['nodes']][:5]})"
-        for violation in results.response["violations"]
-    ]
+VIEWPORTS = {"phone": PHONE, "desktop": {"width": 1440, "height": 900}}
 
 
 @pytest.fixture
@@ -104,16 +80,14 @@ def _pages(data: dict[str, int]) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_review_pages_are_accessible_and_quiet(new_page, owner, live_server, review_data, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    problems = _watch(page)
     for name, url, ready in _pages(review_data):
         page.goto(url)
         page.wait_for_selector(ready)
-        assert _axe_violations(page) == [], f"{name} at {viewport}"
+        assert axe_violations(page) == [], f"{name} at {viewport}"
         if viewport == "desktop":
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= VIEWPORTS["desktop"]["width"], f"{name} scrolls sideways on a desktop"
         save_screenshot(page, f"{name}-{viewport}", full_page=True)
-    assert problems == []
 
 
 def test_reply_text_reads_as_lines_not_a_word_column_at_1440(new_page, owner, live_server, review_data):
@@ -134,7 +108,6 @@ def test_approve_and_next_from_the_keyboard(new_page, owner, live_server, review
     from outreach.models import OutboundMessage
 
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS["desktop"])
-    problems = _watch(page)
     page.goto(f"/admin/outreach/outboundmessage/{review_data['draft']}/change/")
     page.wait_for_selector(".conversation")
     page.locator("body").click(position={"x": 5, "y": 5})  # focus outside the text fields
@@ -143,4 +116,3 @@ def test_approve_and_next_from_the_keyboard(new_page, owner, live_server, review
     assert "Here is the next draft." in page.content()
     assert OutboundMessage.objects.get(pk=review_data["draft"]).status == OutboundMessage.Status.APPROVED
     save_screenshot(page, "admin-approve-and-next")
-    assert problems == []

@@ -4,28 +4,15 @@ upload, see the detected delimiter and the dry-run counts, import, see the resul
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from leads.models import Lead
-from tests.browser.conftest import logged_in_page, save_screenshot
+from tests.browser.conftest import VIEWPORTS, axe_violations, logged_in_page, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
 CSV = "Name;Email;Phone;Source\nZoë Weber;zoë@exämple.de;+49 30 1234567;Trade show (Berlin)!\nNobody;;;\n"
-
-
-def _axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation.get('impact')}): {violation['help']} "
-        f"({[node['target'] for node in violation['nodes']]})"
-        for violation in results.response["violations"]
-    ]
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
@@ -34,13 +21,11 @@ def test_import_a_semicolon_csv_from_the_admin(new_page, owner, live_server, vie
     csv_path = Path(tmp_path) / "leads.csv"
     csv_path.write_text(CSV, encoding="utf-8")
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
 
     page.goto("/admin/leads/lead/")
     page.click("text=Import CSV")
     page.wait_for_selector("input[type=file]")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     page.set_input_files("input[type=file]", str(csv_path))
     page.click("input[value='Preview the import']")
     page.wait_for_selector("[data-testid=delimiter]")
@@ -48,13 +33,12 @@ def test_import_a_semicolon_csv_from_the_admin(new_page, owner, live_server, vie
     counts = page.inner_text("[data-testid=preview-counts]")
     assert "New leads: 1" in counts and "Rows that cannot be imported: 1" in counts
     assert not Lead.objects.exists()  # a dry run
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     save_screenshot(page, f"admin-import-preview-{viewport}", full_page=True)
 
     page.click("input[value='Import']")
     page.wait_for_selector("[data-testid=result-counts]")
     assert "New leads: 1" in page.inner_text("[data-testid=result-counts]")
     assert Lead.objects.get().source == "trade-show-berlin"
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     save_screenshot(page, f"admin-import-result-{viewport}", full_page=True)
-    assert errors == []
