@@ -87,7 +87,7 @@ def test_book_cancel_and_book_again(new_page, intro_call, viewport, expect_conso
     page.click("button:has-text('Yes, cancel my booking')")
     page.wait_for_selector("#booking-cancelled")
     booking = Booking.objects.get()
-    assert booking.status == Booking.Status.CANCELLED
+    assert booking.status == Booking.Status.CANCELLED and booking.cancel_reason == ""
     assert axe_violations(page) == []
     save_screenshot(page, f"booking-cancelled-{viewport}", full_page=True)
     page.click("#book-again")
