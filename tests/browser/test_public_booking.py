@@ -29,6 +29,7 @@ def test_book_cancel_and_book_again(new_page, intro_call, viewport, expect_conso
     page.goto("/book/intro-call/")
     page.wait_for_url(re.compile(r"tz=America%2FLos_Angeles"))
     assert page.locator("#tz").input_value() == "America/Los_Angeles"
+    assert "Sam Rivera" in page.inner_text("main")  # the host, by name
     assert page.locator("a.day-link").count() >= 5
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[viewport]["width"]
     assert axe_violations(page) == []
@@ -38,6 +39,11 @@ def test_book_cancel_and_book_again(new_page, intro_call, viewport, expect_conso
     page.click("#tz")
     page.keyboard.press("ArrowDown")
     assert page.locator("#tz-results li").first.inner_text().startswith("Your zone: America/Los Angeles")
+    # Canonical names only: an old alias is not offered (its canonical city is).
+    page.fill("#tz", "")
+    page.type("#tz", "asmera")
+    page.locator("#tz-results li.zone-empty").wait_for()
+    assert page.locator("#tz-results li[data-zone]").count() == 0
     page.fill("#tz", "")
     page.type("#tz", "london")
     option = page.locator("#tz-results li[data-zone='Europe/London']")
