@@ -93,7 +93,7 @@ class BookingAdmin(admin.ModelAdmin):
         "sequence",
         "cancelled_at",
         "cancelled_by",
-        "cancel_reason",
+        "cancel_reason_display",
         "rescheduled_at",
         "reminder_24h_sent_at",
         "reminder_1h_sent_at",
@@ -117,6 +117,12 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.display(description="Invite problem")
     def invite_error_short(self, obj: Booking) -> str:
         return obj.invite_error[:80]
+
+    @admin.display(description="Cancel reason")
+    def cancel_reason_display(self, obj: Booking) -> str:
+        if obj.status != Booking.Status.CANCELLED:
+            return "—"
+        return obj.cancel_reason or "No reason given"
 
     @admin.display(description="Cancel")
     def cancel_link(self, obj: Booking) -> str:

@@ -59,9 +59,6 @@ class CancelForm(forms.Form):
     )
 
 
-NO_REASON_GIVEN = "No reason given"
-
-
 class LeadCancelForm(forms.Form):
     """The lead's own cancel: a reason is welcome, never required."""
 

@@ -23,7 +23,7 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from bookings.availability import group_by_local_day
-from bookings.forms import NO_REASON_GIVEN, BookingForm, CancelForm, LeadCancelForm, parse_start
+from bookings.forms import BookingForm, CancelForm, LeadCancelForm, parse_start
 from bookings.links import booking_from_token, manage_path
 from bookings.models import Booking, EventType
 from bookings.selectors import event_type_get_public, slots_for
@@ -349,7 +349,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                     raise DomainError(form.errors["reason"][0])
                 booking_cancel(
                     booking=booking,
-                    reason=form.cleaned_data["reason"] or NO_REASON_GIVEN,
+                    reason=form.cleaned_data["reason"],
                     actor_label="lead (manage link)",
                 )
                 return HttpResponseRedirect(f"{context['base_path']}?cancelled=1")

@@ -453,10 +453,12 @@ def _return_lead_after_cancel(booking: Booking, *, actor: Any, actor_label: str,
 def booking_cancel(
     *, booking: Booking, reason: str, actor: Any = None, actor_label: str = "lead (manage link)"
 ) -> Booking:
-    """Cancel an active booking; the Google event is cancelled and an ICS CANCEL goes out after commit."""
+    """Cancel an active booking; the Google event is cancelled and an ICS CANCEL goes out after commit.
+
+    `reason` may be empty (a lead need not give one): it is stored empty, and what people read
+    says "no reason given". Staff forms require one before calling this.
+    """
     reason = " ".join((reason or "").split())
-    if not reason:
-        raise InvalidInput("Please give a reason for cancelling.")
     locked = Booking.objects.select_for_update().get(pk=booking.pk)
     if not locked.is_active:
         raise DomainError("This booking is already cancelled.")
@@ -475,7 +477,7 @@ def booking_cancel(
     timeline_record(
         lead=locked.lead,
         kind=BookingEventKind.BOOKING,
-        summary=f"Booking for {_when(locked)} cancelled by {label}: {reason}",
+        summary=f"Booking for {_when(locked)} cancelled by {label}: {reason or 'no reason given'}",
         data=_timeline_data(locked, reason=reason[:255]),
     )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
@@ -487,6 +489,6 @@ def booking_cancel(
         locked,
         kind="booking_cancelled",
         subject=f"Call cancelled: {locked.name}, {_when(locked)}",
-        lines=[f"{who} cancelled {locked.event_type.title} on {_when(locked)}.", f"Reason: {reason}"],
+        lines=[f"{who} cancelled {locked.event_type.title} on {_when(locked)}.", f"Reason: {reason or 'none given'}"],
     )
     return locked

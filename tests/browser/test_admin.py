@@ -11,35 +11,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import logged_in_page, save_screenshot
+from tests.browser.conftest import PHONE, axe_violations, logged_in_page, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
-
-
-def _watch(page: Any) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(msg: Any) -> None:
-        # A missing favicon's 404 is the browser's own request, not the page's.
-        if msg.type in ("error", "warning") and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    return problems
-
-
-def _axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation.get('impact')}): {violation['help']} "
-        f"({[node['target'] for node in violation['nodes']][:5]})"
-        for violation in results.response["violations"]
-    ]
+VIEWPORTS = {"phone": PHONE, "desktop": {"width": 1440, "height": 900}}
 
 
 @pytest.fixture
@@ -101,19 +77,33 @@ def _pages(data: dict[str, int]) -> list[tuple[str, str, str]]:
     ]
 
 
+# What the owner must read on each page, at either width (plain words, money as money, reasons).
+EXPECTED = {
+    "admin-index": ["Needs you", "2 Drafts awaiting approval", "Open the board", "See the reports", "Inbound replies"],
+    "admin-drafts": ["Maya Chen", "Sequence step", "Most booking pages like yours", "Draft: awaiting approval"],
+    "admin-draft": ["The conversation so far", "What would a new booking page cost", "Reject, because", "Details"],
+    "admin-classifications": ["Tom Becker", "Mentions “spam” but does not ask to stop email"],
+    "admin-classification": ["Not the usual spam, I'll bite.", "Mentions “spam” but does not ask to stop email"],
+    "admin-unmatched-call": ["Dana Whitfield", "100 of 100", "Create a new lead from this call"],
+    "admin-proposal": ["Unit price:", "$500.00", "$1,500.00", "Preview what the lead sees", "v1 · Sent"],
+}
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_review_pages_are_accessible_and_quiet(new_page, owner, live_server, review_data, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    problems = _watch(page)
     for name, url, ready in _pages(review_data):
         page.goto(url)
         page.wait_for_selector(ready)
-        assert _axe_violations(page) == [], f"{name} at {viewport}"
+        text = " ".join(page.inner_text("#content").split())
+        missing = [words for words in EXPECTED[name] if words not in text]
+        assert missing == [], f"{name} at {viewport}"
+        assert "Inbound replys" not in text and '["' not in text, f"{name} shows a raw name or JSON"
+        assert axe_violations(page) == [], f"{name} at {viewport}"
         if viewport == "desktop":
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= VIEWPORTS["desktop"]["width"], f"{name} scrolls sideways on a desktop"
         save_screenshot(page, f"{name}-{viewport}", full_page=True)
-    assert problems == []
 
 
 def test_reply_text_reads_as_lines_not_a_word_column_at_1440(new_page, owner, live_server, review_data):
@@ -134,7 +124,6 @@ def test_approve_and_next_from_the_keyboard(new_page, owner, live_server, review
     from outreach.models import OutboundMessage
 
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS["desktop"])
-    problems = _watch(page)
     page.goto(f"/admin/outreach/outboundmessage/{review_data['draft']}/change/")
     page.wait_for_selector(".conversation")
     page.locator("body").click(position={"x": 5, "y": 5})  # focus outside the text fields
@@ -143,4 +132,23 @@ def test_approve_and_next_from_the_keyboard(new_page, owner, live_server, review
     assert "Here is the next draft." in page.content()
     assert OutboundMessage.objects.get(pk=review_data["draft"]).status == OutboundMessage.Status.APPROVED
     save_screenshot(page, "admin-approve-and-next")
-    assert problems == []
+
+
+def test_editing_an_approved_draft_on_a_phone_says_the_approval_was_cancelled(
+    new_page, owner, live_server, review_data
+):
+    from outreach.models import OutboundMessage
+
+    page = logged_in_page(new_page, owner, live_server, viewport=PHONE)
+    page.goto(f"/admin/outreach/outboundmessage/{review_data['draft']}/change/")
+    page.click("input[name=_approve]")
+    page.wait_for_selector("text=Approved.")
+    page.fill("#id_body", "Hi Maya,\n\nA shorter note: would Thursday work for a call?\n\nOlivia")
+    page.click("input[name=_save]")
+    message = page.locator(".messagelist")
+    message.wait_for()
+    assert "Your edit cancelled the approval — approve again to send." in message.inner_text()
+    assert "changed successfully" not in page.content()
+    assert OutboundMessage.objects.get(pk=review_data["draft"]).status == OutboundMessage.Status.DRAFT
+    assert axe_violations(page) == []
+    save_screenshot(page, "admin-edit-voids-approval-phone", full_page=True)

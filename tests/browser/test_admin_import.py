@@ -11,28 +11,16 @@ import pytest
 
 from leads.models import Lead, LeadImport
 from leads.services.lead_imports import lead_import_run
-from tests.browser.conftest import logged_in_page, save_screenshot, wait_until
+from tests.browser.conftest import VIEWPORTS, axe_violations, logged_in_page, save_screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
 CSV = (
     "Name;E-mail;Téléphone;Source\n"
     "Zoë Weber;zoë@exämple.de;+49 30 1234567;Trade show (Berlin)!\n"
     "Nobody;;;\n"
     "Ann Lee;ann@x.example;+1 415 555 0100;\n"
 )
-
-
-def _axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation.get('impact')}): {violation['help']} "
-        f"({[node['target'] for node in violation['nodes']]})"
-        for violation in results.response["violations"]
-    ]
 
 
 def _no_horizontal_scroll(page: Any) -> bool:
@@ -50,14 +38,11 @@ def test_import_a_semicolon_csv_with_a_changed_mapping_and_watch_it_finish(
     csv_path = Path(tmp_path) / "leads.csv"
     csv_path.write_text(CSV, encoding="utf-8")
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
     page.goto("/admin/leads/lead/")
     page.click("text=Import CSV")
     page.wait_for_selector("input[type=file]")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     page.set_input_files("input[type=file]", str(csv_path))
     page.click("input[value='Upload and choose the columns']")
 
@@ -74,13 +59,13 @@ def test_import_a_semicolon_csv_with_a_changed_mapping_and_watch_it_finish(
     rows = page.inner_text("[data-testid=preview-rows]")
     assert "+49 30 1234567" in rows and "New lead" in rows and "Not imported" in rows
     assert not Lead.objects.exists()  # a dry run
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     assert _no_horizontal_scroll(page)
     save_screenshot(page, f"admin-import-mapping-{viewport}", full_page=True)
 
     page.click("button[value=import]")
     page.wait_for_selector("#import-progress[data-status=queued]")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     lead_import = LeadImport.objects.get()
     assert queued == [lead_import.pk]
     save_screenshot(page, f"admin-import-waiting-{viewport}", full_page=True)
@@ -94,7 +79,7 @@ def test_import_a_semicolon_csv_with_a_changed_mapping_and_watch_it_finish(
     assert "New leads: 2" in page.inner_text("[data-testid=result-counts]")
     assert Lead.objects.get(email_normalized="zoë@exämple.de").phone_e164 == "+49301234567"
     assert Lead.objects.get(email_normalized="zoë@exämple.de").source == "trade-show-berlin"
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     assert _no_horizontal_scroll(page)
     save_screenshot(page, f"admin-import-done-{viewport}", full_page=True)
     page.click("[data-testid=to-leads]")
@@ -103,13 +88,12 @@ def test_import_a_semicolon_csv_with_a_changed_mapping_and_watch_it_finish(
     page.goto("/admin/leads/leadimport/")  # the runs, read-only
     page.wait_for_selector("#result_list")
     assert "leads.csv" in page.inner_text("#result_list") and "3 of 3" in page.inner_text("#result_list")
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     page.click("#result_list tbody a >> nth=0")
     page.wait_for_selector("text=Téléphone")  # the header row, as uploaded
     assert page.locator("#content-main input[type=text]").count() == 0
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     save_screenshot(page, f"admin-import-runs-{viewport}", full_page=True)
-    assert errors == []
 
 
 def test_the_progress_page_follows_the_run_without_javascript(new_page, owner, live_server, monkeypatch):

@@ -3,62 +3,12 @@ moves, the sticky stage bar, phone width, accessibility, and the board without J
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from clientsflow.cache import board_version_bump
 from leads.models import Lead, Stage
-from tests.browser.conftest import log_in, logged_in_page, save_screenshot, wait_until
+from tests.browser.conftest import axe_violations, log_in, logged_in_page, refused, save_screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PEOPLE = [
-    ("Maya Chen", "Brightline Dental", "website"),
-    ("Jonas Weber", "Northwind Roofing", "ghl"),
-    ("Priya Raman", "Kettle & Crumb Bakery", "referral"),
-    ("Luis Ortega", "Ortega Landscaping", "website"),
-    ("Amara Okafor", "Okafor Legal", "ghl"),
-    ("Tom Becker", "Becker Physio", "website"),
-    ("Sofia Rossi", "Rossi Interiors", "referral"),
-    ("Daniel Kim", "Summit Climbing Gym", "ghl"),
-    ("Hannah Moore", "Moore Family Dentistry", "website"),
-    ("Omar Haddad", "Haddad Auto Care", "website"),
-    ("Elena Petrova", "Petrova Yoga Studio", "referral"),
-    ("Kwame Mensah", "Mensah Builders", "ghl"),
-]
-STAGE_PLAN = [Stage.NEW] * 14 + [Stage.CONTACTED] * 8 + [Stage.REPLIED] * 6 + [Stage.BOOKED] * 5
-STAGE_PLAN += [Stage.CALL_DONE] * 3 + [Stage.PROPOSAL_SENT] * 3 + [Stage.SIGNED] * 2 + [Stage.PAID] * 2
-STAGE_PLAN += [Stage.NURTURE] * 2 + [Stage.LOST] * 2
-
-
-@pytest.fixture
-def board_leads(owner) -> list[Lead]:
-    """A believable board: names, companies, sources, arrivals spread over the last days."""
-    now = timezone.now()
-    leads = []
-    for i, stage in enumerate(STAGE_PLAN):
-        name, company, source = PEOPLE[i % len(PEOPLE)]
-        suffix = "" if i < len(PEOPLE) else f" {i // len(PEOPLE) + 1}"
-        email = f"{name.split()[0].lower()}{i}@example.com"
-        leads.append(
-            Lead(
-                name=name + suffix,
-                company=company,
-                source=source,
-                email=email,
-                email_normalized=email,
-                stage=stage,
-                seen_at=None if i % 4 == 0 or (stage == Stage.NEW and i < 5) else now,
-            )
-        )
-    Lead.objects.bulk_create(leads)
-    ages = [timedelta(minutes=12), timedelta(hours=2), timedelta(hours=5), timedelta(hours=30), timedelta(days=3)]
-    for i, lead in enumerate(Lead.objects.order_by("id")):
-        Lead.objects.filter(pk=lead.pk).update(created_at=now - ages[i % len(ages)] - timedelta(minutes=i))
-    board_version_bump()  # as every service that changes the board does
-    return list(Lead.objects.order_by("id"))
 
 
 def _card(page, lead):
@@ -140,7 +90,8 @@ def test_move_by_drag_and_drop_then_reload(new_page, owner, live_server, board_l
     assert lead.stage == Stage.REPLIED
 
 
-def test_an_illegal_move_rolls_back_with_the_reason(new_page, owner, live_server, board_leads):
+def test_an_illegal_move_rolls_back_with_the_reason(new_page, owner, live_server, board_leads, expect_console_errors):
+    expect_console_errors(refused("/move/", 422))
     page = logged_in_page(new_page, owner, live_server, viewport={"width": 1600, "height": 900})
     lead = _first_in(Stage.CONTACTED)
     page.goto("/board/")
@@ -154,7 +105,8 @@ def test_an_illegal_move_rolls_back_with_the_reason(new_page, owner, live_server
     assert lead.stage == Stage.CONTACTED
 
 
-def test_a_newer_change_elsewhere_is_a_conflict_and_rolls_back(owner_page, board_leads):
+def test_a_newer_change_elsewhere_is_a_conflict_and_rolls_back(owner_page, board_leads, expect_console_errors):
+    expect_console_errors(refused("/move/", 409))
     lead = _first_in(Stage.NEW)
     owner_page.goto("/board/")
     Lead.objects.filter(pk=lead.pk).update(stage=Stage.REPLIED)  # someone else moved it meanwhile
@@ -166,7 +118,8 @@ def test_a_newer_change_elsewhere_is_a_conflict_and_rolls_back(owner_page, board
     assert owner_page.locator(f"#col-new #card-{lead.public_id}").count() == 1
 
 
-def test_a_network_error_rolls_back(owner_page, board_leads):
+def test_a_network_error_rolls_back(owner_page, board_leads, expect_console_errors):
+    expect_console_errors(refused("/move/", "ERR_FAILED"))
     lead = _first_in(Stage.NEW)
     owner_page.goto("/board/")
     owner_page.route("**/move/", lambda route: route.abort())
@@ -206,24 +159,13 @@ def test_the_board_works_at_phone_width(new_page, owner, live_server, board_lead
     assert lead.stage == Stage.CALL_DONE
 
 
-def _serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} nodes)"
-        for violation in results.response["violations"]
-        if violation.get("impact") in ("serious", "critical")
-    ]
-
-
 def test_no_serious_accessibility_violations_on_the_board_and_lead_page(owner_page, board_leads):
     owner_page.goto("/board/")
     owner_page.locator(".move-toggle").first.click()  # the open menu is checked too
-    assert _serious_violations(owner_page) == []
+    assert axe_violations(owner_page, serious_only=True) == []
     lead = _first_in(Stage.REPLIED)
     owner_page.goto(f"/board/lead/{lead.public_id}/")
-    assert _serious_violations(owner_page) == []
+    assert axe_violations(owner_page, serious_only=True) == []
     save_screenshot(owner_page, "lead-page")
 
 

@@ -14,7 +14,7 @@ from bookings.models import Booking
 from bookings.selectors import slots_for
 from bookings.services import booking_cancel, booking_create
 from tests.bookings.factories import EventTypeFactory
-from tests.browser.conftest import logged_in_page, save_screenshot
+from tests.browser.conftest import axe_violations, logged_in_page, refused, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,17 +37,6 @@ def booking(owner) -> Booking:
 
 def _card(page, booking):
     return page.locator(f"#card-{booking.lead.public_id}")
-
-
-def _serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page, context="#card-confirm-dialog")
-    return [
-        f"{violation['id']}: {violation['help']}"
-        for violation in results.response["violations"]
-        if violation.get("impact") in ("serious", "critical")
-    ]
 
 
 def _call_badge(page, booking):
@@ -84,7 +73,7 @@ def test_cancel_with_a_reason_from_the_card(owner_page, booking):
     page.fill("#card-confirm-reason", "Lead phoned to cancel")
     expect(dialog.locator("#card-confirm-error")).to_be_hidden()
     save_screenshot(page, "board-cancel-dialog")
-    assert _serious_violations(page) == []
+    assert axe_violations(page, serious_only=True, context="#card-confirm-dialog") == []
 
     # Hold the request to see the card change before the server answers.
     held = []
@@ -110,7 +99,9 @@ def test_cancel_with_a_reason_from_the_card(owner_page, booking):
     expect(_card(page, booking).locator("a.pill-action")).to_have_count(0)
 
 
-def test_a_refused_cancel_rolls_the_card_back_with_the_reason(owner_page, booking):
+def test_a_refused_cancel_rolls_the_card_back_with_the_reason(owner_page, booking, expect_console_errors):
+    expect_console_errors(refused("/cancel/", "ERR_FAILED"))  # no connection
+    expect_console_errors(refused("/cancel/", 409))  # already cancelled
     page = owner_page
     page.goto("/board/")
     card = _card(page, booking)

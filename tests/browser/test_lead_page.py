@@ -4,39 +4,23 @@ JavaScript), at desktop and phone width, accessible and with no console errors."
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from leads.models import Lead, LeadEvent, Note, Stage, Task
 from leads.services.tasks import owner_zone
-from tests.browser.conftest import logged_in_page, save_screenshot
-from tests.browser.test_board import _serious_violations
-from tests.browser.test_csp import violations, watch
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    csp_violations,
+    logged_in_page,
+    record_csp_violations,
+    save_screenshot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-
-
-def console_errors(page: Any) -> list[str]:
-    """Every console error and uncaught exception, plus CSP and htmx complaints."""
-    problems = watch(page)
-
-    def on_console(msg: Any) -> None:
-        # A failed load is reported below with its URL (the browser's own favicon probe is not ours).
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            problems.append(msg.text)
-
-    def on_response(response: Any) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            problems.append(f"{response.status} {response.url}")
-
-    page.on("console", on_console)
-    page.on("response", on_response)
-    return problems
 
 
 @pytest.fixture
@@ -54,7 +38,7 @@ def jane(owner) -> Lead:
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_add_a_note_and_a_task_then_tick_it_done(new_page, owner, live_server, jane, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=viewport)
-    problems = console_errors(page)
+    record_csp_violations(page)
     page.goto(f"/board/lead/{jane.public_id}/")
     url = page.url
 
@@ -87,8 +71,8 @@ def test_add_a_note_and_a_task_then_tick_it_done(new_page, owner, live_server, j
     assert LeadEvent.objects.filter(lead=jane, kind__in=["note", "task_added", "task_done"]).count() == 3
 
     # Checked before any screenshot: Playwright's screenshot injects a caret-hiding <style>.
-    assert violations(page, problems) == [], "\n".join(violations(page, problems))
-    assert _serious_violations(page) == []
+    assert csp_violations(page) == [], "\n".join(csp_violations(page))
+    assert axe_violations(page, serious_only=True) == []
     save_screenshot(page, f"lead-notes-tasks-{viewport['width']}")
 
 
@@ -111,7 +95,7 @@ def test_notes_and_tasks_work_without_javascript(new_page, owner, live_server, j
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_edit_the_value_and_name_inline_enter_saves_escape_cancels(new_page, owner, live_server, jane, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=viewport)
-    problems = console_errors(page)
+    record_csp_violations(page)
     page.goto(f"/board/lead/{jane.public_id}/")
     url = page.url
 
@@ -140,16 +124,16 @@ def test_edit_the_value_and_name_inline_enter_saves_escape_cancels(new_page, own
     page.wait_for_selector("#field-name .edit-link")
     assert page.locator("#lead-title").inner_text() == "Jane Q. Doe"
     assert page.url == url
-    assert violations(page, problems) == [], "\n".join(violations(page, problems))
+    assert csp_violations(page) == [], "\n".join(csp_violations(page))
     page.locator("#field-email .edit-link").click()  # axe checks the open editor too
     page.wait_for_selector("#edit-email")
-    assert _serious_violations(page) == []
+    assert axe_violations(page, serious_only=True) == []
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_add_a_lead_and_see_the_duplicate_offer(new_page, owner, live_server, jane, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=viewport)
-    problems = console_errors(page)
+    record_csp_violations(page)
     page.goto("/board/leads/new/")
     page.fill("#id_name", "Jane Doe")
     page.fill("#id_company", "Doe Dental")
@@ -159,8 +143,8 @@ def test_add_a_lead_and_see_the_duplicate_offer(new_page, owner, live_server, ja
     page.wait_for_selector(".duplicate-offer")
     assert "This looks like Jane Doe" in page.locator(".duplicate-offer h2").inner_text()
     assert Lead.objects.count() == 1
-    assert violations(page, problems) == [], "\n".join(violations(page, problems))
-    assert _serious_violations(page) == []
+    assert csp_violations(page) == [], "\n".join(csp_violations(page))
+    assert axe_violations(page, serious_only=True) == []
     save_screenshot(page, f"lead-new-duplicate-{viewport['width']}")
     page.get_by_role("button", name="Create anyway").click()
     page.wait_for_selector("#lead-title")

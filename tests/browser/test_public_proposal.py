@@ -13,8 +13,7 @@ from pypdf import PdfReader
 from billing.models import Proposal, Signature
 from billing.services.links import proposal_link_token
 from tests.billing.conftest import sent_proposal
-from tests.browser.conftest import save_screenshot
-from tests.browser.test_public_booking import VIEWPORTS, _axe_violations, _watch
+from tests.browser.conftest import VIEWPORTS, axe_violations, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,14 +33,13 @@ def test_read_sign_next_step_and_pdf(new_page, viewport):
     proposal = sent_proposal(deposit_percent=50)
     token = proposal_link_token(proposal=proposal)
     page = new_page(viewport=VIEWPORTS[viewport], accept_downloads=True)
-    problems = _watch(page)
     page.goto(f"/p/{token}/")
     from_card = page.inner_text("#proposal-from")
     assert "Proposal from" in from_card and "Northwind Studio" in from_card
     assert "owner" not in page.inner_text("body").lower()
     _right_edges_aligned(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[viewport]["width"]
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     save_screenshot(page, f"proposal-{viewport}", full_page=True)
 
     page.fill("#full_name", "Ada Lovelace")
@@ -50,7 +48,7 @@ def test_read_sign_next_step_and_pdf(new_page, viewport):
     page.wait_for_selector("#next-step")
     assert "Next step: we send you the invoice" in page.inner_text("#next-step")  # no Stripe here
     assert Proposal.objects.get().status == Proposal.Status.SIGNED
-    assert _axe_violations(page) == []
+    assert axe_violations(page) == []
     save_screenshot(page, f"proposal-signed-{viewport}", full_page=True)
 
     with page.expect_download() as download_info:
@@ -62,4 +60,3 @@ def test_read_sign_next_step_and_pdf(new_page, viewport):
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     assert len(reader.pages) >= 1 and "Ada Lovelace" in text
     assert Signature.objects.get().content_sha256 in text.replace(" ", "")
-    assert problems == []

@@ -10,66 +10,38 @@ from django.utils import timezone
 
 from reports.pages import REPORTS
 from reports.seed import seed_report_data
-from tests.browser.conftest import logged_in_page, save_screenshot
+from tests.browser.conftest import VIEWPORTS, axe_violations, logged_in_page, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
 
-
-def _watch(page: Any) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(msg: Any) -> None:
-        # A missing favicon's 404 is the browser's own request, not the page's.
-        if msg.type in ("error", "warning") and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    return problems
-
-
-def _axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{violation['id']} ({violation.get('impact')}): {violation['help']} ({len(violation['nodes'])} nodes)"
-        for violation in results.response["violations"]
-    ]
-
-
-def _check_every_report(page: Any, problems: list[str], label: str, *, with_data: bool) -> None:
+def _check_every_report(page: Any, label: str, *, with_data: bool) -> None:
     for slug in REPORTS:
         page.goto(f"/reports/{slug}/?range=this_year")
         page.wait_for_selector("svg.chart")
         assert page.locator("svg.chart title").count() >= 1
         assert page.locator("table.report-data").count() >= 1
         assert (page.locator(".empty-note").count() == 0) == with_data, slug
-        assert _axe_violations(page) == [], f"{slug} at {label}"
+        assert axe_violations(page) == [], f"{slug} at {label}"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= page.viewport_size["width"], f"{slug} scrolls sideways at {label}"
         save_screenshot(page, f"report-{slug}-{label}", full_page=True)
-    assert problems == []
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_report_with_data(new_page, owner, live_server, viewport):
     seed_report_data(leads=400, now=timezone.now())
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    problems = _watch(page)
     page.goto("/reports/")
     assert page.locator(".report-list li").count() == len(REPORTS)
-    assert _axe_violations(page) == []
-    _check_every_report(page, problems, f"{viewport}-data", with_data=True)
+    assert axe_violations(page) == []
+    _check_every_report(page, f"{viewport}-data", with_data=True)
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_report_with_no_data(new_page, owner, live_server, viewport):
     page = logged_in_page(new_page, owner, live_server, viewport=VIEWPORTS[viewport])
-    problems = _watch(page)
-    _check_every_report(page, problems, f"{viewport}-empty", with_data=False)
+    _check_every_report(page, f"{viewport}-empty", with_data=False)
 
 
 def test_filters_and_charts_work_without_javascript(new_page, owner, live_server):
