@@ -186,6 +186,9 @@ class StageChange(models.Model):
             # history in order, both read from the index alone.
             models.Index(fields=["changed_at", "lead", "to_stage"], name="stagechange_time_lead_idx"),
             models.Index(fields=["lead", "changed_at", "id"], name="stagechange_lead_time_idx"),
+            # Funnel on SQLite: each lead's moves together with their stage, so the furthest stage per
+            # lead is one pass in lead order with no sort.
+            models.Index(fields=["lead", "changed_at", "to_stage"], name="stagechange_lead_stage_idx"),
             # Time in stage: finished stays per stage already in order of length, with the start
             # and lead the report filters on, read from the index alone.
             models.Index(

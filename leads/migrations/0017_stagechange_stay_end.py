@@ -54,4 +54,8 @@ class Migration(migrations.Migration):
                 name="stagechange_stay_length_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="stagechange",
+            index=models.Index(fields=["lead", "changed_at", "to_stage"], name="stagechange_lead_stage_idx"),
+        ),
     ]
