@@ -284,8 +284,12 @@ def _write_chunk(plans: list[_Plan], owner: Any, result: DemoLeadsResult) -> Non
             }
         )
         previous: str = Stage.NEW
-        for to_stage, when, reason in plan.moves:
+        for number, (to_stage, when, reason) in enumerate(plan.moves):
             by_owner = MOVED_BY[to_stage] == "owner"
+            if number:
+                # This move ends the stay the lead's previous one began, as the stage service records it.
+                changes[-1]["left_at"] = when
+                changes[-1]["seconds_in_stage"] = (when - changes[-1]["changed_at"]).total_seconds()
             changes.append(
                 {
                     "lead_id": lead_pk,

@@ -173,14 +173,29 @@ class StageChange(models.Model):
     actor_label = models.CharField(max_length=100, help_text="The person, or what moved it.")
     reason = models.CharField(max_length=255, blank=True)
     changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The end of the stay this change began: the lead's next change's time, written by the stage
+    # service with that change (NULL while the lead is still in `to_stage`). Stored so the time in
+    # stage report reads each stay from one row instead of pairing up the history.
+    left_at = models.DateTimeField(null=True, blank=True)
+    seconds_in_stage = models.FloatField(null=True, blank=True, help_text="left_at - changed_at, in seconds.")
 
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [
             # Reports: the moves in a date range with their lead and stage (funnel), and each lead's
-            # history in order (time in stage), both read from the index alone.
+            # history in order, both read from the index alone.
             models.Index(fields=["changed_at", "lead", "to_stage"], name="stagechange_time_lead_idx"),
             models.Index(fields=["lead", "changed_at", "id"], name="stagechange_lead_time_idx"),
+            # Funnel on SQLite: each lead's moves together with their stage, so the furthest stage per
+            # lead is one pass in lead order with no sort.
+            models.Index(fields=["lead", "changed_at", "to_stage"], name="stagechange_lead_stage_idx"),
+            # Time in stage: finished stays per stage already in order of length, with the start
+            # and lead the report filters on, read from the index alone.
+            models.Index(
+                fields=["to_stage", "seconds_in_stage", "changed_at", "lead"],
+                condition=models.Q(seconds_in_stage__isnull=False),
+                name="stagechange_stay_length_idx",
+            ),
         ]
 
     def __str__(self) -> str:

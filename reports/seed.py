@@ -99,11 +99,28 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
                     for lid, at in chunk
                 ],
             )
-        for chunk in _chunks(changes):
+        # Each stay ends at the lead's next change, as the stage service records it.
+        ends = [
+            following[3] if following[0] == change[0] else None
+            for change, following in zip(changes, [*changes[1:], (None, "", "", None)], strict=True)
+        ]
+        rows = [
+            (
+                lid,
+                f,
+                t,
+                connection.ops.adapt_datetimefield_value(at),
+                connection.ops.adapt_datetimefield_value(left),
+                (left - at).total_seconds() if left else None,
+            )
+            for (lid, f, t, at), left in zip(changes, ends, strict=True)
+        ]
+        for chunk in _chunks(rows):
             cursor.executemany(
-                "INSERT INTO leads_stagechange (lead_id, from_stage, to_stage, actor_label, reason, changed_at)"
-                " VALUES (%s, %s, %s, 'seed', '', %s)",
-                [(lid, f, t, connection.ops.adapt_datetimefield_value(at)) for lid, f, t, at in chunk],
+                "INSERT INTO leads_stagechange"
+                " (lead_id, from_stage, to_stage, actor_label, reason, changed_at, left_at, seconds_in_stage)"
+                " VALUES (%s, %s, %s, 'seed', '', %s, %s, %s)",
+                chunk,
             )
 
     # Outreach: two sequences of three steps; contacted leads got emails, some replied.

@@ -70,6 +70,7 @@ def lead_move_stage(
         actor_label=label[:100],
         reason=reason[:255],
     )
+    _stay_close(lead_id=locked.pk, next_change=change)
     locked.stage = to_stage
     locked.stage_changed_at = change.changed_at
     locked.lost_reason = reason[:255] if to_stage == Stage.LOST else ""
@@ -86,6 +87,25 @@ def lead_move_stage(
     for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
         setattr(lead, attr, getattr(locked, attr))
     return change
+
+
+def _stay_close(*, lead_id: int, next_change: StageChange) -> None:
+    """End the stay `next_change` ends: the lead's latest change before it gets `left_at` and
+    `seconds_in_stage`. Call while holding the lead's row lock (moves of one lead are serialized,
+    so "the latest before it" is the stay that was open)."""
+    previous = (
+        StageChange.objects.filter(lead_id=lead_id)
+        .exclude(pk=next_change.pk)
+        .order_by("-changed_at", "-id")
+        .values_list("pk", "changed_at")
+        .first()
+    )
+    if previous is None:
+        return  # the lead's first move: its stay in New began when it arrived, not at a change
+    pk, entered = previous
+    StageChange.objects.filter(pk=pk).update(
+        left_at=next_change.changed_at, seconds_in_stage=(next_change.changed_at - entered).total_seconds()
+    )
 
 
 # How long after a move the board offers "Undo" (its toast shows for 10 s; the rest is for a slow

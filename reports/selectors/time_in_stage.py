@@ -1,10 +1,17 @@
 """Time in stage: median and 90th percentile days per stage, from the stage history.
 
-A stay starts with a `StageChange` into a stage and ends with the lead's next change. Finished
-stays that started in the range give the percentiles (nearest rank: the value at position
-ceil(p * n) in sorted order, computed with window functions so both engines agree). Where leads
-stall comes from the leads as they are now: how many sit in each stage, and how many of those
-have sat there longer than `STALL_DAYS` (since their last move, or since they arrived).
+A stay starts with a `StageChange` into a stage and ends with the lead's next change; the stage
+service writes that end onto the change it ends (`left_at`, `seconds_in_stage`) when the lead
+moves, so each stay is one row. Only finished stays count, those that started in the range: a
+lead still in its stage has no length yet, and shows under "where leads stall" instead. The
+percentiles are nearest rank (the value at position ceil(p * n) in sorted order): PostgreSQL's
+`percentile_disc`, and on SQLite that position read from stagechange_stay_length_idx, which
+holds the stays in order of length, so both engines agree. Where leads stall comes from the leads as
+they are now: how many sit in each stage, and how many of those have sat there longer than
+`STALL_DAYS` (since their last move, or since they arrived).
+
+A merge moves the duplicate's history onto the survivor with the ends it had: each stay is
+what happened to the record that lived it, not re-paired with the survivor's moves.
 """
 
 from __future__ import annotations
@@ -12,15 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leads.models import PIPELINE_ORDER, Lead
 from reports.periods import Period
-from reports.selectors.sql import days_between, dt_param, fetch
+from reports.selectors.sql import dt_param, fetch
 
 STALL_DAYS = 14
+DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class StageTimes:
 
 
 def _finished_stays(period: Period) -> list[tuple]:
+    """(stage, finished stays, median seconds, p90 seconds) per stage that had finished stays."""
     if period.source:
         leads_sql, lead_params = (
             "sc.lead_id IN (SELECT id FROM leads_lead WHERE source = %s AND merged_into_id IS NULL)",
@@ -42,34 +52,37 @@ def _finished_stays(period: Period) -> list[tuple]:
     else:
         # Merged leads are few: excluding them is one small set, not a lookup per change.
         leads_sql, lead_params = "sc.lead_id NOT IN (SELECT id FROM leads_lead WHERE merged_into_id IS NOT NULL)", []
-    days = days_between("entered", "left_at")
-    # A stay's end is the lead's next change, never earlier than the stay's start: the history
-    # from the range's start on holds every stay that began in the range and its end. The
-    # window reads it in (lead, time, id) order straight from stagechange_lead_time_idx.
-    sql = f"""
-        WITH stays AS (
-            SELECT sc.to_stage AS stage, sc.changed_at AS entered,
-                   LEAD(sc.changed_at) OVER (PARTITION BY sc.lead_id ORDER BY sc.changed_at, sc.id) AS left_at
-            FROM leads_stagechange sc
-            WHERE sc.changed_at >= %s AND {leads_sql}
-        ),
-        finished AS (
-            SELECT stage, {days} AS days FROM stays
-            WHERE left_at IS NOT NULL AND entered < %s
-        ),
-        ranked AS (
-            SELECT stage, days,
-                   ROW_NUMBER() OVER (PARTITION BY stage ORDER BY days) AS rn,
-                   COUNT(*) OVER (PARTITION BY stage) AS n
-            FROM finished
+    where = f"sc.seconds_in_stage IS NOT NULL AND sc.changed_at >= %s AND sc.changed_at < %s AND {leads_sql}"
+    params = [dt_param(period.start_at), dt_param(period.end_at), *lead_params]
+    if connection.vendor == "postgresql":
+        return fetch(
+            f"""
+            SELECT sc.to_stage, COUNT(*),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY sc.seconds_in_stage),
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY sc.seconds_in_stage)
+            FROM leads_stagechange sc WHERE {where} GROUP BY sc.to_stage
+            """,  # noqa: S608 (only constants are interpolated; values are parameters)
+            params,
         )
-        SELECT stage, MAX(n),
-               MAX(CASE WHEN rn = (n + 1) / 2 THEN days END),
-               MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN days END)
-        FROM ranked GROUP BY stage
-    """  # noqa: S608 (only constants are interpolated; values are parameters)
-    start, end = dt_param(period.start_at), dt_param(period.end_at)
-    return fetch(sql, [start, *lead_params, end])
+    # SQLite has no percentile aggregate, and a window's row numbers cost more than the stays
+    # themselves. stagechange_stay_length_idx holds the finished stays per stage in order of
+    # length: one pass counts them, then each percentile is one step into that order (OFFSET
+    # rank - 1), all read from the index. Two queries whatever the number of rows.
+    indexed = "leads_stagechange sc INDEXED BY stagechange_stay_length_idx"
+    counts = fetch(f"SELECT sc.to_stage, COUNT(*) FROM {indexed} WHERE {where} GROUP BY sc.to_stage", params)  # noqa: S608
+    if not counts:
+        return []
+    pick = f"""(
+        SELECT sc.seconds_in_stage FROM {indexed} WHERE sc.to_stage = %s AND {where}
+        ORDER BY sc.seconds_in_stage LIMIT 1 OFFSET %s
+    )"""  # noqa: S608 (only constants are interpolated; values are parameters)
+    picks, pick_params = [], []
+    for stage, n in counts:
+        for rank in ((n + 1) // 2, (9 * n + 9) // 10):  # ceil(0.5 n), ceil(0.9 n) in whole numbers
+            picks.append(pick)
+            pick_params += [stage, *params, rank - 1]
+    (values,) = fetch("SELECT " + ", ".join(picks), pick_params)
+    return [(stage, n, values[2 * i], values[2 * i + 1]) for i, (stage, n) in enumerate(counts)]
 
 
 def time_in_stage_report(*, period: Period, now: datetime | None = None) -> list[StageTimes]:
@@ -93,8 +106,8 @@ def time_in_stage_report(*, period: Period, now: datetime | None = None) -> list
             StageTimes(
                 stage=stage,
                 finished=int(done[1]) if done else 0,
-                median_days=float(done[2]) if done else None,
-                p90_days=float(done[3]) if done else None,
+                median_days=float(done[2]) / DAY if done else None,
+                p90_days=float(done[3]) / DAY if done else None,
                 open_now=current["n"] if current else 0,
                 stalled=current["stalled"] if current else 0,
             )

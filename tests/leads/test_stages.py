@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from clientsflow.cache import board_stage_versions
 from clientsflow.errors import IllegalStageMove, InvalidInput, StageConflict
@@ -91,3 +96,71 @@ def test_the_database_refuses_an_unknown_stage():
     lead = LeadFactory()
     with pytest.raises(IntegrityError):
         Lead.objects.filter(pk=lead.pk).update(stage="winning")
+
+
+def _moves_at(monkeypatch, lead: Lead, moves: list[tuple[str, datetime]]) -> list[StageChange]:
+    """Move `lead` through `moves`, each at its own time (the clock the history stamps with)."""
+    changes = []
+    for to_stage, at in moves:
+        monkeypatch.setattr(timezone, "now", lambda at=at: at)
+        changes.append(lead_move_stage(lead=lead, to_stage=to_stage))
+    monkeypatch.undo()
+    return changes
+
+
+def test_a_move_ends_the_stay_the_previous_move_began(monkeypatch):
+    lead = LeadFactory()
+    other = LeadFactory()
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    moves = [
+        (Stage.CONTACTED, t0),
+        (Stage.REPLIED, t0 + timedelta(days=2, hours=3)),
+        (Stage.BOOKED, t0 + timedelta(days=5)),
+    ]
+    _moves_at(monkeypatch, other, [(Stage.CONTACTED, t0 + timedelta(days=1))])
+    _moves_at(monkeypatch, lead, moves)
+
+    history = list(StageChange.objects.filter(lead=lead).order_by("changed_at"))
+    assert [(c.to_stage, c.left_at, c.seconds_in_stage) for c in history] == [
+        (Stage.CONTACTED, moves[1][1], timedelta(days=2, hours=3).total_seconds()),
+        (Stage.REPLIED, moves[2][1], timedelta(days=2, hours=21).total_seconds()),
+        (Stage.BOOKED, None, None),  # still there: an open stay has no end yet
+    ]
+    # Another lead's history is its own: its open stay was not ended by these moves.
+    assert StageChange.objects.get(lead=other).left_at is None
+
+
+def test_the_backfill_pairs_each_change_with_the_next_one_of_the_same_lead():
+    """The migration's backfill (set-based SQL) ends each stay where the service would: at the
+    lead's next change in (time, id) order, the last one left open; two changes at the same
+    instant are a zero-length stay."""
+    backfill = importlib.import_module("leads.migrations.0017_stagechange_stay_end").backfill_stay_ends
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    plans = {
+        LeadFactory(): [
+            (Stage.CONTACTED, t0),
+            (Stage.REPLIED, t0 + timedelta(hours=5)),
+            (Stage.LOST, t0 + timedelta(hours=5)),
+        ],
+        LeadFactory(): [
+            (Stage.BOOKED, t0 + timedelta(minutes=1)),
+            (Stage.CALL_DONE, t0 + timedelta(days=3, seconds=7)),
+        ],
+        LeadFactory(): [(Stage.CONTACTED, t0 + timedelta(days=1))],
+    }
+    for lead, moves in plans.items():
+        for to_stage, at in moves:
+            change = StageChange.objects.create(lead=lead, to_stage=to_stage, actor_label="import")
+            StageChange.objects.filter(pk=change.pk).update(changed_at=at)  # history written without ends
+
+    backfill(None, SimpleNamespace(connection=connection))  # it uses only the editor's connection
+
+    for lead, moves in plans.items():
+        history = list(StageChange.objects.filter(lead=lead).order_by("changed_at", "id"))
+        ends = [at for _, at in moves[1:]] + [None]
+        assert [c.left_at for c in history] == ends
+        for change, end in zip(history, ends, strict=True):
+            if end is None:
+                assert change.seconds_in_stage is None
+            else:
+                assert change.seconds_in_stage == pytest.approx((end - change.changed_at).total_seconds(), abs=0.01)
