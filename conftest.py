@@ -17,6 +17,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # tests that count the emails sent to a lead are not about the owner's copy.
     settings.NOTIFY_VIA = "none"
 
+    # A fast hasher first: the production one (PBKDF2, a million rounds) costs a quarter of a CPU
+    # second per account made or password checked, and no test here is about the hashing itself.
+    # The default hashers stay listed after it, so a stored hash of theirs is still checked.
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *(h for h in settings.PASSWORD_HASHERS if h != "django.contrib.auth.hashers.MD5PasswordHasher"),
+    ]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
     from django.db.models.signals import post_migrate
 
     post_migrate.connect(_reseed_after_flush, dispatch_uid="tests.reseed_after_flush")

@@ -30,7 +30,7 @@ def test_seeding_makes_exactly_the_stated_number_of_leads_with_counts_and_search
 def test_bench_quick_prints_one_json_object_on_its_last_line():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BENCH_FULL")}
     result = subprocess.run(
-        [sys.executable, "manage.py", "bench", "--only", "board", "--sizes", "300,600"],
+        [sys.executable, "manage.py", "bench", "--only", "board", "--quick", "--sizes", "300,600"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -39,7 +39,9 @@ def test_bench_quick_prints_one_json_object_on_its_last_line():
         check=True,
     )
     figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["quick"] is True
     board = figures["board"]
+    assert board["repeats"] == 5  # --quick: fewer repeats, the same figures
     assert board["leads_300"]["leads"] == 300 and board["leads_600"]["leads"] == 600
     for size in ("leads_300", "leads_600"):
         assert board[size]["cold_ms"] > 0 and board[size]["warm_ms"] > 0

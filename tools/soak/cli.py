@@ -54,8 +54,15 @@ def machine() -> dict[str, Any]:
 
 
 def soak(
-    *, seconds: float, max_requests: int, database_url: str, redis_url: str, keep_logs: bool = False
+    *,
+    seconds: float,
+    max_requests: int,
+    database_url: str,
+    redis_url: str,
+    keep_logs: bool = False,
+    min_requests: int = 0,
 ) -> dict[str, Any]:
+    """`seconds` of load; longer (up to two minutes more) until `min_requests` were answered."""
     tmp = Path(tempfile.mkdtemp(prefix="cf-soak-"))
     sink = SmtpSink()
     env = soak_environment(database_url=database_url, redis_url=redis_url, tmp=tmp, email_url=sink.url)
@@ -75,7 +82,7 @@ def soak(
         seeded = json.loads(run_inside(env, "-m", "tools.soak", "_seed").strip().splitlines()[-1])
         start_stack(stack, env, tmp, port)
         wait_healthy(base, stack)
-        books, elapsed = drive(base, env, seeded, seconds, max_requests)
+        books, elapsed = drive(base, env, seeded, seconds, max_requests, min_requests)
         sent_during_load = count_sent(env)
         left = wait_for_drain(env, timeout=90)
         sends_waiting = wait_for_sends(env, timeout=90)

@@ -29,11 +29,22 @@ class Books:
     booked_slots: Counter = field(default_factory=Counter)
     lead_emails: set[str] = field(default_factory=set)
     transport_errors: Counter = field(default_factory=Counter)
+    # The load stops at `stop`, or later if fewer than `min_requests` were answered by then (a
+    # loaded machine), but never after `hard_stop`.
+    stop: float = 0.0
+    min_requests: int = 0
+    hard_stop: float = 0.0
+    answered: int = 0
 
     def record(self, endpoint: str, status: int, seconds: float) -> None:
         with self.lock:
             self.samples[endpoint].append(seconds)
             self.statuses[endpoint][status] += 1
+            self.answered += 1
+
+    def over(self) -> bool:
+        now = time.monotonic()
+        return now > self.stop and (self.answered >= self.min_requests or now > self.hard_stop)
 
 
 def timed(books: Books, endpoint: str, send) -> Any:
@@ -54,7 +65,7 @@ def lead_webhooks(client, books: Books, env: dict[str, str], stop: float, limit:
     secret = env["LEAD_WEBHOOK_SECRET"]
     sent: list[tuple[bytes, str]] = []
     for index in range(limit):
-        if time.monotonic() > stop:
+        if books.over():
             return
         slot = index % 20  # exactly 10% replays (2 in 20) and 5% bad signatures (1 in 20)
         if sent and slot in (5, 15):
@@ -101,12 +112,13 @@ def stripe_webhooks(
 
     secret = env["STRIPE_WEBHOOK_SECRET"]
     sent: list[str] = []
-    for index in range(limit):
-        if time.monotonic() > stop:
+    first_round = len(seed["proposals"])  # every proposal's checkout goes out, however short the run
+    for index in range(max(limit, first_round)):
+        if books.over() and index >= first_round:
             return
-        if sent and rng.random() < 0.2:
+        if index >= first_round and sent and rng.random() < 0.2:
             body = rng.choice(sent)
-        elif rng.random() < 0.2:
+        elif index >= first_round and rng.random() < 0.2:
             body = json.dumps(
                 {
                     "id": f"evt_soak_{uuid.uuid4().hex}",
@@ -160,7 +172,7 @@ def fireflies_webhooks(client, books: Books, env: dict[str, str], stop: float, l
     secret = env["FIREFLIES_WEBHOOK_SECRET"]
     sent: list[bytes] = []
     for _ in range(limit):
-        if time.monotonic() > stop:
+        if books.over():
             return
         if sent and rng.random() < 0.2:
             body = rng.choice(sent)
@@ -190,7 +202,7 @@ def bookings(client, books: Books, stop: float, limit: int, rng: random.Random, 
     client.get(f"/book/{SLUG}/")
     token = client.cookies.get("csrftoken", "")
     for _ in range(limit):
-        if time.monotonic() > stop:
+        if books.over():
             return
         start = rng.choice(seed["slots"])
         data = {
@@ -213,17 +225,19 @@ def board(client, books: Books, stop: float, limit: int) -> None:
         data={"username": OWNER[0], "password": OWNER[1], "csrfmiddlewaretoken": client.cookies.get("csrftoken", "")},
     )
     for index in range(limit):
-        if time.monotonic() > stop:
+        if books.over():
             return
         path = "/board/" if index % 3 else "/board/needs-you/"
         timed(books, f"GET {path}", lambda p=path: client.get(p))  # a redirect to the login page shows as 302
 
 
-def drive(base: str, env: dict[str, str], seed: dict, seconds: float, max_requests: int) -> tuple[Books, float]:
+def drive(
+    base: str, env: dict[str, str], seed: dict, seconds: float, max_requests: int, min_requests: int = 0
+) -> tuple[Books, float]:
     import httpx
 
-    books = Books()
     stop = time.monotonic() + seconds
+    books = Books(stop=stop, min_requests=min_requests, hard_stop=stop + 120)
     per_thread = max(1, max_requests // 10)
     threads: list[threading.Thread] = []
 
@@ -243,5 +257,5 @@ def drive(base: str, env: dict[str, str], seed: dict, seconds: float, max_reques
         thread.start()
         threads.append(thread)
     for thread in threads:
-        thread.join(timeout=seconds + 60)
+        thread.join(timeout=seconds + 180)
     return books, time.monotonic() - started

@@ -17,4 +17,4 @@ OUTBOUND_APPROVED = 10  # approved through the service; the dispatcher must send
 OUTBOUND_DRAFTS = 4  # left as drafts: must never reach the sink
 OUTBOUND_REJECTED = 2
 APPROVER = ("soak-approver", "soak-approver-password-" + "x" * 8)
-DISPATCH_EVERY_SECONDS = 10  # Beat's dispatch entry, so a 30-s run sees several ticks (production: 60)
+DISPATCH_EVERY_SECONDS = 5  # Beat's dispatch entry, so the 15-s CI run sees several ticks (production: 60)

@@ -124,7 +124,7 @@ def seed_outbound() -> dict[str, list[str]]:
         elif fate == "rejected":
             outbound_reject(message=message, actor=approver, reason="Not this one (soak).")
         fates[fate].append(message.message_id)
-    # Beat's one dispatch entry ticks more often here, so even the 30-s CI run sends during the load.
+    # Beat's one dispatch entry ticks more often here, so even the 15-s CI run sends during the load.
     every, _ = IntervalSchedule.objects.get_or_create(every=DISPATCH_EVERY_SECONDS, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(task="clientsflow.tasks.dispatch").update(
         interval=every, last_run_at=None, date_changed=timezone.now()
