@@ -134,7 +134,7 @@ def test_the_backfill_pairs_each_change_with_the_next_one_of_the_same_lead():
     """The migration's backfill (set-based SQL) ends each stay where the service would: at the
     lead's next change in (time, id) order, the last one left open; two changes at the same
     instant are a zero-length stay."""
-    backfill = importlib.import_module("leads.migrations.0017_stagechange_stay_end").backfill_stay_ends
+    backfill = importlib.import_module("leads.migrations.0018_stagechange_stay_end").backfill_stay_ends
     t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     plans = {
         LeadFactory(): [

@@ -31,7 +31,7 @@ def backfill_stay_ends(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0016_lead_value_index"),
+        ("leads", "0017_lead_imports"),
     ]
 
     operations = [
