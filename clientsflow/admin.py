@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -122,6 +123,8 @@ class IntegrationStatusAdmin(admin.ModelAdmin):
 class SiteSettingsAdmin(admin.ModelAdmin):
     """One row: the list goes straight to its form; it can be neither added twice nor deleted."""
 
+    # A bare host typed as the public address means https (Django 6's default, stated here).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         ("Your agency", {"fields": ["agency_name", "owner_name", "logo", "brand_colour", "public_base_url"]}),
         ("Emails to leads", {"fields": ["sender_name", "signature"]}),
