@@ -14,6 +14,9 @@ dashes, underscores and dots ("E-mail", "email_address" and "Email Address" are 
     source       source, lead source                      (else --source, else "csv")
     external id  external id, id, contact id, lead id, crm id
 
+The admin's import lets a person choose the field of each column instead (`mapping`, see
+`HeaderMap.from_mapping`); the defaults it offers are these names (`header_fields`).
+
 A file needs an email column or a phone column (or both); every row needs a valid email or phone.
 Other columns are ignored (and named in the summary). Two columns meaning the same field are
 refused, so a value is never picked silently.
