@@ -232,7 +232,8 @@ class Column:
     total: MoneyTotal | None = None  # the column's deal value (set by the view from `board_money`)
 
 
-def _cards(leads: list[Lead]) -> list[Card]:
+def cards_for(leads: list[Lead]) -> list[Card]:
+    """These leads' cards: every app's badges and actions, one query per app whatever the number."""
     ids = [lead.pk for lead in leads]
     badges = card_badges(ids)
     actions = card_actions(ids)
@@ -241,12 +242,38 @@ def _cards(leads: list[Lead]) -> list[Card]:
 
 def card_for(lead: Lead) -> Card:
     """One lead's card as the board shows it now: every app's badges and actions."""
-    return _cards([lead])[0]
+    return cards_for([lead])[0]
 
 
 def board_stages(filters: BoardFilters) -> list[str]:
     """The columns the board shows for these filters, in pipeline order."""
     return [filters.stage] if filters.stage in PIPELINE_ORDER else list(PIPELINE_ORDER)
+
+
+@dataclass
+class ColumnLeads:
+    """A column's newest leads and the cursor of its next page ('' when there is none)."""
+
+    stage: str
+    leads: list[Lead]
+    next_cursor: str
+
+
+def board_column_newest(
+    filters: BoardFilters,
+    *,
+    stages: list[str],
+    per_column: int = CARDS_PER_COLUMN,
+    now: datetime | None = None,
+) -> list[ColumnLeads]:
+    """The newest `per_column` leads of each of `stages` (one query), without their cards."""
+    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
+    columns = []
+    for stage in stages:
+        shown = by_stage[stage][:per_column]
+        more = len(by_stage[stage]) > per_column
+        columns.append(ColumnLeads(stage, shown, encode_cursor(shown[-1]) if more else ""))
+    return columns
 
 
 def board_columns(
@@ -257,32 +284,26 @@ def board_columns(
     summary: BoardSummary | None = None,
     stages: list[str] | None = None,
 ) -> list[Column]:
-    """The board's columns (or only `stages`, the ones not in the cache): counts (the counters,
-    one query), the newest cards of those columns (one query), then each app's badges and actions
-    for those cards (one query each)."""
+    """The board's columns (or only `stages`): counts (the counters, one query), the newest cards
+    of those columns (one query), then each app's badges and actions for those cards (one query each)."""
     now = now or timezone.now()
     counts = (summary or board_summary(filters, now=now)).counts
     if stages is None:
         stages = board_stages(filters)
     if not stages:
         return []
-    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
-    shown = {stage: leads[:per_column] for stage, leads in by_stage.items()}
-    cards = iter(_cards([lead for stage in stages for lead in shown[stage]]))
-    columns = []
-    for stage in stages:
-        column_cards = [next(cards) for _ in shown[stage]]
-        more = len(by_stage[stage]) > per_column
-        columns.append(
-            Column(
-                stage=stage,
-                label=Stage(stage).label,
-                count=counts[stage],
-                cards=column_cards,
-                next_cursor=encode_cursor(shown[stage][-1]) if more else "",
-            )
+    newest = board_column_newest(filters, stages=stages, per_column=per_column, now=now)
+    cards = iter(cards_for([lead for column in newest for lead in column.leads]))
+    return [
+        Column(
+            stage=column.stage,
+            label=Stage(column.stage).label,
+            count=counts[column.stage],
+            cards=[next(cards) for _ in column.leads],
+            next_cursor=column.next_cursor,
         )
-    return columns
+        for column in newest
+    ]
 
 
 def board_column_page(
@@ -295,7 +316,7 @@ def board_column_page(
 ) -> tuple[list[Card], str]:
     """One page of a column's cards after the keyset cursor, and the cursor of the next page."""
     leads, next_cursor = board_column_page_leads(filters, stage=stage, after=after, limit=limit, now=now)
-    return _cards(leads), next_cursor
+    return cards_for(leads), next_cursor
 
 
 # --- The lead's timeline -------------------------------------------------------------------------
