@@ -154,22 +154,39 @@ def needs_you() -> list[NeedsYouCount]:
 # --- Cards ---------------------------------------------------------------------------------------
 
 
-def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
-    """Every card's badges: one query per app, whatever the number of cards."""
-    result: dict[int, list[Badge]] = {lead_id: [] for lead_id in lead_ids}
+@dataclass(frozen=True)
+class CardExtras:
+    """What the other apps put on a card: their badges and actions. They read those apps' rows
+    only, never the lead's own (its stage, its fields), and every app that changes them bumps the
+    board version; so the board caches them per lead under that version."""
+
+    badges: list[Badge]
+    actions: list[CardAction]
+
+
+def card_extras(lead_ids: list[int]) -> dict[int, CardExtras]:
+    """Every other app's badges and actions for these cards: one query per app."""
+    badges: dict[int, list[Badge]] = {lead_id: [] for lead_id in lead_ids}
     if not lead_ids:
-        return result
-    for badges in (
+        return {}
+    for some in (
         payment_badges(lead_ids),
         booking_badges(lead_ids),
         failed_sync_badges(lead_ids),
         reply_badges(lead_ids),
         outbound_badges(lead_ids),
-        next_step_badges(lead_ids),
     ):
-        for lead_id, some in badges.items():
-            result[lead_id].extend(some)
-    return result
+        for lead_id, found in some.items():
+            badges[lead_id].extend(found)
+    actions = card_actions(lead_ids)
+    return {lead_id: CardExtras(badges[lead_id], actions[lead_id]) for lead_id in lead_ids}
+
+
+def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """Every card's badges: one query per app, whatever the number of cards."""
+    extras = card_extras(lead_ids)
+    steps = next_step_badges(lead_ids)
+    return {lead_id: [*extras[lead_id].badges, *steps.get(lead_id, [])] for lead_id in lead_ids}
 
 
 def card_actions(lead_ids: list[int]) -> dict[int, list[CardAction]]:
@@ -232,12 +249,22 @@ class Column:
     total: MoneyTotal | None = None  # the column's deal value (set by the view from `board_money`)
 
 
-def cards_for(leads: list[Lead]) -> list[Card]:
-    """These leads' cards: every app's badges and actions, one query per app whatever the number."""
+def cards_for(leads: list[Lead], *, extras: dict[int, CardExtras] | None = None) -> list[Card]:
+    """These leads' cards: every app's badges and actions, one query per app whatever the number
+    (the other apps' part from `extras` when the caller has it). The leads app's own badges (tasks,
+    going cold) depend on the lead's stage and are always read."""
     ids = [lead.pk for lead in leads]
-    badges = card_badges(ids)
-    actions = card_actions(ids)
-    return [Card(lead=lead, badges=badges.get(lead.pk, []), actions=actions.get(lead.pk, [])) for lead in leads]
+    if extras is None:
+        extras = card_extras(ids)
+    steps = next_step_badges(ids)
+    return [
+        Card(
+            lead=lead,
+            badges=[*extras[lead.pk].badges, *steps.get(lead.pk, [])],
+            actions=list(extras[lead.pk].actions),
+        )
+        for lead in leads
+    ]
 
 
 def card_for(lead: Lead) -> Card:

@@ -43,11 +43,13 @@ from board.lead_views import lead_page_context
 from board.selectors import (
     BoardMoney,
     Card,
+    CardExtras,
     Column,
     board_column_newest,
     board_column_page,
     board_money,
     board_stages,
+    card_extras,
     card_for,
     cards_for,
     lead_timeline,
@@ -148,6 +150,20 @@ def _card_key(lead: Lead, *, version: int, granted: Granted) -> str:
     return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:{digest}"
 
 
+def _card_extras_cached(lead_ids: list[int], *, version: int) -> dict[int, CardExtras]:
+    """The other apps' badges and actions per lead, cached under the board version they bump: a
+    card re-rendered because its lead moved or was seen reads only the leads app's own badges."""
+    keys = {lead_id: f"board:v{version}:extras:{lead_id}" for lead_id in lead_ids}
+    found = cache.get_many(list(keys.values()))
+    extras: dict[int, CardExtras] = {lead_id: found[key] for lead_id, key in keys.items() if key in found}
+    lacking = [lead_id for lead_id in lead_ids if lead_id not in extras]
+    if lacking:
+        fresh = card_extras(lacking)
+        cache.set_many({keys[lead_id]: fresh[lead_id] for lead_id in lacking}, BOARD_FRAGMENT_TTL_SECONDS)
+        extras.update(fresh)
+    return extras
+
+
 def _cards_html(leads: list[Lead], *, granted: Granted) -> dict[int, CardEntry]:
     """Each lead's card from the cache (one round trip); the cards missing are rendered from one
     batch of badge and action queries for those leads only, so a move re-renders one card."""
@@ -157,13 +173,14 @@ def _cards_html(leads: list[Lead], *, granted: Granted) -> dict[int, CardEntry]:
     entries: dict[int, CardEntry] = {pk: found[key] for pk, key in keys.items() if key in found}
     missing = [lead for lead in leads if lead.pk not in entries]
     if missing:
+        extras = _card_extras_cached([lead.pk for lead in missing], version=version)
         template = get_template("board/_card.html")
         built = {
             card.lead.pk: (
                 template.render({"card": card, "granted": granted, "csrf_token": _CSRF_MARKER}),
                 _confirm_specs([card]),
             )
-            for card in cards_for(missing)
+            for card in cards_for(missing, extras=extras)
         }
         cache.set_many({keys[pk]: entry for pk, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
         entries.update(built)
