@@ -4,9 +4,10 @@ One view renders the full page or the partial HTMX asked for (`#board-body` for 
 filters, a column page for "load more"). The board's fragments are cached under
 `board_version()` and the filters, for at most `BOARD_FRAGMENT_TTL_SECONDS`; every service that
 changes what the board shows bumps the version, so all web processes sharing the cache agree.
-Each column is cached on its own, under its stage's version and its count as well: a card moved
-re-renders two columns, an arrival one; the counts and the recency bar are read fresh each time
-from the counters and an index (see `leads.selectors.board_summary`).
+Each column is cached on its own, under its stage's version and its count as well, and each card
+under its lead's own card fields: a card moved re-renders that card and two column shells, an
+arrival one of each; the counts and the recency bar are read fresh each time from the counters
+and an index (see `leads.selectors.board_summary`).
 """
 
 from __future__ import annotations
