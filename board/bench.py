@@ -3,8 +3,10 @@ of exactly that many leads: 10,000 and 100,000 (1,000,000 too with BENCH_FULL=1;
 --quick).
 
 Figures, each the median of several renders, server time through the view:
-- `cold_ms`: the board right after a write (a card moved between two columns, as happens all day):
-  the counts, the recency bar and the two touched columns are fresh, the other columns cached;
+- `cold_ms`: the board right after a write (a card moved between two columns through the stage
+  service, as happens all day): the counts, the recency bar and the two touched columns are fresh
+  (the moved card re-rendered, the other cards from their cache), the other columns cached;
+- `cold_new_ms`: right after a new lead arrived through `lead_intake` (its column and card fresh);
 - `cold_all_ms`: after a change that invalidates every column (another app's badge);
 - `warm_ms`: nothing changed since the last render;
 - `search_ms`: `lead_search("smith")` (ranked), `search_typo_ms` for "jonh", and
@@ -17,6 +19,7 @@ leads span two years and the last week always holds 10,080 of them.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import statistics
@@ -36,6 +39,7 @@ from clientsflow.cache import board_version_bump
 from leads.models import Lead, Stage
 from leads.selectors import lead_search
 from leads.services.counters import lead_counts_rebuild
+from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_move_stage
 
 # Stage shares (out of 100) of a pipeline, and the leads' names, cycled by row number.
@@ -308,7 +312,14 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: boo
         # committed (autocommit), so exactly two columns' versions are bumped.
         lead_move_stage(lead=mover, to_stage=Stage.NURTURE if mover.stage == Stage.NEW else Stage.NEW)
 
+    arrivals = itertools.count()
+
+    def a_lead_arrives() -> None:
+        n = next(arrivals)
+        lead_intake(data=LeadData.build(name=f"Nora Arrival{n}", email=f"arrival{n}@example.net"), source="website")
+
     cold_ms, cold_queries = _median_ms(board, repeats=repeats, before=move_a_card)
+    cold_new_ms, cold_new_queries = _median_ms(board, repeats=repeats, before=a_lead_arrives)
     cold_all_ms, cold_all_queries = _median_ms(board, repeats=repeats, before=board_version_bump)
     warm_ms, warm_queries = _median_ms(board, repeats=repeats)
     search_ms, _ = _median_ms(lambda: lead_search("smith"), repeats=repeats)
@@ -321,6 +332,8 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: boo
         "seed_seconds": seed_seconds,
         "cold_ms": cold_ms,
         "cold_queries": cold_queries,
+        "cold_new_ms": cold_new_ms,
+        "cold_new_queries": cold_new_queries,
         "cold_all_ms": cold_all_ms,
         "cold_all_queries": cold_all_queries,
         "warm_ms": warm_ms,
@@ -329,7 +342,7 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: boo
         "search_typo_ms": typo_ms,
         "search_board_ms": search_board_ms,
         "smith_matches": len(lead_search("smith", limit=1000)),
-        **({"browser": browser_load_ms(user, repeats=repeats)} if browser else {}),
+        **({"browser": browser_load_ms(user, repeats=repeats, move=move_a_card)} if browser else {}),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -338,10 +351,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 BROWSER_SIZE = 100_000  # the size at which the board's `load` event is measured (the largest with --quick)
 
 
-def browser_load_ms(user: Any, *, repeats: int) -> dict[str, Any]:
+def browser_load_ms(user: Any, *, repeats: int, move: Callable[[], Any]) -> dict[str, Any]:
     """The board's `load` event in headless Chromium (navigation start to loadEventEnd, median),
-    cold (every column invalidated before each load) and warm, from a live server on this
-    database; skipped when chromium is not installed."""
+    cold (a card moved before each load), cold_all (every column invalidated) and warm, from a
+    live server on this database; skipped when chromium is not installed."""
     chromium = shutil.which("chromium")
     if chromium is None:
         return {"skipped": "chromium is not installed (apt-get install -y chromium)"}
@@ -378,7 +391,11 @@ def browser_load_ms(user: Any, *, repeats: int) -> dict[str, Any]:
                 raise RuntimeError(f"board bench: the browser did not get the board ({page.url})")
             figures["html_bytes"] = len(first.body())
             figures["html_encoding"] = first.headers.get("content-encoding", "identity")
-            for name, before in (("cold_load_ms", board_version_bump), ("warm_load_ms", None)):
+            for name, before in (
+                ("cold_load_ms", move),
+                ("cold_all_load_ms", board_version_bump),
+                ("warm_load_ms", None),
+            ):
                 timings = []
                 for _ in range(repeats):
                     if before is not None:

@@ -154,22 +154,39 @@ def needs_you() -> list[NeedsYouCount]:
 # --- Cards ---------------------------------------------------------------------------------------
 
 
-def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
-    """Every card's badges: one query per app, whatever the number of cards."""
-    result: dict[int, list[Badge]] = {lead_id: [] for lead_id in lead_ids}
+@dataclass(frozen=True)
+class CardExtras:
+    """What the other apps put on a card: their badges and actions. They read those apps' rows
+    only, never the lead's own (its stage, its fields), and every app that changes them bumps the
+    board version; so the board caches them per lead under that version."""
+
+    badges: list[Badge]
+    actions: list[CardAction]
+
+
+def card_extras(lead_ids: list[int]) -> dict[int, CardExtras]:
+    """Every other app's badges and actions for these cards: one query per app."""
+    badges: dict[int, list[Badge]] = {lead_id: [] for lead_id in lead_ids}
     if not lead_ids:
-        return result
-    for badges in (
+        return {}
+    for some in (
         payment_badges(lead_ids),
         booking_badges(lead_ids),
         failed_sync_badges(lead_ids),
         reply_badges(lead_ids),
         outbound_badges(lead_ids),
-        next_step_badges(lead_ids),
     ):
-        for lead_id, some in badges.items():
-            result[lead_id].extend(some)
-    return result
+        for lead_id, found in some.items():
+            badges[lead_id].extend(found)
+    actions = card_actions(lead_ids)
+    return {lead_id: CardExtras(badges[lead_id], actions[lead_id]) for lead_id in lead_ids}
+
+
+def card_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
+    """Every card's badges: one query per app, whatever the number of cards."""
+    extras = card_extras(lead_ids)
+    steps = next_step_badges(lead_ids)
+    return {lead_id: [*extras[lead_id].badges, *steps.get(lead_id, [])] for lead_id in lead_ids}
 
 
 def card_actions(lead_ids: list[int]) -> dict[int, list[CardAction]]:
@@ -232,21 +249,58 @@ class Column:
     total: MoneyTotal | None = None  # the column's deal value (set by the view from `board_money`)
 
 
-def _cards(leads: list[Lead]) -> list[Card]:
+def cards_for(leads: list[Lead], *, extras: dict[int, CardExtras] | None = None) -> list[Card]:
+    """These leads' cards: every app's badges and actions, one query per app whatever the number
+    (the other apps' part from `extras` when the caller has it). The leads app's own badges (tasks,
+    going cold) depend on the lead's stage and are always read."""
     ids = [lead.pk for lead in leads]
-    badges = card_badges(ids)
-    actions = card_actions(ids)
-    return [Card(lead=lead, badges=badges.get(lead.pk, []), actions=actions.get(lead.pk, [])) for lead in leads]
+    if extras is None:
+        extras = card_extras(ids)
+    steps = next_step_badges(ids)
+    return [
+        Card(
+            lead=lead,
+            badges=[*extras[lead.pk].badges, *steps.get(lead.pk, [])],
+            actions=list(extras[lead.pk].actions),
+        )
+        for lead in leads
+    ]
 
 
 def card_for(lead: Lead) -> Card:
     """One lead's card as the board shows it now: every app's badges and actions."""
-    return _cards([lead])[0]
+    return cards_for([lead])[0]
 
 
 def board_stages(filters: BoardFilters) -> list[str]:
     """The columns the board shows for these filters, in pipeline order."""
     return [filters.stage] if filters.stage in PIPELINE_ORDER else list(PIPELINE_ORDER)
+
+
+@dataclass
+class ColumnLeads:
+    """A column's newest leads and the cursor of its next page ('' when there is none)."""
+
+    stage: str
+    leads: list[Lead]
+    next_cursor: str
+
+
+def board_column_newest(
+    filters: BoardFilters,
+    *,
+    stages: list[str],
+    per_column: int = CARDS_PER_COLUMN,
+    now: datetime | None = None,
+) -> list[ColumnLeads]:
+    """The newest `per_column` leads of each of `stages` (one query), without their cards."""
+    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
+    columns = []
+    for stage in stages:
+        shown = by_stage[stage][:per_column]
+        more = len(by_stage[stage]) > per_column
+        columns.append(ColumnLeads(stage, shown, encode_cursor(shown[-1]) if more else ""))
+    return columns
 
 
 def board_columns(
@@ -257,32 +311,26 @@ def board_columns(
     summary: BoardSummary | None = None,
     stages: list[str] | None = None,
 ) -> list[Column]:
-    """The board's columns (or only `stages`, the ones not in the cache): counts (the counters,
-    one query), the newest cards of those columns (one query), then each app's badges and actions
-    for those cards (one query each)."""
+    """The board's columns (or only `stages`): counts (the counters, one query), the newest cards
+    of those columns (one query), then each app's badges and actions for those cards (one query each)."""
     now = now or timezone.now()
     counts = (summary or board_summary(filters, now=now)).counts
     if stages is None:
         stages = board_stages(filters)
     if not stages:
         return []
-    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
-    shown = {stage: leads[:per_column] for stage, leads in by_stage.items()}
-    cards = iter(_cards([lead for stage in stages for lead in shown[stage]]))
-    columns = []
-    for stage in stages:
-        column_cards = [next(cards) for _ in shown[stage]]
-        more = len(by_stage[stage]) > per_column
-        columns.append(
-            Column(
-                stage=stage,
-                label=Stage(stage).label,
-                count=counts[stage],
-                cards=column_cards,
-                next_cursor=encode_cursor(shown[stage][-1]) if more else "",
-            )
+    newest = board_column_newest(filters, stages=stages, per_column=per_column, now=now)
+    cards = iter(cards_for([lead for column in newest for lead in column.leads]))
+    return [
+        Column(
+            stage=column.stage,
+            label=Stage(column.stage).label,
+            count=counts[column.stage],
+            cards=[next(cards) for _ in column.leads],
+            next_cursor=column.next_cursor,
         )
-    return columns
+        for column in newest
+    ]
 
 
 def board_column_page(
@@ -295,7 +343,7 @@ def board_column_page(
 ) -> tuple[list[Card], str]:
     """One page of a column's cards after the keyset cursor, and the cursor of the next page."""
     leads, next_cursor = board_column_page_leads(filters, stage=stage, after=after, limit=limit, now=now)
-    return _cards(leads), next_cursor
+    return cards_for(leads), next_cursor
 
 
 # --- The lead's timeline -------------------------------------------------------------------------

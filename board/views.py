@@ -4,9 +4,10 @@ One view renders the full page or the partial HTMX asked for (`#board-body` for 
 filters, a column page for "load more"). The board's fragments are cached under
 `board_version()` and the filters, for at most `BOARD_FRAGMENT_TTL_SECONDS`; every service that
 changes what the board shows bumps the version, so all web processes sharing the cache agree.
-Each column is cached on its own, under its stage's version and its count as well: a card moved
-re-renders two columns, an arrival one; the counts and the recency bar are read fresh each time
-from the counters and an index (see `leads.selectors.board_summary`).
+Each column is cached on its own, under its stage's version and its count as well, and each card
+under its lead's own card fields: a card moved re-renders that card and two column shells, an
+arrival one of each; the counts and the recency bar are read fresh each time from the counters
+and an index (see `leads.selectors.board_summary`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -43,12 +44,15 @@ from board.lead_views import lead_page_context
 from board.selectors import (
     BoardMoney,
     Card,
+    CardExtras,
     Column,
+    board_column_newest,
     board_column_page,
-    board_columns,
     board_money,
     board_stages,
+    card_extras,
     card_for,
+    cards_for,
     lead_timeline,
     needs_you,
 )
@@ -117,12 +121,6 @@ def _board_url(filters: BoardFilters) -> str:
     return f"{BOARD_URL}?{query}" if query else BOARD_URL
 
 
-def _with_totals(columns: list[Column], money: BoardMoney) -> list[Column]:
-    for column in columns:
-        column.total = money.columns.get(column.stage)
-    return columns
-
-
 def _confirm_specs(cards: list[Card]) -> list[CardConfirm]:
     """Each distinct shared part of the cards' confirm specs, to render once (_confirm_specs.html)."""
     specs: dict[tuple[str, ...], CardConfirm] = {}
@@ -141,13 +139,62 @@ class RenderedColumn:
     html: SafeString
 
 
+CardEntry = tuple[str, list[CardConfirm]]  # a card's HTML and the confirm specs its actions use
+
+
+def _card_key(lead: Lead, *, version: int, granted: Granted) -> str:
+    """A card's cache key: everything the card shows from the lead's own row is in it, so an edit,
+    a move or a "seen" is a new key without anyone bumping anything; what other apps show on it
+    (badges, actions) is in the board version they bump; the controls, in the permissions."""
+    own = "\x1f".join(str(getattr(lead, name)) for name in CARD_FIELDS)
+    digest = hashlib.sha256(own.encode()).hexdigest()[:24]
+    return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:{digest}"
+
+
+def _card_extras_cached(lead_ids: list[int], *, version: int) -> dict[int, CardExtras]:
+    """The other apps' badges and actions per lead, cached under the board version they bump: a
+    card re-rendered because its lead moved or was seen reads only the leads app's own badges."""
+    keys = {lead_id: f"board:v{version}:extras:{lead_id}" for lead_id in lead_ids}
+    found = cache.get_many(list(keys.values()))
+    extras: dict[int, CardExtras] = {lead_id: found[key] for lead_id, key in keys.items() if key in found}
+    lacking = [lead_id for lead_id in lead_ids if lead_id not in extras]
+    if lacking:
+        fresh = card_extras(lacking)
+        cache.set_many({keys[lead_id]: fresh[lead_id] for lead_id in lacking}, BOARD_FRAGMENT_TTL_SECONDS)
+        extras.update(fresh)
+    return extras
+
+
+def _cards_html(leads: list[Lead], *, granted: Granted) -> dict[int, CardEntry]:
+    """Each lead's card from the cache (one round trip); the cards missing are rendered from one
+    batch of badge and action queries for those leads only, so a move re-renders one card."""
+    version = board_version()
+    keys = {lead.pk: _card_key(lead, version=version, granted=granted) for lead in leads}
+    found = cache.get_many(list(keys.values()))
+    entries: dict[int, CardEntry] = {pk: found[key] for pk, key in keys.items() if key in found}
+    missing = [lead for lead in leads if lead.pk not in entries]
+    if missing:
+        extras = _card_extras_cached([lead.pk for lead in missing], version=version)
+        template = get_template("board/_card.html")
+        built = {
+            card.lead.pk: (
+                template.render({"card": card, "granted": granted, "csrf_token": _CSRF_MARKER}),
+                _confirm_specs([card]),
+            )
+            for card in cards_for(missing, extras=extras)
+        }
+        cache.set_many({keys[pk]: entry for pk, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
+        entries.update(built)
+    return entries
+
+
 def _render_columns(
     request: HttpRequest, filters: BoardFilters, summary: BoardSummary, money: BoardMoney, context: dict[str, Any]
 ) -> tuple[list[RenderedColumn], list[CardConfirm]]:
     """Each column's HTML from the cache, keyed by its own version and count, so a move re-renders
-    the two columns it touched (and an arrival the one it landed in); the cards of every column
-    missing from the cache come from one batch of queries. A column's entry keeps the confirm
-    specs its cards use, so the page can render each shared one once."""
+    the two columns it touched (and an arrival the one it landed in); a column missing from the
+    cache is a shell around its cards, which come from their own cache entries (`_cards_html`).
+    A column's entry keeps the confirm specs its cards use, so the page renders each shared one once."""
     stages = board_stages(filters)
     versions = board_stage_versions(stages)
     filters_key = filters.cache_key()
@@ -163,14 +210,23 @@ def _render_columns(
     }
     missing = [stage for stage in stages if stage not in by_stage]
     if missing:
-        columns = board_columns(filters, now=context["rendered_at"], summary=summary, stages=missing)
-        built = {
-            column.stage: (
-                render_to_string("board/_column.html", {**context, "column": column}),
-                _confirm_specs(column.cards),
+        newest = board_column_newest(filters, stages=missing, now=context["rendered_at"])
+        cards = _cards_html([lead for column in newest for lead in column.leads], granted=context["granted"])
+        built: dict[str, tuple[str, list[CardConfirm]]] = {}
+        for column in newest:
+            entries = [cards[lead.pk] for lead in column.leads]
+            shell = Column(
+                stage=column.stage,
+                label=stage_label(column.stage),
+                count=summary.counts.get(column.stage, 0),
+                cards=[],
+                next_cursor=column.next_cursor,
+                total=money.columns.get(column.stage),
             )
-            for column in _with_totals(columns, money)
-        }
+            # Safe: each card was rendered by our own template with autoescaping on.
+            cards_html = mark_safe("".join(html for html, _specs in entries))  # noqa: S308
+            html = render_to_string("board/_column.html", {**context, "column": shell, "cards_html": cards_html})
+            built[column.stage] = (html, [spec for _html, specs in entries for spec in specs])
         cache.set_many({keys[stage]: entry for stage, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
         by_stage.update(built)
     specs: dict[tuple[str, ...], CardConfirm] = {}

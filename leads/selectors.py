@@ -26,6 +26,8 @@ from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
+# What a card reads from its lead's row; the board's card cache keys on these values, so it holds
+# everything a card depends on (`stage_changed_at` decides the "going cold" badge).
 CARD_FIELDS = (
     "id",
     "public_id",
@@ -35,6 +37,7 @@ CARD_FIELDS = (
     "company",
     "source",
     "stage",
+    "stage_changed_at",
     "created_at",
     "seen_at",
     "value_minor",

@@ -10,7 +10,7 @@ from django.db.models import ForeignObject, ForeignObjectRel, Model, Q, QuerySet
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_stages_bump
+from clientsflow.cache import board_stages_bump, board_version_bump
 from clientsflow.errors import DomainError
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, LeadMerge, PossibleDuplicate
 from leads.services.timeline import timeline_record
@@ -214,6 +214,8 @@ def lead_merge(*, survivor: Lead, duplicate: Lead, actor: Any = None) -> LeadMer
         },
     )
     board_stages_bump(survivor.stage, duplicate.stage)
+    # Other apps' rows (tasks, bookings, payments) changed lead: the cards' badges follow.
+    board_version_bump()
     return merge
 
 
@@ -271,6 +273,8 @@ def lead_merge_undo(*, merge: LeadMerge, actor: Any = None) -> LeadMerge:
         details={"merge_id": merge.pk, "duplicate_id": duplicate.pk},
     )
     board_stages_bump(survivor.stage, duplicate.stage)
+    # Other apps' rows (tasks, bookings, payments) changed lead: the cards' badges follow.
+    board_version_bump()
     return merge
 
 
