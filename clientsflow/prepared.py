@@ -115,22 +115,26 @@ def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, usi
     now = timezone.now()
     plan = []
     for f in fields:
+        prep = _prep_for(f, connection)
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             missing: Callable[[], object] | None = None
             constant: object = now
-        elif f.has_default() and callable(f.default):
-            missing, constant = f.get_default, None  # a new value per row (uuid4, dict, list)
+        elif f.has_default() and callable(f.default) and f.default not in (dict, list):
+            missing, constant = f.get_default, None  # a new value per row (uuid4)
         else:
             missing, constant = None, f.get_default()
-        plan.append((f.attname, _prep_for(f, connection), missing, constant))
+        # A missing value the same for every row is prepared once (JSON of `{}`, a constant).
+        prepared_constant = prep(constant) if missing is None else None
+        plan.append((f.attname, prep, missing, prepared_constant))
     params: list[list[Any]] = []
     for row in rows:
         values: list[Any] = []
-        for attname, prep, missing, constant in plan:
+        for attname, prep, missing, prepared_constant in plan:
             value = row.get(attname, _ABSENT)
             if value is _ABSENT:
-                value = missing() if missing is not None else constant
-            values.append(prep(value))
+                values.append(prep(missing()) if missing is not None else prepared_constant)
+            else:
+                values.append(prep(value))
         params.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -157,6 +161,13 @@ def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[obj
             return f.get_db_prep_save(value, connection)
 
         return datetime_value
+    if kind is models.JSONField:
+        # What JSONField.get_db_prep_save does for a plain value (not an expression), one call deep.
+        adapt_json = connection.ops.adapt_json_value
+        encoder = f.encoder  # type: ignore[attr-defined]
+        return lambda value: (
+            adapt_json(value, encoder) if type(value) in (dict, list) else f.get_db_prep_save(value, connection)
+        )
     return lambda value: f.get_db_prep_save(value, connection=connection)
 
 
