@@ -24,10 +24,12 @@ from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
 
-_INSERTS: dict[tuple[str, str], tuple[str, list[models.Field], bool]] = {}
+# Per field: its attname, whether it is stamped with now on insert, and its value's preparation.
+_Plan = list[tuple[str, bool, Callable[[object], object]]]
+_INSERTS: dict[tuple[str, str], tuple[str, _Plan, bool]] = {}
 
 
-def _compiled_insert(obj: models.Model, using: str) -> tuple[str, list[models.Field], bool]:
+def _compiled_insert(obj: models.Model, using: str) -> tuple[str, _Plan, bool]:
     meta = obj._meta
     key = (meta.label, using)
     cached = _INSERTS.get(key)
@@ -37,21 +39,44 @@ def _compiled_insert(obj: models.Model, using: str) -> tuple[str, list[models.Fi
     fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
     if any(getattr(f, "get_placeholder", None) for f in fields):
         raise TypeError(f"{meta.label} has a field with its own SQL placeholder; save it with the ORM.")
+    # `pre_save` of every other field type only reads the attribute, so the plan does that.
+    if not all(_plain_pre_save(f) for f in fields):
+        raise TypeError(f"{meta.label} has a field with its own pre_save; save it with the ORM.")
     query = InsertQuery(obj.__class__)
     query.insert_values(fields, [obj])
     compiler = query.get_compiler(using=using)
     returning = connection.features.can_return_columns_from_insert
     compiler.returning_fields = [meta.pk] if returning else None
     [(sql, _params)] = compiler.as_sql()
-    _INSERTS[key] = (sql, fields, returning)
+    plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in fields]
+    _INSERTS[key] = (sql, plan, returning)
     return _INSERTS[key]
+
+
+def _plain_pre_save(f: models.Field) -> bool:
+    """`pre_save` only reads the attribute, or stamps now (`_stamped`): what the plans do."""
+    if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add):
+        return _stamped(f)
+    return type(f).pre_save in (models.Field.pre_save, models.DateField.pre_save, models.DateTimeField.pre_save)
+
+
+def _stamped(f: models.Field) -> bool:
+    """A date-and-time field that `pre_save` sets to now when a row is added."""
+    return isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add)
 
 
 def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`."""
-    sql, fields, returning = _compiled_insert(obj, using)
+    sql, plan, returning = _compiled_insert(obj, using)
     connection = connections[using]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    values = obj.__dict__
+    now = None
+    params: list[Any] = []
+    for attname, stamped, prep in plan:
+        if stamped:
+            now = now or timezone.now()
+            values[attname] = now
+        params.append(prep(values[attname]))
     meta = obj._meta
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -90,22 +115,26 @@ def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, usi
     now = timezone.now()
     plan = []
     for f in fields:
+        prep = _prep_for(f, connection)
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             missing: Callable[[], object] | None = None
             constant: object = now
-        elif f.has_default() and callable(f.default):
-            missing, constant = f.get_default, None  # a new value per row (uuid4, dict, list)
+        elif f.has_default() and callable(f.default) and f.default not in (dict, list):
+            missing, constant = f.get_default, None  # a new value per row (uuid4)
         else:
             missing, constant = None, f.get_default()
-        plan.append((f.attname, _prep_for(f, connection), missing, constant))
+        # A missing value the same for every row is prepared once (JSON of `{}`, a constant).
+        prepared_constant = prep(constant) if missing is None else None
+        plan.append((f.attname, prep, missing, prepared_constant))
     params: list[list[Any]] = []
     for row in rows:
         values: list[Any] = []
-        for attname, prep, missing, constant in plan:
+        for attname, prep, missing, prepared_constant in plan:
             value = row.get(attname, _ABSENT)
             if value is _ABSENT:
-                value = missing() if missing is not None else constant
-            values.append(prep(value))
+                values.append(prep(missing()) if missing is not None else prepared_constant)
+            else:
+                values.append(prep(value))
         params.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -132,4 +161,44 @@ def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[obj
             return f.get_db_prep_save(value, connection)
 
         return datetime_value
+    if kind is models.JSONField:
+        # What JSONField.get_db_prep_save does for a plain value (not an expression), one call deep.
+        adapt_json = connection.ops.adapt_json_value
+        encoder = f.encoder  # type: ignore[attr-defined]
+        return lambda value: (
+            adapt_json(value, encoder) if type(value) in (dict, list) else f.get_db_prep_save(value, connection)
+        )
     return lambda value: f.get_db_prep_save(value, connection=connection)
+
+
+_UPDATES: dict[tuple[str, str, tuple[str, ...]], tuple[str, _Plan]] = {}
+
+
+def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -> None:
+    """UPDATE these fields of `obj`'s row, and its `auto_now` fields (stamped now), by primary key:
+    what `obj.save(update_fields=...)` writes, with the SQL compiled once per model and field set."""
+    meta = obj._meta
+    key = (meta.label, using, fields)
+    connection = connections[using]
+    if key not in _UPDATES:
+        chosen: list[models.Field] = [meta.get_field(name) for name in fields]  # type: ignore[misc]
+        chosen += [f for f in meta.concrete_fields if getattr(f, "auto_now", False) and f not in chosen]
+        if not all(_plain_pre_save(f) for f in chosen):
+            raise TypeError(f"{meta.label} has a field with its own pre_save; save it with the ORM.")
+        qn = connection.ops.quote_name
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in chosen)
+        sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
+        plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in chosen]
+        _UPDATES[key] = (sql, plan)
+    sql, plan = _UPDATES[key]
+    values = obj.__dict__
+    now = None
+    params: list[Any] = []
+    for attname, stamped, prep in plan:
+        if stamped:
+            now = now or timezone.now()
+            values[attname] = now
+        params.append(prep(values[attname]))
+    params.append(obj.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from celery import current_app
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
 from django.http import HttpResponseBase
 from django.test import Client, RequestFactory, override_settings
 
@@ -42,7 +44,7 @@ def _phone_formats(area: int, line: int) -> list[str]:
     ]
 
 
-_AREA = {"hook": 200, "csv": 300, "stack": 500}
+_AREA = {"hook": 200, "csv": 300, "stack": 500, "wsgi": 600, "thread": 700}
 
 
 def _identity(i: int, kind: str = "hook") -> dict[str, Any]:
@@ -87,15 +89,42 @@ def _deliveries(requests: int, kind: str) -> tuple[list[tuple[bytes, str]], int]
     return signed, uniques
 
 
+class _Answer:
+    def __init__(self, status: str) -> None:
+        self.status_code = int(status.split(" ", 1)[0])
+
+
+def _wsgi_call(handler: WSGIHandler, environ: dict[str, Any]) -> _Answer:
+    """One request as a WSGI server makes it: every middleware, and the request_started /
+    request_finished signals that open and close (or keep, per CONN_MAX_AGE) the connection."""
+    started: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+        started.append(status)
+        return lambda data: None
+
+    response = handler(environ, start_response)
+    try:
+        b"".join(response)
+    finally:
+        response.close()  # closing the response sends request_finished
+    return _Answer(started[0])
+
+
 def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
     """Post the deliveries one after another and time them (wall clock and this process's CPU).
 
     `hook` calls the real view with a RequestFactory request: verify, store, process, answer.
-    `stack` goes through Django's test client, so every middleware runs too.
+    `stack` goes through Django's test client, so every middleware runs too (but the client keeps
+    the connection open across requests). `wsgi` calls Django's WSGI handler as a WSGI server
+    does (middleware, request signals, the connection kept per CONN_MAX_AGE); `thread` does the
+    same and closes the connection after each request, as Django's own threaded server (the
+    embedded default) does when a request's thread ends.
     """
     signed, uniques = _deliveries(requests, kind)
     client = Client()
     factory = RequestFactory()
+    handler = WSGIHandler()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     leads_before = Lead.objects.count()
@@ -103,9 +132,16 @@ def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
     started, cpu_started = time.perf_counter(), time.process_time()
     for body, signature in signed:
         sent = time.perf_counter()
-        response: HttpResponseBase
+        response: HttpResponseBase | _Answer
         if kind == "stack":
             response = client.post(path, data=body, content_type="application/json", headers={"X-Signature": signature})
+        elif kind in ("wsgi", "thread"):
+            environ = factory.post(
+                path, data=body, content_type="application/json", headers={"X-Signature": signature}
+            ).environ
+            response = _wsgi_call(handler, environ)
+            if kind == "thread":
+                connections.close_all()  # what Django's server does when a request's thread ends
         else:
             request = factory.post(path, data=body, content_type="application/json", headers={"X-Signature": signature})
             response = lead_webhook(request, source="website")
@@ -147,6 +183,8 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
             WebhookEvent.objects.all().delete()
             view = _run_deliveries("hook", requests)
             stack = _run_deliveries("stack", requests)
+            wsgi = _run_deliveries("wsgi", requests)
+            thread = _run_deliveries("thread", requests)
     finally:
         logging.disable(logging.NOTSET)
         current_app.conf.task_always_eager = was_eager
@@ -154,10 +192,14 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
         "duplicate_share": DUPLICATE_SHARE,
         **view,
         "full_stack": stack,
+        "wsgi": wsgi,
+        "wsgi_connection_per_request": thread,
     }
     log(
         f"intake: {view['leads_per_s']} leads/s through the view ({view['leads_per_cpu_s']}/CPU-s), "
-        f"{stack['leads_per_s']} through every middleware ({stack['leads_per_cpu_s']}/CPU-s); "
+        f"{stack['leads_per_s']} through the test client ({stack['leads_per_cpu_s']}/CPU-s), "
+        f"{wsgi['leads_per_s']} as a WSGI call ({wsgi['leads_per_cpu_s']}/CPU-s), "
+        f"{thread['leads_per_s']} with a new connection each ({thread['leads_per_cpu_s']}/CPU-s); "
         f"{view['leads_created']} leads from {requests} deliveries"
     )
     return figures

@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
-from clientsflow.prepared import insert_row
+from clientsflow.prepared import insert_row, update_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
-from leads.services.timeline import timeline_record
+from leads.services.timeline import timeline_data, timeline_record
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,20 @@ def enrich_in_memory(lead: Lead, data: LeadData, source: str) -> dict[str, Any]:
     return changed
 
 
+# What each key of `enrich_in_memory`'s answer changed on the lead, as stored fields.
+_FIELDS_OF_CHANGE = {
+    "name": ("name",),
+    "email": ("email", "email_normalized"),
+    "phone": ("phone", "phone_e164"),
+    "company": ("company",),
+    "external_id": ("external_ids",),
+}
+
+
+def _written_fields(changed: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(name for key in sorted(changed) for name in _FIELDS_OF_CHANGE[key])
+
+
 def _comparable(lead_or_data: Any, name: str) -> str:
     if name == "email":
         return lead_or_data.email_normalized
@@ -151,7 +165,7 @@ def also_seen_pending(lead: Lead, data: LeadData) -> dict[str, str]:
         return {}
     noted = {
         (event["field"], event["value"])
-        for event in LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.ALSO_SEEN).values_list("data", flat=True)
+        for event in timeline_data(lead=lead, kind=LeadEvent.Kind.ALSO_SEEN)
         if isinstance(event, dict) and "field" in event and "value" in event
     }
     return {name: value for name, value in differing.items() if (name, value) not in noted}
@@ -219,7 +233,7 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
 
     changed = enrich_in_memory(existing, data, source)
     if changed:
-        existing.save()
+        update_row(existing, fields=_written_fields(changed))
     also_seen_record(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
     extra = {}
     if data.email_normalized and data.email_normalized != existing.email_normalized:

@@ -1,8 +1,9 @@
 """The set-based CSV import ends where taking the rows in one by one with `lead_intake` ends.
 
 One tricky file (repeats inside the file in other formats, rows for existing leads, a phone shared
-by two emails, an owner-edited field, a merged lead, rows that must be rejected) is imported both
-ways from the same starting point; the leads, the possible duplicates and the timeline are compared.
+by two emails, two new people sharing a new phone, existing leads enriched, an owner-edited field,
+a merged lead, an address written composed and decomposed, rows that must be rejected) is imported
+both ways from the same starting point; the leads, the possible duplicates and the timeline are compared.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ TRICKY = (
     "Bad Phone,,12,,,\n"
     "Bad Source,src@x.example,,,!!!,\n"
     "Dee,dee@x.example,+1 415 555 0134,,,\n"  # a third email on Ada's phone
+    "Eve Adams,EVE@x.example,+1 303 555 0111,Eve Co,,e1\n"  # existing, enriched: phone, company, id
+    "Phil,phil@x.example,303-555-0199,,,\n"  # existing phone-only lead: gets this email
+    "Gus,gus@x.example,(212) 555-0177,,,\n"  # two new people on one new phone, one chunk
+    "Hal,hal@x.example,212.555.0177,Hal Inc,,\n"
+    "Ivy,,+1 718 555 0123,,,\n"  # new, by phone only...
+    " Ivy  Stone , IVY@X.example , 718-555-0123,Stone LLC,,\n"  # ...then her email too, other clothes
+    "Jo,jo@x.example,+1 303 555 0111,,,\n"  # the phone Eve was just given, under another email
+    "Zoë,ZOË@exämple.de,,,,\n"
+    "Zoe Z,zoe\u0308@exämple.de,+49 30 901820,,,\n"  # the same address decomposed (NFD)
+    "Eve,eve@x.example,+1 303 555 0111,Other Co,,\n"  # Eve again: company differs, noted once
 )
 
 
@@ -50,6 +61,8 @@ def seed() -> None:
     surv = lead_intake(data=LeadData.build(name="Surv", email="surv@x.example"), source="website").lead
     old = lead_intake(data=LeadData.build(name="Old", email="old@x.example"), source="website").lead
     lead_merge(survivor=surv, duplicate=old, actor=None)
+    lead_intake(data=LeadData.build(name="Eve", email="eve@x.example"), source="website")
+    lead_intake(data=LeadData.build(name="Phil", phone="+1 303 555 0199"), source="website")
 
 
 def one_by_one(path: Path) -> int:
@@ -103,7 +116,7 @@ def snapshot() -> dict:
     return {"leads": leads, "pairs": pairs, "events": events, "audits": audits}
 
 
-@pytest.mark.parametrize("chunk_size", [1000, 3])
+@pytest.mark.parametrize("chunk_size", [1000, 3, 2])
 def test_import_matches_lead_intake_row_by_row(tmp_path, monkeypatch, chunk_size):
     monkeypatch.setattr(importer, "CHUNK_SIZE", chunk_size)
     path = tmp_path / "tricky.csv"
@@ -125,4 +138,10 @@ def test_import_matches_lead_intake_row_by_row(tmp_path, monkeypatch, chunk_size
     assert imported["events"] == expected["events"]
     assert imported["audits"] == expected["audits"]
     assert summary.rejected == rejected
-    assert len(expected["pairs"]) >= 2  # the file does exercise shared phones
+    assert len(expected["pairs"]) >= 4  # the file does exercise shared phones
+    # ...and enriches existing leads and merges repeats made inside the file.
+    by_email = {lead[2]: lead for lead in expected["leads"]}
+    assert by_email["eve@x.example"][4:6] == ("+13035550111", "Eve Co")
+    assert by_email["phil@x.example"][4] == "+13035550199"
+    assert by_email["ivy@x.example"][5] == "Stone LLC"
+    assert "zoë@exämple.de" in by_email
