@@ -10,36 +10,51 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, DateField, Exists, Func, IntegerField, OuterRef, Q, QuerySet, Value
 from django.urls import reverse
 from django.utils import timezone
 
 from bookings.availability import Interval, Rules, Slot, busy_in_seconds, free_starts, slots_from_starts
 from bookings.clients import google_calendar
-from bookings.models import Booking, EventType, Hold, Host
+from bookings.models import Booking, DateOverride, EventType, Hold, Host, WeeklyHours
 from leads.cards import Badge, CardAction, CardConfirm
 
 logger = logging.getLogger(__name__)
 
 
 def event_type_get_public(*, slug: str) -> EventType | None:
-    return (
-        EventType.objects.select_related("host")
-        .prefetch_related("weekly_hours", "date_overrides")
-        .filter(slug=slug, is_active=True)
-        .first()
-    )
+    """The active event type with its host and its availability rules: two queries."""
+    event_type = EventType.objects.select_related("host").filter(slug=slug, is_active=True).first()
+    if event_type is not None:
+        # Weekly hours and date overrides in one round trip (weekday NULL marks an override).
+        weekly = (
+            WeeklyHours.objects.filter(event_type=event_type)
+            .order_by()
+            .values_list("weekday", Value(None, output_field=DateField()), "start_time", "end_time")
+        )
+        overrides = (
+            DateOverride.objects.filter(event_type=event_type)
+            .order_by()
+            .values_list(Value(None, output_field=IntegerField()), "date", "start_time", "end_time")
+        )
+        setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, list(weekly.union(overrides, all=True))))
+    return event_type
 
 
-def rules_for(event_type: EventType) -> Rules:
+# The rules an event type was loaded with, kept on that instance (one request's, never shared).
+_RULES_ATTRIBUTE = "_availability_rules"
+
+
+def _rules_from_rows(event_type: EventType, rows: list[tuple[Any, Any, Any, Any]]) -> Rules:
     weekly: dict[int, list] = {}
-    for hours in event_type.weekly_hours.all():
-        weekly.setdefault(hours.weekday, []).append((hours.start_time, hours.end_time))
     overrides: dict[date, list] = {}
-    for override in event_type.date_overrides.all():
-        windows = overrides.setdefault(override.date, [])
-        if override.start_time is not None:
-            windows.append((override.start_time, override.end_time))
+    for weekday, day, start_time, end_time in rows:
+        if weekday is not None:
+            weekly.setdefault(weekday, []).append((start_time, end_time))
+        else:
+            windows = overrides.setdefault(day, [])
+            if start_time is not None:
+                windows.append((start_time, end_time))
     return Rules(
         host_timezone=event_type.host.timezone,
         duration=timedelta(minutes=event_type.duration_minutes),
@@ -51,6 +66,19 @@ def rules_for(event_type: EventType) -> Rules:
         weekly={k: sorted(v) for k, v in weekly.items()},
         overrides={k: sorted(v) for k, v in overrides.items()},
     )
+
+
+def rules_for(event_type: EventType) -> Rules:
+    """The event type's availability rules: those it was loaded with by `event_type_get_public`
+    (read once per request), else read now."""
+    remembered = getattr(event_type, _RULES_ATTRIBUTE, None)
+    if remembered is not None:
+        return remembered
+    rows: list[tuple[Any, Any, Any, Any]] = [
+        (h.weekday, None, h.start_time, h.end_time) for h in event_type.weekly_hours.all()
+    ]
+    rows += [(None, o.date, o.start_time, o.end_time) for o in event_type.date_overrides.all()]
+    return _rules_from_rows(event_type, rows)
 
 
 def active_bookings(*, host: Host) -> QuerySet[Booking]:
