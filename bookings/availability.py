@@ -16,6 +16,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 Interval = tuple[datetime, datetime]
@@ -51,30 +52,6 @@ def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime | None:
     if as_utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         return None
     return as_utc
-
-
-def merge_busy(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sorted, non-overlapping intervals (touching ones merged)."""
-    merged: list[list[datetime]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(s, e) for s, e in merged]
-
-
-class BusyIndex:
-    """Half-open overlap tests against merged busy intervals in O(log n)."""
-
-    def __init__(self, intervals: Iterable[Interval]):
-        self.intervals = merge_busy(intervals)
-        self.starts = [s for s, _ in self.intervals]
-
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        # The last busy interval starting before `end` is the only one that can overlap.
-        i = bisect.bisect_left(self.starts, end) - 1
-        return i >= 0 and self.intervals[i][1] > start
 
 
 def windows_for(rules: Rules, day: date) -> list[tuple[time, time]]:
@@ -123,19 +100,32 @@ def _candidate_times_in(rules: Rules, day: date, window_start: time, window_end:
 
 
 def _seconds(value: datetime) -> int:
-    """Whole seconds since the epoch (slots and busy times are on whole seconds or finer: a busy
-    end is rounded up and a busy start down, so rounding only ever widens what is busy)."""
+    """Whole seconds since the epoch, rounded down."""
     return int(value.timestamp() // 1)
 
 
-def _busy_seconds(busy: Iterable[Interval]) -> tuple[list[int], list[int]]:
-    """Merged busy intervals as sorted epoch-second starts and ends."""
+def _seconds_up(value: datetime) -> int:
+    """Whole seconds since the epoch, rounded up."""
+    return int(-(-value.timestamp() // 1))
+
+
+def busy_in_seconds(busy: Iterable[Interval]) -> list[tuple[int, int]]:
+    """Busy intervals as epoch seconds: a start rounded down and an end rounded up, so rounding
+    only ever widens what is busy (slots are on whole seconds)."""
+    return [(_seconds(start), _seconds_up(end)) for start, end in busy]
+
+
+def merge_seconds(busy: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Merged busy intervals (touching ones joined) as two ascending lists: starts and ends."""
     starts: list[int] = []
     ends: list[int] = []
-    for start, end in merge_busy(busy):
-        end_s = -(-end.timestamp() // 1)  # ceil
-        starts.append(_seconds(start))
-        ends.append(int(end_s))
+    for start, end in sorted(busy):
+        if ends and start <= ends[-1]:
+            if end > ends[-1]:
+                ends[-1] = end
+        else:
+            starts.append(start)
+            ends.append(end)
     return starts, ends
 
 
@@ -147,11 +137,35 @@ def available_slots(
     start_day: date | None = None,
     days: int | None = None,
 ) -> list[Slot]:
-    """Bookable slots from `start_day` (the host's today by default) for `days` days, in UTC order.
+    """Bookable slots from `start_day` (the host's today by default) for `days` days, in UTC order."""
+    starts = free_starts(rules, now=now, busy=busy_in_seconds(busy), start_day=start_day, days=days)
+    return slots_from_starts(starts, rules.duration)
 
-    Interval arithmetic on epoch seconds: the candidates of a window ascend, so one pointer walks
-    the sorted busy list alongside them (placed by bisect at each window's start), and a datetime
-    is made only for the slots offered.
+
+def slots_from_starts(starts: Iterable[int], duration: timedelta) -> list[Slot]:
+    result = []
+    for start in starts:
+        at = datetime.fromtimestamp(start, UTC)
+        result.append(Slot(start=at, end=at + duration))
+    return result
+
+
+def free_starts(
+    rules: Rules,
+    *,
+    now: datetime,
+    busy: Iterable[tuple[int, int]] = (),
+    start_day: date | None = None,
+    days: int | None = None,
+) -> list[int]:
+    """The bookable starts (epoch seconds, ascending) given busy intervals in epoch seconds.
+
+    Interval arithmetic: a busy interval `[b0, b1)` rules out the starts strictly between
+    `b0 - duration - buffer_after` and `b1 + buffer_before`, so each window's free starts are the
+    grid points in the gaps between those, one `range` per gap. The busy intervals are merged and
+    sorted once and walked with one pointer per window (placed by bisect), so the work grows with
+    the busy intervals and windows, not with the candidate slots. A window with a clock change
+    inside (a few nights a year) has an irregular grid and is checked start by start.
     """
     zone = ZoneInfo(rules.host_timezone)
     today = now.astimezone(zone).date()
@@ -159,49 +173,65 @@ def available_slots(
     last = today + timedelta(days=rules.days_ahead)
     if days is not None:
         last = min(last, first + timedelta(days=days - 1))
-    earliest = _seconds(now + rules.min_notice) + (1 if (now + rules.min_notice).microsecond else 0)
-    busy_starts, busy_ends = _busy_seconds(busy)
+    notice_at = now + rules.min_notice
+    earliest = _seconds(notice_at) + (1 if notice_at.microsecond else 0)
+    busy_starts, busy_ends = merge_seconds(busy)
     n_busy = len(busy_starts)
     duration = int(rules.duration.total_seconds())
     before = int(rules.buffer_before.total_seconds())
     after = int(rules.buffer_after.total_seconds())
-    offered: set[int] = set()
+    # A start s is ruled out by busy [b0, b1) when b0 - reach_back < s < b1 + before.
+    reach_back = duration + after
+    offered: list[int] = []
     day = first
     while day <= last:
-        for window in _candidate_windows(rules, day, zone):
-            if not window:
+        for window in _day_windows(rules, day, zone):
+            if isinstance(window, range):
+                grid_first, step = window.start, window.step
+                grid_last = window[-1] if window else grid_first - 1
+                low = max(grid_first, earliest)
+                j = bisect.bisect_right(busy_ends, grid_first - before)
+                while low <= grid_last:
+                    if j < n_busy and busy_starts[j] - reach_back < grid_last:
+                        gap_end = min(busy_starts[j] - reach_back, grid_last)
+                        next_low = busy_ends[j] + before
+                        j += 1
+                    else:
+                        gap_end, next_low = grid_last, grid_last + 1
+                    if gap_end >= low:
+                        aligned = grid_first + -(-(low - grid_first) // step) * step
+                        offered.extend(range(aligned, gap_end + 1, step))
+                    low = max(low, next_low)
                 continue
-            # The first busy interval that could touch the window's first candidate.
-            j = bisect.bisect_right(busy_ends, window[0] - before)
+            # An irregular grid: each start against the busy pointer.
+            j = bisect.bisect_right(busy_ends, window[0] - before) if window else 0
             for start in window:
                 if start < earliest:
                     continue
-                low, high = start - before, start + duration + after
-                while j < n_busy and busy_ends[j] <= low:
+                while j < n_busy and busy_ends[j] <= start - before:
                     j += 1
-                if j < n_busy and busy_starts[j] < high:
+                if j < n_busy and busy_starts[j] < start + reach_back:
                     continue
-                offered.add(start)
+                offered.append(start)
         day += timedelta(days=1)
-    length = timedelta(seconds=duration)
-    result = []
-    for start in sorted(offered):
-        at = datetime.fromtimestamp(start, UTC)
-        result.append(Slot(start=at, end=at + length))
-    return result
+    # Windows come in time order, so this is already sorted unless a day's windows overlap or a
+    # clock change repeats a time; then sort and keep each start once.
+    if any(later <= earlier for earlier, later in pairwise(offered)):
+        offered = sorted(set(offered))
+    return offered
 
 
-def _candidate_windows(rules: Rules, day: date, zone: ZoneInfo) -> list[list[int]]:
-    """Each window's candidate starts on `day`, ascending epoch seconds."""
-    windows: list[list[int]] = []
+def _day_windows(rules: Rules, day: date, zone: ZoneInfo) -> list[range | list[int]]:
+    """Each window's candidate starts on `day`, ascending epoch seconds: a `range` when no clock
+    change falls inside the window (wall-clock steps are then UTC steps), else a list."""
+    windows: list[range | list[int]] = []
     duration = int(rules.duration.total_seconds())
     step = int(rules.interval.total_seconds())
     for window_start, window_end in windows_for(rules, day):
         first, last = local_to_utc(day, window_start, zone), local_to_utc(day, window_end, zone)
         wall_span = datetime.combine(day, window_end) - datetime.combine(day, window_start)
         if first is not None and last is not None and last - first == wall_span and step > 0:
-            # No clock change inside the window (nearly every day): wall-clock steps are UTC steps.
-            windows.append(list(range(_seconds(first), _seconds(last) - duration + 1, step)))
+            windows.append(range(_seconds(first), _seconds(last) - duration + 1, step))
             continue
         windows.append([_seconds(start) for start, _ in _candidate_times_in(rules, day, window_start, window_end)])
     return windows

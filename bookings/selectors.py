@@ -4,41 +4,57 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, DateField, Exists, Func, IntegerField, OuterRef, Q, QuerySet, Value
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.availability import Interval, Rules, Slot, available_slots
+from bookings.availability import Interval, Rules, Slot, busy_in_seconds, free_starts, slots_from_starts
 from bookings.clients import google_calendar
-from bookings.models import Booking, EventType, Hold, Host
+from bookings.models import Booking, DateOverride, EventType, Hold, Host, WeeklyHours
 from leads.cards import Badge, CardAction, CardConfirm
 
 logger = logging.getLogger(__name__)
 
 
 def event_type_get_public(*, slug: str) -> EventType | None:
-    return (
-        EventType.objects.select_related("host")
-        .prefetch_related("weekly_hours", "date_overrides")
-        .filter(slug=slug, is_active=True)
-        .first()
-    )
+    """The active event type with its host and its availability rules: two queries."""
+    event_type = EventType.objects.select_related("host").filter(slug=slug, is_active=True).first()
+    if event_type is not None:
+        # Weekly hours and date overrides in one round trip (weekday NULL marks an override).
+        weekly = (
+            WeeklyHours.objects.filter(event_type=event_type)
+            .order_by()
+            .values_list("weekday", Value(None, output_field=DateField()), "start_time", "end_time")
+        )
+        overrides = (
+            DateOverride.objects.filter(event_type=event_type)
+            .order_by()
+            .values_list(Value(None, output_field=IntegerField()), "date", "start_time", "end_time")
+        )
+        setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, list(weekly.union(overrides, all=True))))
+    return event_type
 
 
-def rules_for(event_type: EventType) -> Rules:
+# The rules an event type was loaded with, kept on that instance (one request's, never shared).
+_RULES_ATTRIBUTE = "_availability_rules"
+
+
+def _rules_from_rows(event_type: EventType, rows: list[tuple[Any, Any, Any, Any]]) -> Rules:
     weekly: dict[int, list] = {}
-    for hours in event_type.weekly_hours.all():
-        weekly.setdefault(hours.weekday, []).append((hours.start_time, hours.end_time))
     overrides: dict[date, list] = {}
-    for override in event_type.date_overrides.all():
-        windows = overrides.setdefault(override.date, [])
-        if override.start_time is not None:
-            windows.append((override.start_time, override.end_time))
+    for weekday, day, start_time, end_time in rows:
+        if weekday is not None:
+            weekly.setdefault(weekday, []).append((start_time, end_time))
+        else:
+            windows = overrides.setdefault(day, [])
+            if start_time is not None:
+                windows.append((start_time, end_time))
     return Rules(
         host_timezone=event_type.host.timezone,
         duration=timedelta(minutes=event_type.duration_minutes),
@@ -50,6 +66,19 @@ def rules_for(event_type: EventType) -> Rules:
         weekly={k: sorted(v) for k, v in weekly.items()},
         overrides={k: sorted(v) for k, v in overrides.items()},
     )
+
+
+def rules_for(event_type: EventType) -> Rules:
+    """The event type's availability rules: those it was loaded with by `event_type_get_public`
+    (read once per request), else read now."""
+    remembered = getattr(event_type, _RULES_ATTRIBUTE, None)
+    if remembered is not None:
+        return remembered
+    rows: list[tuple[Any, Any, Any, Any]] = [
+        (h.weekday, None, h.start_time, h.end_time) for h in event_type.weekly_hours.all()
+    ]
+    rows += [(None, o.date, o.start_time, o.end_time) for o in event_type.date_overrides.all()]
+    return _rules_from_rows(event_type, rows)
 
 
 def active_bookings(*, host: Host) -> QuerySet[Booking]:
@@ -103,10 +132,56 @@ def google_busy(*, host: Host) -> list[Interval]:
     return busy
 
 
-def _utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+class _EpochSeconds(Func):
+    """A datetime column as whole seconds since the epoch, rounded down (or up with `ceiling`)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression: str, *, ceiling: bool = False):
+        super().__init__(expression)
+        self.ceiling = ceiling
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC); `x > datetime(x)` holds when there is a fraction.
+        sql, params = compiler.compile(self.source_expressions[0])
+        if self.ceiling:
+            return f"(CAST(strftime('%%s', {sql}) AS INTEGER) + ({sql} > datetime({sql})))", params * 3
+        return f"CAST(strftime('%%s', {sql}) AS INTEGER)", params
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"{'CEIL' if self.ceiling else 'FLOOR'}(EXTRACT(EPOCH FROM {sql}))::bigint", params
+
+
+def busy_seconds(
+    *,
+    host: Host,
+    time_min: datetime,
+    time_max: datetime,
+    now: datetime,
+    exclude_booking_pk: int | None = None,
+    exclude_hold_token: str = "",
+    include_google: bool = True,
+) -> list[tuple[int, int]]:
+    """Everything that blocks the host in a range, as epoch seconds (start rounded down, end up):
+    bookings and live holds (buffered) in one query that returns plain integers (no datetime is
+    parsed per row), then Google's busy times."""
+    bookings = overlapping_bookings(
+        host=host, buffered_start=time_min, buffered_end=time_max, exclude_pk=exclude_booking_pk
+    )
+    holds = overlapping_holds(
+        host=host, buffered_start=time_min, buffered_end=time_max, now=now, exclude_token=exclude_hold_token
+    )
+    start, end = _EpochSeconds("buffered_start"), _EpochSeconds("buffered_end", ceiling=True)
+    rows = bookings.order_by().values_list(start, end).union(holds.order_by().values_list(start, end), all=True)
+    # Run as plain SQL: the integers need none of the ORM's per-value converters.
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        intervals: list[tuple[int, int]] = cursor.fetchall()
+    if include_google:
+        intervals += busy_in_seconds(google_busy(host=host))
+    return intervals
 
 
 def busy_intervals(
@@ -119,27 +194,19 @@ def busy_intervals(
     exclude_hold_token: str = "",
     include_google: bool = True,
 ) -> list[Interval]:
-    """Everything that blocks the host in a range: bookings and live holds (buffered), Google busy."""
-    bookings = overlapping_bookings(
-        host=host, buffered_start=time_min, buffered_end=time_max, exclude_pk=exclude_booking_pk
-    )
-    holds = overlapping_holds(
-        host=host, buffered_start=time_min, buffered_end=time_max, now=now, exclude_token=exclude_hold_token
-    )
-    # One round trip for both; the values come back as the backend gives them (text on SQLite)
-    # and are read here, far cheaper than Django's per-value converters for a few hundred rows.
-    rows = (
-        bookings.order_by()
-        .values_list("buffered_start", "buffered_end")
-        .union(holds.order_by().values_list("buffered_start", "buffered_end"), all=True)
-    )
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        intervals: list[Interval] = [(_utc(start), _utc(end)) for start, end in cursor.fetchall()]
-    if include_google:
-        intervals += google_busy(host=host)
-    return intervals
+    """`busy_seconds` as UTC datetimes."""
+    return [
+        (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+        for start, end in busy_seconds(
+            host=host,
+            time_min=time_min,
+            time_max=time_max,
+            now=now,
+            exclude_booking_pk=exclude_booking_pk,
+            exclude_hold_token=exclude_hold_token,
+            include_google=include_google,
+        )
+    ]
 
 
 def slots_for(
@@ -151,19 +218,19 @@ def slots_for(
     exclude_booking_pk: int | None = None,
     exclude_hold_token: str = "",
 ) -> list[Slot]:
+    """The slots a visitor may pick: one query for the busy times, then interval arithmetic."""
     now = now or timezone.now()
     rules = rules_for(event_type)
-    window_start = now - timedelta(days=1)
-    window_end = now + timedelta(days=rules.days_ahead + 2)
-    busy = busy_intervals(
+    busy = busy_seconds(
         host=event_type.host,
-        time_min=window_start,
-        time_max=window_end,
+        time_min=now - timedelta(days=1),
+        time_max=now + timedelta(days=rules.days_ahead + 2),
         now=now,
         exclude_booking_pk=exclude_booking_pk,
         exclude_hold_token=exclude_hold_token,
     )
-    return available_slots(rules, now=now, busy=busy, start_day=start_day, days=days)
+    starts = free_starts(rules, now=now, busy=busy, start_day=start_day, days=days)
+    return slots_from_starts(starts, rules.duration)
 
 
 def booking_latest_by_lead(*, lead_ids: list[int]) -> dict[int, Booking]:

@@ -335,7 +335,8 @@ def booking_create(
         lead_advance_stage(
             lead=intake.lead, to_stage=Stage.BOOKED, actor_label="booking page", reason=f"Booked {event_type.title}"
         )
-        _stop_sequence_enrollments(intake.lead)
+        if not intake.created:  # a lead made just now has no sequence to stop
+            _stop_sequence_enrollments(intake.lead)
         audit_record(
             verb="booking.created",
             obj=booking,

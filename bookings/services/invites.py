@@ -46,12 +46,12 @@ def google_client() -> google_calendar.GoogleCalendarClient:
     return google_calendar.GoogleCalendarClient.from_settings()
 
 
-def _event_body(booking: Booking) -> dict[str, Any]:
+def _event_body(booking: Booking, *, manage_link: str) -> dict[str, Any]:
     return {
         "summary": f"{booking.event_type.title} with {host_display_name(booking.host.name)}",
         "description": (
             f"{booking.event_type.title} booked through ClientsFlow.\n"
-            f"Reschedule or cancel: {manage_url(booking)}"
+            f"Reschedule or cancel: {manage_link}"
             + (f"\n\nNote from {booking.name}: {booking.note}" if booking.note else "")
         ),
         "start": {"dateTime": booking.start_at.isoformat(), "timeZone": booking.host.timezone},
@@ -63,7 +63,7 @@ def _event_body(booking: Booking) -> dict[str, Any]:
     }
 
 
-def _sync_google(booking: Booking, *, send_updates: str) -> dict[str, str]:
+def _sync_google(booking: Booking, *, send_updates: str, manage_link: str) -> dict[str, str]:
     """Create, move or cancel the Google event. Returns the fields to store; raises CalendarError.
 
     `send_updates` is Google's `sendUpdates`: "all" lets Google mail the attendee, "none" when the
@@ -76,7 +76,7 @@ def _sync_google(booking: Booking, *, send_updates: str) -> dict[str, str]:
             client.event_cancel(calendar_id=calendar_id, event_id=booking.google_event_id, send_updates=send_updates)
         return {}
     if booking.google_event_id:
-        body = _event_body(booking)
+        body = _event_body(booking, manage_link=manage_link)
         event = client.event_update(
             calendar_id=calendar_id,
             event_id=booking.google_event_id,
@@ -88,7 +88,7 @@ def _sync_google(booking: Booking, *, send_updates: str) -> dict[str, str]:
             calendar_id=calendar_id,
             event_id=booking.google_event_key,
             request_id=booking.conference_request_id,
-            body=_event_body(booking),
+            body=_event_body(booking, manage_link=manage_link),
             send_updates=send_updates,
         )
     fields = {"google_event_id": event.event_id or booking.google_event_id or booking.google_event_key}
@@ -102,7 +102,9 @@ def local_time(booking: Booking) -> str:
     return f"{local:%A %-d %B %Y at %H:%M} ({booking.timezone})"
 
 
-def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list[str], method: str = "") -> str:
+def send_booking_email(
+    *, booking: Booking, kind: str, subject: str, lines: list[str], method: str = "", manage_link: str = ""
+) -> str:
     """Send one email about the booking to the lead.
 
     Returns 'sent', 'suppressed' or 'allowlist' (the mail gate refused it, audited there), or
@@ -119,7 +121,7 @@ def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list
         reply_to=[booking.host.email],
     )
     if method:
-        ics = invite_ics(booking=booking, method=method, manage_url=manage_url(booking))
+        ics = invite_ics(booking=booking, method=method, manage_url=manage_link or manage_url(booking))
         # No charset here: Django adds `charset="utf-8"` to a text attachment itself (two were sent).
         message.attach("invite.ics", ics, f"text/calendar; method={method}")
     try:
@@ -140,13 +142,14 @@ def send_booking_email(*, booking: Booking, kind: str, subject: str, lines: list
     return "sent"
 
 
-def _invite_email(booking: Booking) -> str:
+def _invite_email(booking: Booking, *, manage_link: str) -> str:
     where = booking_location(booking)
     if booking.status == Booking.Status.CANCELLED:
         return send_booking_email(
             booking=booking,
             kind="cancel",
             method="CANCEL",
+            manage_link=manage_link,
             subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
             lines=[
                 f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
@@ -158,13 +161,14 @@ def _invite_email(booking: Booking) -> str:
         booking=booking,
         kind="update" if moved else "confirmation",
         method="REQUEST",
+        manage_link=manage_link,
         subject=f"{'Moved' if moved else 'Confirmed'}: {booking.event_type.title} on {local_time(booking)}",
         lines=[
             f"Your {booking.event_type.title} with {host_display_name(booking.host.name)} is {'moved to' if moved else 'booked for'} "
             f"{local_time(booking)}.",
             f"Where: {where}",
             "The attached invite adds it to your calendar.",
-            f"Need to reschedule or cancel? {manage_url(booking)}",
+            f"Need to reschedule or cancel? {manage_link}",
         ],
     )
 
@@ -179,6 +183,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
     if sequence is not None and booking.sequence != sequence:
         return booking
     google_on = google_calendar.enabled()
+    manage_link = manage_url(booking)
     google_error = ""
     google_gate_reason = ""
     fields: dict[str, Any] = {}
@@ -189,7 +194,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
         )
         google_gate_reason = verdict.reason
         try:
-            fields = _sync_google(booking, send_updates="all" if verdict.allowed else "none")
+            fields = _sync_google(booking, send_updates="all" if verdict.allowed else "none", manage_link=manage_link)
         except google_calendar.CalendarError as exc:
             google_error = str(exc)
         for name, value in fields.items():
@@ -197,7 +202,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
 
     email_result = ""
     if not google_on or google_error or not settings.GCAL_DRIVEN_CONFIRMATION:
-        email_result = _invite_email(booking)
+        email_result = _invite_email(booking, manage_link=manage_link)
 
     if google_on and not google_error and google_gate_reason:
         status = Booking.InviteStatus.BLOCKED
@@ -228,10 +233,11 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
 
     with transaction.atomic():
         # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
-        updated = Booking.objects.filter(pk=booking.pk, sequence=booking.sequence).update(
-            invite_status=status, invite_error=error[:2000], invite_updated_at=timezone.now(), **fields
-        )
+        stored = {"invite_status": status, "invite_error": error[:2000], "invite_updated_at": timezone.now(), **fields}
+        updated = Booking.objects.filter(pk=booking.pk, sequence=booking.sequence).update(**stored)
         if updated:
+            for name, value in stored.items():
+                setattr(booking, name, value)
             audit_record(
                 verb=f"booking.invite_{status}",
                 obj=booking,
@@ -241,7 +247,8 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
             if status == Booking.InviteStatus.BLOCKED:
                 transaction.on_commit(lambda: _alert_owner(booking.pk, error))
     logger.info("booking.invite", extra={"booking_id": booking.pk, "invite_status": status})
-    booking.refresh_from_db()
+    if not updated:
+        booking.refresh_from_db()  # a newer change won: return what is stored
     return booking
 
 

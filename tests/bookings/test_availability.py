@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bookings.availability import Rules, available_slots, group_by_local_day, slot_is_offered
+from bookings.availability import Rules, available_slots, candidate_slots, group_by_local_day, slot_is_offered
 
 WEEKDAYS_9_TO_17 = {day: [(time(9), time(17))] for day in range(5)}
 
@@ -151,3 +152,81 @@ def test_date_override_day_off_and_special_hours_and_days_ahead():
     assert starts_on(slots, date(2026, 12, 7), "America/New_York") == []  # beyond days_ahead
     assert slot_is_offered(r, start=utc(2026, 12, 3, 18, 0), now=utc(2026, 12, 1, 0, 0))
     assert not slot_is_offered(r, start=utc(2026, 12, 3, 18, 15), now=utc(2026, 12, 1, 0, 0))
+
+
+def _slot_by_slot(r: Rules, *, now: datetime, busy: list[tuple[datetime, datetime]]) -> list[datetime]:
+    """The definition, checked one candidate at a time: inside the hours, after the notice, and its
+    buffered range clear of every busy interval."""
+    zone = ZoneInfo(r.host_timezone)
+    today = now.astimezone(zone).date()
+    starts: set[datetime] = set()
+    for offset in range(r.days_ahead + 1):
+        for slot in candidate_slots(r, today + timedelta(days=offset)):
+            low, high = slot.buffered(r)
+            if slot.start >= now + r.min_notice and not any(s < high and e > low for s, e in busy):
+                starts.add(slot.start)
+    return sorted(starts)
+
+
+# Nights when the clocks change in 2026 (zone, local date).
+CLOCK_CHANGES = [
+    ("America/New_York", date(2026, 3, 8)),
+    ("America/New_York", date(2026, 11, 1)),
+    ("Europe/London", date(2026, 3, 29)),
+    ("Europe/London", date(2026, 10, 25)),
+    ("Pacific/Auckland", date(2026, 4, 5)),
+    ("Pacific/Auckland", date(2026, 9, 27)),
+    ("Australia/Lord_Howe", date(2026, 4, 5)),
+    ("Australia/Lord_Howe", date(2026, 10, 4)),
+]
+
+
+def test_interval_arithmetic_matches_the_slot_by_slot_definition():
+    """Random hours (split and overlapping windows, overrides), buffers, steps and notice, in zones
+    with half-hour offsets and around clock changes (every third case spans one, with night hours
+    that cross it), and busy times on and off the grid."""
+    rng = random.Random(20261201)
+    zones = ["America/New_York", "Europe/London", "Pacific/Auckland", "Asia/Kolkata", "Australia/Lord_Howe"]
+    for case in range(180):
+        step = rng.choice([5, 10, 15, 20, 30, 45, 60])
+        weekly: dict[int, list[tuple[time, time]]] = {}
+        for day in range(7):
+            for _ in range(rng.choice([0, 1, 1, 2])):
+                begin = rng.randrange(0, 22 * 60, 15)
+                end = min(begin + rng.randrange(30, 10 * 60, 15), 24 * 60 - 1)
+                weekly.setdefault(day, []).append((time(begin // 60, begin % 60), time(end // 60, end % 60)))
+        if case % 3 == 0:
+            zone, change = rng.choice(CLOCK_CHANGES)
+            for day in range(7):
+                weekly.setdefault(day, []).append((time(0, rng.choice([0, 30])), time(rng.choice([3, 4]))))
+            now = datetime.combine(change - timedelta(days=1), time(rng.randrange(24), rng.randrange(0, 60, 5)), UTC)
+            days_ahead = 3
+        else:
+            zone = rng.choice(zones)
+            now = utc(2026, rng.choice([3, 10, 11]), rng.randrange(1, 28), rng.randrange(24), rng.randrange(60))
+            days_ahead = rng.choice([3, 10, 20])
+        r = Rules(
+            host_timezone=zone,
+            duration=timedelta(minutes=rng.choice([15, 30, 45, 60, 90])),
+            interval=timedelta(minutes=step),
+            buffer_before=timedelta(minutes=rng.choice([0, 0, 5, 15])),
+            buffer_after=timedelta(minutes=rng.choice([0, 10, 15, 30])),
+            min_notice=timedelta(minutes=rng.choice([0, 0, 60, 240]), microseconds=rng.choice([0, 0, 1])),
+            days_ahead=days_ahead,
+            weekly={day: sorted(windows) for day, windows in weekly.items()},
+            overrides={now.date() + timedelta(days=2): [(time(10), time(12, 30))], now.date() + timedelta(days=9): []},
+        )
+        # Busy times near the candidates, mostly on the five-minute grid, so their edges meet slots.
+        days = [change] if case % 3 == 0 else [now.date() + timedelta(days=n) for n in range(-1, r.days_ahead + 1)]
+        grid = [slot.start for day in days for slot in candidate_slots(r, day)]
+        if case % 6 == 0 and grid:  # the notice ends on a start
+            now = rng.choice(grid) - r.min_notice
+        busy = []
+        for _ in range((20 if case % 3 == 0 else rng.choice([0, 5, 40])) if grid else 0):
+            start = rng.choice(grid) + timedelta(
+                minutes=rng.randrange(-60, 60, 5), seconds=rng.choice([0, 0, 0, 1, -1, 7])
+            )
+            length = timedelta(minutes=rng.randrange(5, 180, 5), microseconds=rng.choice([0, 0, 0, 1]))
+            busy.append((start, start + length))
+        expected = _slot_by_slot(r, now=now, busy=busy)
+        assert [s.start for s in available_slots(r, now=now, busy=busy)] == expected, f"case {case}"

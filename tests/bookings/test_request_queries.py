@@ -1,0 +1,89 @@
+"""A booking POST and the public page cost the same number of queries however many bookings and
+holds the host already has (the invite and the owner's notice included, as the embedded default
+runs them in the request)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bookings.models import Booking, Hold
+from bookings.selectors import slots_for
+from leads.models import Lead
+
+# Real commits, so the after-commit invite and notice run (and are counted) as in the embedded default.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LONDON = "Europe/London"
+
+
+def _post(client: Client, event_type, start, n: int):  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            f"/book/{event_type.slug}/",
+            {
+                "start": start.astimezone(ZoneInfo(LONDON)).isoformat(),
+                "timezone": LONDON,
+                "name": f"Visitor {n}",
+                "email": f"visitor{n}@example.com",
+            },
+        )
+    assert response.status_code == 302, response.content[:500]
+    return len(ctx.captured_queries)
+
+
+def _page(client: Client, event_type) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"/book/{event_type.slug}/?tz={LONDON}")
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def _fill(event_type, starts) -> None:  # type: ignore[no-untyped-def]
+    lead = Lead.objects.create(name="Busy", email="busy@example.com", email_normalized="busy@example.com")
+    Booking.objects.bulk_create(
+        Booking(
+            host=event_type.host, event_type=event_type, lead=lead, start_at=start,
+            end_at=start + event_type.duration, buffered_start=start,
+            buffered_end=start + event_type.duration + timedelta(minutes=event_type.buffer_after_minutes),
+            timezone="UTC", name="Busy", email="busy@example.com",
+        )
+        for start in starts
+    )  # fmt: skip
+
+
+def test_queries_per_booking_post_and_page_do_not_grow_with_bookings(event_type, settings):
+    settings.BOOKING_RATE_LIMIT = "1000/m"
+    event_type.days_ahead = 60
+    event_type.save()
+    free = slots_for(event_type=event_type)
+    client = Client()
+    _post(client, event_type, free[0].start, 0)  # first use: the site settings row, the session
+    _page(client, event_type)
+    first_post = _post(client, event_type, free[1].start, 1)
+    first_page, _ = _page(client, event_type)
+
+    # Hundreds of bookings and a live hold later (none on the times booked below).
+    filled = [slot.start for slot in free[10::3]][:300]
+    _fill(event_type, filled)
+    Hold.objects.create(
+        host=event_type.host, event_type=event_type, token="held", start_at=free[5].start, end_at=free[5].end,
+        buffered_start=free[5].start, buffered_end=free[5].end, expires_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
+    later_post = _post(client, event_type, free[3].start, 2)
+    later_page, html = _page(client, event_type)
+
+    assert later_post == first_post
+    assert later_page == first_page
+    assert len(filled) > 100
+    assert Booking.objects.count() == 3 + len(filled)
+    # Each POST sent its invite (the ICS email) in the request, after its commit.
+    assert Booking.objects.filter(invite_status=Booking.InviteStatus.FALLBACK_SENT).count() == 3
+    # The page really left the busy and held times out.
+    assert free[5].start.astimezone(ZoneInfo(LONDON)).isoformat() not in html
