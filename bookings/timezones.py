@@ -36,12 +36,35 @@ def canonical_zone_names() -> tuple[str, ...]:
     return (*sorted(names), "UTC")
 
 
+@cache
+def _zone_links() -> dict[str, str]:
+    """Alias -> the zone it links to, from the tz database's `L target alias` lines."""
+    links: dict[str, str] = {}
+    for line in _tzdata_text("tzdata.zi").splitlines():
+        if line.startswith("L "):
+            parts = line.split()
+            if len(parts) == 3:
+                links[parts[2]] = parts[1]
+    return links
+
+
+def canonical_zone(name: str) -> str:
+    """The canonical name of a zone (`Asia/Calcutta` -> `Asia/Kolkata`); a canonical or unknown
+    name comes back as it is. A browser on an old system still reports the old names."""
+    canonical = set(canonical_zone_names())
+    if name in canonical:
+        return name
+    target = _zone_links().get(name, name)
+    return target if target in canonical else name
+
+
 _ALIAS_PREFIXES = {"Etc", "SystemV", "US", "Brazil", "Canada", "Chile", "Mexico"}
 
 
 def zone_choices(first: str) -> list[str]:
-    """The canonical names with `first` (the visitor's zone, even when it is an alias) at the top."""
+    """The canonical names with the visitor's zone (by its canonical name when it is an alias) at the top."""
     names = canonical_zone_names()
+    first = canonical_zone(first) if first else first
     return [first, *(n for n in names if n != first)] if first else list(names)
 
 

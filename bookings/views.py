@@ -37,7 +37,7 @@ from bookings.services import (
     hold_create,
 )
 from bookings.services.booking import validate_timezone
-from bookings.timezones import zone_choices, zone_label
+from bookings.timezones import canonical_zone, zone_choices, zone_label
 from clientsflow.branding import public_branding
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.http import HtmxHttpRequest, safe_next, wants_json
@@ -59,7 +59,7 @@ def _visitor_zone(request: HttpRequest, default: str) -> tuple[str, str]:
     if not name:
         return default, ""
     try:
-        return validate_timezone(name), ""
+        return canonical_zone(validate_timezone(name)), ""
     except DomainError:
         return default, UNKNOWN_ZONE_NOTICE.format(name=name[:64], used=default)
 

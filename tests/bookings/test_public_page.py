@@ -18,7 +18,7 @@ from bookings.admin import BookingAdmin
 from bookings.links import manage_path
 from bookings.models import Booking
 from bookings.selectors import slots_for
-from bookings.timezones import canonical_zone_names, zone_choices
+from bookings.timezones import canonical_zone, canonical_zone_names, zone_choices
 from clientsflow.site import site_settings, site_settings_update
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +172,14 @@ def test_the_zone_list_is_canonical_with_the_visitors_first(client, event_type):
     html = page(client, event_type, tz="Asia/Tokyo").content.decode()
     options = re.findall(r'<option value="([^"]+)">', html)
     assert options[0] == "Asia/Tokyo" and "Africa/Asmera" not in options and len(options) == len(names)
+
+
+def test_a_browser_reporting_an_old_zone_name_sees_its_canonical_name(client, event_type):
+    assert canonical_zone("Asia/Calcutta") == "Asia/Kolkata" and canonical_zone("Europe/Paris") == "Europe/Paris"
+    assert zone_choices("Asia/Calcutta")[0] == "Asia/Kolkata"
+    html = page(client, event_type, tz="Asia/Calcutta").content.decode()
+    options = re.findall(r'<option value="([^"]+)">', html)
+    assert options[0] == "Asia/Kolkata" and "Asia/Calcutta" not in options
 
 
 def test_the_error_summary_lists_every_invalid_field_with_a_link(client, event_type, slots):
