@@ -27,6 +27,23 @@ def _owner_time(value: Any) -> str:
     return value.astimezone(ZoneInfo(settings.OWNER_TIMEZONE)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+MATCH_STEP_LABELS = {
+    "client_reference": "Lead reference in the booking link",
+    "email": "A participant's email",
+    "meeting_id": "Meeting link seen before",
+    "booking": "A booking at that time",
+    "human": "Chosen by a person",
+    "unmatched": "Result",
+}
+MATCH_RESULT_LABELS = {
+    "matched": "matched",
+    "no_match": "no match",
+    "skipped": "not tried",
+    "ambiguous": "more than one lead fits",
+    "unmatched": "no lead found; waiting for a person",
+}
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     change_form_template = "admin/calls/call/change_form.html"
@@ -59,10 +76,10 @@ class CallAdmin(admin.ModelAdmin):
         "client_reference_id",
         "lead",
         "match_method",
-        "match_confidence",
+        "confidence",
         "matched_at",
         "matched_by",
-        "match_steps",
+        "match_steps_list",
         "notion_status",
         "notion_page_id",
         "notion_error",
@@ -96,11 +113,11 @@ class CallAdmin(admin.ModelAdmin):
                 "fields": (
                     "lead",
                     "match_method",
-                    "match_confidence",
+                    "confidence",
                     "matched_at",
                     "matched_by",
                     "client_reference_id",
-                    "match_steps",
+                    "match_steps_list",
                 )
             },
         ),
@@ -152,6 +169,21 @@ class CallAdmin(admin.ModelAdmin):
     @admin.display(description="Confidence", ordering="match_confidence")
     def confidence(self, obj: Call) -> str:
         return f"{obj.match_confidence:.0%}" if obj.lead_id else "—"
+
+    @admin.display(description="How it was matched")
+    def match_steps_list(self, obj: Call) -> str:
+        steps = [step for step in obj.match_steps if isinstance(step, dict)]
+        if not steps:
+            return "—"
+        rows = [
+            (
+                MATCH_STEP_LABELS.get(str(step.get("step")), str(step.get("step", "")).replace("_", " ").capitalize()),
+                MATCH_RESULT_LABELS.get(str(step.get("result")), str(step.get("result", ""))),
+                f" ({step['detail']})" if step.get("detail") else "",
+            )
+            for step in steps
+        ]
+        return format_html('<ol class="plain-list">{}</ol>', format_html_join("", "<li>{}: {}{}</li>", rows))
 
     @admin.display(description="Links")
     def links(self, obj: Call) -> str:

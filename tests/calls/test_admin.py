@@ -142,6 +142,10 @@ def test_change_page_lists_participants_and_reasons_not_json(admin_client):
     assert "[&quot;owner@agency.example&quot;" not in page and '["owner@agency.example"' not in page
     assert "<li>Attendee “Dana Whitfield” has the lead&#x27;s name.</li>" in page
     assert f"{dana.pk}/" in page
+    # The match chain reads as steps, and an unmatched call has no confidence to show.
+    assert "<li>A participant&#x27;s email: no match" in page
+    assert "&quot;step&quot;" not in page and '"step":' not in page
+    assert "0.0" not in page
 
 
 def test_create_a_new_lead_from_the_call(admin_client):
