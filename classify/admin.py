@@ -84,13 +84,13 @@ class ClassificationAdmin(admin.ModelAdmin):
         "reply_own_text",
         "reply_body",
         "label",
-        "confidence",
+        "confidence_pct",
         "backend",
         "prompt_version",
         "model_version",
         "rationale",
         "local_label",
-        "local_confidence",
+        "local_confidence_pct",
         "unsubscribe_intent",
         "needs_review",
         "review_reason",
@@ -111,7 +111,7 @@ class ClassificationAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "label",
-                    "confidence",
+                    "confidence_pct",
                     "review_reason",
                     "review_buttons",
                     "final_label",
@@ -132,7 +132,7 @@ class ClassificationAdmin(admin.ModelAdmin):
                     "model_version",
                     "rationale",
                     "local_label",
-                    "local_confidence",
+                    "local_confidence_pct",
                     "needs_review",
                     "created_at",
                     "updated_at",
@@ -169,6 +169,10 @@ class ClassificationAdmin(admin.ModelAdmin):
     @admin.display(description="Confidence", ordering="confidence")
     def confidence_pct(self, obj: Classification) -> str:
         return f"{obj.confidence:.0%}"
+
+    @admin.display(description="Local model's confidence")
+    def local_confidence_pct(self, obj: Classification) -> str:
+        return f"{obj.local_confidence:.0%}" if obj.local_confidence is not None else "—"
 
     @admin.display(description="Their words (quotes and signature removed)")
     def reply_own_text(self, obj: Classification) -> str:

@@ -117,6 +117,12 @@ def test_reply_is_one_line_in_the_list_and_a_block_in_the_form(admin_client, que
     assert "clientsflow/admin.css" in page  # the stylesheet that keeps the column wide
 
 
+def test_the_form_shows_confidence_as_a_percentage(admin_client, queued) -> None:
+    page = admin_client.get(reverse("admin:classify_classification_change", args=[queued.pk])).content.decode()
+    assert f"{queued.confidence:.0%}" in page
+    assert f">{queued.confidence}<" not in page and f"{queued.confidence:.4f}" not in page
+
+
 def test_confirming_says_what_happened(admin_client, queued) -> None:
     url = reverse("admin:classify_classification_review", args=[queued.pk, "positive"])
     page = admin_client.post(url, follow=True).content.decode()
