@@ -201,6 +201,19 @@ def test_confirmation_says_the_invite_follows_by_email_without_google(client, ev
     assert "Meet" not in html
 
 
+def test_confirmation_never_promises_an_invite_that_was_blocked(
+    client, event_type, slots, settings, django_capture_on_commit_callbacks
+):
+    settings.SEND_ALLOWLIST = ["*@agency.example"]  # the visitor's address is not on it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = form_post(client, event_type, slots[0].start)
+    booking = Booking.objects.get()
+    assert booking.invite_status == Booking.InviteStatus.BLOCKED
+    html = client.get(response["Location"]).content.decode()
+    assert "We could not email the invite to ada@example.com" in html
+    assert "follows by email" not in html and "on its way" not in html
+
+
 def test_confirmation_names_the_meet_link_only_when_there_is_one(client, event_type, slots):
     response = form_post(client, event_type, slots[0].start)
     Booking.objects.update(meet_url="https://meet.google.com/abc-defg-hij")
