@@ -118,11 +118,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # synchronous=NORMAL with WAL syncs at checkpoints instead of on every commit: the file can
     # never be corrupted, and only the last commits can be lost, and only on a power cut or an OS
     # crash (not when the process dies). https://www.sqlite.org/pragma.html#pragma_synchronous
+    # The default 2 MB page cache re-reads the report and board indexes from the file on every
+    # request at 100,000 leads: 32 MB per connection and a memory-mapped file keep them in memory.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;"
+            ),
         }
     )
     # A WSGI server's worker keeps its connection between requests, as on PostgreSQL (opening one
