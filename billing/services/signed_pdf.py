@@ -12,6 +12,7 @@ from MEDIA_ROOT (https://doc.courtbouillon.org/weasyprint/stable/common_use_case
 from __future__ import annotations
 
 import logging
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,6 @@ from django.conf import settings
 from django.core import mail
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
-from weasyprint import HTML, URLFetcher
 
 from billing.models import Signature
 from billing.services.documents import content_sha256
@@ -42,21 +42,34 @@ def signed_pdf_filename(signature: Signature) -> str:
     return f"proposal-{signature.proposal.pk}-v{signature.proposal.version}-signed.pdf"
 
 
-class LogoOnlyFetcher(URLFetcher):
-    """Loads the logo file and nothing else (no network, no other file)."""
+# WeasyPrint is imported on the first PDF, not at start-up: its import costs half a second of CPU
+# that every process (web workers, Celery, each management command) would pay for nothing.
+@cache
+def _logo_only_fetcher_class() -> type:
+    from weasyprint import URLFetcher
 
-    def __init__(self, allowed: str | None) -> None:
-        super().__init__(allowed_protocols={"file"})
-        self.allowed = allowed
+    class LogoOnlyFetcher(URLFetcher):
+        """Loads the logo file and nothing else (no network, no other file)."""
 
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if self.allowed and url == self.allowed:
-            return super().fetch(url, headers)
-        raise ResourceRefused(f"not loaded in a signed PDF: {url[:80]}")
+        def __init__(self, allowed: str | None) -> None:
+            super().__init__(allowed_protocols={"file"})
+            self.allowed = allowed
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if self.allowed and url == self.allowed:
+                return super().fetch(url, headers)
+            raise ResourceRefused(f"not loaded in a signed PDF: {url[:80]}")
+
+    return LogoOnlyFetcher
 
 
-def _fetcher(branding: Branding) -> LogoOnlyFetcher:
-    return LogoOnlyFetcher(branding.logo_path.as_uri() if branding.logo_path else None)
+def logo_only_fetcher(allowed: str | None) -> Any:
+    """A WeasyPrint URL fetcher that loads `allowed` (the logo's file URL) and refuses the rest."""
+    return _logo_only_fetcher_class()(allowed)
+
+
+def _fetcher(branding: Branding) -> Any:
+    return logo_only_fetcher(branding.logo_path.as_uri() if branding.logo_path else None)
 
 
 def signed_proposal_pdf(*, signature: Signature) -> bytes:
@@ -78,6 +91,8 @@ def signed_proposal_pdf(*, signature: Signature) -> bytes:
             "zone_name": zone_name,
         },
     )
+    from weasyprint import HTML  # on first use: see _logo_only_fetcher_class
+
     document = HTML(string=html, url_fetcher=_fetcher(branding), base_url="file:///nonexistent/")
     return bytes(document.write_pdf())
 

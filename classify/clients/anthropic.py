@@ -14,13 +14,18 @@ never retried: more attempts cannot succeed until someone adds credit.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-from anthropic.types import ToolParam
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import ToolParam
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +45,29 @@ CLASSIFY_TOOL: ToolParam = {
         "required": ["label", "confidence", "rationale", "unsubscribe"],
     },
 }
-_SPEND_LIMIT_CLASSES = tuple(
-    getattr(anthropic, name)
-    for name in (
-        "PaymentRequiredError",
-        "EnforcedSpendLimitReachedError",
-        "ContractSpendLimitReachedError",
-        "LinkedOrganizationSpendLimitReachedError",
+
+
+@cache
+def _sdk() -> ModuleType:
+    """The SDK, imported on first use: it takes over a second of CPU to import, which every process
+    (web workers, Celery, each management command) would otherwise pay at start-up without ever
+    calling Anthropic."""
+    return importlib.import_module("anthropic")
+
+
+@cache
+def _spend_limit_classes() -> tuple[type[Exception], ...]:
+    sdk = _sdk()
+    return tuple(
+        getattr(sdk, name)
+        for name in (
+            "PaymentRequiredError",
+            "EnforcedSpendLimitReachedError",
+            "ContractSpendLimitReachedError",
+            "LinkedOrganizationSpendLimitReachedError",
+        )
+        if hasattr(sdk, name)
     )
-    if hasattr(anthropic, name)
-)
 
 
 class AnthropicUnavailable(Exception):
@@ -98,7 +116,7 @@ def is_enabled() -> bool:
 
 def make_client(*, max_retries: int | None = None, http_client: Any = None) -> anthropic.Anthropic:
     """`http_client` is an `httpx2.Client` (the SDK's HTTP library since 2.x); tests give one with a mock transport."""
-    return anthropic.Anthropic(
+    return _sdk().Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         timeout=settings.ANTHROPIC_TIMEOUT_SECONDS,
         max_retries=settings.ANTHROPIC_MAX_RETRIES if max_retries is None else max_retries,
@@ -122,21 +140,21 @@ def classify_reply_text(
             tool_choice={"type": "tool", "name": TOOL_NAME},
             messages=[{"role": "user", "content": f"<reply>\n{text}\n</reply>"}],
         )
-    except anthropic.RateLimitError as exc:
-        if _SPEND_LIMIT_CLASSES and isinstance(exc, _SPEND_LIMIT_CLASSES):
+    except _sdk().RateLimitError as exc:
+        if _spend_limit_classes() and isinstance(exc, _spend_limit_classes()):
             raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
         raise _logged(AnthropicRateLimited(_error_message(exc)), exc) from exc
-    except anthropic.BadRequestError as exc:
+    except _sdk().BadRequestError as exc:
         if "credit balance" in _error_message(exc).lower():
             raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
         raise _logged(AnthropicFailed(_error_message(exc)), exc) from exc
-    except anthropic.InternalServerError as exc:  # 5xx, including 529 overloaded_error
+    except _sdk().InternalServerError as exc:  # 5xx, including 529 overloaded_error
         raise _logged(AnthropicOverloaded(_error_message(exc)), exc) from exc
-    except anthropic.APIStatusError as exc:
-        if _SPEND_LIMIT_CLASSES and isinstance(exc, _SPEND_LIMIT_CLASSES):
+    except _sdk().APIStatusError as exc:
+        if _spend_limit_classes() and isinstance(exc, _spend_limit_classes()):
             raise _logged(AnthropicSpendLimit(_error_message(exc)), exc) from exc
         raise _logged(AnthropicFailed(_error_message(exc)), exc) from exc
-    except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
+    except (_sdk().APITimeoutError, _sdk().APIConnectionError) as exc:
         raise _logged(AnthropicFailed(type(exc).__name__), exc) from exc
     return _verdict_from(message, model=model)
 

@@ -9,13 +9,18 @@ Whatever the model writes is only ever a draft: a person approves it before it c
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import anthropic
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +57,15 @@ def http_client() -> Any:
     return None
 
 
+@cache
+def _sdk() -> ModuleType:
+    """The SDK, imported on first use: it takes over a second of CPU to import, which every process
+    would otherwise pay at start-up without ever drafting anything."""
+    return importlib.import_module("anthropic")
+
+
 def _client() -> anthropic.Anthropic:
-    return anthropic.Anthropic(
+    return _sdk().Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         timeout=settings.OUTBOUND_DRAFT_TIMEOUT_SECONDS,
         max_retries=2,  # the SDK backs off and honours Retry-After
@@ -84,12 +96,12 @@ def draft_email(*, lead: dict[str, Any], thread: list[dict[str, str]], intent: s
             system=SYSTEM_PROMPT,
             messages=[{"role": "user", "content": _prompt(lead=lead, thread=thread, intent=intent, template=template)}],
         )
-    except anthropic.APIStatusError as exc:
+    except _sdk().APIStatusError as exc:
         logger.warning(
             "anthropic.draft_failed", extra={"status_code": exc.status_code, "error_type": type(exc).__name__}
         )
         raise DraftingUnavailable(f"Anthropic answered {exc.status_code}.") from exc
-    except anthropic.APIError as exc:
+    except _sdk().APIError as exc:
         logger.warning("anthropic.draft_failed", extra={"error_type": type(exc).__name__})
         raise DraftingUnavailable(f"Anthropic could not be reached ({type(exc).__name__}).") from exc
     text = "".join(getattr(block, "text", "") for block in response.content).strip()

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from billing.models import Signature
 from billing.services.documents import content_sha256
 from billing.services.links import proposal_link_token
-from billing.services.signed_pdf import LogoOnlyFetcher, ResourceRefused, signed_proposal_pdf
+from billing.services.signed_pdf import ResourceRefused, logo_only_fetcher, signed_proposal_pdf
 from clientsflow.models import AuditEvent
 from tests.billing.conftest import sent_proposal, signed_proposal
 
@@ -104,7 +104,7 @@ def test_download_after_signing_only():
 def test_the_pdf_loads_nothing_from_outside():
     proposal = signed_proposal()
     Signature.objects.filter(proposal=proposal).update(content='<img src="https://tracker.example/x.png"><p>Hi</p>')
-    fetcher = LogoOnlyFetcher(None)
+    fetcher = logo_only_fetcher(None)
     with pytest.raises(ResourceRefused):
         fetcher.fetch("https://tracker.example/x.png")
     with pytest.raises(ResourceRefused):
