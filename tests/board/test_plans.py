@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from board.bench import seed_leads
@@ -18,27 +18,11 @@ pytestmark = pytest.mark.django_db
 LEADS = 3000
 
 
-@pytest.fixture(scope="module")
-def seeded_leads(django_db_setup, django_db_blocker):
-    """Leads arriving one a minute (as the bench makes them): enough rows that PostgreSQL's
-    planner prefers an index where one serves, as it does on a real board.
-
-    Made once for the module, inside a transaction that is rolled back after its last test: each
-    test runs in a savepoint of it (its own rows go when it ends), so every test sees exactly
-    these leads and nothing is ever committed."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        seed_leads(LEADS if connection.vendor == "sqlite" else 20 * LEADS)
-        yield
-        transaction.set_rollback(True)
-
-
 @pytest.fixture
-def many_leads(seeded_leads):
-    """The seeded leads, with the planner's statistics taken again right before the test: the
-    table's size in pg_class is shared by every session, and autovacuum (which cannot see these
-    uncommitted rows) may have set it back to empty since the module's ANALYZE."""
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE leads_lead" if connection.vendor == "postgresql" else "ANALYZE")
+def many_leads():
+    """Leads arriving one a minute (as the bench makes them), then ANALYZE: enough rows that
+    PostgreSQL's planner prefers an index where one serves, as it does on a real board."""
+    seed_leads(LEADS if connection.vendor == "sqlite" else 20 * LEADS)
 
 
 @pytest.fixture
