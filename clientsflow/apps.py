@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+from clientsflow.sqlite_keeper import keep_sqlite_file_open
 
 
 class ClientsflowConfig(AppConfig):
@@ -8,10 +11,8 @@ class ClientsflowConfig(AppConfig):
 
     def ready(self) -> None:
         from axes.signals import user_locked_out
-        from django.db.backends.signals import connection_created
 
         from clientsflow.auth import audit_lockout
-        from clientsflow.sqlite_keeper import keep_sqlite_file_open
 
         user_locked_out.connect(audit_lockout, dispatch_uid="clientsflow.audit_lockout")
         connection_created.connect(keep_sqlite_file_open, dispatch_uid="clientsflow.keep_sqlite_file_open")

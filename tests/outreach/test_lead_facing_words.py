@@ -11,6 +11,7 @@ from django.core import mail
 
 from billing.services.proposals import proposal_email
 from bookings.ics import invite_ics
+from bookings.links import manage_url
 from bookings.models import Booking
 from bookings.services.invites import _event_body, _invite_email, send_booking_email
 from bookings.services.reminders import booking_reminders_send
@@ -54,13 +55,13 @@ def test_every_lead_email_is_signed_by_the_agency_never_the_owner(signed_setting
         start_at=datetime.now(UTC) + timedelta(minutes=50),
         meet_url="https://meet.google.com/abc-defg-hij",
     )
-    _invite_email(booking)  # confirmation
+    _invite_email(booking, manage_link=manage_url(booking))  # confirmation
     booking.status = Booking.Status.RESCHEDULED
-    _invite_email(booking)  # update
+    _invite_email(booking, manage_link=manage_url(booking))  # update
     Booking.objects.filter(pk=booking.pk).update(created_at=datetime.now(UTC) - timedelta(days=2))
     booking_reminders_send(now=datetime.now(UTC))  # the 1 h reminder is due
     booking.status = Booking.Status.CANCELLED
-    _invite_email(booking)  # cancellation
+    _invite_email(booking, manage_link=manage_url(booking))  # cancellation
     send_booking_email(booking=booking, kind="other", subject="A note", lines=["Hello again."])
     kinds = len(mail.outbox)
     assert kinds == 5
@@ -71,7 +72,7 @@ def test_every_lead_email_is_signed_by_the_agency_never_the_owner(signed_setting
         for _, content, _ in message.attachments:
             assert_clean(content.decode() if isinstance(content, bytes) else content)
     assert "Intro call with Alex Morgan" in invite_ics(booking=booking, method="REQUEST").decode()
-    assert _event_body(booking)["summary"] == "Intro call with Alex Morgan"
+    assert _event_body(booking, manage_link=manage_url(booking))["summary"] == "Intro call with Alex Morgan"
 
     proposal = make_proposal()
     subject, body = proposal_email(proposal=proposal)
