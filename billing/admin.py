@@ -29,7 +29,7 @@ from billing.services.proposals import (
     proposal_send,
     proposal_totals_refresh,
 )
-from clientsflow.display import owner_time
+from clientsflow.display import owner_time, owner_time_column
 from clientsflow.errors import DomainError
 from clientsflow.money import format_money
 
@@ -191,8 +191,8 @@ class ProposalAdmin(admin.ModelAdmin):
         "status_display",
         "total_display",
         "valid_until",
-        "sent_at",
-        "signed_at",
+        "sent_at_owner",
+        "signed_at_owner",
     )
     list_filter = ("status", "currency", "created_at")
     list_select_related = ("lead",)
@@ -211,12 +211,12 @@ class ProposalAdmin(admin.ModelAdmin):
         "public_link",
         "version",
         "versions",
-        "sent_at",
-        "viewed_at",
-        "signed_at",
-        "paid_at",
-        "declined_at",
-        "revoked_at",
+        "sent_at_owner",
+        "viewed_at_owner",
+        "signed_at_owner",
+        "paid_at_owner",
+        "declined_at_owner",
+        "revoked_at_owner",
         "outbound_message_id",
     )
     form = ProposalForm
@@ -224,14 +224,21 @@ class ProposalAdmin(admin.ModelAdmin):
     actions = ("send_for_approval", "create_new_version", "mark_declined", "revoke_link")
     TIMES = (
         "version",
-        "sent_at",
-        "viewed_at",
-        "signed_at",
-        "paid_at",
-        "declined_at",
-        "revoked_at",
+        "sent_at_owner",
+        "viewed_at_owner",
+        "signed_at_owner",
+        "paid_at_owner",
+        "declined_at_owner",
+        "revoked_at_owner",
         "outbound_message_id",
     )
+
+    sent_at_owner = owner_time_column("sent_at", "Sent")
+    viewed_at_owner = owner_time_column("viewed_at", "First opened")
+    signed_at_owner = owner_time_column("signed_at", "Signed")
+    paid_at_owner = owner_time_column("paid_at", "Paid")
+    declined_at_owner = owner_time_column("declined_at", "Declined")
+    revoked_at_owner = owner_time_column("revoked_at", "Link revoked")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Proposal | None = None) -> tuple[str, ...]:
         base = ("status_display", "total_display", "public_link", "versions", *self.TIMES)

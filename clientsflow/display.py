@@ -5,6 +5,7 @@ and, through `clientsflow.templatetags.display`, by templates."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -172,6 +173,19 @@ def owner_time_relative(value: datetime | None, now: datetime | None = None) -> 
     if value is None:
         return "—"
     return f"{owner_time(value)} ({relative_time(value, now)})"
+
+
+def owner_time_column(field: str, description: str) -> Any:
+    """An admin column (or read-only field) showing a model's datetime `field` in the owner's zone
+    with the time since: `sent_at_owner = owner_time_column("sent_at", "Sent")`."""
+
+    def show(admin_self: Any, obj: Any) -> str:
+        return owner_time_relative(getattr(obj, field))
+
+    show.short_description = description  # type: ignore[attr-defined]
+    show.admin_order_field = field  # type: ignore[attr-defined]
+    show.__name__ = f"{field}_owner"
+    return show
 
 
 def first_line(text: str, limit: int = 90) -> str:

@@ -1,6 +1,7 @@
 import pytest
 
 from billing.models import Payment, Proposal
+from clientsflow.display import owner_time
 from clientsflow.models import AuditEvent
 from leads.models import Lead
 from outreach.models import OutboundMessage
@@ -166,3 +167,13 @@ def test_preview_link_opens_what_the_lead_sees(admin_client):
 def test_a_proposal_address_with_a_malformed_id_is_not_a_server_error(admin_client):
     response = admin_client.get("/admin/billing/proposal/1/change/widgets.css/change/")
     assert response.status_code in (302, 404)
+
+
+def test_proposal_times_are_in_the_owners_zone_with_the_time_since(admin_client, settings):
+    settings.OWNER_TIMEZONE = "America/New_York"
+    proposal = sent_proposal()
+    page = admin_client.get(f"/admin/billing/proposal/{proposal.pk}/change/").content.decode()
+    assert f"{owner_time(proposal.sent_at)} (just now)" in page
+    assert "EST (just now)" in page or "EDT (just now)" in page
+    listing = admin_client.get("/admin/billing/proposal/").content.decode()
+    assert owner_time(proposal.sent_at) in listing
