@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -16,16 +14,10 @@ from calls.models import Call, MeetingRoutingDecision
 from calls.services.ingest import call_fetch_and_match
 from calls.services.matching import call_confirm_match, call_create_lead, call_match, call_new_lead_details
 from calls.services.notion_sync import call_notion_sync
+from clientsflow.display import owner_time_relative
 from clientsflow.errors import DomainError
 from clientsflow.payloads import https_url
 from leads.models import Lead
-
-
-def _owner_time(value: Any) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(ZoneInfo(settings.OWNER_TIMEZONE)).strftime("%Y-%m-%d %H:%M %Z")
-
 
 MATCH_STEP_LABELS = {
     "client_reference": "Lead reference in the booking link",
@@ -147,7 +139,7 @@ class CallAdmin(admin.ModelAdmin):
 
     @admin.display(description="Started (owner's time)", ordering="started_at")
     def started_owner(self, obj: Call) -> str:
-        return _owner_time(obj.started_at)
+        return owner_time_relative(obj.started_at)
 
     @admin.display(description="Participants")
     def participants_list(self, obj: Call) -> str:
