@@ -7,18 +7,22 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection
 
+from clientsflow.sqlite_keeper import sqlite_keeper_release
+
 
 @contextmanager
 def scratch_database() -> Iterator[None]:
     if connection.vendor == "sqlite":
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(
-            settings.VAR_DIR / f"bench-{os.getpid()}.sqlite3"
+            # A new name each time: a file is never made again where a connection may still be open.
+            settings.VAR_DIR / f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite3"
         )
     configured_name = settings.DATABASES["default"]["NAME"]
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
@@ -32,6 +36,8 @@ def scratch_database() -> Iterator[None]:
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+        if connection.vendor == "sqlite":
+            sqlite_keeper_release(connection.settings_dict["NAME"])
         connection.creation.destroy_test_db(old_name, verbosity=0)
         # destroy_test_db restores the connection's name only; the next scratch database is
         # named after this one.

@@ -47,3 +47,13 @@ def keep_sqlite_file_open(sender: Any, connection: BaseDatabaseWrapper, **kwargs
         # Reading the schema opens the log and its shared memory, then releases every lock.
         keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()
         _kept[path] = (inode, keeper)
+
+
+def sqlite_keeper_release(path: str) -> None:
+    """Close this process's idle connection to `path`. Call it before deleting or replacing the
+    file: SQLite removes a log by its path when the last connection to a file closes, so a keeper
+    outliving its file would remove (or truncate under) the log of the file made in its place."""
+    with _lock:
+        kept = _kept.pop(str(path), None)
+    if kept is not None:
+        kept[1].close()

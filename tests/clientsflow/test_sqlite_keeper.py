@@ -10,6 +10,8 @@ import pytest
 from django.db import connection
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
+from clientsflow.sqlite_keeper import sqlite_keeper_release
+
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
 
 
@@ -60,3 +62,24 @@ def test_a_replaced_file_gets_a_keeper_of_its_own(tmp_path: Path) -> None:
         cursor.execute("INSERT INTO t (x) VALUES (1)")
     second.close()
     assert Path(f"{path}-wal").exists()
+
+
+def test_a_released_file_can_be_deleted_and_made_again_without_losing_the_new_log(tmp_path: Path) -> None:
+    path = tmp_path / "scratch.sqlite3"
+    _make_wal_database(path)
+    first = _wrapper(path)
+    with first.cursor() as cursor:
+        cursor.execute("INSERT INTO t (x) VALUES (1)")
+    first.close()
+    sqlite_keeper_release(str(path))
+    # With no connection left, the log was checkpointed into the file and removed, as without a keeper.
+    assert not Path(f"{path}-wal").exists()
+    path.unlink()
+    _make_wal_database(path)
+    second = _wrapper(path)
+    with second.cursor() as cursor:
+        cursor.execute("INSERT INTO t (x) VALUES (2)")
+    second.close()
+    reader = sqlite3.connect(path)
+    assert reader.execute("SELECT x FROM t").fetchall() == [(2,)]
+    reader.close()
