@@ -73,6 +73,22 @@
     return link ? link.textContent.trim() : "this lead";
   }
 
+  // POST a form and read the JSON answer; null when the server could not be reached.
+  async function postForJson(url, data) {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      return { response, body };
+    } catch (error) {
+      return null;
+    }
+  }
+
   function csrfToken() {
     try {
       const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
@@ -296,20 +312,12 @@
     card.setAttribute("aria-busy", "true");
     banner("Saving…", "busy");
 
-    let response;
-    let body = {};
-    try {
-      response = await fetch(`/board/lead/${leadId(card)}/move/`, {
-        method: "POST",
-        body: data,
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      body = await response.json().catch(() => ({}));
-    } catch (error) {
+    const answer = await postForJson(`/board/lead/${leadId(card)}/move/`, data);
+    if (!answer) {
       rollback("the server could not be reached. Check your connection and try again.");
       return;
     }
+    const { response, body } = answer;
     if (!response.ok || !body.ok) {
       const why = body.error || `the server answered ${response.status}. Reload the board and try again.`;
       rollback(why);
@@ -335,20 +343,12 @@
     data.set("csrfmiddlewaretoken", csrfToken());
     data.set("change", String(undo.change));
     data.set("next", currentUrl());
-    let response;
-    let body = {};
-    try {
-      response = await fetch(undo.url, {
-        method: "POST",
-        body: data,
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      body = await response.json().catch(() => ({}));
-    } catch (error) {
+    const answer = await postForJson(undo.url, data);
+    if (!answer) {
       banner("Not undone: the server could not be reached. Check your connection and try again.", "error");
       return;
     }
+    const { response, body } = answer;
     if (!response.ok || !body.ok) {
       banner(body.error || `Not undone: the server answered ${response.status}. Reload the board.`, "error");
       return;
@@ -485,20 +485,12 @@
       data.append("expected", card ? card.dataset.stage : "");
     });
     banner(`Moving ${boxes.length} leads…`, "busy");
-    let response;
-    let body = {};
-    try {
-      response = await fetch(bar.action, {
-        method: "POST",
-        body: data,
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      body = await response.json().catch(() => ({}));
-    } catch (error) {
+    const answer = await postForJson(bar.action, data);
+    if (!answer) {
       banner("Nothing moved: the server could not be reached. Check your connection and try again.", "error");
       return;
     }
+    const { response, body } = answer;
     if (!response.ok) {
       banner(body.error || `Nothing moved: the server answered ${response.status}. Reload the board.`, "error");
       return;
@@ -831,20 +823,12 @@
     const data = new FormData();
     data.set("reason", reason);
     data.set("next", window.location.pathname + window.location.search);
-    let response;
-    let body = {};
-    try {
-      response = await fetch(action.href, {
-        method: "POST",
-        body: data,
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-      });
-      body = await response.json().catch(() => ({}));
-    } catch (error) {
+    const answer = await postForJson(action.href, data);
+    if (!answer) {
       rollback("the server could not be reached. Check your connection and try again.");
       return;
     }
+    const { response, body } = answer;
     if (!response.ok || !body.ok) {
       const why = body.error || `the server answered ${response.status}. Reload the board and try again.`;
       rollback(why);
