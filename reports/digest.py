@@ -33,7 +33,7 @@ from clientsflow.models import IntegrationStatus, Notification
 from clientsflow.notify import absolute_link, owner_notify
 from clientsflow.site import site_settings
 from leads.models import Lead
-from leads.next_steps import tasks_overdue
+from leads.next_steps import tasks_due
 from leads.selectors import leads_unseen_count, possible_duplicates_open_count
 from outreach.models import InboundReply
 from outreach.selectors import drafts_awaiting_count, replies_unmatched_count, sending_problems_count
@@ -212,7 +212,7 @@ def needs_you_items() -> list[NeedsItem]:
 def overdue_tasks(*, now: datetime, limit: int = 10) -> list[DigestTask]:
     """Open tasks past their due time, oldest first."""
     zone = owner_zone()
-    tasks = tasks_overdue(now=now)[:limit]
+    tasks = tasks_due(now=now, overdue_only=True)[:limit]
     return [
         DigestTask(
             title=t.title,
