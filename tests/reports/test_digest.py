@@ -19,7 +19,7 @@ from calls.models import Call
 from clientsflow.dispatcher import DailyAtSetting, Job, dispatch_tick, registry
 from clientsflow.models import IntegrationStatus, JobRun, Notification
 from clientsflow.site import site_settings_update
-from leads.models import Lead
+from leads.models import Lead, LeadEvent
 from outreach.models import InboundReply
 from reports.digest import digest_build, digest_render, owner_today
 from reports.periods import owner_zone
@@ -186,6 +186,9 @@ def test_the_digest_lists_overdue_tasks_oldest_first_and_todays_calls_with_join_
     task_add(lead=merged, title="On a merged lead", due_at=now - timedelta(days=1))
     task_add(lead=LeadFactory(), title="Tomorrow", due_at=now + timedelta(days=1))
     Lead.objects.filter(pk=merged.pk).update(merged_into=jane)
+    cold = LeadFactory(name="Cold Lead", stage="contacted")
+    Lead.objects.filter(pk__in=[cold.pk, jane.pk, merged.pk]).update(created_at=now - timedelta(days=30))
+    LeadEvent.objects.filter(lead=cold).update(at=now - timedelta(days=30))
     call = BookingFactory(
         lead=jane, start_at=datetime(2026, 7, 15, 18, 30, tzinfo=UTC), meet_url="https://meet.google.com/abc-defg-hij"
     )
@@ -201,6 +204,11 @@ def test_the_digest_lists_overdue_tasks_oldest_first_and_todays_calls_with_join_
     ]
     rendered = digest_render(digest)
     assert f"- Send the quote (Jane Doe), due Mon 13 Jul 12:00\n  {digest.overdue_tasks[0].lead_url}" in rendered.text
-    assert "Later today" not in rendered.text and "Done already" not in rendered.text
+    assert "Done already" not in rendered.text
+    # due later today and going cold are in "what needs you"; the overdue ones are not counted twice
+    needs = {item.label: (item.count, item.first) for item in digest.needs_you}
+    assert needs["Tasks due later today"] == (1, ["Later today (Jane Doe)"])
+    assert needs["Leads going cold"] == (1, ["Cold Lead"])
+    assert "- Tasks due later today: 1 (Later today (Jane Doe))" in rendered.text
     assert "Join: https://meet.google.com/abc-defg-hij" in rendered.text
     assert 'href="https://meet.google.com/abc-defg-hij"' in rendered.html
