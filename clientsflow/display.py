@@ -87,6 +87,7 @@ AUDIT_VERB_LABELS: dict[str, str] = {
     "reply.applied": "Reply applied",
     "reply.held": "Reply held: sender not verified",
     "reply.matched": "Reply matched to a lead",
+    "settings.changed": "Settings changed",
     "suppression.added": "Address unsubscribed",
 }
 
