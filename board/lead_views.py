@@ -58,9 +58,10 @@ def _notes(lead: Lead) -> list[tuple[Any, Any]]:
 
 
 def _task_defaults() -> dict[str, str]:
-    """Tomorrow at 09:00 on the owner's clock: a sensible first guess for a next step."""
+    """Tomorrow when the working day starts (Admin > Settings' working hours), on the owner's
+    clock: a sensible first guess for a next step."""
     tomorrow = timezone.now().astimezone(owner_zone()).date() + timedelta(days=1)
-    return {"due_date": tomorrow.isoformat(), "due_time": "09:00"}
+    return {"due_date": tomorrow.isoformat(), "due_time": f"{site_settings().working_hours_start:%H:%M}"}
 
 
 def lead_page_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:

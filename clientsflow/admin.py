@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from clientsflow.audit import audit_record
 from clientsflow.display import audit_verb_label, object_type_label, owner_time_relative
 from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, Notification, SiteSettings, WebhookEvent
 from clientsflow.site import site_settings, site_settings_forget
@@ -150,6 +151,10 @@ class SiteSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: SiteSettings, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         site_settings_forget()
+        # Which settings changed and who changed them (names only: a signature is the owner's text).
+        audit_record(
+            verb="settings.changed", obj=obj, actor=request.user, details={"fields": sorted(form.changed_data)}
+        )
 
 
 @admin.register(Notification)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from clientsflow.models import SiteSettings
-from clientsflow.site import site_settings
+from clientsflow.site import host_display_name, site_settings
 
 DEFAULT_BRAND_COLOUR = "#2458d3"
 HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
@@ -90,9 +90,11 @@ def _contact_email() -> str:
 
 def public_branding(*, host_name: str = "", title: str = "") -> Branding:
     """The branding for a public page. `host_name` is the booking host's own name, used when the
-    settings name no host; `title` the event type's title, used when there is no headline."""
+    settings name neither a host nor an owner; `title` the event type's title, used when there is no headline."""
     row: SiteSettings = site_settings()
-    host = row.host_name.strip() or host_name
+    # As every email names the host: the settings' host, else the owner's display name; the host
+    # row's own name (on a fresh install, the staff account's username) only when both are empty.
+    host = host_display_name(host_name.strip()).strip()
     colour = brand_colour(row.brand_colour)
     version = int(row.updated_at.timestamp()) if row.updated_at else 0
     logo_name = getattr(row.logo, "name", "") or ""

@@ -45,7 +45,11 @@ AUDIT_VERB_LABELS: dict[str, str] = {
     "lead.duplicate_intake": "Possible duplicate found",
     "lead.merge_undone": "Merge undone",
     "lead.merged": "Leads merged",
+    "lead.note_added": "Note added",
     "lead.stage_changed": "Lead moved to another stage",
+    "lead.task_added": "Task added",
+    "lead.task_done": "Task ticked done",
+    "lead.task_reopened": "Task reopened",
     "lead.value_set": "Deal value changed",
     "leads.marked_seen": "New leads marked as seen",
     "mail.blocked": "Email blocked",
@@ -83,6 +87,7 @@ AUDIT_VERB_LABELS: dict[str, str] = {
     "reply.applied": "Reply applied",
     "reply.held": "Reply held: sender not verified",
     "reply.matched": "Reply matched to a lead",
+    "settings.changed": "Settings changed",
     "suppression.added": "Address unsubscribed",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -198,9 +199,14 @@ class SiteSettings(models.Model):
     )
     working_hours_start = models.TimeField(default=datetime.time(9, 0))
     working_hours_end = models.TimeField(default=datetime.time(17, 0))
-    send_window_start = models.TimeField(default=datetime.time(9, 0), help_text="Automatic sends start at this time.")
+    # Empty: OUTBOUND_SEND_HOURS (default 9-17). The days stay OUTBOUND_SEND_DAYS.
+    send_window_start = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Automatic sends to leads start at this time (your time zone). Empty: OUTBOUND_SEND_HOURS.",
+    )
     send_window_end = models.TimeField(
-        default=datetime.time(17, 0), help_text="…and stop at this time (your time zone)."
+        null=True, blank=True, help_text="…and stop at this time; 00:00 means midnight. Empty: OUTBOUND_SEND_HOURS."
     )
     notify_via = models.CharField(max_length=8, choices=NotifyVia.choices, default=NotifyVia.EMAIL)
     notifications = models.JSONField(default=default_notification_switches, blank=True)
@@ -221,6 +227,16 @@ class SiteSettings(models.Model):
 
     def __str__(self) -> str:
         return "Settings"
+
+    def clean(self) -> None:
+        super().clean()
+        start, end = self.send_window_start, self.send_window_end
+        if (start is None) != (end is None):
+            raise ValidationError(
+                {"send_window_end": "Give both the start and the end of the send window, or leave both empty."}
+            )
+        if start is not None and end is not None and end != datetime.time(0, 0) and end <= start:
+            raise ValidationError({"send_window_end": "The send window must end after it starts (00:00 = midnight)."})
 
     def stage_probability(self, stage: str) -> int:
         merged = {**default_stage_probabilities(), **(self.stage_probabilities or {})}

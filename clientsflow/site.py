@@ -91,7 +91,7 @@ def lead_signature() -> str:
 def host_display_name(fallback: str = "") -> str:
     """Who the lead meets, as the settings name them (booking pages, invites, emails)."""
     row = site_settings()
-    return row.host_name or row.owner_name or fallback
+    return row.host_name.strip() or row.owner_name.strip() or fallback
 
 
 # --- The address links point at ---------------------------------------------------------------

@@ -12,12 +12,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from clientsflow.display import owner_time_relative, phone_international
+from clientsflow.display import owner_time, owner_time_relative, phone_international
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.money import format_money
-from leads.models import Lead, LeadEvent, LeadImport, LeadMerge, PossibleDuplicate, Stage, StageChange
+from leads.markup import note_html
+from leads.models import Lead, LeadEvent, LeadImport, LeadMerge, Note, PossibleDuplicate, Stage, StageChange, Task
+from leads.next_steps import owner_day_end
 from leads.services.dedup import possible_duplicate_dismiss, possible_duplicate_merge
 from leads.services.importer import DEFAULT_SOURCE, DELIMITER_NAMES, FIELD_LABELS, ImportFileError
 from leads.services.lead_imports import (
@@ -35,6 +38,7 @@ from leads.services.lead_imports import (
 from leads.services.merge import lead_merge, lead_merge_undo, merge_plan
 from leads.services.owner_edits import check_no_duplicate, lead_update_by_owner
 from leads.services.stages import check_stage_move, lead_move_stage
+from leads.services.tasks import task_complete
 
 
 class StageChangeInline(admin.TabularInline):
@@ -556,3 +560,147 @@ class LeadImportAdmin(admin.ModelAdmin):
             else ("admin:leads_lead_import_progress")
         )
         return format_html('<a href="{}">Open</a>', reverse(url_name, args=[obj.pk]))
+
+
+# --- Notes and tasks: read in the admin, written on the lead page -------------------------------
+# Written only through the lead page (leads.services.notes / tasks), which puts each on the
+# timeline and in the audit log; here they are listed, filtered and searched across all leads,
+# never added, edited or deleted (an edit here would bypass both). Ticking a task done is the one
+# change, through the same service.
+
+
+def _lead_links(lead: Lead) -> str:
+    return format_html(
+        '<a href="{}">{}</a> · <a href="{}">open on the board</a>',
+        reverse("admin:leads_lead_change", args=[lead.pk]),
+        lead,
+        reverse("board:lead-detail", args=[lead.public_id]),
+    )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Note)
+class NoteAdmin(_ReadOnlyAdmin):
+    """Every note on every lead, newest first: who wrote what, when, about whom."""
+
+    list_display = ("created_at_owner", "lead_link", "excerpt", "author")
+    list_filter = ("created_at", ("author", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("lead", "author")
+    search_fields = ("body", "lead__name", "lead__email_normalized", "lead__company")
+    date_hierarchy = "created_at"
+    fields = ("lead_link", "author", "created_at_owner", "body_shown")
+    readonly_fields = fields
+
+    @admin.display(description="Written", ordering="created_at")
+    def created_at_owner(self, obj: Note) -> str:
+        return owner_time_relative(obj.created_at)
+
+    @admin.display(description="Lead")
+    def lead_link(self, obj: Note) -> str:
+        return _lead_links(obj.lead)
+
+    @admin.display(description="Note")
+    def excerpt(self, obj: Note) -> str:
+        text = " ".join(obj.body.split())
+        return text if len(text) <= 120 else f"{text[:119]}…"
+
+    @admin.display(description="Note")
+    def body_shown(self, obj: Note) -> str:
+        return note_html(obj.body)  # sanitized: raw HTML escaped, https links only
+
+
+class TaskStateFilter(admin.SimpleListFilter):
+    """Open tasks by when they fall due on the owner's calendar, or done ones."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("overdue", "Overdue"),
+            ("today", "Due later today"),
+            ("later", "Due after today"),
+            ("open", "All open"),
+            ("done", "Done"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        now = timezone.now()
+        open_tasks = queryset.filter(done_at__isnull=True)
+        match self.value():
+            case "overdue":
+                return open_tasks.filter(due_at__lt=now)
+            case "today":
+                return open_tasks.filter(due_at__gte=now, due_at__lt=owner_day_end(now))
+            case "later":
+                return open_tasks.filter(due_at__gte=owner_day_end(now))
+            case "open":
+                return open_tasks
+            case "done":
+                return queryset.filter(done_at__isnull=False)
+        return queryset
+
+
+@admin.register(Task)
+class TaskAdmin(_ReadOnlyAdmin):
+    """Every next step on every lead: what, for whom, due when (owner's zone), done by whom."""
+
+    list_display = ("title", "lead_link", "due_at_owner", "state", "created_by", "done_at_owner", "done_by")
+    list_display_links = ("title",)
+    list_filter = (TaskStateFilter, "due_at", ("created_by", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("lead", "created_by", "done_by")
+    search_fields = ("title", "lead__name", "lead__email_normalized", "lead__company")
+    date_hierarchy = "due_at"
+    ordering = ("done_at", "due_at", "id")  # open ones first (NULLs first on both databases)
+    fields = ("title", "lead_link", "due_at_owner", "state", "created_by", "created_at", "done_at_owner", "done_by")
+    readonly_fields = fields
+    actions = ["mark_done"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The list's "tick done" action asks with no object; a task's own page stays view-only.
+        return obj is None and admin.ModelAdmin.has_change_permission(self, request)
+
+    @admin.display(description="Lead")
+    def lead_link(self, obj: Task) -> str:
+        return _lead_links(obj.lead)
+
+    @admin.display(description="Due", ordering="due_at")
+    def due_at_owner(self, obj: Task) -> str:
+        return owner_time(obj.due_at)
+
+    @admin.display(description="Done", ordering="done_at")
+    def done_at_owner(self, obj: Task) -> str:
+        return owner_time(obj.done_at) if obj.done_at else "—"
+
+    @admin.display(description="State")
+    def state(self, obj: Task) -> str:
+        if obj.done_at is not None:
+            return "Done"
+        now = timezone.now()
+        if obj.due_at < now:
+            return "Overdue"
+        return "Due today" if obj.due_at < owner_day_end(now) else "Open"
+
+    @admin.action(description="Tick the selected tasks done", permissions=["change"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        done = 0
+        for task in queryset.filter(done_at__isnull=True):
+            try:
+                task_complete(task=task, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.WARNING)
+            else:
+                done += 1
+        skipped = queryset.filter(done_at__isnull=False).count() - done
+        note = f" ({skipped} already done, left as they were)" if skipped > 0 else ""
+        self.message_user(request, f"Ticked {done} task{'' if done == 1 else 's'} done{note}.")

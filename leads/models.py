@@ -178,6 +178,9 @@ class StageChange(models.Model):
     # stage report reads each stay from one row instead of pairing up the history.
     left_at = models.DateTimeField(null=True, blank=True)
     seconds_in_stage = models.FloatField(null=True, blank=True, help_text="left_at - changed_at, in seconds.")
+    # A move out of Nurture keeps the snooze date the lead had there, so undoing the move puts it
+    # back (the move itself clears `Lead.nurture_until`).
+    from_nurture_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -73,11 +73,13 @@ def lead_tasks(lead: Lead) -> LeadTasks:
 # --- Tasks due ----------------------------------------------------------------------------------
 
 
-def tasks_due(*, now: datetime | None = None) -> QuerySet[Task]:
-    """Open tasks overdue or due before the owner's midnight, on leads that were not merged away."""
+def tasks_due(*, now: datetime | None = None, overdue_only: bool = False) -> QuerySet[Task]:
+    """Open tasks on leads that were not merged away, oldest first: those already past their due
+    time and, unless `overdue_only`, those due later today (before the owner's midnight)."""
     now = now or timezone.now()
+    until = now if overdue_only else owner_day_end(now)
     return (
-        Task.objects.filter(done_at__isnull=True, due_at__lt=owner_day_end(now), lead__merged_into__isnull=True)
+        Task.objects.filter(done_at__isnull=True, due_at__lt=until, lead__merged_into__isnull=True)
         .select_related("lead")
         .order_by("due_at", "id")
     )
@@ -85,15 +87,6 @@ def tasks_due(*, now: datetime | None = None) -> QuerySet[Task]:
 
 def tasks_due_count(*, now: datetime | None = None) -> int:
     return tasks_due(now=now).count()
-
-
-def tasks_overdue(*, now: datetime) -> QuerySet[Task]:
-    """Open tasks already past their due time, oldest first, on leads that were not merged away."""
-    return (
-        Task.objects.filter(done_at__isnull=True, due_at__lt=now, lead__merged_into__isnull=True)
-        .select_related("lead")
-        .order_by("due_at", "id")
-    )
 
 
 # --- Going cold ---------------------------------------------------------------------------------

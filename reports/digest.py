@@ -33,7 +33,7 @@ from clientsflow.models import IntegrationStatus, Notification
 from clientsflow.notify import absolute_link, owner_notify
 from clientsflow.site import site_settings
 from leads.models import Lead
-from leads.next_steps import tasks_overdue
+from leads.next_steps import going_cold_leads, tasks_due
 from leads.selectors import leads_unseen_count, possible_duplicates_open_count
 from outreach.models import InboundReply
 from outreach.selectors import drafts_awaiting_count, replies_unmatched_count, sending_problems_count
@@ -139,8 +139,12 @@ def _who(lead: Any, fallback: str = "") -> str:
     return (lead.name or lead.email) if lead is not None else fallback
 
 
-def needs_you_items() -> list[NeedsItem]:
-    """What waits for the owner: a count per kind, with the first few named where there is a list."""
+def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
+    """What waits for the owner: a count per kind, with the first few named where there is a list
+    (the overdue tasks have their own section; the board's "Needs you" counts them with today's)."""
+    now = now or timezone.now()
+    due_later_today = tasks_due(now=now).filter(due_at__gte=now)
+    cold = going_cold_leads(now=now)
     positive = positive_waiting().select_related("reply__lead").order_by("created_at")
     review = review_queue()
     rebook = bookings_to_rebook()
@@ -162,6 +166,15 @@ def needs_you_items() -> list[NeedsItem]:
             rebook.count(),
             "/board/?stage=replied",
             [f"{_who(b.lead, b.name)} ({b.cancel_reason or 'no reason given'})" for b in rebook[:FIRST_ITEMS]],
+        ),
+        NeedsItem(
+            "Tasks due later today",
+            due_later_today.count(),
+            "/board/next-steps/#due",
+            [f"{t.title} ({_who(t.lead)})" for t in due_later_today[:FIRST_ITEMS]],
+        ),
+        NeedsItem(
+            "Leads going cold", cold.count(), "/board/next-steps/#cold", [_who(lead) for lead in cold[:FIRST_ITEMS]]
         ),
         NeedsItem(
             "Drafts awaiting approval", drafts_awaiting_count(), "/admin/outreach/outboundmessage/?status__exact=draft"
@@ -212,7 +225,7 @@ def needs_you_items() -> list[NeedsItem]:
 def overdue_tasks(*, now: datetime, limit: int = 10) -> list[DigestTask]:
     """Open tasks past their due time, oldest first."""
     zone = owner_zone()
-    tasks = tasks_overdue(now=now)[:limit]
+    tasks = tasks_due(now=now, overdue_only=True)[:limit]
     return [
         DigestTask(
             title=t.title,
@@ -274,7 +287,7 @@ def digest_build(*, day: date, now: datetime | None = None) -> Digest:
         day=day,
         agency_name=site_settings().agency_name,
         calls=todays_calls(day),
-        needs_you=needs_you_items(),
+        needs_you=needs_you_items(now=now),
         overdue_tasks=overdue_tasks(now=now),
         yesterday=yesterdays_numbers(day),
         alerts=integration_alerts(),

@@ -69,6 +69,7 @@ def lead_move_stage(
         changed_by=user,
         actor_label=label[:100],
         reason=reason[:255],
+        from_nurture_until=locked.nurture_until if locked.stage == Stage.NURTURE else None,
     )
     _stay_close(lead_id=locked.pk, next_change=change)
     locked.stage = to_stage
@@ -117,7 +118,8 @@ UNDO_WINDOW_SECONDS = 30
 def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
     """Put a lead back where a move just took it: a move back through `lead_move_stage`, recorded
     in the history like any other (reason "Undo"), refused when the lead moved again since, when
-    the move was not the lead's latest, or when it is older than `UNDO_WINDOW_SECONDS`."""
+    the move was not the lead's latest, or when it is older than `UNDO_WINDOW_SECONDS`. Back to
+    Lost, the lead gets its lost reason again; back to Nurture, its snooze date."""
     Lead.objects.select_for_update().filter(pk=lead.pk).first()  # serialize with other moves
     change = StageChange.objects.filter(pk=change_id, lead_id=lead.pk).first()
     if change is None or not change.from_stage:
@@ -151,6 +153,7 @@ def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
         actor=actor,
         reason=reason or f"Undo: back from {stage_label(change.to_stage)}",
         expected_stage=change.to_stage,
+        nurture_until=change.from_nurture_until,
         undoing=True,
     )
     return back

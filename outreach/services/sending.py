@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
+from clientsflow.site import site_settings
 from leads.models import Stage
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
@@ -80,16 +81,24 @@ class SendResult:
         return REASONS.get(self.reason, self.reason)
 
 
-def _send_hours() -> tuple[int, int]:
+def send_window() -> tuple[time, time | None]:
+    """Today's send window on the owner's wall clock: (start, end), end None meaning midnight.
+    Admin > Settings' send window when set, else OUTBOUND_SEND_HOURS ("9-17": 09:00 to 17:00)."""
+    row = site_settings()
+    if row.send_window_start is not None and row.send_window_end is not None:
+        end = row.send_window_end
+        return row.send_window_start, (None if end == time(0, 0) else end)
     start, _, end = settings.OUTBOUND_SEND_HOURS.partition("-")
-    return int(start), int(end or 24)
+    end_hour = int(end or 24)
+    return time(int(start)), (None if end_hour >= 24 else time(end_hour))
 
 
 def in_send_window(now: datetime | None = None) -> bool:
     local = (now or timezone.now()).astimezone(ZoneInfo(settings.OWNER_TIMEZONE))
     days = {d.strip().lower()[:3] for d in settings.OUTBOUND_SEND_DAYS}
-    start, end = _send_hours()
-    return WEEKDAYS[local.weekday()] in days and start <= local.hour < end
+    start, end = send_window()
+    wall = local.time().replace(tzinfo=None)
+    return WEEKDAYS[local.weekday()] in days and start <= wall and (end is None or wall < end)
 
 
 def sent_today_count(now: datetime | None = None) -> int:

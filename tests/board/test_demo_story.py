@@ -97,3 +97,21 @@ def test_nothing_in_the_story_is_after_now(seeded):
     assert not InboundReply.objects.filter(lead__isnull=False, received_at__gt=NOW).exists()
     assert not Call.objects.filter(matched_at__gt=NOW).exists()
     assert not Payment.objects.filter(paid_at__gt=NOW).exists()
+
+
+def test_the_demo_fills_settings_values_notes_and_tasks_some_overdue(seeded):
+    from clientsflow.models import Notification
+    from clientsflow.site import site_settings
+    from leads.models import Note, Task
+
+    row = site_settings()
+    lead_facing = [row.agency_name, row.owner_name, row.sender_name, row.signature, row.host_name, row.booking_headline]
+    assert all(text.strip() for text in lead_facing)
+    assert not any("owner" in text.lower() for text in lead_facing)
+    assert row.public_base_url == ""  # make run's links follow the host and port it serves
+    assert Lead.objects.filter(value_minor__isnull=False).exclude(value_currency="").count() > 20
+    assert Note.objects.count() > 0
+    assert Task.objects.filter(done_at__isnull=True, due_at__lt=NOW).exists()  # overdue
+    assert Task.objects.filter(done_at__isnull=True, due_at__gte=NOW).exists()  # still ahead
+    kinds = set(Notification.objects.values_list("kind", flat=True))
+    assert {"booking_created", "reply_positive", "proposal_signed", "payment_received"} <= kinds

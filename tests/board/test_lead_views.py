@@ -81,6 +81,25 @@ def test_add_a_task_in_the_owners_zone_and_tick_it_done(owner_client):
     assert task.done_at is None
 
 
+def test_a_new_task_is_offered_for_tomorrow_when_the_working_day_starts(
+    owner_client, django_capture_on_commit_callbacks
+):
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from clientsflow.site import site_settings_update
+
+    lead = LeadFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        site_settings_update(working_hours_start=time(7, 45))
+    html = owner_client.get(f"/board/lead/{lead.public_id}/").content.decode()
+    tomorrow = timezone.now().astimezone(ZoneInfo("America/New_York")).date() + timedelta(days=1)
+    assert f'name="due_date" type="date" value="{tomorrow.isoformat()}"' in html
+    assert 'name="due_time" type="time" value="07:45"' in html
+
+
 def test_a_skipped_wall_time_is_refused_with_what_to_do(owner_client):
     lead = LeadFactory()
     response = owner_client.post(

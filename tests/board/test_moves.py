@@ -103,6 +103,19 @@ def test_undoing_a_lost_move_out_of_lost_restores_the_reason(staff_client):
     assert lead.stage == Stage.LOST and lead.lost_reason == "Went with a cheaper agency"
 
 
+def test_undoing_a_move_out_of_nurture_restores_the_snooze_date(staff_client):
+    (lead,) = make_board_leads(1, stages=[Stage.NEW])
+    snooze = timezone.now().date() + timedelta(days=40)
+    lead_move_stage(lead=lead, to_stage=Stage.NURTURE, nurture_until=snooze, actor_label="test")
+    change_id = _move(staff_client, lead, "contacted").json()["undo"]["change"]
+    lead.refresh_from_db()
+    assert lead.stage == Stage.CONTACTED and lead.nurture_until is None
+    assert StageChange.objects.get(pk=change_id).from_nurture_until == snooze
+    assert _undo(staff_client, lead, change_id).status_code == 200
+    lead.refresh_from_db()
+    assert lead.stage == Stage.NURTURE and lead.nurture_until == snooze
+
+
 def test_another_leads_move_cannot_be_undone_from_this_lead(staff_client):
     first, second = make_board_leads(2, stages=[Stage.NEW])
     change_id = _move(staff_client, first, "contacted").json()["undo"]["change"]

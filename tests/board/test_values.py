@@ -70,6 +70,24 @@ def test_column_totals_and_forecast_match_the_database():
     assert money.forecast.other_currencies == ("EUR",)  # booked EUR deals are left out, and said so
 
 
+def test_the_forecast_weighs_each_open_stage_by_the_probability_in_settings():
+    _valued(12, [Stage.NEW, Stage.BOOKED, Stage.PROPOSAL_SENT, Stage.SIGNED, Stage.PAID, Stage.LOST])
+    chances = {"new": 7, "contacted": 0, "replied": 0, "booked": 33, "call_done": 0, "proposal_sent": 51}
+    chances |= {"signed": 99, "nurture": 0, "paid": 100, "lost": 100}  # paid and lost never count
+    site_settings_update(stage_probabilities=chances, default_currency="USD")
+
+    def db_total(stage: str) -> int:
+        rows = Lead.objects.filter(stage=stage, value_currency="USD").aggregate(total=Sum("value_minor"))
+        return rows["total"] or 0
+
+    expected = sum(
+        (db_total(stage) * chances[stage] + 50) // 100 for stage in ("new", "booked", "proposal_sent", "signed")
+    )
+    assert board_money(BoardFilters()).forecast.minor == expected > 0
+    site_settings_update(stage_probabilities={**chances, "signed": 0})
+    assert board_money(BoardFilters()).forecast.minor == expected - (db_total("signed") * 99 + 50) // 100
+
+
 def test_totals_follow_the_filters():
     _valued(9, [Stage.NEW])
     money = board_money(BoardFilters(source="ghl"))

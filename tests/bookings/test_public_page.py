@@ -247,3 +247,19 @@ def test_the_invite_names_its_charset_once(client, event_type, slots, django_cap
     calendar_header = next(line for line in raw.splitlines() if line.startswith("Content-Type: text/calendar"))
     assert calendar_header.lower().count("charset") == 1
     assert 'method="REQUEST"' in calendar_header or "method=REQUEST" in calendar_header
+
+
+def test_with_no_host_name_in_settings_pages_name_the_owner_name_never_the_hosts_username(
+    client, event_type, slots, update_settings
+):
+    # A host row as a fresh install makes it: named after the staff account ("owner").
+    event_type.host.name = "owner"
+    event_type.host.save()
+    update_settings(host_name="", owner_name="Sam Rivera", agency_name="Brightline Studio", booking_headline="")
+    html = page(client, event_type, tz=LA).content.decode()
+    assert "Sam Rivera · Brightline Studio" in html and "Intro call with Sam Rivera" in html
+    assert "owner" not in html.lower()
+    form_post(client, event_type, slots[0].start)
+    manage = client.get(manage_path(Booking.objects.get())).content.decode()
+    assert "Intro call with Sam Rivera" in manage
+    assert "owner" not in manage.lower()

@@ -1,9 +1,12 @@
+import json
+from datetime import time
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.test import override_settings
 
-from clientsflow.models import SiteSettings
+from clientsflow.models import AuditEvent, SiteSettings
 from clientsflow.site import site_settings, site_settings_update
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +57,30 @@ def test_admin_list_opens_the_one_form_and_saving_refreshes_the_cache(client, dj
     form = client.get(response["Location"])
     assert form.status_code == 200 and b"Your agency" in form.content
     assert client.get("/admin/clientsflow/sitesettings/add/").status_code == 403
+    assert site_settings().agency_name != "Brightline Studio"  # cached now
+
+    row = site_settings()
+    data = {
+        name: getattr(row, name)
+        for name in (
+            *("agency_name", "owner_name", "brand_colour", "public_base_url", "sender_name", "signature"),
+            *("booking_headline", "host_name", "notify_via", "default_currency", "going_cold_days"),
+        )
+    }
+    data |= {
+        name: f"{getattr(row, name):%H:%M}" for name in ("working_hours_start", "working_hours_end", "digest_time")
+    }
+    for name in ("notifications", "stage_probabilities"):  # as the form posts them, with their hidden initial
+        data[name] = data[f"initial-{name}"] = json.dumps(getattr(row, name))
+    data |= {"agency_name": "Brightline Studio", "send_window_start": "08:00", "send_window_end": "18:30"}
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post("/admin/clientsflow/sitesettings/1/change/", data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    fresh = site_settings()
+    assert fresh.agency_name == "Brightline Studio" and (fresh.send_window_start, fresh.send_window_end) == (
+        time(8, 0),
+        time(18, 30),
+    )
+    audit = AuditEvent.objects.get(verb="settings.changed")
+    assert audit.actor_user == admin
+    assert audit.details["fields"] == ["agency_name", "send_window_end", "send_window_start"]

@@ -128,6 +128,7 @@ def test_overdue_and_due_today_boundaries_follow_the_owners_midnight():
 
     assert [t.pk for t in tasks_due(now=now)] == [overdue.pk, at_now.pk, last_minute.pk]
     assert tasks_due_count(now=now) == 3
+    assert [t.pk for t in tasks_due(now=now, overdue_only=True)] == [overdue.pk]
 
     other = LeadFactory()
     task_add(lead=other, title="today", due_at=now + timedelta(hours=1))

@@ -285,6 +285,34 @@ def test_send_window_uses_the_owner_zone(settings):
     assert not in_send_window(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
 
 
+def test_the_send_window_in_settings_wins_over_the_environment(settings, django_capture_on_commit_callbacks):
+    from datetime import UTC, datetime, time
+
+    from django.core.exceptions import ValidationError
+
+    from clientsflow.site import site_settings_update
+    from outreach.services.sending import in_send_window
+
+    settings.OWNER_TIMEZONE = "America/New_York"
+    settings.OUTBOUND_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
+    settings.OUTBOUND_SEND_HOURS = "9-17"
+    tuesday = [datetime(2026, 11, 24, hour, minute, tzinfo=UTC) for hour, minute in ((13, 45), (14, 15), (23, 0))]
+    # 08:45, 09:15 and 18:00 in New York
+    assert [in_send_window(t) for t in tuesday] == [False, True, False]
+    with django_capture_on_commit_callbacks(execute=True):
+        site_settings_update(send_window_start=time(8, 30), send_window_end=time(0, 0))  # 08:30 to midnight
+    assert [in_send_window(t) for t in tuesday] == [True, True, True]
+    assert not in_send_window(datetime(2026, 11, 24, 13, 29, tzinfo=UTC))  # 08:29
+    with django_capture_on_commit_callbacks(execute=True):
+        site_settings_update(send_window_start=time(9, 30), send_window_end=time(10, 0))
+    assert [in_send_window(t) for t in tuesday] == [False, False, False]
+    assert in_send_window(datetime(2026, 11, 24, 14, 30, tzinfo=UTC))  # 09:30
+    assert not in_send_window(datetime(2026, 11, 28, 14, 30, tzinfo=UTC))  # Saturday: still the days' rule
+    for start, end in ((time(10, 0), time(9, 0)), (time(10, 0), None)):
+        with pytest.raises(ValidationError, match="send window"):
+            site_settings_update(send_window_start=start, send_window_end=end)
+
+
 # --- Failures: failed (retry by a person) vs unknown (never resent) -----------------------------
 
 

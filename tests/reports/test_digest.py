@@ -19,7 +19,7 @@ from calls.models import Call
 from clientsflow.dispatcher import DailyAtSetting, Job, dispatch_tick, registry
 from clientsflow.models import IntegrationStatus, JobRun, Notification
 from clientsflow.site import site_settings_update
-from leads.models import Lead
+from leads.models import Lead, LeadEvent
 from outreach.models import InboundReply
 from reports.digest import digest_build, digest_render, owner_today
 from reports.periods import owner_zone
@@ -167,3 +167,48 @@ def test_the_command_prints_without_sending(owner_notifications, capsys):
 def test_a_bad_date_says_what_to_type():
     with pytest.raises(Exception, match="--date must look like 2026-03-08"):
         call_command("digest", "--date", "8/3/2026")
+
+
+def test_the_digest_lists_overdue_tasks_oldest_first_and_todays_calls_with_join_links(settings):
+    from leads.services.tasks import task_add, task_complete
+    from tests.bookings.factories import BookingFactory
+    from tests.leads.factories import LeadFactory
+
+    settings.OWNER_TIMEZONE = "America/New_York"
+    now = datetime(2026, 7, 15, 16, 0, tzinfo=UTC)  # 12:00 EDT
+    jane = LeadFactory(name="Jane Doe")
+    task_add(lead=jane, title="Call back", due_at=now - timedelta(hours=1))
+    task_add(lead=jane, title="Send the quote", due_at=now - timedelta(days=2))
+    task_add(lead=jane, title="Later today", due_at=now + timedelta(hours=3))  # due, not overdue
+    done = task_add(lead=jane, title="Done already", due_at=now - timedelta(days=3))
+    task_complete(task=done)
+    merged = LeadFactory()
+    task_add(lead=merged, title="On a merged lead", due_at=now - timedelta(days=1))
+    task_add(lead=LeadFactory(), title="Tomorrow", due_at=now + timedelta(days=1))
+    Lead.objects.filter(pk=merged.pk).update(merged_into=jane)
+    cold = LeadFactory(name="Cold Lead", stage="contacted")
+    Lead.objects.filter(pk__in=[cold.pk, jane.pk, merged.pk]).update(created_at=now - timedelta(days=30))
+    LeadEvent.objects.filter(lead=cold).update(at=now - timedelta(days=30))
+    call = BookingFactory(
+        lead=jane, start_at=datetime(2026, 7, 15, 18, 30, tzinfo=UTC), meet_url="https://meet.google.com/abc-defg-hij"
+    )
+    BookingFactory(lead=jane, start_at=datetime(2026, 7, 16, 4, 0, tzinfo=UTC))  # 00:00 EDT tomorrow
+
+    digest = digest_build(day=date(2026, 7, 15), now=now)
+    assert [(t.title, t.lead_name) for t in digest.overdue_tasks] == [
+        ("Send the quote", "Jane Doe"),
+        ("Call back", "Jane Doe"),
+    ]
+    assert [(c.when, c.name, c.join) for c in digest.calls] == [
+        ("14:30", call.name, "https://meet.google.com/abc-defg-hij")
+    ]
+    rendered = digest_render(digest)
+    assert f"- Send the quote (Jane Doe), due Mon 13 Jul 12:00\n  {digest.overdue_tasks[0].lead_url}" in rendered.text
+    assert "Done already" not in rendered.text
+    # due later today and going cold are in "what needs you"; the overdue ones are not counted twice
+    needs = {item.label: (item.count, item.first) for item in digest.needs_you}
+    assert needs["Tasks due later today"] == (1, ["Later today (Jane Doe)"])
+    assert needs["Leads going cold"] == (1, ["Cold Lead"])
+    assert "- Tasks due later today: 1 (Later today (Jane Doe))" in rendered.text
+    assert "Join: https://meet.google.com/abc-defg-hij" in rendered.text
+    assert 'href="https://meet.google.com/abc-defg-hij"' in rendered.html
