@@ -76,6 +76,7 @@ class VendorCopy:
     system: str
     object_id: str
     action: str  # what erase does about it
+    kind: str = ""  # which of the system's objects, where it holds several (Stripe)
 
 
 @dataclass
@@ -113,8 +114,21 @@ def _vendor_copies(rows: PersonRows) -> list[VendorCopy]:
     for booking in rows.related.get(Booking, []):
         if booking.google_event_id:
             copies.append(VendorCopy("Google Calendar", booking.google_event_id, "delete the event"))
+    customers: set[str] = set()
     for payment in rows.related.get(Payment, []):
-        copies.append(VendorCopy("Stripe", payment.checkout_session_id, "kept: the payment is an accounting record"))
+        copies.append(
+            VendorCopy("Stripe", payment.checkout_session_id, "kept: the payment is an accounting record", "session")
+        )
+        if payment.customer_id and payment.customer_id not in customers:
+            customers.add(payment.customer_id)
+            copies.append(
+                VendorCopy(
+                    "Stripe",
+                    payment.customer_id,
+                    "not reachable from here: delete the customer in Stripe (the payments stay)",
+                    "customer",
+                )
+            )
     return copies
 
 
@@ -241,6 +255,9 @@ def _reach_outside(copies: list[VendorCopy], rows: PersonRows) -> list[dict[str,
                 unreachable.append({**_copy_dict(copy), "reason": str(exc)[:300]})
         elif copy.system == "Fireflies":
             unreachable.append({**_copy_dict(copy), "reason": "There is no delete call for Fireflies here."})
+        elif copy.system == "Stripe" and copy.kind == "customer":
+            # The customer record holds their name and address; the payments are the books.
+            unreachable.append({**_copy_dict(copy), "reason": "There is no delete call for Stripe customers here."})
     return unreachable
 
 

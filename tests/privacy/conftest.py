@@ -117,6 +117,7 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
         lead=lead,
         checkout_session_id="cs_test_grace",
         payment_intent_id="pi_test_grace",
+        customer_id="cus_test_grace",
         amount_minor=150000,
         currency="usd",
         status=Payment.Status.PAID,

@@ -57,6 +57,8 @@ def test_person_export_is_a_zip_of_everything(client, person):  # type: ignore[n
         ("Fireflies", "ff-grace-1"),
         ("Google Calendar", "gcalevent0001"),
         ("Stripe", "cs_test_grace"),
+        ("Stripe", "pi_test_grace"),
+        ("Stripe", "cus_test_grace"),
     }
     assert any(entry["details"].get("about") == NAME for entry in document["audit_entries"])
     assert document["webhook_events"][0]["event_id"] == "evt-grace-1"

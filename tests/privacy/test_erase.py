@@ -123,8 +123,11 @@ def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transpor
     erasure = _erase_all_reachable(person, transport)
 
     _assert_no_trace(_dump())
-    # Only Fireflies (no delete call here) is left for a person to remove by hand.
-    assert [item["system"] for item in erasure.unreachable] == ["Fireflies"]
+    # Only Fireflies and the Stripe customer (no delete call here) are left to remove by hand.
+    assert [(item["system"], item["id"]) for item in erasure.unreachable] == [
+        ("Fireflies", "ff-grace-1"),
+        ("Stripe", "cus_test_grace"),
+    ]
     assert transport._iterable == []  # the token exchange and the DELETE were both asked
 
 
@@ -220,7 +223,8 @@ def test_unreachable_vendors_are_recorded_not_reported_as_done(person, settings)
     erasure = person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
 
     systems = {item["system"]: item for item in erasure.unreachable}
-    assert set(systems) == {"Notion", "Google Calendar", "Fireflies"}
+    assert set(systems) == {"Notion", "Google Calendar", "Fireflies", "Stripe"}
+    assert systems["Stripe"]["id"] == "cus_test_grace"  # the customer; the payment's session is kept
     assert systems["Google Calendar"]["id"] == "gcalevent0001"
     assert "not configured" in systems["Notion"]["reason"]
 
