@@ -19,8 +19,9 @@ from clientsflow.audit import audit_record
 from clientsflow.models import WebhookEvent
 from leads.models import Lead, LeadEvent, LeadImport
 from leads.services.intake import LeadData, lead_intake
+from leads.services.stages import lead_move_stage
 from leads.services.timeline import timeline_record
-from outreach.models import InboundReply
+from outreach.models import InboundReply, OutboundMessage
 from tests.billing.conftest import make_proposal
 from tests.bookings.conftest import google_settings, service_account_info  # noqa: F401 (fixtures)
 from tests.bookings.factories import BookingFactory
@@ -89,6 +90,14 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
         attendees=[{"name": NAME, "email": EMAIL.lower()}],
         transcript_text=f"{NAME}: Hello, this is Grace. My number is 415 555 0199.",
         summary="Wants a new website.",
+    )
+    lead_move_stage(lead=lead, to_stage="contacted", actor_label="owner", reason=f"Called {NAME}")
+    OutboundMessage.objects.create(
+        lead=lead,
+        to_email=EMAIL,
+        subject="A new website for Navy Labs?",
+        body="Hi Grace, following up on your note about the site.",
+        message_id="<draft-grace-1@agency.example>",
     )
     reply = InboundReply.objects.create(
         lead=lead,
