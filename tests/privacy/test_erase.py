@@ -20,18 +20,21 @@ from billing.models import Payment, Signature
 from bookings.clients import google_calendar
 from bookings.models import Booking
 from bookings.services import booking_create
-from clientsflow.errors import InvalidInput
+from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadImport
+from leads.services.intake import LeadData, lead_intake
 from leads.services.lead_imports import lead_import_start
 from outreach.models import Suppression
 from outreach.services.gate import mail_gate_check
+from outreach.services.sequences import check_can_enroll
 from outreach.services.suppression import is_suppressed, legacy_email_hash
 from privacy.models import Erasure
 from privacy.services.erase import person_erase, person_erase_preview
 from tests.bookings.conftest import fixture_text
 from tests.bookings.factories import EventTypeFactory
 from tests.leads.factories import staff_user
+from tests.outreach.outbound_support import SequenceFactory, StepFactory
 from tests.privacy.conftest import BOOKING_EMAIL, EMAIL, NAME, OTHER_ROW, TRACES
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +318,20 @@ def test_erase_waits_for_a_running_import_that_holds_her(person, settings):  # t
     LeadImport.objects.filter(pk=person.upload.pk).update(status=LeadImport.Status.DONE, content=b"")
     person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
     assert Lead.objects.get(pk=person.lead.pk).email == ""
+
+
+def test_after_erase_she_comes_back_under_either_address_and_no_sequence_takes_her(person, settings):  # type: ignore[no-untyped-def]
+    settings.NOTION_TOKEN = ""
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""
+    person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
+    sequence = SequenceFactory()
+    StepFactory(sequence=sequence, position=1, delay_hours=0)
+
+    for address in (EMAIL, BOOKING_EMAIL):
+        again = lead_intake(data=LeadData.build(name="G. Hopper", email=address), source="website").lead
+        assert again.pk != person.lead.pk
+        with pytest.raises(DomainError, match="suppression list"):
+            check_can_enroll(lead=again, sequence=sequence)
+    # Someone else is still welcome.
+    stranger = lead_intake(data=LeadData.build(name="Mary", email="mary@example.com"), source="website").lead
+    check_can_enroll(lead=stranger, sequence=sequence)
