@@ -81,6 +81,7 @@ def test_erase_needs_the_preview_and_the_typed_email(client, person, settings): 
     page = client.get(_act(client, "erase_person", person.lead.pk)["Location"])
     assert page.status_code == 200
     assert "This will remove" in page.content.decode() and "Notion" in page.content.decode()
+    assert "Uploaded CSV files not yet fully imported that name them: 1" in page.content.decode()
     url = page.wsgi_request.path
 
     wrong = client.post(url, {"confirmation": "nope"})
