@@ -201,6 +201,12 @@ class Payment(TimeStampedModel):
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="payments")
     checkout_session_id = models.CharField(verbose_name="Stripe Checkout session", max_length=255, unique=True)
     payment_intent_id = models.CharField(verbose_name="Stripe payment ID", max_length=255, blank=True, db_index=True)
+    customer_id = models.CharField(
+        verbose_name="Stripe customer",
+        max_length=255,
+        blank=True,
+        help_text="Empty when Stripe kept the payer as a guest (no customer record).",
+    )
     checkout_url = models.URLField(max_length=2000, blank=True)
     amount_minor = models.BigIntegerField(
         verbose_name="amount",

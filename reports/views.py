@@ -42,6 +42,9 @@ def report_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return render(request, "reports/report.html", context, status=400)
     period = form.period()
+    if period.source and period.source not in sources:
+        # A source no lead has yet (a link kept from before): shown as chosen, not as "every source".
+        context["sources"] = sorted([*sources, period.source])
     page = report.build(period)
     context.update(period=period, page=page, filter_query=_filter_query(request))
     return render(request, "reports/report.html", context)

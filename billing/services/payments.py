@@ -109,6 +109,7 @@ def payment_checkout_start(*, proposal: Proposal, success_url: str, cancel_url: 
                 "currency": (session.get("currency") or proposal.currency).upper(),
                 "expires_at": _ts(session.get("expires_at")),
                 "payment_intent_id": _id(session.get("payment_intent")),
+                "customer_id": _id(session.get("customer")),
             },
         )
         if created:
@@ -272,9 +273,12 @@ def payment_apply_session(
     if payment is None:
         return None, False
     intent = session.get("payment_intent")
-    if _id(intent) and payment.payment_intent_id != _id(intent):
-        payment.payment_intent_id = _id(intent)
-        payment.save(update_fields=["payment_intent_id", "updated_at"])
+    ids = {"payment_intent_id": _id(intent), "customer_id": _id(session.get("customer"))}
+    changed_ids = [name for name, value in ids.items() if value and getattr(payment, name) != value]
+    if changed_ids:
+        for name in changed_ids:
+            setattr(payment, name, ids[name])
+        payment.save(update_fields=[*changed_ids, "updated_at"])
     current = payment.status
     if not _should_apply(current, new, authoritative=authoritative):
         return payment, False

@@ -16,7 +16,9 @@ in-process right after the commit, so the import finishes there too.
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,6 +45,7 @@ from leads.services.importer import (
     ImportSummary,
     clean_source,
     count_rows,
+    detect_delimiter,
     file_dialect,
     header_fields,
     lead_import_csv,
@@ -400,6 +403,60 @@ def lead_imports_purge(*, older_than: timedelta) -> dict[str, int]:
     rejects, _ = LeadImportReject.objects.filter(lead_import__in=old).delete()
     emptied = old.exclude(content=b"").update(content=b"")
     return {"uploads_deleted": abandoned, "rejects_deleted": rejects, "files_emptied": emptied}
+
+
+def _decoded(content: bytes) -> tuple[str, str]:
+    """(text, encoding) of an upload, as the importer reads it: UTF-8 (BOM or not), else
+    Windows-1252; Latin-1 for bytes neither takes (the importer refuses those files, but the
+    person's details may still be in them)."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return content.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return content.decode("latin-1"), "latin-1"
+
+
+def lead_imports_naming(*, pattern: re.Pattern[str]) -> list[LeadImport]:
+    """Imports whose kept file (uploaded, queued, running or failed: a finished one is emptied)
+    has text matching `pattern`, without their content. Uploads are few and short-lived, so each
+    file is read here in turn."""
+    found = []
+    pending = LeadImport.objects.exclude(content=b"").order_by("pk").values_list("pk", flat=True)
+    for lead_import_id in list(pending):
+        content = LeadImport.objects.filter(pk=lead_import_id).values_list("content", flat=True).first()
+        if content and pattern.search(_decoded(bytes(content))[0]):
+            found.append(LeadImport.objects.defer("content").get(pk=lead_import_id))
+    return found
+
+
+def lead_import_scrub(*, lead_import_id: int, pattern: re.Pattern[str], replacement: str) -> bool:
+    """Empty every row of a kept upload that matches `pattern` (all its cells become empty, which
+    the importer skips), so an import started or resumed later never brings that person back.
+    The header keeps its columns, with any matching text replaced. Row numbers stay as they were
+    (`last_row` and the rejected rows still point at the same rows). Returns whether it changed."""
+    with transaction.atomic():
+        lead_import = LeadImport.objects.select_for_update().filter(pk=lead_import_id).first()
+        if lead_import is None or not lead_import.content:
+            return False
+        text, encoding = _decoded(bytes(lead_import.content))
+        if not pattern.search(text):
+            return False
+        first_line = next((line for line in text.splitlines() if line.strip()), "")
+        delimiter = detect_delimiter(first_line)
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+        header_seen = False
+        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if not header_seen:
+                header_seen = any(cell.strip() for cell in cells)
+                cells = [pattern.sub(replacement, cell) for cell in cells]
+            elif any(pattern.search(cell) for cell in cells):
+                cells = [""] * len(cells)
+            writer.writerow(cells)
+        content = out.getvalue().encode(encoding, errors="replace")
+        LeadImport.objects.filter(pk=lead_import_id).update(content=content, file_size=len(content))
+    return True
 
 
 def lead_import_rejects_write(*, lead_import: LeadImport, handle: IO[str]) -> None:

@@ -81,8 +81,16 @@ def suppression_add_hash(*, hashed: str, reason: str, actor_label: str) -> Suppr
 
 
 def suppression_add(*, email: str, reason: str, actor_label: str) -> Suppression:
-    """Suppress `email` (idempotent): stops its enrollments and blocks its unsent messages."""
-    return suppression_add_hash(hashed=email_hash(email), reason=reason, actor_label=actor_label)
+    """Suppress `email` (idempotent): stops its enrollments and blocks its unsent messages.
+
+    An entry of the same address stored before the key (an unsalted SHA-256, which anyone can
+    match by hashing a guessed address) goes once the keyed entry stands: nothing else would
+    rehash it after an erase, when the address is held nowhere any more."""
+    entry = suppression_add_hash(hashed=email_hash(email), reason=reason, actor_label=actor_label)
+    legacy = legacy_email_hash(email)
+    if entry.email_hash != legacy:
+        Suppression.objects.filter(email_hash=legacy).delete()
+    return entry
 
 
 def suppression_add_from_link(*, hashed: str, message_public_id: str, actor_label: str) -> Suppression:

@@ -31,7 +31,8 @@ from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import InvalidInput
-from leads.models import Lead
+from leads.models import Lead, LeadImport
+from leads.services.lead_imports import lead_import_scrub, lead_imports_naming
 from outreach.services.suppression import suppression_add
 from privacy.models import Erasure
 from privacy.services.finding import (
@@ -75,6 +76,7 @@ class VendorCopy:
     system: str
     object_id: str
     action: str  # what erase does about it
+    kind: str = ""  # which of the system's objects, where it holds several (Stripe)
 
 
 @dataclass
@@ -84,6 +86,8 @@ class ErasePreview:
     related_counts: dict[str, int]
     mention_counts: dict[str, int]
     vendor_copies: list[VendorCopy]
+    # CSV uploads not (fully) imported whose file names them: their rows are emptied.
+    import_files: int = 0
     kept: list[str] = field(default_factory=lambda: list(KEPT))
 
     @property
@@ -110,8 +114,21 @@ def _vendor_copies(rows: PersonRows) -> list[VendorCopy]:
     for booking in rows.related.get(Booking, []):
         if booking.google_event_id:
             copies.append(VendorCopy("Google Calendar", booking.google_event_id, "delete the event"))
+    customers: set[str] = set()
     for payment in rows.related.get(Payment, []):
-        copies.append(VendorCopy("Stripe", payment.checkout_session_id, "kept: the payment is an accounting record"))
+        copies.append(
+            VendorCopy("Stripe", payment.checkout_session_id, "kept: the payment is an accounting record", "session")
+        )
+        if payment.customer_id and payment.customer_id not in customers:
+            customers.add(payment.customer_id)
+            copies.append(
+                VendorCopy(
+                    "Stripe",
+                    payment.customer_id,
+                    "not reachable from here: delete the customer in Stripe (the payments stay)",
+                    "customer",
+                )
+            )
     return copies
 
 
@@ -139,6 +156,7 @@ def person_erase_preview(*, lead: Lead) -> ErasePreview:
         related_counts={_label(model): len(found) for model, found in rows.related.items()},
         mention_counts={_label(model): len(pks) for model, pks in _mentions(rows).items()},
         vendor_copies=_vendor_copies(rows),
+        import_files=len(lead_imports_naming(pattern=_pattern(rows.needles))) if rows.needles else 0,
     )
 
 
@@ -237,6 +255,9 @@ def _reach_outside(copies: list[VendorCopy], rows: PersonRows) -> list[dict[str,
                 unreachable.append({**_copy_dict(copy), "reason": str(exc)[:300]})
         elif copy.system == "Fireflies":
             unreachable.append({**_copy_dict(copy), "reason": "There is no delete call for Fireflies here."})
+        elif copy.system == "Stripe" and copy.kind == "customer":
+            # The customer record holds their name and address; the payments are the books.
+            unreachable.append({**_copy_dict(copy), "reason": "There is no delete call for Stripe customers here."})
     return unreachable
 
 
@@ -255,14 +276,21 @@ def person_erase(
     check_person_erase(lead=lead, actor=actor, confirmation=confirmation)
     rows = person_rows(lead=lead)
     label = actor_label or (actor.get_username() if actor is not None else "operator")
+    pattern = _pattern(rows.needles)
+    uploads = lead_imports_naming(pattern=pattern) if rows.needles else []
+    if any(upload.status == LeadImport.Status.RUNNING for upload in uploads):
+        # Its worker reads its own copy of the file: it could bring the person back after the erase.
+        raise InvalidInput(
+            "A CSV import that holds this person is running now. Erase again once it has finished "
+            "(Leads → Lead imports)."
+        )
 
-    # Suppress first, while the address is still known, so no sequence mails them meanwhile.
-    for person in rows.leads:
-        if person.email_normalized:
-            suppression_add(email=person.email_normalized, reason="erased", actor_label=label)
+    # Suppress first, while the addresses are still known, so no sequence mails them meanwhile:
+    # every address they used with us (the lead's, a booking's, a signature's, a reply's).
+    for address in _addresses(rows):
+        suppression_add(email=address, reason="erased", actor_label=label)
 
     unreachable = _reach_outside(_vendor_copies(rows), rows)
-    pattern = _pattern(rows.needles)
     counts: Counter[str] = Counter()
     with transaction.atomic():
         for person in rows.leads:
@@ -281,6 +309,11 @@ def person_erase(
                 if changes:
                     model._default_manager.filter(pk=row.pk).update(**changes)
                     counts[model._meta.label] += 1
+        # An upload waiting to be imported (or to be resumed) keeps the file itself, not text
+        # columns: its rows naming the person are emptied, so no later run brings them back.
+        for upload in uploads:
+            if lead_import_scrub(lead_import_id=upload.pk, pattern=pattern, replacement=ERASED):
+                counts[f"{LeadImport._meta.label} file"] += 1
         erasure = Erasure.objects.create(
             lead=lead,
             lead_public_id=lead.public_id,
@@ -300,6 +333,13 @@ def person_erase(
         transaction.on_commit(board_version_bump)
     logger.info("privacy.person_erased", extra={"erasure": erasure.pk, "unreachable": len(unreachable)})
     return erasure
+
+
+def _addresses(rows: PersonRows) -> list[str]:
+    """The person's email addresses: the leads' and those they typed elsewhere (staff's excluded)."""
+    found = {person.email_normalized for person in rows.leads if person.email_normalized}
+    found |= {needle.strip().lower() for needle in rows.needles if "@" in needle}
+    return sorted(found)
 
 
 def _pattern(needles: list[str]) -> re.Pattern[str]:

@@ -40,6 +40,8 @@ def _outside_systems(related: dict[type, list[Any]]) -> list[dict[str, str]]:
         held.append({"system": "Stripe", "kind": "checkout session id", "id": payment.checkout_session_id})
         if payment.payment_intent_id:
             held.append({"system": "Stripe", "kind": "payment intent id", "id": payment.payment_intent_id})
+        if payment.customer_id:
+            held.append({"system": "Stripe", "kind": "customer id", "id": payment.customer_id})
     return held
 
 

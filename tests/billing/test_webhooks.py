@@ -42,6 +42,7 @@ def test_valid_completed_event_is_stored_then_processed(webhook_secret, client):
     payment = Payment.objects.get()
     assert (payment.status, payment.amount_minor, payment.currency) == ("paid", 150000, "USD")
     assert payment.payment_intent_id == "pi_3Test000001"
+    assert payment.customer_id == "cus_Test0001"  # for a person's export: which Stripe customer holds them
     proposal.refresh_from_db()
     proposal.lead.refresh_from_db()
     assert proposal.status == Proposal.Status.PAID and proposal.paid_at is not None

@@ -17,10 +17,11 @@ from bookings.models import Booking
 from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.models import WebhookEvent
-from leads.models import Lead, LeadEvent
+from leads.models import Lead, LeadEvent, LeadImport
 from leads.services.intake import LeadData, lead_intake
+from leads.services.stages import lead_move_stage
 from leads.services.timeline import timeline_record
-from outreach.models import InboundReply
+from outreach.models import InboundReply, OutboundMessage
 from tests.billing.conftest import make_proposal
 from tests.bookings.conftest import google_settings, service_account_info  # noqa: F401 (fixtures)
 from tests.bookings.factories import BookingFactory
@@ -28,6 +29,8 @@ from tests.calls.factories import CallFactory
 
 NAME = "Grace Brewster Hopper"
 EMAIL = "Grace.Hopper@Navy-Example.org"
+# The address she typed on the booking page: hers too, though not the lead's.
+BOOKING_EMAIL = "grace@home-example.net"
 PHONE = "+1 415 555 0199"
 # Every form of the person's details that must be gone after an erase.
 TRACES = [
@@ -35,6 +38,7 @@ TRACES = [
     NAME.lower(),
     EMAIL,
     EMAIL.lower(),
+    BOOKING_EMAIL,
     PHONE,
     "+14155550199",
     "(415) 555-0199",
@@ -42,6 +46,9 @@ TRACES = [
     "415 555 0199",
 ]
 SIGNED_HTML = f"<h1>Website rebuild</h1><p>Prepared for {NAME}</p>"
+# A CSV upload nobody has imported yet: her row, then someone else's.
+OTHER_ROW = "Katherine Johnson,katherine@example.com,"
+UPLOAD = f"Name,Email,Phone\r\n{NAME},{EMAIL},(415) 555-0199\r\n{OTHER_ROW}\r\n".encode()
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Person:
     signature: Signature
     payment: Payment
     webhook: WebhookEvent
+    upload: LeadImport
 
 
 @pytest.fixture
@@ -67,7 +75,7 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
     booking = BookingFactory(
         lead=lead,
         name="Grace Hopper",
-        email=EMAIL.lower(),
+        email=BOOKING_EMAIL,
         phone=PHONE,
         note="Call my mobile, I'm on the base",
         start_at=datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
@@ -82,6 +90,14 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
         attendees=[{"name": NAME, "email": EMAIL.lower()}],
         transcript_text=f"{NAME}: Hello, this is Grace. My number is 415 555 0199.",
         summary="Wants a new website.",
+    )
+    lead_move_stage(lead=lead, to_stage="contacted", actor_label="owner", reason=f"Called {NAME}")
+    OutboundMessage.objects.create(
+        lead=lead,
+        to_email=EMAIL,
+        subject="A new website for Navy Labs?",
+        body="Hi Grace, following up on your note about the site.",
+        message_id="<draft-grace-1@agency.example>",
     )
     reply = InboundReply.objects.create(
         lead=lead,
@@ -110,6 +126,7 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
         lead=lead,
         checkout_session_id="cs_test_grace",
         payment_intent_id="pi_test_grace",
+        customer_id="cus_test_grace",
         amount_minor=150000,
         currency="usd",
         status=Payment.Status.PAID,
@@ -132,4 +149,11 @@ def person(db) -> Person:  # type: ignore[no-untyped-def]
         action_flag=CHANGE,
         change_message=f"Changed phone to {PHONE}",
     )
-    return Person(lead, other, booking, call, reply, proposal, signature, payment, webhook)
+    upload = LeadImport.objects.create(
+        file_name="november-leads.csv",
+        file_size=len(UPLOAD),
+        content=UPLOAD,
+        columns=["Name", "Email", "Phone"],
+        mapping=["name", "email", "phone"],
+    )
+    return Person(lead, other, booking, call, reply, proposal, signature, payment, webhook, upload)

@@ -20,18 +20,22 @@ from billing.models import Payment, Signature
 from bookings.clients import google_calendar
 from bookings.models import Booking
 from bookings.services import booking_create
-from clientsflow.errors import InvalidInput
+from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
-from leads.models import Lead
+from leads.models import Lead, LeadImport
+from leads.services.intake import LeadData, lead_intake
+from leads.services.lead_imports import lead_import_start
 from outreach.models import Suppression
 from outreach.services.gate import mail_gate_check
-from outreach.services.suppression import is_suppressed
+from outreach.services.sequences import check_can_enroll
+from outreach.services.suppression import is_suppressed, legacy_email_hash
 from privacy.models import Erasure
 from privacy.services.erase import person_erase, person_erase_preview
 from tests.bookings.conftest import fixture_text
 from tests.bookings.factories import EventTypeFactory
 from tests.leads.factories import staff_user
-from tests.privacy.conftest import EMAIL, NAME, TRACES
+from tests.outreach.outbound_support import SequenceFactory, StepFactory
+from tests.privacy.conftest import BOOKING_EMAIL, EMAIL, NAME, OTHER_ROW, TRACES
 
 pytestmark = pytest.mark.django_db
 NOTION_PAGE = "https://api.notion.com/v1/pages/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -69,6 +73,8 @@ def _dump() -> str:
 def _assert_no_trace(dump: str) -> None:
     lowered = dump.lower()
     found = [trace for trace in TRACES if trace.lower() in lowered]
+    # Binary columns (an uploaded CSV file) are dumped as hex: X'4772...' and \x4772...
+    found += [f"{trace} (as bytes)" for trace in TRACES if trace.encode().hex() in lowered]
     assert found == [], f"still in the database: {found}"
 
 
@@ -112,14 +118,19 @@ def transport(monkeypatch, google_settings):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db(transaction=True)
 def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transport):  # type: ignore[no-untyped-def]
-    _assert_present = [t for t in TRACES if t.lower() in _dump().lower()]
+    before = _dump().lower()
+    _assert_present = [t for t in TRACES if t.lower() in before]
     assert EMAIL in _assert_present and NAME in _assert_present  # the dump does see them before
+    assert EMAIL.encode().hex() in before  # and the upload's bytes, as hex
 
     erasure = _erase_all_reachable(person, transport)
 
     _assert_no_trace(_dump())
-    # Only Fireflies (no delete call here) is left for a person to remove by hand.
-    assert [item["system"] for item in erasure.unreachable] == ["Fireflies"]
+    # Only Fireflies and the Stripe customer (no delete call here) are left to remove by hand.
+    assert [(item["system"], item["id"]) for item in erasure.unreachable] == [
+        ("Fireflies", "ff-grace-1"),
+        ("Stripe", "cus_test_grace"),
+    ]
     assert transport._iterable == []  # the token exchange and the DELETE were both asked
 
 
@@ -127,7 +138,8 @@ def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transpor
 @pytest.mark.django_db(transaction=True)
 def test_after_erase_the_person_is_nowhere_in_pg_dump(person, notion_on, transport):  # type: ignore[no-untyped-def]
     assert connection.vendor == "postgresql"
-    assert EMAIL.lower() in _dump().lower()
+    before = _dump().lower()
+    assert EMAIL.lower() in before and EMAIL.encode().hex() in before
     _erase_all_reachable(person, transport)
     _assert_no_trace(_dump())
 
@@ -157,15 +169,25 @@ def test_erase_keeps_the_books_the_signature_hash_and_the_suppression(person, no
 def test_after_erase_the_suppression_is_a_keyed_hash_that_still_blocks_mail(  # type: ignore[no-untyped-def]
     person, notion_on, transport, settings, django_capture_on_commit_callbacks
 ):
+    unsalted = hashlib.sha256(EMAIL.lower().encode()).hexdigest()
+    # She unsubscribed before suppression entries were keyed: an unsalted entry, reversible by
+    # hashing a guessed address, that no migration could rehash once her address is gone.
+    Suppression.objects.create(email_hash=legacy_email_hash(EMAIL), reason="unsubscribe_link", actor_label="lead")
+    assert legacy_email_hash(EMAIL) == unsalted
+
     _erase_all_reachable(person, transport)
 
-    entry = Suppression.objects.get(reason="erased")
-    unsalted = hashlib.sha256(EMAIL.lower().encode()).hexdigest()
-    assert entry.email_hash != unsalted and len(entry.email_hash) == 64
+    entries = Suppression.objects.filter(reason="erased")
+    assert entries.count() == 2  # the lead's address and the one she typed on the booking page
+    for entry in entries:
+        assert len(entry.email_hash) == 64 and entry.email_hash != unsalted
     assert not Suppression.objects.filter(email_hash=unsalted).exists()
+    assert not Suppression.objects.filter(email_hash=legacy_email_hash(BOOKING_EMAIL)).exists()
+    assert is_suppressed(EMAIL) and is_suppressed(BOOKING_EMAIL.upper())
     # A list of addresses hashed without the key finds nothing.
     settings.SUPPRESSION_HASH_KEY = "someone-else's-key"
     assert not is_suppressed(EMAIL)
+    assert not is_suppressed(BOOKING_EMAIL)
     settings.SUPPRESSION_HASH_KEY = ""
     settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""  # the ICS fallback: mail is the only way the invite goes
 
@@ -204,7 +226,8 @@ def test_unreachable_vendors_are_recorded_not_reported_as_done(person, settings)
     erasure = person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
 
     systems = {item["system"]: item for item in erasure.unreachable}
-    assert set(systems) == {"Notion", "Google Calendar", "Fireflies"}
+    assert set(systems) == {"Notion", "Google Calendar", "Fireflies", "Stripe"}
+    assert systems["Stripe"]["id"] == "cus_test_grace"  # the customer; the payment's session is kept
     assert systems["Google Calendar"]["id"] == "gcalevent0001"
     assert "not configured" in systems["Notion"]["reason"]
 
@@ -232,3 +255,83 @@ def test_command_previews_then_erases(person, settings, capsys):  # type: ignore
     out = capsys.readouterr().out
     assert "Erased" in out and "Could not reach Notion" in out
     assert Lead.objects.get(pk=person.lead.pk).email == ""
+
+
+def test_an_upload_waiting_to_be_imported_loses_her_row_and_keeps_the_others(  # type: ignore[no-untyped-def]
+    person, notion_on, transport, django_capture_on_commit_callbacks
+):
+    preview = person_erase_preview(lead=person.lead)
+    assert preview.import_files == 1
+    assert LeadImport.objects.get(pk=person.upload.pk).content == person.upload.content  # the preview changed nothing
+
+    erasure = _erase_all_reachable(person, transport)
+
+    assert erasure.counts["leads.LeadImport file"] == 1
+    upload = LeadImport.objects.get(pk=person.upload.pk)
+    text = bytes(upload.content).decode("utf-8-sig")
+    assert upload.file_size == len(bytes(upload.content))
+    for trace in TRACES:
+        assert trace.lower() not in text.lower(), trace
+    # The header and the other person's row are as they were; her row is there, empty, so the
+    # row numbers do not move.
+    assert text.splitlines() == ["Name,Email,Phone", ",,", OTHER_ROW]
+
+    # Imported afterwards, the file brings the other person in and never her back.
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_import_start(lead_import_id=upload.pk, mapping=["name", "email", "phone"], user=None)
+    upload.refresh_from_db()
+    assert (upload.status, upload.created_count, upload.rejected_count) == ("done", 1, 0)
+    assert Lead.objects.filter(email="katherine@example.com").exists()
+    assert not Lead.objects.filter(email_normalized=EMAIL.lower()).exists()
+    assert not Lead.objects.filter(name=NAME).exists()
+
+
+def test_a_failed_import_resumed_after_the_erase_does_not_bring_her_back(  # type: ignore[no-untyped-def]
+    person, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTION_TOKEN = ""
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""
+    # The import stopped at the header (row 1): "Go on with the import" resumes from row 2.
+    LeadImport.objects.filter(pk=person.upload.pk).update(status=LeadImport.Status.FAILED, last_row=1)
+
+    person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_import_start(lead_import_id=person.upload.pk, mapping=[], user=None)
+    upload = LeadImport.objects.get(pk=person.upload.pk)
+    assert (upload.status, upload.created_count) == ("done", 1)
+    assert list(Lead.objects.filter(name=NAME)) == []
+    assert not Lead.objects.filter(email_normalized=EMAIL.lower()).exists()
+
+
+def test_erase_waits_for_a_running_import_that_holds_her(person, settings):  # type: ignore[no-untyped-def]
+    settings.NOTION_TOKEN = ""
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""
+    LeadImport.objects.filter(pk=person.upload.pk).update(status=LeadImport.Status.RUNNING)
+
+    with pytest.raises(InvalidInput, match="import that holds this person is running"):
+        person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
+    assert Lead.objects.get(pk=person.lead.pk).email == EMAIL
+    assert not Suppression.objects.exists() and not Erasure.objects.exists()
+
+    # Once it has finished (its file emptied), the erase goes ahead.
+    LeadImport.objects.filter(pk=person.upload.pk).update(status=LeadImport.Status.DONE, content=b"")
+    person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
+    assert Lead.objects.get(pk=person.lead.pk).email == ""
+
+
+def test_after_erase_she_comes_back_under_either_address_and_no_sequence_takes_her(person, settings):  # type: ignore[no-untyped-def]
+    settings.NOTION_TOKEN = ""
+    settings.GOOGLE_SERVICE_ACCOUNT_FILE = ""
+    person_erase(lead=person.lead, actor=None, confirmation=EMAIL)
+    sequence = SequenceFactory()
+    StepFactory(sequence=sequence, position=1, delay_hours=0)
+
+    for address in (EMAIL, BOOKING_EMAIL):
+        again = lead_intake(data=LeadData.build(name="G. Hopper", email=address), source="website").lead
+        assert again.pk != person.lead.pk
+        with pytest.raises(DomainError, match="suppression list"):
+            check_can_enroll(lead=again, sequence=sequence)
+    # Someone else is still welcome.
+    stranger = lead_intake(data=LeadData.build(name="Mary", email="mary@example.com"), source="website").lead
+    check_can_enroll(lead=stranger, sequence=sequence)

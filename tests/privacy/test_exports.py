@@ -7,12 +7,13 @@ import io
 import subprocess
 import sys
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from leads.models import Lead
 from privacy import tables
@@ -143,3 +144,30 @@ def test_the_board_links_its_current_view_as_csv(client, leads):  # type: ignore
     client.force_login(staff_user("viewer", role="Viewer"))
     page = client.get("/board/", {"source": "website", "q": "ada"}).content.decode()
     assert 'href="/board/export.csv?q=ada&amp;source=website"' in page
+
+
+def test_the_board_export_follows_every_board_filter(client):  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    fresh = LeadFactory(name="Fresh unseen", source="website")
+    seen = LeadFactory(name="Seen last week", source="website")
+    booked = LeadFactory(name="Booked yesterday", source="ghl", stage="booked")
+    merged = LeadFactory(name="Merged away", source="ghl", stage="booked")
+    Lead.objects.filter(pk=fresh.pk).update(created_at=now - timedelta(minutes=20), seen_at=None)
+    Lead.objects.filter(pk=seen.pk).update(created_at=now - timedelta(days=5), seen_at=now)
+    Lead.objects.filter(pk=booked.pk).update(created_at=now - timedelta(hours=20), seen_at=now)
+    Lead.objects.filter(pk=merged.pk).update(created_at=now - timedelta(hours=2), seen_at=None, merged_into=booked)
+    client.force_login(staff_user("viewer", role="Viewer"))
+
+    def exported(**query: str) -> set[str]:
+        return {row[1] for row in _csv(client.get("/board/export.csv", query))[1:]}
+
+    assert exported() == {"Fresh unseen", "Seen last week", "Booked yesterday"}  # merged leads are not on the board
+    assert exported(since="1h") == {"Fresh unseen"}
+    assert exported(since="24h") == {"Fresh unseen", "Booked yesterday"}
+    assert exported(unseen="1") == {"Fresh unseen"}
+    assert exported(stage="booked") == {"Booked yesterday"}
+    assert exported(source="website", since="7d") == {"Fresh unseen", "Seen last week"}
+    assert exported(source="ghl", unseen="1") == set()
+
+    page = client.get("/board/", {"source": "website", "stage": "new", "since": "7d", "unseen": "1"}).content.decode()
+    assert 'href="/board/export.csv?source=website&amp;stage=new&amp;since=7d&amp;unseen=1"' in page

@@ -30,6 +30,8 @@ class Command(BaseCommand):
         self.stdout.write("and the text that names them in:")
         for label, count in preview.mention_counts.items():
             self.stdout.write(f"  {label}: {count}")
+        if preview.import_files:
+            self.stdout.write(f"  Uploaded CSV files not yet fully imported: {preview.import_files} (rows emptied)")
         for copy in preview.vendor_copies:
             self.stdout.write(f"  {copy.system} {copy.object_id}: {copy.action}")
         self.stdout.write("Kept:")
