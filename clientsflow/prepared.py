@@ -202,3 +202,37 @@ def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAU
     params.append(obj.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- Reads ------------------------------------------------------------------------------------
+# A plan per column: the column expression and the converters Django's compiler applies to it.
+ColumnPlan = list[tuple[Any, list[Callable[..., object]]]]
+
+
+def column_plan(fields: list[models.Field], using: str = DEFAULT_DB_ALIAS) -> ColumnPlan:
+    """What the ORM's compiler does to each selected column's value (backend, then field
+    converters: SQLite's text datetimes made aware, JSON decoded, ...), to replay on a row
+    fetched with hand-written SQL."""
+    connection = connections[using]
+    plan: ColumnPlan = []
+    for f in fields:
+        column = f.get_col(f.model._meta.db_table)
+        plan.append((column, [*connection.ops.get_db_converters(column), *f.get_db_converters(connection)]))
+    return plan
+
+
+def convert_row(row: Any, plan: ColumnPlan, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    """The row's values as the ORM would hand them over (see `column_plan`)."""
+    connection = connections[using]
+    values = []
+    for value, (column, converters) in zip(row, plan, strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        values.append(value)
+    return values
+
+
+def instance_from(model: type[M], values: list[Any], using: str = DEFAULT_DB_ALIAS) -> M:
+    """A model instance from converted values of all its concrete fields, in `_meta` order, as a
+    queryset would build it (`Model.from_db`)."""
+    return model.from_db(using, [f.attname for f in model._meta.concrete_fields], values)

@@ -33,8 +33,8 @@ from bookings.models import (
     Hold,
     Host,
 )
-from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
-from bookings.services.invites import booking_invite_deliver_task
+from bookings.selectors import google_busy, rules_for, slot_conflicts
+from bookings.services.invites import booking_invite_queue
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
@@ -134,13 +134,17 @@ def _check_free(
     """
     host = event_type.host
     _lock_host(host)
-    if overlapping_bookings(
-        host=host, buffered_start=buffered_start, buffered_end=buffered_end, exclude_pk=exclude_booking_pk
-    ).exists():
+    booked, held = slot_conflicts(
+        host_id=host.pk,
+        buffered_start=buffered_start,
+        buffered_end=buffered_end,
+        now=now,
+        exclude_booking_pk=exclude_booking_pk,
+        exclude_hold_token=hold_token,
+    )
+    if booked:
         raise SlotTaken()
-    if overlapping_holds(
-        host=host, buffered_start=buffered_start, buffered_end=buffered_end, now=now, exclude_token=hold_token
-    ).exists():
+    if held:
         raise SlotHeld()
     busy = google_busy(host=host)
     if _overlaps_any(busy, buffered_start, buffered_end):
@@ -191,7 +195,7 @@ def _when_at(moment: datetime) -> str:
 
 
 def _enqueue_invite(booking: Booking) -> None:
-    booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+    booking_invite_queue(booking)
 
 
 def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str]) -> None:
