@@ -33,7 +33,7 @@ from clientsflow.audit import audit_record
 from clientsflow.clients import slack
 from clientsflow.mailpolicy import address_hash, allowlist_permits, masked_address
 from clientsflow.models import Notification, SiteSettings
-from clientsflow.prepared import insert_row, update_row
+from clientsflow.prepared import insert_row, update_row, update_where
 from clientsflow.site import public_base_url, site_settings
 
 logger = logging.getLogger(__name__)
@@ -161,8 +161,10 @@ def notification_deliver(*, notification_id: int, notification: Notification | N
     Claims the row `pending -> sending` first (compare-and-swap), so two workers never both send.
     `notification` is the row just inserted, when delivery follows its commit in the same process.
     """
-    claimed = Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
-        status=Notification.Status.SENDING
+    claimed = update_where(
+        Notification,
+        values={"status": Notification.Status.SENDING},
+        where={"id": notification_id, "status": Notification.Status.PENDING},
     )
     if notification is None or not claimed:
         notification = Notification.objects.get(pk=notification_id)

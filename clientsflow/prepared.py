@@ -236,3 +236,35 @@ def instance_from(model: type[M], values: list[Any], using: str = DEFAULT_DB_ALI
     """A model instance from converted values of all its concrete fields, in `_meta` order, as a
     queryset would build it (`Model.from_db`)."""
     return model.from_db(using, [f.attname for f in model._meta.concrete_fields], values)
+
+
+_UPDATES_WHERE: dict[
+    tuple[str, str, tuple[str, ...], tuple[str, ...]], tuple[str, list[Callable[[object], object]]]
+] = {}
+
+
+def update_where(
+    model: type[models.Model], *, values: dict[str, object], where: dict[str, object], using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """`model.objects.filter(**where).update(**values)` for plain equality filters on concrete
+    fields, with the SQL compiled once per model and field names; returns the rows changed.
+
+    Like `QuerySet.update`, it stamps no `auto_now` field. For compare-and-swap writes on hot
+    paths (claim a row in one state, record an outcome only for the change it was made for).
+    """
+    meta = model._meta
+    key = (meta.label, using, tuple(values), tuple(where))
+    connection = connections[using]
+    if key not in _UPDATES_WHERE:
+        qn = connection.ops.quote_name
+        setting = [meta.get_field(name) for name in values]
+        matching = [meta.get_field(name) for name in where]
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in setting)  # type: ignore[union-attr]
+        conditions = " AND ".join(f"{qn(f.column)} = %s" for f in matching)  # type: ignore[union-attr]
+        sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
+        _UPDATES_WHERE[key] = (sql, [_prep_for(f, connection) for f in [*setting, *matching]])  # type: ignore[arg-type]
+    sql, preps = _UPDATES_WHERE[key]
+    params = [prep(value) for prep, value in zip(preps, [*values.values(), *where.values()], strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -39,6 +39,7 @@ from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
+from clientsflow.prepared import insert_row
 from leads.models import Lead, Stage, StageChange
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
@@ -156,6 +157,18 @@ def _save_or_slot_taken(booking: Booking, **save_kwargs: Any) -> None:
     try:
         with transaction.atomic():
             booking.save(**save_kwargs)
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise SlotTaken() from None
+        raise
+
+
+def _insert_or_slot_taken(booking: Booking) -> None:
+    """INSERT a new booking (its SQL compiled once), PostgreSQL's exclusion violation as SlotTaken.
+
+    No savepoint of its own: SlotTaken always leaves the caller's transaction, which rolls back."""
+    try:
+        insert_row(booking)
     except IntegrityError as exc:
         if NO_OVERLAP_CONSTRAINT in str(exc):
             raise SlotTaken() from None
@@ -327,7 +340,7 @@ def booking_create(
             phone=data.phone,
             note=note.strip()[:2000],
         )
-        _save_or_slot_taken(booking)
+        _insert_or_slot_taken(booking)
         if hold_token:
             Hold.objects.filter(token=hold_token).delete()
         timeline_record(
@@ -336,8 +349,14 @@ def booking_create(
             summary=f"Booked {event_type.title} for {_when(booking)}",
             data=_timeline_data(booking, status=booking.status),
         )
+        # `lead_intake` left the lead locked (found FOR UPDATE, or created in this transaction).
         lead_advance_stage(
-            lead=intake.lead, to_stage=Stage.BOOKED, actor_label="booking page", reason=f"Booked {event_type.title}"
+            lead=intake.lead,
+            to_stage=Stage.BOOKED,
+            actor_label="booking page",
+            reason=f"Booked {event_type.title}",
+            held=True,
+            created=intake.created,
         )
         if not intake.created:  # a lead made just now has no sequence to stop
             _stop_sequence_enrollments(intake.lead)

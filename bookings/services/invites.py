@@ -36,6 +36,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
+from clientsflow.prepared import update_where
 from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
@@ -236,7 +237,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None, book
     with transaction.atomic():
         # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
         stored = {"invite_status": status, "invite_error": error[:2000], "invite_updated_at": timezone.now(), **fields}
-        updated = Booking.objects.filter(pk=booking.pk, sequence=booking.sequence).update(**stored)
+        updated = update_where(Booking, values=stored, where={"id": booking.pk, "sequence": booking.sequence})
         if updated:
             for name, value in stored.items():
                 setattr(booking, name, value)
