@@ -116,7 +116,18 @@ def _lock_host(host: Host) -> None:
     the row lock would be one more query that locks nothing."""
     if connection.vendor == "sqlite":
         return
-    list(Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True))
+    if connection.alias not in _LOCK_HOST_SQL:
+        qn = connection.ops.quote_name
+        _LOCK_HOST_SQL[connection.alias] = (
+            f"SELECT {qn(Host._meta.pk.column)} FROM {qn(Host._meta.db_table)} "  # noqa: S608
+            f"WHERE {qn(Host._meta.pk.column)} = %s FOR UPDATE"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HOST_SQL[connection.alias], [host.pk])
+
+
+# The host's row lock, as SQL written once per database (every hold and booking write takes it).
+_LOCK_HOST_SQL: dict[str, str] = {}
 
 
 def _check_free(
