@@ -52,6 +52,11 @@ def event_type_get_public(*, slug: str) -> EventType | None:
 _PUBLIC_SQL: dict[str, dict[str, Any]] = {}
 
 
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    """The model's concrete field called `name` (a column of its table)."""
+    return next(f for f in model._meta.concrete_fields if name in (f.name, f.attname))
+
+
 def _public_sql(alias: str) -> dict[str, Any]:
     if alias in _PUBLIC_SQL:
         return _PUBLIC_SQL[alias]
@@ -61,7 +66,7 @@ def _public_sql(alias: str) -> dict[str, Any]:
         return [f"{table}.{qn(f.column)}" for f in model._meta.concrete_fields]
 
     def column(model: type[models.Model], name: str) -> str:
-        return qn(model._meta.get_field(name).column)
+        return qn(_concrete(model, name).column)
 
     et, host, weekly, override = (qn(m._meta.db_table) for m in (EventType, Host, WeeklyHours, DateOverride))
     _PUBLIC_SQL[alias] = {
@@ -70,10 +75,7 @@ def _public_sql(alias: str) -> dict[str, Any]:
             f"INNER JOIN {host} ON {et}.{column(EventType, 'host')} = {host}.{column(Host, 'id')} "
             f"WHERE {et}.{column(EventType, 'slug')} = %s AND {et}.{column(EventType, 'is_active')} = %s"
         ),
-        "event_type_plan": column_plan(
-            [*EventType._meta.concrete_fields, *Host._meta.concrete_fields],
-            alias,  # type: ignore[list-item]
-        ),
+        "event_type_plan": column_plan([*EventType._meta.concrete_fields, *Host._meta.concrete_fields], alias),
         "rules": (
             f"SELECT {column(WeeklyHours, 'weekday')}, NULL, {column(WeeklyHours, 'start_time')}, "  # noqa: S608
             f"{column(WeeklyHours, 'end_time')} FROM {weekly} WHERE {column(WeeklyHours, 'event_type')} = %s "
@@ -82,10 +84,10 @@ def _public_sql(alias: str) -> dict[str, Any]:
         ),
         "rules_plan": column_plan(
             [
-                WeeklyHours._meta.get_field("weekday"),  # type: ignore[list-item]
-                DateOverride._meta.get_field("date"),
-                WeeklyHours._meta.get_field("start_time"),
-                WeeklyHours._meta.get_field("end_time"),
+                _concrete(WeeklyHours, "weekday"),
+                _concrete(DateOverride, "date"),
+                _concrete(WeeklyHours, "start_time"),
+                _concrete(WeeklyHours, "end_time"),
             ],
             alias,
         ),
@@ -174,7 +176,7 @@ def slot_conflicts(
         qn = connection.ops.quote_name
 
         def column(model: type[models.Model], name: str) -> str:
-            return qn(model._meta.get_field(name).column)
+            return qn(_concrete(model, name).column)
 
         booking = (
             f"SELECT 1 FROM {qn(Booking._meta.db_table)} WHERE {column(Booking, 'host')} = %s "  # noqa: S608

@@ -217,7 +217,8 @@ def column_plan(fields: list[models.Field], using: str = DEFAULT_DB_ALIAS) -> Co
     plan: ColumnPlan = []
     for f in fields:
         column = f.get_col(f.model._meta.db_table)
-        plan.append((column, [*connection.ops.get_db_converters(column), *f.get_db_converters(connection)]))
+        field_converters = f.get_db_converters(connection)  # type: ignore[attr-defined]
+        plan.append((column, [*connection.ops.get_db_converters(column), *field_converters]))
     return plan
 
 
@@ -257,14 +258,15 @@ def update_where(
     connection = connections[using]
     if key not in _UPDATES_WHERE:
         qn = connection.ops.quote_name
-        setting = [meta.get_field(name) for name in values]
-        matching = [meta.get_field(name) for name in where]
-        assignments = ", ".join(f"{qn(f.column)} = %s" for f in setting)  # type: ignore[union-attr]
-        conditions = " AND ".join(f"{qn(f.column)} = %s" for f in matching)  # type: ignore[union-attr]
+        by_name = {name: f for f in meta.concrete_fields for name in (f.name, f.attname)}
+        setting = [by_name[name] for name in values]
+        matching = [by_name[name] for name in where]
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in setting)
+        conditions = " AND ".join(f"{qn(f.column)} = %s" for f in matching)
         sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
-        _UPDATES_WHERE[key] = (sql, [_prep_for(f, connection) for f in [*setting, *matching]])  # type: ignore[arg-type]
+        _UPDATES_WHERE[key] = (sql, [_prep_for(f, connection) for f in [*setting, *matching]])
     sql, preps = _UPDATES_WHERE[key]
-    params = [prep(value) for prep, value in zip(preps, [*values.values(), *where.values()], strict=True)]
+    params: list[Any] = [prep(value) for prep, value in zip(preps, [*values.values(), *where.values()], strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
