@@ -15,7 +15,15 @@ SALT = "bookings.manage"
 
 
 def manage_token(booking: Booking) -> str:
-    return signing.dumps(str(booking.public_id), salt=SALT, compress=True)
+    """Signed once per booking instance: the booking POST's redirect and its invite both need it."""
+    token = booking.__dict__.get(_SIGNED_LINK_ATTRIBUTE)
+    if token is None or token[0] != booking.public_id:
+        token = (booking.public_id, signing.dumps(str(booking.public_id), salt=SALT, compress=True))
+        booking.__dict__[_SIGNED_LINK_ATTRIBUTE] = token
+    return token[1]
+
+
+_SIGNED_LINK_ATTRIBUTE = "_manage_token"
 
 
 def manage_path(booking: Booking) -> str:

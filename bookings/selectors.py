@@ -9,36 +9,90 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import BigIntegerField, DateField, Exists, Func, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db import connection, connections, models, router
+from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from bookings.availability import Interval, Rules, Slot, busy_in_seconds, free_starts, slots_from_starts
 from bookings.clients import google_calendar
 from bookings.models import Booking, DateOverride, EventType, Hold, Host, WeeklyHours
+from clientsflow.prepared import column_plan, convert_row, instance_from
 from leads.cards import Badge, CardAction, CardConfirm
 
 logger = logging.getLogger(__name__)
 
 
 def event_type_get_public(*, slug: str) -> EventType | None:
-    """The active event type with its host and its availability rules: two queries."""
-    event_type = EventType.objects.select_related("host").filter(slug=slug, is_active=True).first()
-    if event_type is not None:
+    """The active event type with its host and its availability rules: two queries.
+
+    Asked on every hit of the booking page, so both are SQL written once per database (building
+    the equivalent querysets cost several times what running them does); the rows go through the
+    same converters the ORM would apply.
+    """
+    alias = router.db_for_read(EventType)
+    sql = _public_sql(alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql["event_type"], [slug, True])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        values = convert_row(row, sql["event_type_plan"], alias)
+        split = len(EventType._meta.concrete_fields)
+        event_type = instance_from(EventType, values[:split], alias)
+        host = instance_from(Host, values[split:], alias)
+        EventType._meta.get_field("host").set_cached_value(event_type, host)
         # Weekly hours and date overrides in one round trip (weekday NULL marks an override).
-        weekly = (
-            WeeklyHours.objects.filter(event_type=event_type)
-            .order_by()
-            .values_list("weekday", Value(None, output_field=DateField()), "start_time", "end_time")
-        )
-        overrides = (
-            DateOverride.objects.filter(event_type=event_type)
-            .order_by()
-            .values_list(Value(None, output_field=IntegerField()), "date", "start_time", "end_time")
-        )
-        setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, list(weekly.union(overrides, all=True))))
+        cursor.execute(sql["rules"], [event_type.pk, event_type.pk])
+        rows = [convert_row(rule, sql["rules_plan"], alias) for rule in cursor.fetchall()]
+    setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, rows))  # type: ignore[arg-type]
     return event_type
+
+
+_PUBLIC_SQL: dict[str, dict[str, Any]] = {}
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    """The model's concrete field called `name` (a column of its table)."""
+    return next(f for f in model._meta.concrete_fields if name in (f.name, f.attname))
+
+
+def _public_sql(alias: str) -> dict[str, Any]:
+    if alias in _PUBLIC_SQL:
+        return _PUBLIC_SQL[alias]
+    qn = connections[alias].ops.quote_name
+
+    def columns(model: type[models.Model], table: str) -> list[str]:
+        return [f"{table}.{qn(f.column)}" for f in model._meta.concrete_fields]
+
+    def column(model: type[models.Model], name: str) -> str:
+        return qn(_concrete(model, name).column)
+
+    et, host, weekly, override = (qn(m._meta.db_table) for m in (EventType, Host, WeeklyHours, DateOverride))
+    _PUBLIC_SQL[alias] = {
+        "event_type": (
+            f"SELECT {', '.join(columns(EventType, et) + columns(Host, host))} FROM {et} "  # noqa: S608
+            f"INNER JOIN {host} ON {et}.{column(EventType, 'host')} = {host}.{column(Host, 'id')} "
+            f"WHERE {et}.{column(EventType, 'slug')} = %s AND {et}.{column(EventType, 'is_active')} = %s"
+        ),
+        "event_type_plan": column_plan([*EventType._meta.concrete_fields, *Host._meta.concrete_fields], alias),
+        "rules": (
+            f"SELECT {column(WeeklyHours, 'weekday')}, NULL, {column(WeeklyHours, 'start_time')}, "  # noqa: S608
+            f"{column(WeeklyHours, 'end_time')} FROM {weekly} WHERE {column(WeeklyHours, 'event_type')} = %s "
+            f"UNION ALL SELECT NULL, {column(DateOverride, 'date')}, {column(DateOverride, 'start_time')}, "
+            f"{column(DateOverride, 'end_time')} FROM {override} WHERE {column(DateOverride, 'event_type')} = %s"
+        ),
+        "rules_plan": column_plan(
+            [
+                _concrete(WeeklyHours, "weekday"),
+                _concrete(DateOverride, "date"),
+                _concrete(WeeklyHours, "start_time"),
+                _concrete(WeeklyHours, "end_time"),
+            ],
+            alias,
+        ),
+    }
+    return _PUBLIC_SQL[alias]
 
 
 # The rules an event type was loaded with, kept on that instance (one request's, never shared).
@@ -100,6 +154,57 @@ def overlapping_holds(
         host=host, expires_at__gt=now, buffered_start__lt=buffered_end, buffered_end__gt=buffered_start
     )
     return qs.exclude(token=exclude_token) if exclude_token else qs
+
+
+def slot_conflicts(
+    *,
+    host_id: int,
+    buffered_start: datetime,
+    buffered_end: datetime,
+    now: datetime,
+    exclude_booking_pk: int | None = None,
+    exclude_hold_token: str = "",
+) -> tuple[bool, bool]:
+    """Whether an active booking, and whether a live hold, overlaps `[buffered_start,
+    buffered_end)`: `overlapping_bookings(...).exists()` and `overlapping_holds(...).exists()` in one
+    query, its SQL written once per database (every hold and booking write asks, inside its
+    transaction)."""
+    alias = router.db_for_write(Booking)
+    connection = connections[alias]
+    key = (alias, exclude_booking_pk is not None, bool(exclude_hold_token))
+    if key not in _CONFLICT_SQL:
+        qn = connection.ops.quote_name
+
+        def column(model: type[models.Model], name: str) -> str:
+            return qn(_concrete(model, name).column)
+
+        booking = (
+            f"SELECT 1 FROM {qn(Booking._meta.db_table)} WHERE {column(Booking, 'host')} = %s "  # noqa: S608
+            f"AND {column(Booking, 'status')} IN (%s, %s) AND {column(Booking, 'buffered_start')} < %s "
+            f"AND {column(Booking, 'buffered_end')} > %s"
+            + (f" AND NOT ({column(Booking, 'id')} = %s)" if key[1] else "")
+        )
+        hold = (
+            f"SELECT 1 FROM {qn(Hold._meta.db_table)} WHERE {column(Hold, 'host')} = %s "  # noqa: S608
+            f"AND {column(Hold, 'expires_at')} > %s AND {column(Hold, 'buffered_start')} < %s "
+            f"AND {column(Hold, 'buffered_end')} > %s" + (f" AND NOT ({column(Hold, 'token')} = %s)" if key[2] else "")
+        )
+        _CONFLICT_SQL[key] = f"SELECT EXISTS({booking}), EXISTS({hold})"
+    adapt = connection.ops.adapt_datetimefield_value
+    start, end = adapt(buffered_start), adapt(buffered_end)
+    params: list[Any] = [host_id, *Booking.ACTIVE_STATUSES, end, start]
+    if exclude_booking_pk is not None:
+        params.append(exclude_booking_pk)
+    params += [host_id, adapt(now), end, start]
+    if exclude_hold_token:
+        params.append(exclude_hold_token)
+    with connection.cursor() as cursor:
+        cursor.execute(_CONFLICT_SQL[key], params)
+        booked, held = cursor.fetchone()
+    return bool(booked), bool(held)
+
+
+_CONFLICT_SQL: dict[tuple[str, bool, bool], str] = {}
 
 
 FREEBUSY_WINDOW_DAYS = 62

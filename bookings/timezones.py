@@ -37,6 +37,11 @@ def canonical_zone_names() -> tuple[str, ...]:
 
 
 @cache
+def _canonical_set() -> frozenset[str]:
+    return frozenset(canonical_zone_names())
+
+
+@cache
 def _zone_links() -> dict[str, str]:
     """Alias -> the zone it links to, from the tz database's `L target alias` lines."""
     links: dict[str, str] = {}
@@ -51,7 +56,7 @@ def _zone_links() -> dict[str, str]:
 def canonical_zone(name: str) -> str:
     """The canonical name of a zone (`Asia/Calcutta` -> `Asia/Kolkata`); a canonical or unknown
     name comes back as it is. A browser on an old system still reports the old names."""
-    canonical = set(canonical_zone_names())
+    canonical = _canonical_set()
     if name in canonical:
         return name
     target = _zone_links().get(name, name)

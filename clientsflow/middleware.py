@@ -13,7 +13,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from clientsflow.site import request_base_url_reset, request_base_url_set
+from clientsflow.site import (
+    request_base_url_reset,
+    request_base_url_set,
+    site_settings_memo_close,
+    site_settings_memo_open,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +92,17 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 class PublicBaseUrlMiddleware:
     """Links built while serving a request point at the address it came in at (when no public
     base URL is set): `make run` on another port, or behind a tunnel, serves links that work.
-    After CommonMiddleware, so the host was checked against ALLOWED_HOSTS."""
+    After CommonMiddleware, so the host was checked against ALLOWED_HOSTS. It also keeps the site
+    settings row for the request (`clientsflow.site`), read once instead of at every use."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = request_base_url_set(f"{request.scheme}://{request.get_host()}")
+        memo = site_settings_memo_open()
         try:
             return self.get_response(request)
         finally:
+            site_settings_memo_close(memo)
             request_base_url_reset(token)

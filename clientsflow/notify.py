@@ -33,6 +33,7 @@ from clientsflow.audit import audit_record
 from clientsflow.clients import slack
 from clientsflow.mailpolicy import address_hash, allowlist_permits, masked_address
 from clientsflow.models import Notification, SiteSettings
+from clientsflow.prepared import insert_row, update_row, update_where
 from clientsflow.site import public_base_url, site_settings
 
 logger = logging.getLogger(__name__)
@@ -73,21 +74,39 @@ def owner_notify(
     row = site_settings()
     if not row.notification_on(kind):
         return None
+    notification = Notification(
+        kind=kind,
+        key=key[:200],
+        subject=" ".join(subject.split())[:255],
+        text=text,
+        html=html,
+        link=absolute_link(link)[:500],
+        via=row.notify_via,
+    )
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(
-                kind=kind,
-                key=key[:200],
-                subject=" ".join(subject.split())[:255],
-                text=text,
-                html=html,
-                link=absolute_link(link)[:500],
-                via=row.notify_via,
-            )
+            insert_row(notification)  # its INSERT compiled once: a booking POST writes one
     except IntegrityError:
         return None  # this event was notified already
-    notification_deliver_task.delay_on_commit(notification.pk)
+    _deliver_after_commit(notification)
     return notification
+
+
+def _deliver_after_commit(notification: Notification) -> None:
+    """Queue delivery for after the commit. Without a broker (the embedded default, where tasks run
+    in-process right after the commit anyway) the row in hand is delivered directly, without
+    reading it back; a failure is logged and `notifications_requeue_stranded` tries again."""
+    if not notification_deliver_task.app.conf.task_always_eager:
+        notification_deliver_task.delay_on_commit(notification.pk)
+        return
+
+    def deliver() -> None:
+        try:
+            notification_deliver(notification_id=notification.pk, notification=notification)
+        except Exception:  # as an eager task's failure: logged, never raised into the request
+            logger.exception("notification.deliver_failed", extra={"notification_id": notification.pk})
+
+    transaction.on_commit(deliver)
 
 
 def _send_email(notification: Notification) -> str:
@@ -136,17 +155,22 @@ def _post_slack(notification: Notification) -> str:
     return "sent"
 
 
-def notification_deliver(*, notification_id: int) -> Notification:
+def notification_deliver(*, notification_id: int, notification: Notification | None = None) -> Notification:
     """Deliver one notification by its channels and record exactly what happened.
 
     Claims the row `pending -> sending` first (compare-and-swap), so two workers never both send.
+    `notification` is the row just inserted, when delivery follows its commit in the same process.
     """
-    claimed = Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
-        status=Notification.Status.SENDING
+    claimed = update_where(
+        Notification,
+        values={"status": Notification.Status.SENDING},
+        where={"id": notification_id, "status": Notification.Status.PENDING},
     )
-    notification = Notification.objects.get(pk=notification_id)
+    if notification is None or not claimed:
+        notification = Notification.objects.get(pk=notification_id)
     if not claimed:
         return notification
+    notification.status = Notification.Status.SENDING
     outcome: dict[str, str] = {}
     if notification.via in (Via.EMAIL, Via.BOTH):
         outcome["email"] = _send_email(notification)
@@ -163,7 +187,7 @@ def notification_deliver(*, notification_id: int) -> Notification:
         status, error = Notification.Status.FAILED, " ".join(problems)
     notification.status, notification.outcome, notification.error = status, outcome, error[:2000]
     notification.sent_at = timezone.now() if status == Notification.Status.SENT else None
-    notification.save(update_fields=["status", "outcome", "error", "sent_at"])
+    update_row(notification, fields=("status", "outcome", "error", "sent_at"))
     details: dict[str, Any] = {"kind": notification.kind, "key": notification.key, "outcome": outcome}
     if status == Notification.Status.SENT:
         audit_record(verb="notification.sent", obj=notification, actor_label=ACTOR, details=details)

@@ -202,3 +202,71 @@ def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAU
     params.append(obj.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- Reads ------------------------------------------------------------------------------------
+# A plan per column: the column expression and the converters Django's compiler applies to it.
+ColumnPlan = list[tuple[Any, list[Callable[..., object]]]]
+
+
+def column_plan(fields: list[models.Field], using: str = DEFAULT_DB_ALIAS) -> ColumnPlan:
+    """What the ORM's compiler does to each selected column's value (backend, then field
+    converters: SQLite's text datetimes made aware, JSON decoded, ...), to replay on a row
+    fetched with hand-written SQL."""
+    connection = connections[using]
+    plan: ColumnPlan = []
+    for f in fields:
+        column = f.get_col(f.model._meta.db_table)
+        field_converters = f.get_db_converters(connection)  # type: ignore[attr-defined]
+        plan.append((column, [*connection.ops.get_db_converters(column), *field_converters]))
+    return plan
+
+
+def convert_row(row: Any, plan: ColumnPlan, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    """The row's values as the ORM would hand them over (see `column_plan`)."""
+    connection = connections[using]
+    values = []
+    for value, (column, converters) in zip(row, plan, strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        values.append(value)
+    return values
+
+
+def instance_from(model: type[M], values: list[Any], using: str = DEFAULT_DB_ALIAS) -> M:
+    """A model instance from converted values of all its concrete fields, in `_meta` order, as a
+    queryset would build it (`Model.from_db`)."""
+    return model.from_db(using, [f.attname for f in model._meta.concrete_fields], values)
+
+
+_UPDATES_WHERE: dict[
+    tuple[str, str, tuple[str, ...], tuple[str, ...]], tuple[str, list[Callable[[object], object]]]
+] = {}
+
+
+def update_where(
+    model: type[models.Model], *, values: dict[str, object], where: dict[str, object], using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """`model.objects.filter(**where).update(**values)` for plain equality filters on concrete
+    fields, with the SQL compiled once per model and field names; returns the rows changed.
+
+    Like `QuerySet.update`, it stamps no `auto_now` field. For compare-and-swap writes on hot
+    paths (claim a row in one state, record an outcome only for the change it was made for).
+    """
+    meta = model._meta
+    key = (meta.label, using, tuple(values), tuple(where))
+    connection = connections[using]
+    if key not in _UPDATES_WHERE:
+        qn = connection.ops.quote_name
+        by_name = {name: f for f in meta.concrete_fields for name in (f.name, f.attname)}
+        setting = [by_name[name] for name in values]
+        matching = [by_name[name] for name in where]
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in setting)
+        conditions = " AND ".join(f"{qn(f.column)} = %s" for f in matching)
+        sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
+        _UPDATES_WHERE[key] = (sql, [_prep_for(f, connection) for f in [*setting, *matching]])
+    sql, preps = _UPDATES_WHERE[key]
+    params: list[Any] = [prep(value) for prep, value in zip(preps, [*values.values(), *where.values()], strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -2,6 +2,9 @@
 
 Cached in Django's cache (shared by every web and worker process) and dropped when the row is
 saved through `site_settings_update` or the admin, so no process keeps a stale copy of its own.
+Within one request (`site_settings_memo`, opened by `PublicBaseUrlMiddleware`) the row is read
+from that cache once and kept for the rest of the request: a booking POST asks for it about eight
+times (branding, the sender, the signature, links). Saving the row drops the request's copy too.
 """
 
 from __future__ import annotations
@@ -34,8 +37,23 @@ def _environment_defaults() -> dict[str, Any]:
     }
 
 
+# The current request's copy of the row: a one-slot box while a request is being served (None
+# outside one: tasks, the dispatcher and the shell read the shared cache every time).
+_request_memo: ContextVar[list[SiteSettings] | None] = ContextVar("site_settings_memo", default=None)
+
+
 def site_settings() -> SiteSettings:
     """The settings row, created from the environment on the first read."""
+    memo = _request_memo.get()
+    if memo:
+        return memo[0]
+    row = _site_settings_shared()
+    if memo is not None:
+        memo.append(row)
+    return row
+
+
+def _site_settings_shared() -> SiteSettings:
     cached = cache.get(SITE_SETTINGS_CACHE_KEY)
     if isinstance(cached, SiteSettings):
         return cached
@@ -53,6 +71,9 @@ def site_settings() -> SiteSettings:
 def site_settings_forget() -> None:
     """Drop the cached row now (later reads in this transaction see the change) and again once the
     transaction commits (another process may have cached the old row in between)."""
+    memo = _request_memo.get()
+    if memo:
+        memo.clear()
     cache.delete(SITE_SETTINGS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(SITE_SETTINGS_CACHE_KEY))
 
@@ -125,3 +146,12 @@ def request_base_url_set(url: str) -> Token[str]:
 
 def request_base_url_reset(token: Token[str]) -> None:
     _request_base_url.reset(token)
+
+
+def site_settings_memo_open() -> Token[list[SiteSettings] | None]:
+    """Start keeping the settings row for the rest of this request (see the module's docstring)."""
+    return _request_memo.set([])
+
+
+def site_settings_memo_close(token: Token[list[SiteSettings] | None]) -> None:
+    _request_memo.reset(token)

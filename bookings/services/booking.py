@@ -33,12 +33,13 @@ from bookings.models import (
     Hold,
     Host,
 )
-from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
-from bookings.services.invites import booking_invite_deliver_task
+from bookings.selectors import google_busy, rules_for, slot_conflicts
+from bookings.services.invites import booking_invite_queue
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
+from clientsflow.prepared import insert_row
 from leads.models import Lead, Stage, StageChange
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
@@ -115,7 +116,18 @@ def _lock_host(host: Host) -> None:
     the row lock would be one more query that locks nothing."""
     if connection.vendor == "sqlite":
         return
-    list(Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True))
+    if connection.alias not in _LOCK_HOST_SQL:
+        qn = connection.ops.quote_name
+        _LOCK_HOST_SQL[connection.alias] = (
+            f"SELECT {qn(Host._meta.pk.column)} FROM {qn(Host._meta.db_table)} "  # noqa: S608
+            f"WHERE {qn(Host._meta.pk.column)} = %s FOR UPDATE"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HOST_SQL[connection.alias], [host.pk])
+
+
+# The host's row lock, as SQL written once per database (every hold and booking write takes it).
+_LOCK_HOST_SQL: dict[str, str] = {}
 
 
 def _check_free(
@@ -134,13 +146,17 @@ def _check_free(
     """
     host = event_type.host
     _lock_host(host)
-    if overlapping_bookings(
-        host=host, buffered_start=buffered_start, buffered_end=buffered_end, exclude_pk=exclude_booking_pk
-    ).exists():
+    booked, held = slot_conflicts(
+        host_id=host.pk,
+        buffered_start=buffered_start,
+        buffered_end=buffered_end,
+        now=now,
+        exclude_booking_pk=exclude_booking_pk,
+        exclude_hold_token=hold_token,
+    )
+    if booked:
         raise SlotTaken()
-    if overlapping_holds(
-        host=host, buffered_start=buffered_start, buffered_end=buffered_end, now=now, exclude_token=hold_token
-    ).exists():
+    if held:
         raise SlotHeld()
     busy = google_busy(host=host)
     if _overlaps_any(busy, buffered_start, buffered_end):
@@ -152,6 +168,18 @@ def _save_or_slot_taken(booking: Booking, **save_kwargs: Any) -> None:
     try:
         with transaction.atomic():
             booking.save(**save_kwargs)
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise SlotTaken() from None
+        raise
+
+
+def _insert_or_slot_taken(booking: Booking) -> None:
+    """INSERT a new booking (its SQL compiled once), PostgreSQL's exclusion violation as SlotTaken.
+
+    No savepoint of its own: SlotTaken always leaves the caller's transaction, which rolls back."""
+    try:
+        insert_row(booking)
     except IntegrityError as exc:
         if NO_OVERLAP_CONSTRAINT in str(exc):
             raise SlotTaken() from None
@@ -191,7 +219,7 @@ def _when_at(moment: datetime) -> str:
 
 
 def _enqueue_invite(booking: Booking) -> None:
-    booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+    booking_invite_queue(booking)
 
 
 def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str]) -> None:
@@ -323,7 +351,7 @@ def booking_create(
             phone=data.phone,
             note=note.strip()[:2000],
         )
-        _save_or_slot_taken(booking)
+        _insert_or_slot_taken(booking)
         if hold_token:
             Hold.objects.filter(token=hold_token).delete()
         timeline_record(
@@ -332,8 +360,14 @@ def booking_create(
             summary=f"Booked {event_type.title} for {_when(booking)}",
             data=_timeline_data(booking, status=booking.status),
         )
+        # `lead_intake` left the lead locked (found FOR UPDATE, or created in this transaction).
         lead_advance_stage(
-            lead=intake.lead, to_stage=Stage.BOOKED, actor_label="booking page", reason=f"Booked {event_type.title}"
+            lead=intake.lead,
+            to_stage=Stage.BOOKED,
+            actor_label="booking page",
+            reason=f"Booked {event_type.title}",
+            held=True,
+            created=intake.created,
         )
         if not intake.created:  # a lead made just now has no sequence to stop
             _stop_sequence_enrollments(intake.lead)

@@ -36,6 +36,7 @@ from bookings.models import Booking
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
+from clientsflow.prepared import update_where
 from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
@@ -173,13 +174,15 @@ def _invite_email(booking: Booking, *, manage_link: str) -> str:
     )
 
 
-def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> Booking:
+def booking_invite_deliver(*, booking_id: int, sequence: int | None = None, booking: Booking | None = None) -> Booking:
     """Deliver the invite for the booking's current state and record the honest outcome.
 
     `sequence` is the change this run was queued for; a run for an older change does nothing (the
-    newer change has its own run).
+    newer change has its own run). `booking` is the instance the change just committed, when the
+    run follows that commit in the same process (`booking_invite_queue`); otherwise it is read.
     """
-    booking = Booking.objects.select_related("event_type", "host", "lead").get(pk=booking_id)
+    if booking is None:
+        booking = Booking.objects.select_related("event_type", "host", "lead").get(pk=booking_id)
     if sequence is not None and booking.sequence != sequence:
         return booking
     google_on = google_calendar.enabled()
@@ -234,7 +237,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
     with transaction.atomic():
         # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
         stored = {"invite_status": status, "invite_error": error[:2000], "invite_updated_at": timezone.now(), **fields}
-        updated = Booking.objects.filter(pk=booking.pk, sequence=booking.sequence).update(**stored)
+        updated = update_where(Booking, values=stored, where={"id": booking.pk, "sequence": booking.sequence})
         if updated:
             for name, value in stored.items():
                 setattr(booking, name, value)
@@ -266,6 +269,28 @@ def _alert_owner(booking_id: int, error: str) -> None:
         )
     except slack.SlackError as exc:
         logger.warning("booking.slack_alert_failed", extra={"booking_id": booking_id, "error": str(exc)})
+
+
+def booking_invite_queue(booking: Booking) -> None:
+    """Deliver the invite for this change once the current transaction commits.
+
+    With a broker, a task for the worker. Without one (the embedded default, where tasks run
+    in-process right after the commit anyway) the run is called directly on the booking in hand,
+    which skips reading back the row just written. Either way a run that fails or is lost leaves
+    the invite `pending`, and the dispatcher's `booking_invites_pending` job queues it again.
+    """
+    if not booking_invite_deliver_task.app.conf.task_always_eager:
+        booking_invite_deliver_task.delay_on_commit(booking.pk, booking.sequence)
+        return
+    pk, sequence = booking.pk, booking.sequence
+
+    def deliver() -> None:
+        try:
+            booking_invite_deliver(booking_id=pk, sequence=sequence, booking=booking)
+        except Exception:  # as an eager task's failure: logged, never raised into the request
+            logger.exception("booking.invite_failed", extra={"booking_id": pk})
+
+    transaction.on_commit(deliver)
 
 
 # Defined beside the service it runs, not in tasks.py, because booking services queue it: a

@@ -11,6 +11,7 @@ from django.utils import timezone
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import IllegalStageMove, InvalidInput, StageConflict
+from clientsflow.prepared import insert_row, update_row
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage, StageChange
 
 
@@ -59,24 +60,49 @@ def lead_move_stage(
         raise StageConflict(
             f"This lead was moved to {stage_label(locked.stage)} in the meantime; reload to see the latest."
         )
-    check_stage_move(lead=locked, to_stage=to_stage, reason=reason, undoing=undoing)
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = actor_label or (user.get_username() if user else "system")
-    change = StageChange.objects.create(
-        lead=locked,
-        from_stage=locked.stage,
-        to_stage=to_stage,
-        changed_by=user,
-        actor_label=label[:100],
-        reason=reason[:255],
-        from_nurture_until=locked.nurture_until if locked.stage == Stage.NURTURE else None,
+    change = _move_locked(
+        locked, to_stage=to_stage, user=user, label=label, reason=reason, nurture_until=nurture_until, undoing=undoing
     )
-    _stay_close(lead_id=locked.pk, next_change=change)
+    for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
+        setattr(lead, attr, getattr(locked, attr))
+    return change
+
+
+def _move_locked(
+    locked: Lead,
+    *,
+    to_stage: str,
+    user: Any,
+    label: str,
+    reason: str,
+    nurture_until: date | None = None,
+    undoing: bool = False,
+    first_move: bool = False,
+) -> StageChange:
+    """The move itself, for a lead whose row lock this transaction holds and whose fields were read
+    under it. `first_move`: the lead was created in this transaction, so no earlier stay to close.
+    The rows are written with SQL compiled once (`clientsflow.prepared`): a booking POST moves a lead."""
+    check_stage_move(lead=locked, to_stage=to_stage, reason=reason, undoing=undoing)
+    change = insert_row(
+        StageChange(
+            lead=locked,
+            from_stage=locked.stage,
+            to_stage=to_stage,
+            changed_by=user,
+            actor_label=label[:100],
+            reason=reason[:255],
+            from_nurture_until=locked.nurture_until if locked.stage == Stage.NURTURE else None,
+        )
+    )
+    if not first_move:
+        _stay_close(lead_id=locked.pk, next_change=change)
     locked.stage = to_stage
     locked.stage_changed_at = change.changed_at
     locked.lost_reason = reason[:255] if to_stage == Stage.LOST else ""
     locked.nurture_until = nurture_until if to_stage == Stage.NURTURE else None
-    locked.save(update_fields=["stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"])
+    update_row(locked, fields=("stage", "stage_changed_at", "lost_reason", "nurture_until"))  # and updated_at
     audit_record(
         verb="lead.stage_changed",
         obj=locked,
@@ -85,8 +111,6 @@ def lead_move_stage(
         details={"from": change.from_stage, "to": to_stage, "reason": reason[:255]},
     )
     board_stages_bump(change.from_stage, to_stage)
-    for attr in ("stage", "stage_changed_at", "lost_reason", "nurture_until", "updated_at"):
-        setattr(lead, attr, getattr(locked, attr))
     return change
 
 
@@ -159,18 +183,28 @@ def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
     return back
 
 
-def lead_advance_stage(*, lead: Lead, to_stage: str, actor_label: str, reason: str = "") -> StageChange | None:
+def lead_advance_stage(
+    *, lead: Lead, to_stage: str, actor_label: str, reason: str = "", held: bool = False, created: bool = False
+) -> StageChange | None:
     """Move a lead forward because something happened (a reply, a booking, a payment).
 
     Events only ever move a lead forward along the pipeline: one arriving late for a lead that is
     already further along (or in the same stage) changes nothing and returns None.
+
+    `held`: the caller's transaction holds the lead's row lock and read `lead` under it (as
+    `lead_intake` leaves a lead it found), so its stage is current and is neither read again nor
+    locked again. `created`: the lead was inserted in the caller's transaction (held too, and with
+    no stage history yet).
     """
     pipeline = PIPELINE_ORDER[: PIPELINE_ORDER.index(Stage.PAID) + 1]
-    current = Lead.objects.values_list("stage", flat=True).get(pk=lead.pk)
+    held = held or created
+    current = lead.stage if held else Lead.objects.values_list("stage", flat=True).get(pk=lead.pk)
     if current in pipeline and to_stage in pipeline and pipeline.index(current) >= pipeline.index(to_stage):
         return None
     if to_stage not in ALLOWED_MOVES[Stage(current)]:
         return None
+    if held:
+        return _move_locked(lead, to_stage=to_stage, user=None, label=actor_label, reason=reason, first_move=created)
     return lead_move_stage(lead=lead, to_stage=to_stage, actor_label=actor_label, reason=reason, expected_stage=current)
 
 

@@ -15,7 +15,7 @@ import hashlib
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -62,9 +62,27 @@ def email_hash_candidates(email: str) -> list[str]:
 
 
 def is_suppressed(email: str) -> bool:
+    """Whether any stored form of `email` is on the list. Every booking email and outbound send
+    asks, so the SQL is written once per database and number of candidate hashes."""
     if not _normalize(email):
         return False
-    return Suppression.objects.filter(email_hash__in=email_hash_candidates(email)).exists()
+    candidates = email_hash_candidates(email)
+    alias = router.db_for_read(Suppression)
+    connection = connections[alias]
+    key = (alias, len(candidates))
+    if key not in _SUPPRESSED_SQL:
+        qn = connection.ops.quote_name
+        column = qn(Suppression._meta.get_field("email_hash").column)
+        placeholders = ", ".join(["%s"] * len(candidates))
+        _SUPPRESSED_SQL[key] = (
+            f"SELECT 1 FROM {qn(Suppression._meta.db_table)} WHERE {column} IN ({placeholders}) LIMIT 1"  # noqa: S608
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_SUPPRESSED_SQL[key], candidates)
+        return cursor.fetchone() is not None
+
+
+_SUPPRESSED_SQL: dict[tuple[str, int], str] = {}
 
 
 def suppression_add_hash(*, hashed: str, reason: str, actor_label: str) -> Suppression:

@@ -80,3 +80,79 @@ def test_confirmation_move_and_cancel_keep_the_uid_and_bump_the_sequence(
     assert not [c for c in parsed[2][1].walk() if c.name == "VALARM"]
     # The email shows the time in the invitee's zone.
     assert "Wednesday 2 December 2026 at 00:00 (Asia/Tokyo)" in mail.outbox[0].body
+
+
+def _icalendar_reference(*, booking, method: str, manage_url: str) -> bytes:
+    """The invite as the `icalendar` library writes it (what `invite_ics` was built on): the
+    hand-written text must say the same thing, byte for byte."""
+    from icalendar import Alarm, Event, vCalAddress, vText
+
+    from bookings.ics import PRODID, REMINDER_BEFORE, booking_location
+    from clientsflow.site import host_display_name
+
+    calendar = Calendar()
+    for name, value in (("prodid", PRODID), ("version", "2.0"), ("calscale", "GREGORIAN"), ("method", method)):
+        calendar.add(name, value)
+    event = Event()
+    event.add("uid", booking.ics_uid)
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", NOW)
+    event.add("dtstart", booking.start_at)
+    event.add("dtend", booking.end_at)
+    host_name = host_display_name(booking.host.name)
+    event.add("summary", f"{booking.event_type.title} with {host_name}")
+    description = [f"{booking.event_type.title} with {host_name}."]
+    if booking.meet_url:
+        description.append(f"Join with Google Meet: {booking.meet_url}")
+    if manage_url and method == "REQUEST":
+        description.append(f"Need to reschedule or cancel? {manage_url}")
+    event.add("description", "\n".join(description))
+    event.add("location", booking_location(booking))
+    if booking.meet_url:
+        event.add("url", booking.meet_url)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    organizer = vCalAddress(f"mailto:{booking.host.email}")
+    organizer.params["cn"] = vText(host_name)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{booking.email}")
+    attendee.params["cn"] = vText(booking.name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText("NEEDS-ACTION")
+    attendee.params["rsvp"] = vText("TRUE")
+    event.add("attendee", attendee)
+    if method == "REQUEST":
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"{booking.event_type.title} starts in 15 minutes")
+        alarm.add("trigger", -REMINDER_BEFORE)
+        event.add_component(alarm)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "meet_url", "location", "method"),
+    [
+        ("Ada", "Intro call", "", "", "REQUEST"),
+        ('Zoë "Z" O\'Neil, Jr; CEO: Ops ^ Co', "Intro; call, with \\ backslash", "", "Room 1, Floor 2", "REQUEST"),
+        ("Łukasz Żółć " * 6, "Ünïcödé " * 12, "https://meet.google.com/abc-defg-hij", "", "REQUEST"),
+        ("Line\nBreak", "A" * 80 + "\\" + "B" * 80, "", "Phone: we call you", "CANCEL"),
+        ("中文名字 " * 10, "Долгий звонок " * 8, "https://meet.google.com/xyz", "", "CANCEL"),
+    ],
+)
+def test_the_written_invite_is_what_icalendar_writes(name, title, meet_url, location, method, settings):
+    booking = BookingFactory(
+        start_at=START, name=name, email="ada@example.com", meet_url=meet_url, sequence=3,
+        event_type__title=title, event_type__location=location,
+    )  # fmt: skip
+    manage_url = "https://x.example/book/manage/" + "t" * 120 + "/"
+    ours = invite_ics(booking=booking, method=method, manage_url=manage_url)
+    reference = _icalendar_reference(booking=booking, method=method, manage_url=manage_url)
+
+    def without_stamp(raw: bytes) -> list[bytes]:
+        return [line for line in raw.split(b"\r\n") if not line.startswith(b"DTSTAMP:")]
+
+    assert without_stamp(ours) == without_stamp(reference)
+    _, event = parse(ours)
+    assert str(event["ATTENDEE"].params["CN"]) == name and str(event["SUMMARY"]).startswith(title)

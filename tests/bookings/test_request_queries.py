@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from bookings.models import Booking, Hold
 from bookings.selectors import slots_for
+from clientsflow.models import Notification, SiteSettings
+from clientsflow.site import site_settings_update
 from leads.models import Lead
 
 # Real commits, so the after-commit invite and notice run (and are counted) as in the embedded default.
@@ -87,3 +89,42 @@ def test_queries_per_booking_post_and_page_do_not_grow_with_bookings(event_type,
     assert Booking.objects.filter(invite_status=Booking.InviteStatus.FALLBACK_SENT).count() == 3
     # The page really left the busy and held times out.
     assert free[5].start.astimezone(ZoneInfo(LONDON)).isoformat() not in html
+
+
+def _statements(client: Client, event_type, start, n: int) -> list[str]:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            f"/book/{event_type.slug}/",
+            {"start": start.astimezone(ZoneInfo(LONDON)).isoformat(), "timezone": LONDON, "name": f"V {n}",
+             "email": f"v{n}@example.com"},
+        )  # fmt: skip
+    assert response.status_code == 302, response.content[:500]
+    return [query["sql"] for query in ctx.captured_queries]
+
+
+# A new visitor's booking POST, invite and owner's notice included (the embedded default runs
+# them in the request). Before commit: the event type and its hours (2), BEGIN, the overlap check
+# for bookings and holds (1), the host's row lock (PostgreSQL only), the lead: savepoint, dedup
+# look-up, lead, timeline, audit, release (6), the booking (1), its timeline event (1), the stage
+# move: change, lead, audit (3), the booking's audit (1), the owner's notice: savepoint, insert,
+# release (3), COMMIT. After: the suppression check, the email's audit, the outcome's BEGIN,
+# update, audit, COMMIT (6), the notice's claim, outcome and audit (3).
+BOOKING_POST_QUERIES = {"sqlite": 29, "postgresql": 30}
+
+
+def test_a_booking_post_costs_a_fixed_small_number_of_queries(event_type, settings):
+    settings.BOOKING_RATE_LIMIT = "1000/m"
+    site_settings_update(notify_via=SiteSettings.NotifyVia.EMAIL)  # the owner is told of each booking
+    free = slots_for(event_type=event_type)
+    client = Client()
+    _post(client, event_type, free[0].start, 0)  # first use: the site settings row
+    statements = _statements(client, event_type, free[2].start, 1)
+    assert len(statements) == BOOKING_POST_QUERIES[connection.vendor], "\n".join(statements)
+    # Nothing is read back that the request already holds: the lead and the event type once each,
+    # no booking or notification re-read after the commit, and the lead's stage not re-read.
+    selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert sum('"leads_lead"' in sql for sql in selects) == 1
+    assert not [sql for sql in selects if 'FROM "bookings_booking"' in sql and "EXISTS" not in sql]
+    assert not [sql for sql in selects if 'FROM "clientsflow_notification"' in sql]
+    assert Booking.objects.filter(invite_status=Booking.InviteStatus.FALLBACK_SENT).count() == 2
+    assert Notification.objects.filter(status=Notification.Status.SENT).count() == 2

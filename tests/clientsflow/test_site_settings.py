@@ -1,13 +1,21 @@
 import json
 from datetime import time
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError
 from django.test import override_settings
 
 from clientsflow.models import AuditEvent, SiteSettings
-from clientsflow.site import site_settings, site_settings_update
+from clientsflow.site import (
+    SITE_SETTINGS_CACHE_KEY,
+    site_settings,
+    site_settings_memo_close,
+    site_settings_memo_open,
+    site_settings_update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +92,22 @@ def test_admin_list_opens_the_one_form_and_saving_refreshes_the_cache(client, dj
     audit = AuditEvent.objects.get(verb="settings.changed")
     assert audit.actor_user == admin
     assert audit.details["fields"] == ["agency_name", "send_window_end", "send_window_start"]
+
+
+def test_a_request_reads_the_shared_copy_once_and_sees_its_own_change(django_capture_on_commit_callbacks):
+    site_settings()  # the row exists and is in the shared cache
+    token = site_settings_memo_open()
+    try:
+        with mock.patch.object(cache, "get", wraps=cache.get) as cache_get:
+            names = {site_settings().agency_name for _ in range(8)}
+            reads = [c for c in cache_get.call_args_list if c.args[:1] == (SITE_SETTINGS_CACHE_KEY,)]
+            assert len(reads) == 1 and len(names) == 1
+            with django_capture_on_commit_callbacks(execute=True):
+                site_settings_update(agency_name="Changed Mid-Request")
+            assert site_settings().agency_name == "Changed Mid-Request"
+    finally:
+        site_settings_memo_close(token)
+    # Outside a request nothing is kept: another process's change reaches the next read.
+    SiteSettings.objects.filter(pk=1).update(agency_name="Changed Elsewhere")
+    cache.delete(SITE_SETTINGS_CACHE_KEY)
+    assert site_settings().agency_name == "Changed Elsewhere"
