@@ -26,12 +26,14 @@ M = TypeVar("M", bound=models.Model)
 
 # Per field: its attname, whether it is stamped with now on insert, and its value's preparation.
 _Plan = list[tuple[str, bool, Callable[[object], object]]]
-_INSERTS: dict[tuple[str, str], tuple[str, _Plan, bool]] = {}
+_INSERTS: dict[tuple[str, str, bool, bool], tuple[str, _Plan, bool]] = {}
 
 
-def _compiled_insert(obj: models.Model, using: str) -> tuple[str, _Plan, bool]:
+def _compiled_insert(
+    obj: models.Model, using: str, *, ignore_conflicts: bool = False, returning: bool = True
+) -> tuple[str, _Plan, bool]:
     meta = obj._meta
-    key = (meta.label, using)
+    key = (meta.label, using, ignore_conflicts, returning)
     cached = _INSERTS.get(key)
     if cached is not None:
         return cached
@@ -45,9 +47,15 @@ def _compiled_insert(obj: models.Model, using: str) -> tuple[str, _Plan, bool]:
     query = InsertQuery(obj.__class__)
     query.insert_values(fields, [obj])
     compiler = query.get_compiler(using=using)
-    returning = connection.features.can_return_columns_from_insert
+    returning = returning and connection.features.can_return_columns_from_insert
     compiler.returning_fields = [meta.pk] if returning else None
     [(sql, _params)] = compiler.as_sql()
+    if ignore_conflicts:
+        # Written out rather than Django's `OnConflict.IGNORE`, which is `INSERT OR IGNORE` on
+        # SQLite and would skip a row breaking a CHECK or NOT NULL too: only unique conflicts are
+        # skipped here, on both databases (SQLite 3.24+ reads the same clause).
+        head, returning_clause, tail = sql.partition(" RETURNING ")
+        sql = f"{head} ON CONFLICT DO NOTHING{returning_clause}{tail}"
     plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in fields]
     _INSERTS[key] = (sql, plan, returning)
     return _INSERTS[key]
@@ -65,10 +73,7 @@ def _stamped(f: models.Field) -> bool:
     return isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add)
 
 
-def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
-    """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`."""
-    sql, plan, returning = _compiled_insert(obj, using)
-    connection = connections[using]
+def _row_params(obj: models.Model, plan: _Plan) -> list[Any]:
     values = obj.__dict__
     now = None
     params: list[Any] = []
@@ -77,14 +82,62 @@ def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
             now = now or timezone.now()
             values[attname] = now
         params.append(prep(values[attname]))
+    return params
+
+
+def _mark_saved(obj: models.Model, using: str) -> None:
+    obj._state.adding = False
+    obj._state.db = using
+
+
+def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS, ignore_conflicts: bool = False) -> M:
+    """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`.
+
+    With `ignore_conflicts`, a row that would break a unique constraint is not written
+    (`ON CONFLICT DO NOTHING`, any constraint) and `obj.pk` stays None: the caller learns of the
+    conflict without an IntegrityError, so without a savepoint to roll back to.
+    """
+    sql, plan, returning = _compiled_insert(obj, using, ignore_conflicts=ignore_conflicts)
+    connection = connections[using]
+    params = _row_params(obj, plan)
     meta = obj._meta
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if ignore_conflicts and not returning and cursor.rowcount == 0:
+            return obj
         returned = cursor.fetchone() if returning else None
+        if returning and returned is None:
+            return obj  # ignored: the conflict left nothing to return
         obj.pk = returned[0] if returned else connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
-    obj._state.adding = False
-    obj._state.db = using
+    _mark_saved(obj, using)
     return obj
+
+
+def _takes_statements_together(connection: BaseDatabaseWrapper) -> bool:
+    """Whether one `execute()` may carry several statements: psycopg's client-side binding cursor
+    (Django's default on PostgreSQL) merges the parameters into the text and sends it as one simple
+    query. SQLite's driver takes one statement per call (and runs in-process: no round trip to save)."""
+    return (
+        connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+    )
+
+
+def insert_rows(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT new rows, of any models, whose primary keys the caller does not need back: on
+    PostgreSQL in one round trip (the statements sent together, in this order, in the caller's
+    transaction), elsewhere one statement each. Each row is what `insert_row` would write;
+    the instances are left as they were (no pk), to be read back from the database if needed."""
+    if not objs:
+        return
+    connection = connections[using]
+    compiled = [(obj, _compiled_insert(obj, using, returning=False)) for obj in objs]
+    with connection.cursor() as cursor:
+        if len(compiled) > 1 and _takes_statements_together(connection):
+            sql = "; ".join(plan_sql for _obj, (plan_sql, _plan, _returning) in compiled)
+            cursor.execute(sql, [param for obj, (_sql, plan, _r) in compiled for param in _row_params(obj, plan)])
+        else:
+            for obj, (sql, plan, _returning) in compiled:
+                cursor.execute(sql, _row_params(obj, plan))
 
 
 _ABSENT = object()
@@ -191,14 +244,7 @@ def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAU
         plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in chosen]
         _UPDATES[key] = (sql, plan)
     sql, plan = _UPDATES[key]
-    values = obj.__dict__
-    now = None
-    params: list[Any] = []
-    for attname, stamped, prep in plan:
-        if stamped:
-            now = now or timezone.now()
-            values[attname] = now
-        params.append(prep(values[attname]))
+    params = _row_params(obj, plan)
     params.append(obj.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
