@@ -140,6 +140,77 @@ def insert_rows(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> N
                 cursor.execute(sql, _row_params(obj, plan))
 
 
+def _link_value(child: models.Model, attname: str, pk: object) -> object:
+    """The parent's pk as the child's field holds it: itself, or as text (an audit row's object id)."""
+    field = next(f for f in child._meta.concrete_fields if f.attname == attname)
+    return str(pk) if isinstance(field, models.CharField | models.TextField) else pk
+
+
+_WITH_CHILDREN: dict[tuple[Any, ...], tuple[str, list[int]]] = {}
+
+
+def insert_row_with_children(
+    parent: M,
+    children: list[tuple[models.Model, str]],
+    *,
+    ignore_conflicts: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> M:
+    """INSERT `parent` (as `insert_row`) and then, only if it was written, each child: `(instance,
+    attname)` where `attname` is the child's field that takes the parent's new primary key (a
+    foreign key such as `lead_id`, or a text field such as an audit row's `object_id`).
+
+    On PostgreSQL this is one statement, so one round trip: the parent's INSERT is a data-modifying
+    `WITH` whose RETURNING the children's INSERTs select from, so a parent skipped on a conflict
+    writes no child. Elsewhere (SQLite, in-process) `insert_row` then `insert_rows`. The children's
+    pks stay None; `parent.pk` is None when a conflict skipped it.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not children:
+        insert_row(parent, using=using, ignore_conflicts=ignore_conflicts)
+        if parent.pk is not None:
+            for child, attname in children:
+                setattr(child, attname, _link_value(child, attname, parent.pk))
+            insert_rows([child for child, _attname in children], using=using)
+        return parent
+    parent_sql, parent_plan, _returning = _compiled_insert(parent, using, ignore_conflicts=ignore_conflicts)
+    compiled = [(child, attname, _compiled_insert(child, using, returning=False)[1]) for child, attname in children]
+    key = (parent._meta.label, using, ignore_conflicts, tuple((c._meta.label, a) for c, a, _p in compiled))
+    if key not in _WITH_CHILDREN:
+        qn = connection.ops.quote_name
+        pk = f'"parent".{qn(parent._meta.pk.column)}'
+        ctes = [f'"parent" AS ({parent_sql})']
+        skipped = []  # per child, the position of the linked field in its plan (its value is the parent's)
+        for n, (child, attname, _plan) in enumerate(compiled):
+            meta = child._meta
+            fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+            linked = [f.attname for f in fields].index(attname)
+            link = f"CAST({pk} AS text)" if isinstance(fields[linked], models.CharField | models.TextField) else pk
+            values = ", ".join(link if i == linked else "%s" for i in range(len(fields)))
+            columns = ", ".join(qn(f.column) for f in fields)
+            # Only quoted model identifiers and placeholders go into the text; values are parameters.
+            table = qn(meta.db_table)
+            ctes.append(f'"child{n}" AS (INSERT INTO {table} ({columns}) SELECT {values} FROM "parent")')  # noqa: S608
+            skipped.append(linked)
+        _WITH_CHILDREN[key] = (f'WITH {", ".join(ctes)} SELECT {pk} FROM "parent"', skipped)  # noqa: S608
+    sql, skipped = _WITH_CHILDREN[key]
+    params = _row_params(parent, parent_plan)
+    for (child, _attname, plan), linked in zip(compiled, skipped, strict=True):
+        child_params = _row_params(child, plan)
+        del child_params[linked]
+        params.extend(child_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+    if returned is None:
+        return parent  # skipped on a conflict, and so were the children
+    parent.pk = returned[0]
+    _mark_saved(parent, using)
+    for child, attname, _plan in compiled:
+        setattr(child, attname, _link_value(child, attname, parent.pk))
+    return parent
+
+
 _ABSENT = object()
 _MANY: dict[tuple[str, str], tuple[str, list[models.Field]]] = {}
 

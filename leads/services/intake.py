@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
-from clientsflow.prepared import insert_row, insert_rows, update_row
+from clientsflow.prepared import insert_row_with_children, insert_rows, update_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
@@ -226,34 +226,30 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
     identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
     existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
-        lead = insert_row(
-            Lead(
-                name=data.name,
-                email=data.email,
-                email_normalized=data.email_normalized,
-                phone=data.phone,
-                phone_e164=data.phone_e164,
-                company=data.company,
-                source=source,
-                external_ids={source: data.external_id} if data.external_id else {},
-            ),
-            ignore_conflicts=True,
+        lead = Lead(
+            name=data.name,
+            email=data.email,
+            email_normalized=data.email_normalized,
+            phone=data.phone,
+            phone_e164=data.phone_e164,
+            company=data.company,
+            source=source,
+            external_ids={source: data.external_id} if data.external_id else {},
         )
+        created = timeline_event(
+            lead=lead,
+            kind=LeadEvent.Kind.CREATED,
+            summary=f"Arrived from {source}",
+            data={"source": source, "via": via},
+        )
+        audit = audit_event(
+            verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via}
+        )
+        # The lead, then its timeline event and audit row only if the lead was written: one
+        # statement on PostgreSQL. A conflict means another intake created it meanwhile.
+        insert_row_with_children(lead, [(created, "lead_id"), (audit, "object_id")], ignore_conflicts=True)
         if lead.pk is None:
             return None
-        insert_rows(
-            [
-                timeline_event(
-                    lead=lead,
-                    kind=LeadEvent.Kind.CREATED,
-                    summary=f"Arrived from {source}",
-                    data={"source": source, "via": via},
-                ),
-                audit_event(
-                    verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via}
-                ),
-            ]
-        )
         for other in identity.shares_phone_with:
             possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
         board_stages_bump(lead.stage)

@@ -3,7 +3,7 @@
 A signed lead delivery through the whole stack (every middleware, the view, the inbox and
 `lead_intake`) in embedded mode stores the event and processes it in one transaction: no
 savepoint on the way that succeeds, one look-up for the duplicate check, the timeline and audit
-rows written together (one round trip on PostgreSQL). Counted with real transactions
+rows written with the lead (one round trip on PostgreSQL). Counted with real transactions
 (`transaction=True`), so BEGIN and COMMIT are what a server would send.
 """
 
@@ -45,33 +45,29 @@ def deliver(client, payload: dict) -> list[str]:
 
 
 def kinds(statements: list[str]) -> list[str]:
-    """Each statement as its verb and table, e.g. `INSERT leads_lead`; several sent in one
-    execute (PostgreSQL) stay one entry, joined with `+`."""
+    """Each statement as its verb and table, e.g. `INSERT leads_lead`; the tables written by one
+    execute (several statements, or one data-modifying WITH, on PostgreSQL) joined with `+`."""
     out = []
     for sql in statements:
-        parts = []
-        for statement in re.split(r';\s*(?=INSERT INTO ")', sql):
-            words = statement.replace('"', "").split()
-            verb = words[0].upper()
-            if verb == "INSERT":
-                parts.append(f"INSERT {words[2]}")
-            elif verb == "SELECT":
-                parts.append(f"SELECT {words[words.index('FROM') + 1]}")
-            elif verb == "UPDATE":
-                parts.append(f"UPDATE {words[1]}")
-            else:
-                parts.append(verb)  # BEGIN (IMMEDIATE on SQLite), COMMIT
-        out.append(" + ".join(parts))
+        inserted = re.findall(r'INSERT INTO "(\w+)"', sql)
+        words = sql.replace('"', "").split()
+        verb = words[0].upper()
+        if inserted:
+            out.append(" + ".join(f"INSERT {table}" for table in inserted))
+        elif verb == "SELECT":
+            out.append(f"SELECT {words[words.index('FROM') + 1]}")
+        elif verb == "UPDATE":
+            out.append(f"UPDATE {words[1]}")
+        else:
+            out.append(verb)  # BEGIN (IMMEDIATE on SQLite), COMMIT
     return out
 
 
-def written_together() -> list[str]:
-    """The timeline and audit rows: one execute on PostgreSQL, one each on SQLite (in-process)."""
-    return (
-        ["INSERT leads_leadevent + INSERT clientsflow_auditevent"]
-        if connection.vendor == "postgresql"
-        else ["INSERT leads_leadevent", "INSERT clientsflow_auditevent"]
-    )
+def written_together(*tables: str) -> list[str]:
+    """Rows of these tables: one execute on PostgreSQL, one each on SQLite (in-process)."""
+    if connection.vendor == "postgresql":
+        return [" + ".join(f"INSERT {table}" for table in tables)]
+    return [f"INSERT {table}" for table in tables]
 
 
 def new_lead_statements() -> list[str]:
@@ -79,8 +75,8 @@ def new_lead_statements() -> list[str]:
         "BEGIN",
         "INSERT clientsflow_webhookevent",
         "SELECT leads_lead",
-        "INSERT leads_lead",
-        *written_together(),
+        # The lead, its timeline event and its audit row (on PostgreSQL one WITH statement).
+        *written_together("leads_lead", "leads_leadevent", "clientsflow_auditevent"),
         "COMMIT",
     ]
 
@@ -113,7 +109,7 @@ def test_a_repeat_costs_the_same_few_statements_and_a_replay_fewer(client):
         "INSERT clientsflow_webhookevent",
         "SELECT leads_lead",
         "UPDATE leads_lead",
-        *written_together(),
+        *written_together("leads_leadevent", "clientsflow_auditevent"),
         "COMMIT",
     ]
     assert kinds(replay)[:2] == ["BEGIN", "INSERT clientsflow_webhookevent"]
