@@ -12,6 +12,29 @@ from clientsflow.prepared import insert_row
 SYSTEM = "system"
 
 
+def audit_event(
+    *,
+    verb: str,
+    obj: models.Model | None = None,
+    actor: Any = None,
+    actor_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The audit row `audit_record` writes, not yet written: for a caller that writes it together
+    with its other rows (`clientsflow.prepared.insert_rows`)."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    label = actor_label or (user.get_username() if user else SYSTEM)
+    return AuditEvent(
+        actor_user=user,
+        actor_label=label[:100],
+        verb=verb,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        details=details or {},
+    )
+
+
 def audit_record(
     *,
     verb: str,
@@ -20,17 +43,5 @@ def audit_record(
     actor_label: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    label = actor_label or (user.get_username() if user else SYSTEM)
     # Appended on every intake, so its INSERT is compiled once (an append-only row needs no save()).
-    return insert_row(
-        AuditEvent(
-            actor_user=user,
-            actor_label=label[:100],
-            verb=verb,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            object_repr=str(obj)[:255] if obj is not None else "",
-            details=details or {},
-        )
-    )
+    return insert_row(audit_event(verb=verb, obj=obj, actor=actor, actor_label=actor_label, details=details))

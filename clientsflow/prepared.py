@@ -26,12 +26,14 @@ M = TypeVar("M", bound=models.Model)
 
 # Per field: its attname, whether it is stamped with now on insert, and its value's preparation.
 _Plan = list[tuple[str, bool, Callable[[object], object]]]
-_INSERTS: dict[tuple[str, str], tuple[str, _Plan, bool]] = {}
+_INSERTS: dict[tuple[str, str, bool, bool], tuple[str, _Plan, bool]] = {}
 
 
-def _compiled_insert(obj: models.Model, using: str) -> tuple[str, _Plan, bool]:
+def _compiled_insert(
+    obj: models.Model, using: str, *, ignore_conflicts: bool = False, returning: bool = True
+) -> tuple[str, _Plan, bool]:
     meta = obj._meta
-    key = (meta.label, using)
+    key = (meta.label, using, ignore_conflicts, returning)
     cached = _INSERTS.get(key)
     if cached is not None:
         return cached
@@ -45,9 +47,15 @@ def _compiled_insert(obj: models.Model, using: str) -> tuple[str, _Plan, bool]:
     query = InsertQuery(obj.__class__)
     query.insert_values(fields, [obj])
     compiler = query.get_compiler(using=using)
-    returning = connection.features.can_return_columns_from_insert
+    returning = returning and connection.features.can_return_columns_from_insert
     compiler.returning_fields = [meta.pk] if returning else None
     [(sql, _params)] = compiler.as_sql()
+    if ignore_conflicts:
+        # Written out rather than Django's `OnConflict.IGNORE`, which is `INSERT OR IGNORE` on
+        # SQLite and would skip a row breaking a CHECK or NOT NULL too: only unique conflicts are
+        # skipped here, on both databases (SQLite 3.24+ reads the same clause).
+        head, returning_clause, tail = sql.partition(" RETURNING ")
+        sql = f"{head} ON CONFLICT DO NOTHING{returning_clause}{tail}"
     plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in fields]
     _INSERTS[key] = (sql, plan, returning)
     return _INSERTS[key]
@@ -65,10 +73,7 @@ def _stamped(f: models.Field) -> bool:
     return isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add)
 
 
-def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
-    """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`."""
-    sql, plan, returning = _compiled_insert(obj, using)
-    connection = connections[using]
+def _row_params(obj: models.Model, plan: _Plan) -> list[Any]:
     values = obj.__dict__
     now = None
     params: list[Any] = []
@@ -77,14 +82,133 @@ def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
             now = now or timezone.now()
             values[attname] = now
         params.append(prep(values[attname]))
+    return params
+
+
+def _mark_saved(obj: models.Model, using: str) -> None:
+    obj._state.adding = False
+    obj._state.db = using
+
+
+def insert_row(obj: M, *, using: str = DEFAULT_DB_ALIAS, ignore_conflicts: bool = False) -> M:
+    """INSERT `obj` (a new instance with an auto primary key) and set its pk, like `create()`.
+
+    With `ignore_conflicts`, a row that would break a unique constraint is not written
+    (`ON CONFLICT DO NOTHING`, any constraint) and `obj.pk` stays None: the caller learns of the
+    conflict without an IntegrityError, so without a savepoint to roll back to.
+    """
+    sql, plan, returning = _compiled_insert(obj, using, ignore_conflicts=ignore_conflicts)
+    connection = connections[using]
+    params = _row_params(obj, plan)
     meta = obj._meta
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if ignore_conflicts and not returning and cursor.rowcount == 0:
+            return obj
         returned = cursor.fetchone() if returning else None
+        if returning and returned is None:
+            return obj  # ignored: the conflict left nothing to return
         obj.pk = returned[0] if returned else connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
-    obj._state.adding = False
-    obj._state.db = using
+    _mark_saved(obj, using)
     return obj
+
+
+def _takes_statements_together(connection: BaseDatabaseWrapper) -> bool:
+    """Whether one `execute()` may carry several statements: psycopg's client-side binding cursor
+    (Django's default on PostgreSQL) merges the parameters into the text and sends it as one simple
+    query. SQLite's driver takes one statement per call (and runs in-process: no round trip to save)."""
+    return (
+        connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+    )
+
+
+def insert_rows(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT new rows, of any models, whose primary keys the caller does not need back: on
+    PostgreSQL in one round trip (the statements sent together, in this order, in the caller's
+    transaction), elsewhere one statement each. Each row is what `insert_row` would write;
+    the instances are left as they were (no pk), to be read back from the database if needed."""
+    if not objs:
+        return
+    connection = connections[using]
+    compiled = [(obj, _compiled_insert(obj, using, returning=False)) for obj in objs]
+    with connection.cursor() as cursor:
+        if len(compiled) > 1 and _takes_statements_together(connection):
+            sql = "; ".join(plan_sql for _obj, (plan_sql, _plan, _returning) in compiled)
+            cursor.execute(sql, [param for obj, (_sql, plan, _r) in compiled for param in _row_params(obj, plan)])
+        else:
+            for obj, (sql, plan, _returning) in compiled:
+                cursor.execute(sql, _row_params(obj, plan))
+
+
+def _link_value(child: models.Model, attname: str, pk: object) -> object:
+    """The parent's pk as the child's field holds it: itself, or as text (an audit row's object id)."""
+    field = next(f for f in child._meta.concrete_fields if f.attname == attname)
+    return str(pk) if isinstance(field, models.CharField | models.TextField) else pk
+
+
+_WITH_CHILDREN: dict[tuple[Any, ...], tuple[str, list[int]]] = {}
+
+
+def insert_row_with_children(
+    parent: M,
+    children: list[tuple[models.Model, str]],
+    *,
+    ignore_conflicts: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> M:
+    """INSERT `parent` (as `insert_row`) and then, only if it was written, each child: `(instance,
+    attname)` where `attname` is the child's field that takes the parent's new primary key (a
+    foreign key such as `lead_id`, or a text field such as an audit row's `object_id`).
+
+    On PostgreSQL this is one statement, so one round trip: the parent's INSERT is a data-modifying
+    `WITH` whose RETURNING the children's INSERTs select from, so a parent skipped on a conflict
+    writes no child. Elsewhere (SQLite, in-process) `insert_row` then `insert_rows`. The children's
+    pks stay None; `parent.pk` is None when a conflict skipped it.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not children:
+        insert_row(parent, using=using, ignore_conflicts=ignore_conflicts)
+        if parent.pk is not None:
+            for child, attname in children:
+                setattr(child, attname, _link_value(child, attname, parent.pk))
+            insert_rows([child for child, _attname in children], using=using)
+        return parent
+    parent_sql, parent_plan, _returning = _compiled_insert(parent, using, ignore_conflicts=ignore_conflicts)
+    compiled = [(child, attname, _compiled_insert(child, using, returning=False)[1]) for child, attname in children]
+    key = (parent._meta.label, using, ignore_conflicts, tuple((c._meta.label, a) for c, a, _p in compiled))
+    if key not in _WITH_CHILDREN:
+        qn = connection.ops.quote_name
+        pk = f'"parent".{qn(parent._meta.pk.column)}'
+        ctes = [f'"parent" AS ({parent_sql})']
+        skipped = []  # per child, the position of the linked field in its plan (its value is the parent's)
+        for n, (child, attname, _plan) in enumerate(compiled):
+            meta = child._meta
+            fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+            linked = [f.attname for f in fields].index(attname)
+            link = f"CAST({pk} AS text)" if isinstance(fields[linked], models.CharField | models.TextField) else pk
+            values = ", ".join(link if i == linked else "%s" for i in range(len(fields)))
+            columns = ", ".join(qn(f.column) for f in fields)
+            # Only quoted model identifiers and placeholders go into the text; values are parameters.
+            table = qn(meta.db_table)
+            ctes.append(f'"child{n}" AS (INSERT INTO {table} ({columns}) SELECT {values} FROM "parent")')  # noqa: S608
+            skipped.append(linked)
+        _WITH_CHILDREN[key] = (f'WITH {", ".join(ctes)} SELECT {pk} FROM "parent"', skipped)  # noqa: S608
+    sql, skipped = _WITH_CHILDREN[key]
+    params = _row_params(parent, parent_plan)
+    for (child, _attname, plan), linked in zip(compiled, skipped, strict=True):
+        child_params = _row_params(child, plan)
+        del child_params[linked]
+        params.extend(child_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+    if returned is None:
+        return parent  # skipped on a conflict, and so were the children
+    parent.pk = returned[0]
+    _mark_saved(parent, using)
+    for child, attname, _plan in compiled:
+        setattr(child, attname, _link_value(child, attname, parent.pk))
+    return parent
 
 
 _ABSENT = object()
@@ -191,14 +315,7 @@ def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAU
         plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in chosen]
         _UPDATES[key] = (sql, plan)
     sql, plan = _UPDATES[key]
-    values = obj.__dict__
-    now = None
-    params: list[Any] = []
-    for attname, stamped, prep in plan:
-        if stamped:
-            now = now or timezone.now()
-            values[attname] = now
-        params.append(prep(values[attname]))
+    params = _row_params(obj, plan)
     params.append(obj.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -2,7 +2,8 @@
 
 Each app registers a handler for its provider prefix (`leads`, `stripe`, `fireflies`, ...); the
 handler runs inside the same transaction that marks the event processed, so an event is processed
-exactly once or not at all.
+exactly once or not at all. A handler that raises has that whole transaction rolled back, so it
+needs no savepoint of its own.
 """
 
 from __future__ import annotations
@@ -193,43 +194,45 @@ def _store_and_process(
 ) -> tuple[WebhookEvent, bool]:
     """Store the delivery and process it in one transaction (one commit instead of two).
 
-    The row is written before the handler runs, and the handler runs in a savepoint: if it fails,
-    only its work is rolled back and the event is committed as `failed` with the error, for the
-    dispatcher's `webhook_sweep` to try again, exactly as a failed task leaves it. If the process
-    dies before the commit, nothing was stored and the sender, which got no 200, delivers again.
-    The unique `(provider, event_id)` still makes a replay change nothing. The row goes in as
-    processed (attempt 1) so success costs one INSERT and no UPDATE; nobody can see it before
-    the commit, when that is true.
+    The row is written first and the handler runs after it, in the same transaction: both are
+    committed together or not at all. The row goes in as processed (attempt 1), so success costs
+    one INSERT and no UPDATE; nobody can see it before the commit, when that is true. A replay
+    (same `(provider, event_id)`) writes nothing (`ON CONFLICT DO NOTHING`) and runs no handler.
+
+    If the handler fails, the whole transaction is rolled back (its writes and the row) and the
+    delivery is then stored on its own as `failed`, with the error, for the dispatcher's
+    `webhook_sweep` to try again, exactly as a failed task leaves it. No savepoint is needed on
+    the way that succeeds, which on PostgreSQL is two round trips fewer per delivery. If the
+    process dies before either commit, nothing was stored and the sender, which got no 200,
+    delivers again; the unique `(provider, event_id)` still makes a replay change nothing.
     """
     handler = handler_for(provider)
-    event = WebhookEvent(
-        provider=provider,
-        event_id=event_id,
-        event_type=event_type[:100],
-        headers=headers,
-        body=body.decode("utf-8"),
-        status=WebhookEvent.Status.PROCESSED,
-        processed_at=timezone.now(),
-        attempts=1,
-    )
+
+    def new_event(**outcome: Any) -> WebhookEvent:
+        return WebhookEvent(
+            provider=provider,
+            event_id=event_id,
+            event_type=event_type[:100],
+            headers=headers,
+            body=body.decode("utf-8"),
+            attempts=1,
+            **outcome,
+        )
+
+    event = new_event(status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now())
     try:
         with transaction.atomic():
-            insert_row(event)
-            try:
-                with transaction.atomic():
-                    result = handler(event) or {}
-            except Exception as exc:
-                # Same recording as `webhook_event_process`; the handler's writes are rolled back.
-                event.status = WebhookEvent.Status.FAILED
-                event.processed_at = None
-                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                WebhookEvent.objects.filter(pk=event.pk).update(
-                    status=event.status, processed_at=None, last_error=event.last_error
-                )
-                logger.warning("webhook.failed", extra={"webhook_pk": event.pk, "error_type": type(exc).__name__})
-                return event, True
-    except IntegrityError:
-        return _replayed(provider, event_id), False
+            if insert_row(event, ignore_conflicts=True).pk is None:
+                return _replayed(provider, event_id), False
+            result = handler(event) or {}
+    except Exception as exc:
+        # Same recording as `webhook_event_process`; nothing the handler wrote was kept.
+        event = new_event(status=WebhookEvent.Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        with transaction.atomic():
+            if insert_row(event, ignore_conflicts=True).pk is None:
+                return _replayed(provider, event_id), False  # a replay was stored meanwhile
+        logger.warning("webhook.failed", extra={"webhook_pk": event.pk, "error_type": type(exc).__name__})
+        return event, True
     logger.info(
         "webhook.processed",
         extra={"provider": provider, "event_id": event_id, "webhook_pk": event.pk, "outcome": result},

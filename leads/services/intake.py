@@ -8,14 +8,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from clientsflow.audit import audit_record
+from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
-from clientsflow.prepared import insert_row, update_row
+from clientsflow.prepared import insert_row_with_children, insert_rows, update_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
-from leads.services.timeline import timeline_data, timeline_record
+from leads.services.timeline import timeline_data, timeline_event
 
 logger = logging.getLogger(__name__)
 
@@ -174,58 +174,82 @@ def also_seen_pending(lead: Lead, data: LeadData) -> dict[str, str]:
 FIELD_LABELS = {"name": "name", "email": "email", "phone": "phone", "company": "company"}
 
 
-def also_seen_record(*, lead: Lead, values: dict[str, str], source: str, via: str = "") -> None:
-    """Keep each differing value on the lead's timeline as "also seen as …", without applying it."""
-    for name, value in values.items():
-        timeline_record(
+def also_seen_events(*, lead: Lead, values: dict[str, str], source: str, via: str = "") -> list[LeadEvent]:
+    """The "also seen as …" timeline events (not yet written) keeping each differing value, unapplied."""
+    return [
+        timeline_event(
             lead=lead,
             kind=LeadEvent.Kind.ALSO_SEEN,
             summary=f'Also seen as {FIELD_LABELS[name]} "{value}" (from {source})',
             data={"field": name, "value": value, "source": source, "via": via},
         )
+        for name, value in values.items()
+    ]
 
 
-def lead_intake(*, data: LeadData, source: str, actor_label: str = "intake", via: str = "") -> IntakeResult:
+def lead_intake(
+    *, data: LeadData, source: str, actor_label: str = "intake", via: str = "", savepoint: bool = True
+) -> IntakeResult:
     """Create the lead, or fill the empty fields of the one these details already belong to.
 
     Dedup is `lead_identify`'s rule: exact normalized email, then E.164 phone unless the emails
     differ (then it is a new lead and a possible duplicate of the phone's holder). Two intakes
-    racing for one new address are settled by the unique constraints: the loser retries and
-    finds the winner's lead.
+    racing for one new address are settled by the unique constraints: the loser's INSERT writes
+    nothing (`ON CONFLICT DO NOTHING`, after waiting for the winner's commit on PostgreSQL) and it
+    looks again, finding the winner's lead.
+
+    Inside a caller's transaction this runs in a savepoint, so a failure here leaves the caller's
+    own writes usable. `savepoint=False` is for a caller that rolls its whole transaction back
+    when this raises (the webhook inbox's handlers): the savepoint's two statements are saved.
+
+    The rows are written in as few statements as they can be: the lead (one INSERT, or one UPDATE
+    of the fields it filled), then the timeline and audit rows together (`insert_rows`: one round
+    trip on PostgreSQL).
     """
-    for attempt in range(2):
+    for attempt in range(3):
         try:
-            with transaction.atomic():
-                return _intake_once(data=data, source=source, actor_label=actor_label, via=via)
+            with transaction.atomic(savepoint=savepoint):
+                result = _intake_once(data=data, source=source, actor_label=actor_label, via=via)
         except IntegrityError:
-            if attempt == 1:
+            # A constraint no look-up foresaw (two enrichments racing for one address): again,
+            # from a fresh look-up. Without a savepoint there is nothing left to try again in.
+            if attempt == 2 or not savepoint:
                 raise
-    raise AssertionError("unreachable")
+            continue
+        if result is not None:
+            return result
+    raise IntegrityError("These details were taken by another intake on every try; deliver them again.")
 
 
-def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> IntakeResult:
+def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> IntakeResult | None:
+    """One try: None when another intake created a lead with these details meanwhile (look again)."""
     identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
     existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
-        lead = insert_row(
-            Lead(
-                name=data.name,
-                email=data.email,
-                email_normalized=data.email_normalized,
-                phone=data.phone,
-                phone_e164=data.phone_e164,
-                company=data.company,
-                source=source,
-                external_ids={source: data.external_id} if data.external_id else {},
-            )
+        lead = Lead(
+            name=data.name,
+            email=data.email,
+            email_normalized=data.email_normalized,
+            phone=data.phone,
+            phone_e164=data.phone_e164,
+            company=data.company,
+            source=source,
+            external_ids={source: data.external_id} if data.external_id else {},
         )
-        timeline_record(
+        created = timeline_event(
             lead=lead,
             kind=LeadEvent.Kind.CREATED,
             summary=f"Arrived from {source}",
             data={"source": source, "via": via},
         )
-        audit_record(verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via})
+        audit = audit_event(
+            verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via}
+        )
+        # The lead, then its timeline event and audit row only if the lead was written: one
+        # statement on PostgreSQL. A conflict means another intake created it meanwhile.
+        insert_row_with_children(lead, [(created, "lead_id"), (audit, "object_id")], ignore_conflicts=True)
+        if lead.pk is None:
+            return None
         for other in identity.shares_phone_with:
             possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
         board_stages_bump(lead.stage)
@@ -234,23 +258,28 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
     changed = enrich_in_memory(existing, data, source)
     if changed:
         update_row(existing, fields=_written_fields(changed))
-    also_seen_record(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
+    rows: list[Any] = also_seen_events(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
     extra = {}
     if data.email_normalized and data.email_normalized != existing.email_normalized:
         extra["other_email"] = data.email
     if data.phone_e164 and data.phone_e164 != existing.phone_e164:
         extra["other_phone"] = data.phone
-    timeline_record(
-        lead=existing,
-        kind=LeadEvent.Kind.DUPLICATE_INTAKE,
-        summary=f"Arrived again from {source} (same {matched_on})",
-        data={"source": source, "via": via, "matched_on": matched_on, "changed": changed, **extra},
+    rows.append(
+        timeline_event(
+            lead=existing,
+            kind=LeadEvent.Kind.DUPLICATE_INTAKE,
+            summary=f"Arrived again from {source} (same {matched_on})",
+            data={"source": source, "via": via, "matched_on": matched_on, "changed": changed, **extra},
+        )
     )
-    audit_record(
-        verb="lead.duplicate_intake",
-        obj=existing,
-        actor_label=actor_label,
-        details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
+    rows.append(
+        audit_event(
+            verb="lead.duplicate_intake",
+            obj=existing,
+            actor_label=actor_label,
+            details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
+        )
     )
+    insert_rows(rows)
     board_stages_bump(existing.stage)
     return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

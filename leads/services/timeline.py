@@ -34,6 +34,26 @@ def timeline_data(*, lead: Lead, kind: TimelineKind) -> list[Any]:
         return [json.loads(value) if isinstance(value, str) else value for (value,) in cursor.fetchall()]
 
 
+def timeline_event(
+    *,
+    lead: Lead,
+    kind: TimelineKind,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> LeadEvent:
+    """The event `timeline_record` writes, not yet written: for a caller that writes it together
+    with its other rows (`clientsflow.prepared.insert_rows`)."""
+    return LeadEvent(
+        lead=lead,
+        kind=kind.value,
+        label=str(kind.label),
+        summary=summary[:SUMMARY_MAX_LENGTH],
+        data=dict(data or {}),
+        at=occurred_at or timezone.now(),
+    )
+
+
 def timeline_record(
     *,
     lead: Lead,
@@ -54,15 +74,8 @@ def timeline_record(
     same value under that key, nothing is recorded and None is returned (for callers that may run
     again for the same thing, such as a redelivered webhook).
     """
-    data = dict(data or {})
-    event = LeadEvent(
-        lead=lead,
-        kind=kind.value,
-        label=str(kind.label),
-        summary=summary[:SUMMARY_MAX_LENGTH],
-        data=data,
-        at=occurred_at or timezone.now(),
-    )
+    event = timeline_event(lead=lead, kind=kind, summary=summary, data=data, occurred_at=occurred_at)
+    data = event.data
     if once_per is None:
         # One INSERT is atomic by itself; it runs on every intake, so it is compiled once.
         return insert_row(event)

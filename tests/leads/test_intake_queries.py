@@ -1,0 +1,118 @@
+"""Structural proof of the webhook intake's cost: statements per delivery, constant and few.
+
+A signed lead delivery through the whole stack (every middleware, the view, the inbox and
+`lead_intake`) in embedded mode stores the event and processes it in one transaction: no
+savepoint on the way that succeeds, one look-up for the duplicate check, the timeline and audit
+rows written with the lead (one round trip on PostgreSQL). Counted with real transactions
+(`transaction=True`), so BEGIN and COMMIT are what a server would send.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clientsflow.models import AuditEvent, WebhookEvent
+from clientsflow.signatures import hmac_sha256_hex
+from leads.models import Lead, LeadEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "test-lead-webhook-secret-queries"
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.LEAD_WEBHOOK_SECRET = SECRET
+
+
+def deliver(client, payload: dict) -> list[str]:
+    """Post one signed delivery; the statements it ran, in order."""
+    body = json.dumps(payload).encode()
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/webhooks/leads/website/",
+            data=body,
+            content_type="application/json",
+            headers={"X-Signature": "sha256=" + hmac_sha256_hex(SECRET, body)},
+        )
+    assert response.status_code == 200, response.content
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def kinds(statements: list[str]) -> list[str]:
+    """Each statement as its verb and table, e.g. `INSERT leads_lead`; the tables written by one
+    execute (several statements, or one data-modifying WITH, on PostgreSQL) joined with `+`."""
+    out = []
+    for sql in statements:
+        inserted = re.findall(r'INSERT INTO "(\w+)"', sql)
+        words = sql.replace('"', "").split()
+        verb = words[0].upper()
+        if inserted:
+            out.append(" + ".join(f"INSERT {table}" for table in inserted))
+        elif verb == "SELECT":
+            out.append(f"SELECT {words[words.index('FROM') + 1]}")
+        elif verb == "UPDATE":
+            out.append(f"UPDATE {words[1]}")
+        else:
+            out.append(verb)  # BEGIN (IMMEDIATE on SQLite), COMMIT
+    return out
+
+
+def written_together(*tables: str) -> list[str]:
+    """Rows of these tables: one execute on PostgreSQL, one each on SQLite (in-process)."""
+    if connection.vendor == "postgresql":
+        return [" + ".join(f"INSERT {table}" for table in tables)]
+    return [f"INSERT {table}" for table in tables]
+
+
+def new_lead_statements() -> list[str]:
+    return [
+        "BEGIN",
+        "INSERT clientsflow_webhookevent",
+        "SELECT leads_lead",
+        # The lead, its timeline event and its audit row (on PostgreSQL one WITH statement).
+        *written_together("leads_lead", "leads_leadevent", "clientsflow_auditevent"),
+        "COMMIT",
+    ]
+
+
+def test_a_new_lead_costs_one_transaction_of_few_statements_whatever_the_table_holds(client):
+    first = deliver(client, {"id": "q-1", "name": "Ada One", "email": "ada@example.com", "phone": "415 555 0101"})
+    for n in range(2, 60):
+        deliver(client, {"id": f"q-{n}", "name": f"Lead {n}", "email": f"lead{n}@example.com"})
+    later = deliver(client, {"id": "q-60", "name": "Bo Later", "email": "bo@example.com", "phone": "415 555 0160"})
+
+    assert kinds(first) == new_lead_statements()
+    assert kinds(later) == kinds(first)
+    assert not any("SAVEPOINT" in sql for sql in first + later)
+    # What the statements wrote: the lead, its timeline event and audit row, the processed event.
+    lead = Lead.objects.get(email_normalized="bo@example.com")
+    assert LeadEvent.objects.filter(lead=lead, kind="created").count() == 1
+    assert AuditEvent.objects.filter(verb="lead.created", object_id=str(lead.pk)).count() == 1
+    assert WebhookEvent.objects.get(event_id="q-60").status == "processed"
+
+
+def test_a_repeat_costs_the_same_few_statements_and_a_replay_fewer(client):
+    deliver(client, {"id": "r-1", "name": "Cy Repeat", "email": "cy@example.com", "company": "Acme"})
+
+    repeat = deliver(client, {"id": "r-2", "name": "Cy Repeat", "email": "CY@example.com", "company": "Acme"})
+    replay = deliver(client, {"id": "r-2", "name": "Cy Repeat", "email": "CY@example.com", "company": "Acme"})
+
+    # The repeat's payload id becomes the lead's external id for this source: one UPDATE.
+    assert kinds(repeat) == [
+        "BEGIN",
+        "INSERT clientsflow_webhookevent",
+        "SELECT leads_lead",
+        "UPDATE leads_lead",
+        *written_together("leads_leadevent", "clientsflow_auditevent"),
+        "COMMIT",
+    ]
+    assert kinds(replay)[:2] == ["BEGIN", "INSERT clientsflow_webhookevent"]
+    assert "INSERT leads_leadevent" not in " ".join(kinds(replay))
+    assert Lead.objects.count() == 1
+    assert WebhookEvent.objects.get(event_id="r-2").deliveries == 2
