@@ -236,6 +236,11 @@ class LeadEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [
+            # Reports (outreach): the unsubscribes in a range with their lead, from the index alone
+            # (the timeline holds every kind of event; these are a few of them).
+            models.Index(fields=["kind", "at", "lead"], name="leadevent_kind_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count
 
 from classify.models import Classification, Label
@@ -55,18 +56,30 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     """  # noqa: S608 (only table and column names are interpolated; values are parameters)
     reply_owner = last_sent_before.format(owner="r", at="received_at")
     event_owner = last_sent_before.format(owner="e", at="at")
-    # The replies are taken in lead order (a MATERIALIZED CTE with ORDER BY): the lookups of each
-    # one's email then walk outbound_lead_sent_idx forwards instead of jumping around it, which on
-    # SQLite keeps them in its page cache (a third of the time at 100,000 leads).
+    # The replies are taken in lead order (a MATERIALIZED CTE with ORDER BY, read in that order
+    # from inboundreply_lead_time_idx): the lookups of each one's email then walk
+    # outbound_lead_sent_idx forwards instead of jumping around it, which on SQLite keeps them in
+    # its page cache. That index ends with the id, so "the last email, ties to the later id" is
+    # the first entry read backwards (no sort of the lead's emails on PostgreSQL).
     # A sequence email's step is a step of its enrollment's sequence (drafting takes it from
-    # there), so the emails are counted per step straight from outbound_sent_report_idx, with no
-    # lookup of each one's enrollment; only an email whose step is gone (deleted) is placed through
-    # its enrollment. The emails sent are counted from that index alone, and what came back is
+    # there), so the emails sent are counted per step, each step one range of
+    # outbound_step_sent_idx read from the index alone (no sort or hash of every email sent);
+    # only emails whose step is gone (deleted) are grouped by their enrollment. What came back is
     # added per step from the few emails that had an answer (a lookup each), rather than looking
     # up an answer for every email sent.
+    # SQLite would take the range from the received_at index and read every reply's row for its
+    # lead, then sort them; this index is already in lead order and holds all three columns. And
+    # without statistics it picks the unique reply index for each label, then reads the row.
+    sqlite = connection.vendor == "sqlite"
+    replies_index = "INDEXED BY inboundreply_lead_time_idx" if sqlite else ""
+    labels_index = "INDEXED BY classification_reply_label_idx" if sqlite else ""
+    sent_in_range = f"""
+        s.kind = %s AND s.status = %s AND s.sent_at >= %s AND s.sent_at < %s
+        AND s.enrollment_id IS NOT NULL {source_sql}
+    """
     sql = f"""
         WITH replies_in_range AS MATERIALIZED (
-            SELECT r.id, r.lead_id, r.received_at FROM {replies} r
+            SELECT r.id, r.lead_id, r.received_at FROM {replies} r {replies_index}
             WHERE r.lead_id IS NOT NULL AND r.received_at >= %s
             ORDER BY r.lead_id
         ),
@@ -75,7 +88,7 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
                    CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END
                        AS positive,
                    0 AS unsubscribed
-            FROM replies_in_range r LEFT JOIN {classifications} c ON c.reply_id = r.id
+            FROM replies_in_range r LEFT JOIN {classifications} c {labels_index} ON c.reply_id = r.id
             UNION ALL
             SELECT ({event_owner}), 0, 0, 1
             FROM {events} e
@@ -87,24 +100,26 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
             FROM came_back WHERE message_id IS NOT NULL GROUP BY message_id
         ),
         counted AS (
-            SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END AS enrollment_id,
-                   COUNT(*) AS sent, 0 AS replied, 0 AS positive, 0 AS unsubscribed
-            FROM {messages} s
-            WHERE s.status = %s AND s.kind = %s AND s.sent_at >= %s AND s.sent_at < %s
-                  AND s.enrollment_id IS NOT NULL {source_sql}
-            GROUP BY s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END
+            SELECT st.id AS step_id, NULL AS enrollment_id,
+                   (SELECT COUNT(*) FROM {messages} s WHERE s.step_id = st.id AND {sent_in_range}) AS sent,
+                   0 AS replied, 0 AS positive, 0 AS unsubscribed
+            FROM {steps} st
+            UNION ALL
+            SELECT NULL, s.enrollment_id, COUNT(*), 0, 0, 0
+            FROM {messages} s WHERE s.step_id IS NULL AND {sent_in_range}
+            GROUP BY s.enrollment_id
             UNION ALL
             SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END,
                    0, SUM(pm.replied), SUM(pm.positive), SUM(pm.unsubscribed)
             FROM per_message pm JOIN {messages} s ON s.id = pm.message_id
-            WHERE s.status = %s AND s.kind = %s AND s.sent_at >= %s AND s.sent_at < %s
-                  AND s.enrollment_id IS NOT NULL {source_sql}
+            WHERE {sent_in_range}
             GROUP BY s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END
         ),
         per_step AS MATERIALIZED (
             SELECT step_id, enrollment_id, SUM(sent) AS sent, SUM(replied) AS replied,
                    SUM(positive) AS positive, SUM(unsubscribed) AS unsubscribed
             FROM counted GROUP BY step_id, enrollment_id
+            HAVING SUM(sent) > 0
         )
         SELECT q.name, st.position, SUM(ps.sent), SUM(ps.replied), SUM(ps.positive), SUM(ps.unsubscribed)
         FROM per_step ps
@@ -115,8 +130,8 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     """  # noqa: S608 (only table names and constants are interpolated; values are parameters)
     sent_status = OutboundMessage.Status.SENT
     params = [start, sent_status, Label.POSITIVE, Label.POSITIVE, sent_status, OutreachEventKind.UNSUBSCRIBED, start]
-    in_range = [sent_status, OutboundMessage.Kind.SEQUENCE, start, end, *source_params]
-    params += in_range + in_range
+    in_range = [OutboundMessage.Kind.SEQUENCE, sent_status, start, end, *source_params]
+    params += in_range * 3
     outcomes: dict[tuple[str, int | None], list[int]] = {
         (name, position): [int(n), int(replied or 0), int(positive or 0), int(unsubscribed or 0), 0]
         for name, position, n, replied, positive, unsubscribed in fetch(sql, params)
