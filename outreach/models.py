@@ -238,7 +238,11 @@ class OutboundMessage(TimeStampedModel):
             # Reports: a lead's last email sent before a reply, ties to the later id (one index
             # lookup per reply, no sort), and the emails of each step sent in a range (one range
             # per step, read from the index alone).
-            models.Index(fields=["lead", "status", "sent_at", "id"], name="outbound_lead_sent_idx"),
+            # It also carries what the report needs of that email (PostgreSQL reads no row).
+            models.Index(
+                fields=["lead", "status", "sent_at", "id", "kind", "enrollment", "step"],
+                name="outbound_lead_sent_idx",
+            ),
             models.Index(
                 fields=["kind", "status", "step", "sent_at", "enrollment", "lead"], name="outbound_step_sent_idx"
             ),

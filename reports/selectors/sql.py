@@ -7,7 +7,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 def days_between(start: str, end: str) -> str:
@@ -36,7 +36,15 @@ def dt_param(value: datetime) -> Any:
 
 
 def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    """Run one report query. On PostgreSQL without JIT compilation: a report's estimated cost
+    (tens of thousands of index lookups) passes `jit_above_cost`, and compiling then took longer
+    than running the query (measured at 100,000 leads: outreach spent ~40% of its time in JIT)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()
 

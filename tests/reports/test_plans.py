@@ -40,8 +40,10 @@ def test_time_in_stage_reads_the_stays_in_order_of_length_from_one_index(seeded,
 
 
 def test_the_funnel_groups_moves_per_lead_in_index_order(seeded, period):
-    ((_sql, plan),) = _plans(funnel_report, period)
+    plan = next(plan for sql, plan in _plans(funnel_report, period) if "leads_stagechange" in sql)
     assert "SCAN leads_stagechange USING COVERING INDEX stagechange_lead_stage_idx" in plan, plan
+    # The arrivals: one range of the active leads' (source, created_at) index per source.
+    assert "SEARCH a USING INDEX lead_active_source_idx (source=? AND created_at>? AND created_at<?)" in plan, plan
 
 
 def test_outreach_counts_the_emails_sent_per_step_from_the_index_alone(seeded, period):

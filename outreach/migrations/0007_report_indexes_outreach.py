@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0019_leadevent_leadevent_kind_at_idx"),
+        ("leads", "0018_stagechange_stay_end"),
         ("outreach", "0006_report_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -26,7 +26,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="outboundmessage",
-            index=models.Index(fields=["lead", "status", "sent_at", "id"], name="outbound_lead_sent_idx"),
+            index=models.Index(
+                fields=["lead", "status", "sent_at", "id", "kind", "enrollment", "step"],
+                name="outbound_lead_sent_idx",
+            ),
         ),
         migrations.AddIndex(
             model_name="outboundmessage",

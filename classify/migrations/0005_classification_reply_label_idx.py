@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("classify", "0004_plain_field_labels"),
-        ("outreach", "0007_remove_outboundmessage_outbound_lead_sent_idx_and_more"),
+        ("outreach", "0007_report_indexes_outreach"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
