@@ -88,7 +88,7 @@ def funnel_report(*, period: Period) -> Funnel:
     params: list = [start, end, *sources, start, end]
     if period.source:
         params.append(period.source)
-    rows = fetch(sql, params)
+    rows = fetch(sql, params, indexes_only=True)
     sources = sorted({row[0] for row in rows if row[3]})
     reached = {source: [0] * len(FUNNEL_STAGES) for source in ["", *sources]}
     for source, is_new, furthest, count in rows:  # at most sources x 2 x 8 grouped rows

@@ -146,7 +146,7 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     params += [OutboundMessage.Kind.SEQUENCE, OutboundMessage.Status.FAILED, start, end, *source_params]
     outcomes: dict[tuple[str, int | None], list[int]] = {
         (name, position): [int(n), int(replied), int(positive), int(unsubscribed), int(bounced)]
-        for name, position, n, replied, positive, unsubscribed, bounced in fetch(sql, params)
+        for name, position, n, replied, positive, unsubscribed, bounced in fetch(sql, params, indexes_only=True)
     }
     return [
         StepOutcome(
