@@ -50,12 +50,17 @@ def fetch(sql: str, params: list[Any], *, indexes_only: bool = False) -> list[tu
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+    settings = ["jit", "enable_seqscan"] if indexes_only else ["jit"]
+    nested = connection.in_atomic_block
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        if indexes_only:
-            cursor.execute("SET LOCAL enable_seqscan = off")
+        for setting in settings:
+            cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        if nested:  # the caller's transaction goes on: its later queries plan as usual
+            for setting in settings:
+                cursor.execute(f"RESET {setting}")
+        return rows
 
 
 def _offsets(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime | None, timedelta]]:
