@@ -132,7 +132,11 @@ class Classification(TimeStampedModel):
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="classification_confidence_range"
             ),
         ]
-        indexes = [models.Index(fields=["needs_review", "-created_at"], name="classification_queue_idx")]
+        indexes = [
+            models.Index(fields=["needs_review", "-created_at"], name="classification_queue_idx"),
+            # Reports (outreach): each reply's label found from the index alone.
+            models.Index(fields=["reply", "label", "final_label"], name="classification_reply_label_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.effective_label} ({self.confidence:.0%}, {self.backend})"

@@ -83,6 +83,10 @@ class InboundReply(models.Model):
                 fields=["message_id"], condition=~Q(message_id=""), name="inboundreply_unique_message_id"
             ),
         ]
+        indexes = [
+            # Reports (outreach): the replies in a range in lead order, read from the index alone.
+            models.Index(fields=["lead", "received_at", "id"], name="inboundreply_lead_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Reply from {self.from_email} ({self.received_at:%Y-%m-%d})"
@@ -231,11 +235,16 @@ class OutboundMessage(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "send_after"], name="outbound_status_idx"),
             models.Index(fields=["lead", "status"], name="outbound_lead_status_idx"),
-            # Reports: a lead's last email sent before a reply (one index lookup per reply), and the
-            # emails sent in a range with their step, read from the index alone.
-            models.Index(fields=["lead", "status", "sent_at"], name="outbound_lead_sent_idx"),
+            # Reports: a lead's last email sent before a reply, ties to the later id (one index
+            # lookup per reply, no sort), and the emails of each step sent in a range (one range
+            # per step, read from the index alone).
+            # It also carries what the report needs of that email (PostgreSQL reads no row).
             models.Index(
-                fields=["kind", "status", "sent_at", "enrollment", "step", "lead"], name="outbound_sent_report_idx"
+                fields=["lead", "status", "sent_at", "id", "kind", "enrollment", "step"],
+                name="outbound_lead_sent_idx",
+            ),
+            models.Index(
+                fields=["kind", "status", "step", "sent_at", "enrollment", "lead"], name="outbound_step_sent_idx"
             ),
         ]
         constraints = [

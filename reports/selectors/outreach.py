@@ -2,14 +2,14 @@
 
 A reply, a positive reply or an unsubscribe belongs to the last email sent to that lead before
 it (up to the next email sent to them). Bounced is an email the provider refused (`failed`).
-Two grouped queries; each reply finds its email by one index lookup.
+One grouped query; each reply finds its email by one index lookup.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db import connection
 
 from classify.models import Classification, Label
 from leads.models import LeadEvent
@@ -45,68 +45,93 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     sequences = Sequence._meta.db_table
     steps = SequenceStep._meta.db_table
     # Each reply and unsubscribe belongs to the lead's last email sent at or before it (ties go to
-    # the later id, as the next email's window starts there). Finding it is one index lookup per
-    # reply (a lead has a handful of emails), grouped per email; the emails sent in the range are
-    # then counted per step with what came back.
-    last_sent_before = f"""
-        SELECT m.id FROM {messages} m
-        WHERE m.lead_id = {{owner}}.lead_id AND m.status = %s AND m.sent_at <= {{owner}}.{{at}}
-        ORDER BY m.sent_at DESC, m.id DESC LIMIT 1
-    """  # noqa: S608 (only table and column names are interpolated; values are parameters)
-    reply_owner = last_sent_before.format(owner="r", at="received_at")
-    event_owner = last_sent_before.format(owner="e", at="at")
-    # The replies are taken in lead order (a MATERIALIZED CTE with ORDER BY): the lookups of each
-    # one's email then walk outbound_lead_sent_idx forwards instead of jumping around it, which on
-    # SQLite keeps them in its page cache (a third of the time at 100,000 leads).
+    # the later id, as the next email's window starts there): the first entry of
+    # outbound_lead_sent_idx (lead, status, sent_at, id) read backwards from the reply's time, one
+    # index lookup per reply with no sort of the lead's emails. On PostgreSQL a LATERAL join takes
+    # the email's kind, time, enrollment and step from the same entry (the index carries them), so
+    # no email row is read; SQLite has no LATERAL and finds the row by its id.
+    sqlite = connection.vendor == "sqlite"
+
+    def owner_of(alias: str, at: str) -> str:
+        last_sent = f"""
+            SELECT m.id{"" if sqlite else ", m.lead_id, m.status, m.kind, m.sent_at, m.enrollment_id, m.step_id"} FROM {messages} m
+            WHERE m.lead_id = {alias}.lead_id AND m.status = %s AND m.sent_at <= {alias}.{at}
+            ORDER BY m.sent_at DESC, m.id DESC LIMIT 1
+        """  # noqa: S608 (only table and column names are interpolated; values are parameters)
+        if sqlite:
+            return f"JOIN {messages} s ON s.id = ({last_sent})"
+        return f"CROSS JOIN LATERAL ({last_sent}) s"
+
+    # The replies are taken in lead order (a MATERIALIZED CTE with ORDER BY, read in that order
+    # from inboundreply_lead_time_idx, which SQLite must be told: it would take the range from the
+    # received_at index, read each reply's row and sort them): the lookups of their emails then
+    # walk outbound_lead_sent_idx forwards instead of jumping around it. Without statistics
+    # SQLite would also look each label up through the unique reply index and read the row.
+    replies_index = "INDEXED BY inboundreply_lead_time_idx" if sqlite else ""
+    labels_index = "INDEXED BY classification_reply_label_idx" if sqlite else ""
     # A sequence email's step is a step of its enrollment's sequence (drafting takes it from
-    # there), so the emails are counted per step straight from outbound_sent_report_idx, with no
-    # lookup of each one's enrollment; only an email whose step is gone (deleted) is placed through
-    # its enrollment. The emails sent are counted from that index alone, and what came back is
-    # added per step from the few emails that had an answer (a lookup each), rather than looking
-    # up an answer for every email sent.
+    # there), so the emails sent are counted per step, each step one range of
+    # outbound_step_sent_idx read from the index alone (no sort or hash of every email sent);
+    # only emails whose step is gone (deleted) are grouped by their enrollment. What came back is
+    # added per step from the emails that had an answer, rather than looking up an answer for
+    # every email sent.
+    sent_in_range = f"""
+        s.kind = %s AND s.status = %s AND s.sent_at >= %s AND s.sent_at < %s
+        AND s.enrollment_id IS NOT NULL {source_sql}
+    """
     sql = f"""
         WITH replies_in_range AS MATERIALIZED (
-            SELECT r.id, r.lead_id, r.received_at FROM {replies} r
+            SELECT r.id, r.lead_id, r.received_at FROM {replies} r {replies_index}
             WHERE r.lead_id IS NOT NULL AND r.received_at >= %s
             ORDER BY r.lead_id
         ),
         came_back AS MATERIALIZED (
-            SELECT ({reply_owner}) AS message_id, 1 AS replied,
+            SELECT s.id AS message_id, s.step_id, s.enrollment_id, 1 AS replied,
                    CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END
                        AS positive,
                    0 AS unsubscribed
-            FROM replies_in_range r LEFT JOIN {classifications} c ON c.reply_id = r.id
+            FROM replies_in_range r {owner_of("r", "received_at")}
+            LEFT JOIN {classifications} c {labels_index} ON c.reply_id = r.id
+            WHERE {sent_in_range}
             UNION ALL
-            SELECT ({event_owner}), 0, 0, 1
-            FROM {events} e
-            WHERE e.kind = %s AND e.at >= %s
+            SELECT s.id, s.step_id, s.enrollment_id, 0, 0, 1
+            FROM {events} e {owner_of("e", "at")}
+            WHERE e.kind = %s AND e.at >= %s AND {sent_in_range}
         ),
         per_message AS (
-            SELECT message_id, MAX(replied) AS replied, MAX(positive) AS positive,
+            SELECT step_id, enrollment_id, MAX(replied) AS replied, MAX(positive) AS positive,
                    MAX(unsubscribed) AS unsubscribed
-            FROM came_back WHERE message_id IS NOT NULL GROUP BY message_id
+            FROM came_back GROUP BY message_id, step_id, enrollment_id
         ),
         counted AS (
-            SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END AS enrollment_id,
-                   COUNT(*) AS sent, 0 AS replied, 0 AS positive, 0 AS unsubscribed
-            FROM {messages} s
-            WHERE s.status = %s AND s.kind = %s AND s.sent_at >= %s AND s.sent_at < %s
-                  AND s.enrollment_id IS NOT NULL {source_sql}
-            GROUP BY s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END
+            SELECT st.id AS step_id, NULL AS enrollment_id,
+                   (SELECT COUNT(*) FROM {messages} s WHERE s.step_id = st.id AND {sent_in_range}) AS sent,
+                   0 AS replied, 0 AS positive, 0 AS unsubscribed, 0 AS bounced
+            FROM {steps} st
             UNION ALL
-            SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END,
-                   0, SUM(pm.replied), SUM(pm.positive), SUM(pm.unsubscribed)
-            FROM per_message pm JOIN {messages} s ON s.id = pm.message_id
-            WHERE s.status = %s AND s.kind = %s AND s.sent_at >= %s AND s.sent_at < %s
+            SELECT NULL, s.enrollment_id, COUNT(*), 0, 0, 0, 0
+            FROM {messages} s WHERE s.step_id IS NULL AND {sent_in_range}
+            GROUP BY s.enrollment_id
+            UNION ALL
+            SELECT step_id, CASE WHEN step_id IS NULL THEN enrollment_id END,
+                   0, SUM(replied), SUM(positive), SUM(unsubscribed), 0
+            FROM per_message
+            GROUP BY step_id, CASE WHEN step_id IS NULL THEN enrollment_id END
+            UNION ALL
+            SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END, 0, 0, 0, 0, COUNT(*)
+            FROM {messages} s
+            WHERE s.kind = %s AND s.status = %s AND s.updated_at >= %s AND s.updated_at < %s
                   AND s.enrollment_id IS NOT NULL {source_sql}
             GROUP BY s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END
         ),
         per_step AS MATERIALIZED (
             SELECT step_id, enrollment_id, SUM(sent) AS sent, SUM(replied) AS replied,
-                   SUM(positive) AS positive, SUM(unsubscribed) AS unsubscribed
+                   SUM(positive) AS positive, SUM(unsubscribed) AS unsubscribed, SUM(bounced) AS bounced
             FROM counted GROUP BY step_id, enrollment_id
+            HAVING SUM(sent) > 0 OR SUM(bounced) > 0
         )
-        SELECT q.name, st.position, SUM(ps.sent), SUM(ps.replied), SUM(ps.positive), SUM(ps.unsubscribed)
+        SELECT q.name, st.position, SUM(ps.sent), SUM(ps.replied), SUM(ps.positive), SUM(ps.unsubscribed),
+               SUM(ps.bounced)
         FROM per_step ps
         LEFT JOIN {steps} st ON st.id = ps.step_id
         LEFT JOIN {enrollments} en ON en.id = ps.enrollment_id
@@ -114,25 +139,15 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
         GROUP BY q.name, st.position
     """  # noqa: S608 (only table names and constants are interpolated; values are parameters)
     sent_status = OutboundMessage.Status.SENT
-    params = [start, sent_status, Label.POSITIVE, Label.POSITIVE, sent_status, OutreachEventKind.UNSUBSCRIBED, start]
-    in_range = [sent_status, OutboundMessage.Kind.SEQUENCE, start, end, *source_params]
-    params += in_range + in_range
+    in_range = [OutboundMessage.Kind.SEQUENCE, sent_status, start, end, *source_params]
+    params = [start, Label.POSITIVE, Label.POSITIVE, sent_status, *in_range]
+    params += [sent_status, OutreachEventKind.UNSUBSCRIBED, start, *in_range]
+    params += in_range * 2
+    params += [OutboundMessage.Kind.SEQUENCE, OutboundMessage.Status.FAILED, start, end, *source_params]
     outcomes: dict[tuple[str, int | None], list[int]] = {
-        (name, position): [int(n), int(replied or 0), int(positive or 0), int(unsubscribed or 0), 0]
-        for name, position, n, replied, positive, unsubscribed in fetch(sql, params)
+        (name, position): [int(n), int(replied), int(positive), int(unsubscribed), int(bounced)]
+        for name, position, n, replied, positive, unsubscribed, bounced in fetch(sql, params, indexes_only=True)
     }
-    bounced = OutboundMessage.objects.filter(
-        kind=OutboundMessage.Kind.SEQUENCE,
-        enrollment__isnull=False,
-        status=OutboundMessage.Status.FAILED,
-        updated_at__gte=period.start_at,
-        updated_at__lt=period.end_at,
-    )
-    if period.source:
-        bounced = bounced.filter(lead__source=period.source)
-    for row in bounced.values("enrollment__sequence__name", "step__position").annotate(n=Count("id")).order_by():
-        key = (row["enrollment__sequence__name"], row["step__position"])
-        outcomes.setdefault(key, [0, 0, 0, 0, 0])[4] = row["n"]
     return [
         StepOutcome(
             sequence=name,

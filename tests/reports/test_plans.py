@@ -40,14 +40,24 @@ def test_time_in_stage_reads_the_stays_in_order_of_length_from_one_index(seeded,
 
 
 def test_the_funnel_groups_moves_per_lead_in_index_order(seeded, period):
-    ((_sql, plan),) = _plans(funnel_report, period)
+    plan = next(plan for sql, plan in _plans(funnel_report, period) if "leads_stagechange" in sql)
     assert "SCAN leads_stagechange USING COVERING INDEX stagechange_lead_stage_idx" in plan, plan
+    # The arrivals: one range of the active leads' (source, created_at) index per source.
+    assert "SEARCH a USING INDEX lead_active_source_idx (source=? AND created_at>? AND created_at<?)" in plan, plan
 
 
-def test_outreach_counts_the_emails_sent_from_the_index_alone(seeded, period):
+def test_outreach_counts_the_emails_sent_per_step_from_the_index_alone(seeded, period):
     plans = _plans(outreach_report, period)
     grouped = next(plan for sql, plan in plans if "came_back" in sql)
-    assert "USING COVERING INDEX outbound_sent_report_idx" in grouped, grouped
-    assert "USING COVERING INDEX outbound_lead_sent_idx" in grouped, grouped  # each reply's email
+    # Each step's emails sent in the range: one range of the index, no sort of every email.
+    assert (
+        "SEARCH s USING COVERING INDEX outbound_step_sent_idx "
+        "(kind=? AND status=? AND step_id=? AND sent_at>? AND sent_at<?)" in grouped
+    ), grouped
+    # The replies in lead order, their labels, each one's email and the unsubscribes: index only.
+    assert "SEARCH r USING COVERING INDEX inboundreply_lead_time_idx" in grouped, grouped
+    assert "SEARCH c USING COVERING INDEX classification_reply_label_idx (reply_id=?)" in grouped, grouped
+    assert "SEARCH m USING COVERING INDEX outbound_lead_sent_idx" in grouped, grouped
+    assert "SEARCH e USING COVERING INDEX leadevent_kind_at_idx (kind=? AND at>?)" in grouped, grouped
     # The enrollment is looked up per grouped row, never per email sent.
     assert grouped.index("SEARCH en USING INTEGER PRIMARY KEY") > grouped.index("SCAN ps"), grouped
