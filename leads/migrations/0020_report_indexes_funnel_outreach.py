@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0018_stagechange_stay_end"),
+        ("leads", "0019_stagechange_from_nurture_until"),
     ]
 
     operations = [
