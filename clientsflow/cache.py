@@ -51,6 +51,16 @@ def board_stage_versions(stages: list[str]) -> dict[str, int]:
     return {stage: int(found.get(_stage_key(stage), 1)) for stage in stages}
 
 
+def board_versions(stages: list[str]) -> tuple[int, dict[str, int]]:
+    """The board's version and each of these columns' versions, in one cache round trip (what a
+    board render reads first; each `cache.get` is a round trip to Redis)."""
+    found = cache.get_many([BOARD_VERSION_KEY, *(_stage_key(stage) for stage in stages)])
+    version = found.get(BOARD_VERSION_KEY)
+    if version is None:
+        version = board_version()  # first read on a fresh cache (or after an eviction): set it
+    return int(version), {stage: int(found.get(_stage_key(stage), 1)) for stage in stages}
+
+
 def _bump_stages(stages: frozenset[str]) -> None:
     for stage in stages:
         try:
