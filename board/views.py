@@ -57,7 +57,7 @@ from board.selectors import (
     needs_you,
 )
 from board.templatetags.board import confirm_shared, relative_time, short_money
-from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_version, board_versions
+from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_lead_versions, board_version, board_versions
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
 from clientsflow.site import site_settings, site_settings_pinned
@@ -172,12 +172,13 @@ def _own_fields(lead: Lead) -> str:
     return "\x1f".join(str(getattr(lead, name)) for name in CARD_FIELDS)
 
 
-def _card_key(lead: Lead, *, version: int, granted: Granted) -> str:
+def _card_key(lead: Lead, *, version: int, lead_version: int, granted: Granted) -> str:
     """A card's cache key: everything the card shows from the lead's own row is in it, so an edit,
     a move or a "seen" is a new key without anyone bumping anything; what other apps show on it
-    (badges, actions) is in the board version they bump; the controls, in the permissions."""
+    (badges, actions) is in the lead's version (or the board's) they bump; the controls, in the
+    permissions."""
     digest = hashlib.sha256(_own_fields(lead).encode()).hexdigest()[:24]
-    return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:{digest}"
+    return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:l{lead_version}:{digest}"
 
 
 def _card_content_key(card: Card, *, granted: Granted, now: datetime) -> str:
@@ -196,22 +197,28 @@ def _card_content_key(card: Card, *, granted: Granted, now: datetime) -> str:
     return f"board:card-html:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 
-def _extras_key(lead_id: int, *, version: int) -> str:
-    return f"board:v{version}:extras:{lead_id}"
+def _extras_key(lead_id: int, *, version: int, lead_version: int) -> str:
+    return f"board:v{version}:extras:{lead_id}:l{lead_version}"
 
 
 def _cards_html(
     leads: list[Lead], *, granted: Granted, version: int, now: datetime, writes: _Writes
 ) -> dict[int, CardEntry]:
     """Each lead's card from the cache, with the other apps' badges and actions of those that need
-    rendering (one round trip); the cards missing are built from one batch of badge and action
+    rendering (one round trip, after one for the leads' versions); the cards missing are built from one batch of badge and action
     queries for the leads lacking them only, so a move re-renders one card; a card whose content
     did not change (after another app bumped the board version) is found under its content's
     address (a second round trip) rather than rendered again."""
     if not leads:
         return {}
-    keys = {lead.pk: _card_key(lead, version=version, granted=granted) for lead in leads}
-    extras_keys = {lead.pk: _extras_key(lead.pk, version=version) for lead in leads}
+    lead_versions = board_lead_versions([lead.pk for lead in leads])
+    keys = {
+        lead.pk: _card_key(lead, version=version, lead_version=lead_versions[lead.pk], granted=granted)
+        for lead in leads
+    }
+    extras_keys = {
+        lead.pk: _extras_key(lead.pk, version=version, lead_version=lead_versions[lead.pk]) for lead in leads
+    }
     found = cache.get_many([*keys.values(), *extras_keys.values()])
     entries: dict[int, CardEntry] = {pk: found[key] for pk, key in keys.items() if key in found}
     missing = [lead for lead in leads if lead.pk not in entries]
@@ -307,11 +314,13 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
     queries), the money and the columns from their own cache entries.
 
     Round trips to the cache, whatever the number of leads or columns: the versions (one), the
-    money and every column (one); when columns are missing, their cards and badges (one, and one
-    more for the cards to render), and what was built (one write per lifetime)."""
+    money and every column (one); when columns are missing, their leads' versions (one), their
+    cards and badges (one, and one more for the cards to render), and what was built (one write
+    per lifetime)."""
     now = timezone.now()
     stages = board_stages(filters)
-    version, stage_versions = board_versions(list(PIPELINE_ORDER))
+    versions = board_versions(list(PIPELINE_ORDER))
+    version, stage_versions = versions.board, versions.stages
     summary = board_summary(filters, now=now)
     filters_key = filters.cache_key()
     # Totals, forecast and this month's revenue, kept until any column (or the board) changes.
@@ -322,7 +331,7 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
             request,
             f"col-{stage}",
             filters_key,
-            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
+            versions=f":b{versions.badges}:s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
             version=version,
         )
         for stage in stages
@@ -440,9 +449,12 @@ def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
     # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
-    version, stage_versions = board_versions(list(PIPELINE_ORDER))
-    stamp = ",".join(str(v) for v in stage_versions.values())
-    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stamp}", version=version)
+    # Other apps' counts follow their cards' badges: the badges' version is in the key too.
+    versions = board_versions(list(PIPELINE_ORDER))
+    stamp = ",".join(str(v) for v in versions.stages.values())
+    panel = _cached_fragment(
+        request, "needs-you", "", _render_needs_you, versions=f":b{versions.badges}:s{stamp}", version=versions.board
+    )
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         return HttpResponse(panel)
@@ -479,14 +491,14 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             },
         )
 
-    version, stage_versions = board_versions([stage])
+    versions = board_versions([stage])
     cards_html = _cached_fragment(
         request,
         "column",
         f"{stage}|{cursor}|{filters.cache_key()}",
         build,
-        versions=f":s{stage_versions[stage]}",
-        version=version,
+        versions=f":b{versions.badges}:s{versions.stages[stage]}",
+        version=versions.board,
     )
     if htmx and not htmx.history_restore_request:
         response = HttpResponse(cards_html)
