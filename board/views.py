@@ -331,7 +331,7 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
             request,
             f"col-{stage}",
             filters_key,
-            versions=f":b{versions.badges}:s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
+            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
             version=version,
         )
         for stage in stages
@@ -449,12 +449,9 @@ def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
     # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
-    # Other apps' counts follow their cards' badges: the badges' version is in the key too.
     versions = board_versions(list(PIPELINE_ORDER))
     stamp = ",".join(str(v) for v in versions.stages.values())
-    panel = _cached_fragment(
-        request, "needs-you", "", _render_needs_you, versions=f":b{versions.badges}:s{stamp}", version=versions.board
-    )
+    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stamp}", version=versions.board)
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         return HttpResponse(panel)
@@ -497,7 +494,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
         "column",
         f"{stage}|{cursor}|{filters.cache_key()}",
         build,
-        versions=f":b{versions.badges}:s{versions.stages[stage]}",
+        versions=f":s{versions.stages[stage]}",
         version=versions.board,
     )
     if htmx and not htmx.history_restore_request:

@@ -1,5 +1,5 @@
 """The board's cache versions: one for the whole board (`board_version_bump`), one per column
-(`board_stages_bump`), and one per lead for what other apps show on its card (`board_leads_bump`).
+(`board_stages_bump`), and one per lead for what other apps show on its card (`board_cards_bump`).
 
 Fragments are cached under the current version, so a bump invalidates them all at once for every
 web process sharing the cache; the fragments' own TTL (at most 60 s) heals a missed bump.
@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.db import transaction
 
 BOARD_VERSION_KEY = "board:version"
-BOARD_BADGES_KEY = "board:badges:version"
 BOARD_FRAGMENT_TTL_SECONDS = 60
 
 
@@ -57,20 +56,18 @@ def board_stage_versions(stages: list[str]) -> dict[str, int]:
 @dataclass(frozen=True)
 class BoardVersions:
     board: int  # everything on the board (`board_version_bump`)
-    badges: int  # any lead's badges or actions (`board_leads_bump`): the columns holding cards
-    stages: dict[str, int]  # each column (`board_stages_bump`)
+    stages: dict[str, int]  # each column (`board_stages_bump`, `board_cards_bump`)
 
 
 def board_versions(stages: list[str]) -> BoardVersions:
-    """The board's, the badges' and each of these columns' versions, in one cache round trip (what
-    a board render reads first; each `cache.get` is a round trip to Redis)."""
-    found = cache.get_many([BOARD_VERSION_KEY, BOARD_BADGES_KEY, *(_stage_key(stage) for stage in stages)])
+    """The board's and each of these columns' versions, in one cache round trip (what a board
+    render reads first; each `cache.get` is a round trip to Redis)."""
+    found = cache.get_many([BOARD_VERSION_KEY, *(_stage_key(stage) for stage in stages)])
     version = found.get(BOARD_VERSION_KEY)
     if version is None:
         version = board_version()  # first read on a fresh cache (or after an eviction): set it
     return BoardVersions(
         board=int(version),
-        badges=int(found.get(BOARD_BADGES_KEY, 1)),
         stages={stage: int(found.get(_stage_key(stage), 1)) for stage in stages},
     )
 
@@ -93,9 +90,10 @@ def board_stages_bump(*stages: str) -> None:
 
 # --- Per-lead versions ----------------------------------------------------------------------------
 # Another app's change that shows on one lead's card only (a task added, a draft approved, a call
-# booked) bumps that lead's version and the badges' version: the board re-renders that card and
-# the columns' shells around the other cards, still cached, instead of every card on the board.
-# A lead's version only has to outlive the entries made under it (at most 60 s), so it expires.
+# booked) bumps that lead's version and its column's (`leads.services.board_cache` reads which column
+# after the commit): the board re-renders that card and that column's shell around its other cards,
+# still cached, instead of every card on the board. A lead's version only has to outlive the
+# entries made under it (at most 60 s), so it expires.
 LEAD_VERSION_TTL_SECONDS = 24 * 3600
 
 
@@ -109,23 +107,12 @@ def board_lead_versions(lead_ids: list[int]) -> dict[int, int]:
     return {lead_id: int(found.get(_lead_key(lead_id), 1)) for lead_id in lead_ids}
 
 
-def _bump_leads(lead_ids: frozenset[int]) -> None:
+def board_cards_bump(lead_ids: frozenset[int], stages: frozenset[str]) -> None:
+    """Invalidate these leads' cards and these columns NOW: call it once the change committed
+    (`leads.services.board_cache.board_cards_changed` does)."""
     for lead_id in lead_ids:
         try:
             cache.incr(_lead_key(lead_id))
         except ValueError:
             cache.add(_lead_key(lead_id), 2, timeout=LEAD_VERSION_TTL_SECONDS)
-    try:
-        cache.incr(BOARD_BADGES_KEY)
-    except ValueError:
-        cache.add(BOARD_BADGES_KEY, 2, timeout=None)
-
-
-def board_leads_bump(*lead_ids: int | None) -> None:
-    """What other apps show on these leads' cards changed (badges, actions, the "needs you" counts
-    beside them): invalidate those cards, and the columns' and the panel's shells, once the current
-    transaction commits (at once outside one). Not for changes to money or to the leads' own rows,
-    which have their own versions (`board_version_bump`, `board_stages_bump`)."""
-    touched = frozenset(lead_id for lead_id in lead_ids if lead_id)
-    if touched:
-        transaction.on_commit(lambda: _bump_leads(touched))
+    _bump_stages(stages)

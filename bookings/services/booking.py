@@ -36,10 +36,10 @@ from bookings.models import (
 from bookings.selectors import google_busy, overlapping_bookings, overlapping_holds, rules_for
 from bookings.services.invites import booking_invite_deliver_task
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_leads_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
 from leads.models import Lead, Stage, StageChange
+from leads.services.board_cache import board_cards_changed
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
 from leads.services.timeline import timeline_record
@@ -343,7 +343,7 @@ def booking_create(
             actor_label="booking page",
             details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
         )
-        board_leads_bump(intake.lead.pk)
+        board_cards_changed(intake.lead.pk)
         _enqueue_invite(booking)
         _notify_owner(
             booking,
@@ -412,7 +412,7 @@ def booking_reschedule(
             actor_label=actor_label,
             details={"from": previous.isoformat(), "to": start.isoformat(), "sequence": locked.sequence},
         )
-        board_leads_bump(locked.lead_id)
+        board_cards_changed(locked.lead_id)
         _enqueue_invite(locked)
         _notify_owner(
             locked,
@@ -483,7 +483,7 @@ def booking_cancel(
     )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
     _return_lead_after_cancel(locked, actor=user, actor_label=label, reason=reason)
-    board_leads_bump(locked.lead_id)
+    board_cards_changed(locked.lead_id)
     _enqueue_invite(locked)
     who = locked.name if not user else f"{label} (staff)"
     _notify_owner(

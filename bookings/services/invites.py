@@ -34,9 +34,9 @@ from bookings.ics import booking_location, invite_ics
 from bookings.links import manage_url
 from bookings.models import Booking
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_leads_bump
 from clientsflow.clients import slack
 from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
+from leads.services.board_cache import board_cards_changed
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None) -> B
                 obj=booking,
                 details={"sequence": booking.sequence, "google": google_on, "email": email_result or "not needed"},
             )
-            board_leads_bump(booking.lead_id)
+            board_cards_changed(booking.lead_id)
             if status == Booking.InviteStatus.BLOCKED:
                 transaction.on_commit(lambda: _alert_owner(booking.pk, error))
     logger.info("booking.invite", extra={"booking_id": booking.pk, "invite_status": status})
