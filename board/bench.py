@@ -7,7 +7,9 @@ Figures, each the median of several renders, server time through the view:
   service, as happens all day): the counts, the recency bar and the two touched columns are fresh
   (the moved card re-rendered, the other cards from their cache), the other columns cached;
 - `cold_new_ms`: right after a new lead arrived through `lead_intake` (its column and card fresh);
-- `cold_all_ms`: after a change that invalidates every column (another app's badge);
+- `cold_badge_ms`: right after another app's change on one card (a task added to a lead on the
+  board): that card re-rendered, the column shells around the other cards, still cached;
+- `cold_all_ms`: after a change that invalidates every column and card (`board_version_bump`);
 - `warm_ms`: nothing changed since the last render;
 - `search_ms`: `lead_search("smith")` (ranked), `search_typo_ms` for "jonh", and
   `search_board_ms` for the board filtered by "smith".
@@ -25,12 +27,14 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from board import views
@@ -41,6 +45,7 @@ from leads.selectors import lead_search
 from leads.services.counters import lead_counts_rebuild
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_move_stage
+from leads.services.tasks import task_add
 
 # Stage shares (out of 100) of a pipeline, and the leads' names, cycled by row number.
 STAGE_WEIGHTS = [
@@ -331,6 +336,14 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: boo
     cpu = {"cold_cpu_ms": _CPU_MS[board]}
     cold_new_ms, cold_new_queries = _median_ms(board, repeats=repeats, before=a_lead_arrives)
     cpu["cold_new_cpu_ms"] = _CPU_MS[board]
+    badged = Lead.objects.filter(stage=Stage.CONTACTED).order_by("-created_at").first()
+    assert badged is not None
+
+    def a_badge_changes() -> None:
+        task_add(lead=badged, title="Send the quote", due_at=timezone.now() + timedelta(days=1))
+
+    cold_badge_ms, cold_badge_queries = _median_ms(board, repeats=repeats, before=a_badge_changes)
+    cpu["cold_badge_cpu_ms"] = _CPU_MS[board]
     cold_all_ms, cold_all_queries = _median_ms(board, repeats=repeats, before=board_version_bump)
     cpu["cold_all_cpu_ms"] = _CPU_MS[board]
     warm_ms, warm_queries = _median_ms(board, repeats=repeats)
@@ -347,6 +360,8 @@ def _measure(size: int, repeats: int, log: Callable[[str], Any], *, browser: boo
         "cold_queries": cold_queries,
         "cold_new_ms": cold_new_ms,
         "cold_new_queries": cold_new_queries,
+        "cold_badge_ms": cold_badge_ms,
+        "cold_badge_queries": cold_badge_queries,
         "cold_all_ms": cold_all_ms,
         "cold_all_queries": cold_all_queries,
         "warm_ms": warm_ms,

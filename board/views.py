@@ -56,11 +56,11 @@ from board.selectors import (
     lead_timeline,
     needs_you,
 )
-from board.templatetags.board import confirm_shared, short_money
-from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_stage_versions, board_version
+from board.templatetags.board import confirm_shared, relative_time, short_money
+from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_lead_versions, board_version, board_versions
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
-from clientsflow.site import site_settings
+from clientsflow.site import site_settings, site_settings_pinned
 from leads.cards import CardConfirm
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
@@ -95,16 +95,23 @@ def _with_csrf(request: HttpRequest, html: str) -> SafeString:
     return mark_safe(html.replace(CSRF_PLACEHOLDER, csrf_input))  # noqa: S308
 
 
-def _fragment_key(request: HttpRequest, name: str, key: str, *, versions: str = "") -> str:
+def _fragment_key(request: HttpRequest, name: str, key: str, *, versions: str = "", version: int | None = None) -> str:
     """Fragments are shared by everyone with the same permissions (the controls shown depend on them)."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"board:v{board_version()}{versions}:{name}:{granted_for(request.user).cache_key}:{digest}"
+    board = board_version() if version is None else version
+    return f"board:v{board}{versions}:{name}:{granted_for(request.user).cache_key}:{digest}"
 
 
 def _cached_fragment(
-    request: HttpRequest, name: str, key: str, build: Callable[[], str], *, versions: str = ""
+    request: HttpRequest,
+    name: str,
+    key: str,
+    build: Callable[[], str],
+    *,
+    versions: str = "",
+    version: int | None = None,
 ) -> SafeString:
-    cache_key = _fragment_key(request, name, key, versions=versions)
+    cache_key = _fragment_key(request, name, key, versions=versions, version=version)
     html = cache.get(cache_key)
     if html is None:
         html = build()
@@ -141,78 +148,140 @@ class RenderedColumn:
 
 CardEntry = tuple[str, list[CardConfirm]]  # a card's HTML and the confirm specs its actions use
 
+# A card's HTML under the address of everything it is made of (`_card_content_key`): nothing ever
+# makes such an entry wrong, so it may outlive the board's versions and their 60 s.
+CARD_CONTENT_TTL_SECONDS = 3600
 
-def _card_key(lead: Lead, *, version: int, granted: Granted) -> str:
+
+class _Writes:
+    """The cache entries one render made, written together at the end: one round trip to Redis per
+    lifetime instead of one per kind of fragment."""
+
+    def __init__(self) -> None:
+        self.short: dict[str, Any] = {}  # under the board's versions, BOARD_FRAGMENT_TTL_SECONDS
+        self.long: dict[str, Any] = {}  # content-addressed cards, CARD_CONTENT_TTL_SECONDS
+
+    def flush(self) -> None:
+        if self.short:
+            cache.set_many(self.short, BOARD_FRAGMENT_TTL_SECONDS)
+        if self.long:
+            cache.set_many(self.long, CARD_CONTENT_TTL_SECONDS)
+
+
+def _own_fields(lead: Lead) -> str:
+    return "\x1f".join(str(getattr(lead, name)) for name in CARD_FIELDS)
+
+
+def _card_key(lead: Lead, *, version: int, lead_version: int, granted: Granted) -> str:
     """A card's cache key: everything the card shows from the lead's own row is in it, so an edit,
     a move or a "seen" is a new key without anyone bumping anything; what other apps show on it
-    (badges, actions) is in the board version they bump; the controls, in the permissions."""
-    own = "\x1f".join(str(getattr(lead, name)) for name in CARD_FIELDS)
-    digest = hashlib.sha256(own.encode()).hexdigest()[:24]
-    return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:{digest}"
+    (badges, actions) is in the lead's version (or the board's) they bump; the controls, in the
+    permissions."""
+    digest = hashlib.sha256(_own_fields(lead).encode()).hexdigest()[:24]
+    return f"board:v{version}:card:{granted.cache_key}:{lead.pk}:l{lead_version}:{digest}"
 
 
-def _card_extras_cached(lead_ids: list[int], *, version: int) -> dict[int, CardExtras]:
-    """The other apps' badges and actions per lead, cached under the board version they bump: a
-    card re-rendered because its lead moved or was seen reads only the leads app's own badges."""
-    keys = {lead_id: f"board:v{version}:extras:{lead_id}" for lead_id in lead_ids}
-    found = cache.get_many(list(keys.values()))
-    extras: dict[int, CardExtras] = {lead_id: found[key] for lead_id, key in keys.items() if key in found}
-    lacking = [lead_id for lead_id in lead_ids if lead_id not in extras]
-    if lacking:
-        fresh = card_extras(lacking)
-        cache.set_many({keys[lead_id]: fresh[lead_id] for lead_id in lacking}, BOARD_FRAGMENT_TTL_SECONDS)
-        extras.update(fresh)
-    return extras
+def _card_content_key(card: Card, *, granted: Granted, now: datetime) -> str:
+    """The address of a card's HTML: its lead's fields, the relative time it reads now, every
+    badge and action, the permissions. After a change that bumps the board version (another app's
+    badge on one card) the cards that did not change find their HTML here and are not rendered again."""
+    content = "\x1e".join(
+        (
+            _own_fields(card.lead),
+            relative_time(card.lead.created_at, now),
+            repr(card.badges),
+            repr(card.actions),
+            granted.cache_key,
+        )
+    )
+    return f"board:card-html:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 
-def _cards_html(leads: list[Lead], *, granted: Granted) -> dict[int, CardEntry]:
-    """Each lead's card from the cache (one round trip); the cards missing are rendered from one
-    batch of badge and action queries for those leads only, so a move re-renders one card."""
-    version = board_version()
-    keys = {lead.pk: _card_key(lead, version=version, granted=granted) for lead in leads}
-    found = cache.get_many(list(keys.values()))
+def _extras_key(lead_id: int, *, version: int, lead_version: int) -> str:
+    return f"board:v{version}:extras:{lead_id}:l{lead_version}"
+
+
+def _cards_html(
+    leads: list[Lead], *, granted: Granted, version: int, now: datetime, writes: _Writes
+) -> dict[int, CardEntry]:
+    """Each lead's card from the cache, with the other apps' badges and actions of those that need
+    rendering (one round trip, after one for the leads' versions); the cards missing are built from one batch of badge and action
+    queries for the leads lacking them only, so a move re-renders one card; a card whose content
+    did not change (after another app bumped the board version) is found under its content's
+    address (a second round trip) rather than rendered again."""
+    if not leads:
+        return {}
+    lead_versions = board_lead_versions([lead.pk for lead in leads])
+    keys = {
+        lead.pk: _card_key(lead, version=version, lead_version=lead_versions[lead.pk], granted=granted)
+        for lead in leads
+    }
+    extras_keys = {
+        lead.pk: _extras_key(lead.pk, version=version, lead_version=lead_versions[lead.pk]) for lead in leads
+    }
+    found = cache.get_many([*keys.values(), *extras_keys.values()])
     entries: dict[int, CardEntry] = {pk: found[key] for pk, key in keys.items() if key in found}
     missing = [lead for lead in leads if lead.pk not in entries]
-    if missing:
-        extras = _card_extras_cached([lead.pk for lead in missing], version=version)
-        template = get_template("board/_card.html")
-        built = {
-            card.lead.pk: (
+    if not missing:
+        return entries
+    # The other apps' badges and actions, cached per lead under the board version they bump: a
+    # card re-rendered because its lead moved or was seen reads only the leads app's own badges.
+    extras: dict[int, CardExtras] = {
+        lead.pk: found[extras_keys[lead.pk]] for lead in missing if extras_keys[lead.pk] in found
+    }
+    lacking = [lead.pk for lead in missing if lead.pk not in extras]
+    if lacking:
+        fresh = card_extras(lacking)
+        writes.short.update({extras_keys[pk]: fresh[pk] for pk in lacking})
+        extras.update(fresh)
+    cards = cards_for(missing, extras=extras)
+    content_keys = {card.lead.pk: _card_content_key(card, granted=granted, now=now) for card in cards}
+    rendered = cache.get_many(list(content_keys.values()))
+    template = get_template("board/_card.html")
+    for card in cards:
+        pk = card.lead.pk
+        entry = rendered.get(content_keys[pk])
+        if entry is None:
+            entry = (
                 template.render({"card": card, "granted": granted, "csrf_token": _CSRF_MARKER}),
                 _confirm_specs([card]),
             )
-            for card in cards_for(missing, extras=extras)
-        }
-        cache.set_many({keys[pk]: entry for pk, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
-        entries.update(built)
+            writes.long[content_keys[pk]] = entry
+        writes.short[keys[pk]] = entry
+        entries[pk] = entry
     return entries
 
 
 def _render_columns(
-    request: HttpRequest, filters: BoardFilters, summary: BoardSummary, money: BoardMoney, context: dict[str, Any]
+    filters: BoardFilters,
+    summary: BoardSummary,
+    money: BoardMoney,
+    context: dict[str, Any],
+    *,
+    stages: list[str],
+    keys: dict[str, str],
+    found: dict[str, Any],
+    version: int,
+    writes: _Writes,
 ) -> tuple[list[RenderedColumn], list[CardConfirm]]:
-    """Each column's HTML from the cache, keyed by its own version and count, so a move re-renders
-    the two columns it touched (and an arrival the one it landed in); a column missing from the
-    cache is a shell around its cards, which come from their own cache entries (`_cards_html`).
-    A column's entry keeps the confirm specs its cards use, so the page renders each shared one once."""
-    stages = board_stages(filters)
-    versions = board_stage_versions(stages)
-    filters_key = filters.cache_key()
-    keys = {
-        stage: _fragment_key(
-            request, f"col-{stage}", filters_key, versions=f":s{versions[stage]}:n{summary.counts.get(stage, 0)}"
-        )
-        for stage in stages
-    }
-    found = cache.get_many(list(keys.values()))
+    """Each column's HTML from the cache (`found`, read by the caller under `keys`: its stage's
+    version and its count), so a move re-renders the two columns it touched (and an arrival the
+    one it landed in); a column missing from the cache is a shell around its cards, which come
+    from their own cache entries (`_cards_html`). A column's entry keeps the confirm specs its
+    cards use, so the page renders each shared one once."""
     by_stage: dict[str, tuple[str, list[CardConfirm]]] = {
         stage: found[keys[stage]] for stage in stages if keys[stage] in found
     }
     missing = [stage for stage in stages if stage not in by_stage]
     if missing:
         newest = board_column_newest(filters, stages=missing, now=context["rendered_at"])
-        cards = _cards_html([lead for column in newest for lead in column.leads], granted=context["granted"])
-        built: dict[str, tuple[str, list[CardConfirm]]] = {}
+        cards = _cards_html(
+            [lead for column in newest for lead in column.leads],
+            granted=context["granted"],
+            version=version,
+            now=context["rendered_at"],
+            writes=writes,
+        )
         for column in newest:
             entries = [cards[lead.pk] for lead in column.leads]
             shell = Column(
@@ -226,9 +295,8 @@ def _render_columns(
             # Safe: each card was rendered by our own template with autoescaping on.
             cards_html = mark_safe("".join(html for html, _specs in entries))  # noqa: S308
             html = render_to_string("board/_column.html", {**context, "column": shell, "cards_html": cards_html})
-            built[column.stage] = (html, [spec for _html, specs in entries for spec in specs])
-        cache.set_many({keys[stage]: entry for stage, entry in built.items()}, BOARD_FRAGMENT_TTL_SECONDS)
-        by_stage.update(built)
+            by_stage[column.stage] = (html, [spec for _html, specs in entries for spec in specs])
+            writes.short[keys[column.stage]] = by_stage[column.stage]
     specs: dict[tuple[str, ...], CardConfirm] = {}
     for stage in stages:
         for spec in by_stage[stage][1]:
@@ -241,25 +309,39 @@ def _render_columns(
     return rendered, list(specs.values())
 
 
-def _board_money_cached(request: HttpRequest, filters: BoardFilters, now: datetime) -> BoardMoney:
-    """Totals, forecast and this month's revenue, kept until any column (or the board) changes:
-    a cached render reads the leads table for the recency bar only."""
-    versions = board_stage_versions(list(PIPELINE_ORDER))
-    stamp = ".".join(str(versions[stage]) for stage in PIPELINE_ORDER)
-    key = _fragment_key(request, "money", filters.cache_key(), versions=f":m{stamp}:{now:%Y%m}")
-    money = cache.get(key)
-    if not isinstance(money, BoardMoney):
-        money = board_money(filters, now=now)
-        cache.set(key, money, BOARD_FRAGMENT_TTL_SECONDS)
-    return money
-
-
 def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) -> SafeString:
     """The board's body: counts and the recency bar fresh on every request (a few indexed
-    queries), the columns from their own cache entries."""
+    queries), the money and the columns from their own cache entries.
+
+    Round trips to the cache, whatever the number of leads or columns: the versions (one), the
+    money and every column (one); when columns are missing, their leads' versions (one), their
+    cards and badges (one, and one more for the cards to render), and what was built (one write
+    per lifetime)."""
     now = timezone.now()
+    stages = board_stages(filters)
+    versions = board_versions(list(PIPELINE_ORDER))
+    version, stage_versions = versions.board, versions.stages
     summary = board_summary(filters, now=now)
-    money = _board_money_cached(request, filters, now)
+    filters_key = filters.cache_key()
+    # Totals, forecast and this month's revenue, kept until any column (or the board) changes.
+    stamp = ".".join(str(stage_versions[stage]) for stage in PIPELINE_ORDER)
+    money_key = _fragment_key(request, "money", filters_key, versions=f":m{stamp}:{now:%Y%m}", version=version)
+    keys = {
+        stage: _fragment_key(
+            request,
+            f"col-{stage}",
+            filters_key,
+            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
+            version=version,
+        )
+        for stage in stages
+    }
+    found = cache.get_many([money_key, *keys.values()])
+    writes = _Writes()
+    money = found.get(money_key)
+    if not isinstance(money, BoardMoney):
+        money = board_money(filters, now=now)
+        writes.short[money_key] = money
     context: dict[str, Any] = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,
@@ -283,7 +365,10 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
         "money": money,
         "owner_timezone": settings.OWNER_TIMEZONE,
     }
-    context["columns"], context["confirm_specs"] = _render_columns(request, filters, summary, money, context)
+    context["columns"], context["confirm_specs"] = _render_columns(
+        filters, summary, money, context, stages=stages, keys=keys, found=found, version=version, writes=writes
+    )
+    writes.flush()
     return _with_csrf(request, render_to_string("board/_board_body.html", context))
 
 
@@ -337,7 +422,8 @@ def _move_buttons() -> list[tuple[str, str, str]]:
 @staff_permission_required(VIEW_LEAD)
 def board(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    body = _render_body(request, filters, granted_for(request.user))
+    with site_settings_pinned() as config:  # read in several places below: one cache round trip
+        body = _render_body(request, filters, granted_for(request.user))
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request and htmx.target == "board-body":
         response = HttpResponse(body)
@@ -349,7 +435,7 @@ def board(request: HttpRequest) -> HttpResponse:
                 "body": body,
                 "filters": filters,
                 "move_buttons": _move_buttons(),
-                "default_currency": site_settings().default_currency,
+                "default_currency": config.default_currency,
             },
         )
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
@@ -363,8 +449,9 @@ def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
     # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
-    stage_versions = ",".join(str(v) for v in board_stage_versions(PIPELINE_ORDER).values())
-    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stage_versions}")
+    versions = board_versions(list(PIPELINE_ORDER))
+    stamp = ",".join(str(v) for v in versions.stages.values())
+    panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stamp}", version=versions.board)
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
         return HttpResponse(panel)
@@ -401,12 +488,14 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
             },
         )
 
+    versions = board_versions([stage])
     cards_html = _cached_fragment(
         request,
         "column",
         f"{stage}|{cursor}|{filters.cache_key()}",
         build,
-        versions=f":s{board_stage_versions([stage])[stage]}",
+        versions=f":s{versions.stages[stage]}",
+        version=versions.board,
     )
     if htmx and not htmx.history_restore_request:
         response = HttpResponse(cards_html)

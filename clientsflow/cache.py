@@ -1,11 +1,13 @@
 """The board's cache versions: one for the whole board (`board_version_bump`), one per column
-(`board_stages_bump`).
+(`board_stages_bump`), and one per lead for what other apps show on its card (`board_cards_bump`).
 
 Fragments are cached under the current version, so a bump invalidates them all at once for every
 web process sharing the cache; the fragments' own TTL (at most 60 s) heals a missed bump.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import transaction
@@ -51,6 +53,25 @@ def board_stage_versions(stages: list[str]) -> dict[str, int]:
     return {stage: int(found.get(_stage_key(stage), 1)) for stage in stages}
 
 
+@dataclass(frozen=True)
+class BoardVersions:
+    board: int  # everything on the board (`board_version_bump`)
+    stages: dict[str, int]  # each column (`board_stages_bump`, `board_cards_bump`)
+
+
+def board_versions(stages: list[str]) -> BoardVersions:
+    """The board's and each of these columns' versions, in one cache round trip (what a board
+    render reads first; each `cache.get` is a round trip to Redis)."""
+    found = cache.get_many([BOARD_VERSION_KEY, *(_stage_key(stage) for stage in stages)])
+    version = found.get(BOARD_VERSION_KEY)
+    if version is None:
+        version = board_version()  # first read on a fresh cache (or after an eviction): set it
+    return BoardVersions(
+        board=int(version),
+        stages={stage: int(found.get(_stage_key(stage), 1)) for stage in stages},
+    )
+
+
 def _bump_stages(stages: frozenset[str]) -> None:
     for stage in stages:
         try:
@@ -65,3 +86,33 @@ def board_stages_bump(*stages: str) -> None:
     touched = frozenset(stage for stage in stages if stage)
     if touched:
         transaction.on_commit(lambda: _bump_stages(touched))
+
+
+# --- Per-lead versions ----------------------------------------------------------------------------
+# Another app's change that shows on one lead's card only (a task added, a draft approved, a call
+# booked) bumps that lead's version and its column's (`leads.services.board_cache` reads which column
+# after the commit): the board re-renders that card and that column's shell around its other cards,
+# still cached, instead of every card on the board. A lead's version only has to outlive the
+# entries made under it (at most 60 s), so it expires.
+LEAD_VERSION_TTL_SECONDS = 24 * 3600
+
+
+def _lead_key(lead_id: int) -> str:
+    return f"board:lead:{lead_id}:version"
+
+
+def board_lead_versions(lead_ids: list[int]) -> dict[int, int]:
+    """Each lead's version, in one cache round trip (1 for a lead never bumped)."""
+    found = cache.get_many([_lead_key(lead_id) for lead_id in lead_ids])
+    return {lead_id: int(found.get(_lead_key(lead_id), 1)) for lead_id in lead_ids}
+
+
+def board_cards_bump(lead_ids: frozenset[int], stages: frozenset[str]) -> None:
+    """Invalidate these leads' cards and these columns NOW: call it once the change committed
+    (`leads.services.board_cache.board_cards_changed` does)."""
+    for lead_id in lead_ids:
+        try:
+            cache.incr(_lead_key(lead_id))
+        except ValueError:
+            cache.add(_lead_key(lead_id), 2, timeout=LEAD_VERSION_TTL_SECONDS)
+    _bump_stages(stages)

@@ -9,6 +9,8 @@ times (branding, the sender, the signature, links). Saving the row drops the req
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -40,10 +42,15 @@ def _environment_defaults() -> dict[str, Any]:
 # The current request's copy of the row: a one-slot box while a request is being served (None
 # outside one: tasks, the dispatcher and the shell read the shared cache every time).
 _request_memo: ContextVar[list[SiteSettings] | None] = ContextVar("site_settings_memo", default=None)
+# The row a block of code reads in several places, read once (`site_settings_pinned`).
+_pinned: ContextVar[SiteSettings | None] = ContextVar("site_settings_pinned", default=None)
 
 
 def site_settings() -> SiteSettings:
     """The settings row, created from the environment on the first read."""
+    pinned = _pinned.get()
+    if pinned is not None:
+        return pinned
     memo = _request_memo.get()
     if memo:
         return memo[0]
@@ -68,12 +75,25 @@ def _site_settings_shared() -> SiteSettings:
     return row
 
 
+@contextmanager
+def site_settings_pinned() -> Iterator[SiteSettings]:
+    """Within the block, `site_settings()` answers from one read of the row: a page that needs it
+    in several places (the board: its currency, the forecast's probabilities, the going-cold days)
+    makes one round trip to the cache, not one per place. A save within the block unpins it."""
+    token = _pinned.set(site_settings())
+    try:
+        yield site_settings()
+    finally:
+        _pinned.reset(token)
+
+
 def site_settings_forget() -> None:
     """Drop the cached row now (later reads in this transaction see the change) and again once the
     transaction commits (another process may have cached the old row in between)."""
     memo = _request_memo.get()
     if memo:
         memo.clear()
+    _pinned.set(None)
     cache.delete(SITE_SETTINGS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(SITE_SETTINGS_CACHE_KEY))
 

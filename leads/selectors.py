@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
@@ -258,18 +258,24 @@ def lead_counts() -> dict[tuple[str, str, bool], int]:
 
 
 def recency_counts(*, now: datetime) -> tuple[int, int, int]:
-    """New active leads in the last hour, day and week: ONE index-only range scan over the last
-    week's rows of `lead_recent_idx`, so it grows with the intake rate, not the table."""
-    totals = (
-        Lead.objects.filter(merged_into__isnull=True, created_at__gte=now - RECENCY_WINDOWS["7d"][1])
-        .order_by()
-        .aggregate(
-            last_hour=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["1h"][1])),
-            last_day=Count("created_at", filter=Q(created_at__gte=now - RECENCY_WINDOWS["24h"][1])),
-            last_week=Count("created_at"),
+    """New active leads in the last hour, day and week: ONE query of three `COUNT(*)`s, each an
+    index-only range scan of `lead_recent_idx` (which holds `merged_into`), so it grows with the
+    intake rate, not the table. (One COUNT with a FILTER per window would read every row of the
+    week once per window, in the aggregate rather than in the index.)"""
+    active = Lead.objects.filter(merged_into__isnull=True).order_by()
+    parts: list[str] = []
+    params: list[Any] = []
+    for key in ("1h", "24h", "7d"):
+        counted = active.filter(created_at__gte=now - RECENCY_WINDOWS[key][1]).annotate(
+            n=Func(template="COUNT(*)", output_field=IntegerField())
         )
-    )
-    return totals["last_hour"], totals["last_day"], totals["last_week"]
+        sql, part_params = counted.values("n").query.sql_with_params()
+        parts.append(f"({sql})")
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        last_hour, last_day, last_week = cursor.fetchone()
+    return int(last_hour), int(last_day), int(last_week)
 
 
 def _counted_stages(filters: BoardFilters, now: datetime) -> dict[str, int]:

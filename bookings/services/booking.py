@@ -36,11 +36,11 @@ from bookings.models import (
 from bookings.selectors import google_busy, rules_for, slot_conflicts
 from bookings.services.invites import booking_invite_queue
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
 from clientsflow.prepared import insert_row
 from leads.models import Lead, Stage, StageChange
+from leads.services.board_cache import board_cards_changed
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
 from leads.services.timeline import timeline_record
@@ -377,7 +377,7 @@ def booking_create(
             actor_label="booking page",
             details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
         )
-        board_version_bump()
+        board_cards_changed(intake.lead.pk)
         _enqueue_invite(booking)
         _notify_owner(
             booking,
@@ -446,7 +446,7 @@ def booking_reschedule(
             actor_label=actor_label,
             details={"from": previous.isoformat(), "to": start.isoformat(), "sequence": locked.sequence},
         )
-        board_version_bump()
+        board_cards_changed(locked.lead_id)
         _enqueue_invite(locked)
         _notify_owner(
             locked,
@@ -517,7 +517,7 @@ def booking_cancel(
     )
     audit_record(verb="booking.cancelled", obj=locked, actor=user, actor_label=label, details={"reason": reason[:255]})
     _return_lead_after_cancel(locked, actor=user, actor_label=label, reason=reason)
-    board_version_bump()
+    board_cards_changed(locked.lead_id)
     _enqueue_invite(locked)
     who = locked.name if not user else f"{label} (staff)"
     _notify_owner(

@@ -34,10 +34,10 @@ from bookings.ics import booking_location, invite_ics
 from bookings.links import manage_url
 from bookings.models import Booking
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
 from clientsflow.prepared import update_where
 from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
+from leads.services.board_cache import board_cards_changed
 from outreach.services.gate import EXPLANATIONS, mail_gate_check
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None, book
                 obj=booking,
                 details={"sequence": booking.sequence, "google": google_on, "email": email_result or "not needed"},
             )
-            board_version_bump()
+            board_cards_changed(booking.lead_id)
             if status == Booking.InviteStatus.BLOCKED:
                 transaction.on_commit(lambda: _alert_owner(booking.pk, error))
     logger.info("booking.invite", extra={"booking_id": booking.pk, "invite_status": status})

@@ -7,9 +7,9 @@ from typing import Any
 from django.db import transaction
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, LeadEvent, Note
+from leads.services.board_cache import board_cards_changed
 from leads.services.timeline import timeline_record
 
 NOTE_MAX_LENGTH = 10_000
@@ -35,5 +35,5 @@ def note_add(*, lead: Lead, body: str, author: Any = None) -> Note:
         data={"note_id": note.pk},
     )
     audit_record(verb="lead.note_added", obj=lead, actor=author, details={"note_id": note.pk, "length": len(text)})
-    board_version_bump()
+    board_cards_changed(lead.pk)
     return note

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead, LeadEvent, Task
+from leads.services.board_cache import board_cards_changed
 from leads.services.timeline import timeline_record
 
 TITLE_MAX_LENGTH = Task._meta.get_field("title").max_length or 200
@@ -75,7 +75,7 @@ def task_add(*, lead: Lead, title: str, due_at: datetime, created_by: Any = None
         actor=created_by,
         details={"task_id": task.pk, "due_at": task.due_at.isoformat()},
     )
-    board_version_bump()
+    board_cards_changed(lead.pk)
     return task
 
 
@@ -90,7 +90,7 @@ def task_complete(*, task: Task, actor: Any = None) -> Task:
     locked.save(update_fields=["done_at", "done_by"])
     timeline_record(lead=locked.lead, kind=LeadEvent.Kind.TASK_DONE, summary=locked.title, data={"task_id": locked.pk})
     audit_record(verb="lead.task_done", obj=locked.lead, actor=actor, details={"task_id": locked.pk})
-    board_version_bump()
+    board_cards_changed(locked.lead_id)
     task.done_at, task.done_by = locked.done_at, locked.done_by
     return locked
 
@@ -108,6 +108,6 @@ def task_reopen(*, task: Task, actor: Any = None) -> Task:
         lead=locked.lead, kind=LeadEvent.Kind.TASK_REOPENED, summary=locked.title, data={"task_id": locked.pk}
     )
     audit_record(verb="lead.task_reopened", obj=locked.lead, actor=actor, details={"task_id": locked.pk})
-    board_version_bump()
+    board_cards_changed(locked.lead_id)
     task.done_at, task.done_by = None, None
     return locked

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
-from clientsflow.cache import board_version_bump
 from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead
+from leads.services.board_cache import board_cards_changed
 from outreach.models import Enrollment, OutboundMessage
 from outreach.services.sequences import enrollment_step_done
 from outreach.services.suppression import is_suppressed
@@ -82,7 +82,7 @@ def outbound_draft_create(
         actor_label=message.origin,
         details={"lead_id": lead.pk, "kind": kind, "origin": message.origin, "status": message.status},
     )
-    board_version_bump()
+    board_cards_changed(message.lead_id)
     return message
 
 
@@ -128,7 +128,7 @@ def outbound_edit(*, message: OutboundMessage, subject: str, body: str, actor: A
         actor=actor,
         details={"approval_voided": was != Status.DRAFT, "status_before": was, "hash": row.content_hash()},
     )
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return row
 
 
@@ -154,7 +154,7 @@ def outbound_approve(*, message: OutboundMessage, actor: Any, expected_hash: str
         actor=actor,
         details={"hash": current, "to": row.to_email, "lead_id": row.lead_id},
     )
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return row
 
 
@@ -175,7 +175,7 @@ def outbound_reject(*, message: OutboundMessage, actor: Any, reason: str) -> Out
     audit_record(verb="outbound.rejected", obj=row, actor=actor, details={"reason": row.rejected_reason, "was": was})
     if row.enrollment_id:
         enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return row
 
 
@@ -208,5 +208,5 @@ def outbound_resolve_unknown(*, message: OutboundMessage, actor: Any, delivered:
         row.sent_at = row.claimed_at or timezone.now()
     row.save(update_fields=["status", "sent_at", "updated_at"])
     audit_record(verb="outbound.unknown_resolved", obj=row, actor=actor, details={"delivered": delivered})
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return row

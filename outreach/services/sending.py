@@ -31,6 +31,7 @@ from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.site import site_settings
 from leads.models import Stage
+from leads.services.board_cache import board_cards_changed
 from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 from outreach.clients import email as email_client
@@ -129,7 +130,7 @@ def _block(row: OutboundMessage, reason: str, text: str, trigger: str, actor: An
         status=Status.BLOCKED, block_reason=text[:255], updated_at=timezone.now()
     )
     _audit_block(row, reason, trigger, actor)
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return SendResult(row.pk, "blocked", reason)
 
 
@@ -154,7 +155,7 @@ def check_sendable(row: OutboundMessage, *, trigger: str, actor: Any, now: datet
             status=Status.DRAFT, approved_by=None, approved_at=None, approved_hash="", updated_at=now
         )
         _audit_block(row, "not_approved", trigger, actor, approval_voided=True)
-        board_version_bump()
+        board_cards_changed(row.lead_id)
         return SendResult(row.pk, "blocked", "not_approved")
     verdict = mail_gate_check(to=row.to_email, purpose=f"outbound:{row.kind}", obj=row, lead_id=row.lead_id)
     if not verdict.allowed:
@@ -227,7 +228,7 @@ def _finish_error(row: OutboundMessage, outcome: str, exc: BaseException, trigge
     logger.warning(
         "outbound.send_error", extra={"message_pk": row.pk, "outcome": outcome, "error_type": type(exc).__name__}
     )
-    board_version_bump()
+    board_cards_changed(row.lead_id)
     return SendResult(row.pk, outcome, error)
 
 
@@ -349,7 +350,7 @@ def _after_sent(row: OutboundMessage) -> None:
         enrollment_step_done(enrollment_id=row.enrollment_id, message=row)
     if row.kind == OutboundMessage.Kind.SEQUENCE:
         lead_advance_stage(lead=row.lead, to_stage=Stage.CONTACTED, actor_label="outbound", reason="First email sent")
-    board_version_bump()
+    board_cards_changed(row.lead_id)
 
 
 def outbound_mark_stale_sending_unknown(*, older_than: timedelta) -> int:

@@ -225,3 +225,28 @@ def test_a_render_after_a_move_reads_the_same_few_queries_whatever_the_number_of
         for group in re.findall(r'(?:"lead_id"|"leads_lead"\."id") IN \((\d[^)]*)\)', sql):
             ids = {int(pk) for pk in group.split(",")}
             assert len(ids) <= 2 and ids <= {mover.pk, came_into_view.pk}, sql
+
+
+def test_a_badge_on_one_card_reads_and_renders_that_card_only(owner_client, commits):
+    """Another app's change on one lead (here a task) bumps that lead's version, not the board's:
+    the next render asks each app about that lead only and re-renders its card alone, while the
+    other cards keep theirs and every column still shows the truth."""
+    leads = make_board_leads(CARDS_PER_COLUMN, stages=[Stage.NEW, Stage.CONTACTED])
+    lead, other = leads[0], leads[1]
+    cache.clear()
+    before = _board(owner_client)
+    assert "Task overdue" not in _card(before, lead)
+
+    commits(lambda: task_add(lead=lead, title="Call back", due_at=timezone.now() - timedelta(hours=1)))
+    with CaptureQueriesContext(connection) as ctx:
+        after = _board(owner_client)
+
+    assert "Task overdue" in _card(after, lead)
+    assert _card(after, other) == _card(before, other)
+    card_reads = [
+        q["sql"] for q in ctx.captured_queries if re.search(r'(?:"lead_id"|"leads_lead"\."id") IN \(\d', q["sql"])
+    ]
+    assert card_reads, "the changed card's badges were not read"
+    for sql in card_reads:
+        for group in re.findall(r'(?:"lead_id"|"leads_lead"\."id") IN \((\d[^)]*)\)', sql):
+            assert {int(pk) for pk in group.split(",")} == {lead.pk}, sql

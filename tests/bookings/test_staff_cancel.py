@@ -18,7 +18,7 @@ from django.urls import reverse
 from bookings.models import Booking
 from bookings.selectors import booking_badges, booking_card_actions, slots_for
 from bookings.services import booking_cancel, booking_create
-from clientsflow.cache import board_version
+from clientsflow.cache import board_lead_versions
 from clientsflow.models import AuditEvent
 from leads.models import Stage
 from tests.bookings.factories import LeadFactory
@@ -86,7 +86,7 @@ def test_board_renders_the_pill_as_a_link_carrying_the_confirmation(staff_client
 def test_json_cancel_goes_through_the_service_and_the_board_serves_the_fresh_card(
     staff_client, booked, django_capture_on_commit_callbacks
 ):
-    version = board_version()
+    version = board_lead_versions([booked.lead_id])[booked.lead_id]
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             url_for(booked), {"reason": "Lead phoned to cancel", "next": "/board/?stage=booked"}, headers=JSON
@@ -111,7 +111,8 @@ def test_json_cancel_goes_through_the_service_and_the_board_serves_the_fresh_car
     assert (change.from_stage, change.reason) == (Stage.BOOKED, "Call cancelled: Lead phoned to cancel")
     audit = AuditEvent.objects.get(verb="booking.cancelled")
     assert audit.actor_label == "owner" and audit.details == {"reason": "Lead phoned to cancel"}
-    assert board_version() > version
+    # The cancelled call's badge invalidates that lead's card (not every card on the board).
+    assert board_lead_versions([booked.lead_id])[booked.lead_id] > version
     # Google is off here, so the lead hears it by an ICS CANCEL email.
     (email,) = mail.outbox
     assert email.to == ["ada@example.com"]

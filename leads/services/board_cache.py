@@ -1,0 +1,30 @@
+"""Telling the board that what another app shows on some cards changed.
+
+`board_cards_changed(lead_id)` is for a change that shows on those leads' cards only (a task, a
+draft, a booking, a reply's label): once the transaction commits, it reads which columns the
+leads are in now and bumps those leads' versions and those columns' (`clientsflow.cache`), so the
+board re-renders those cards and the shells of their columns, and keeps every other card and
+column cached. A change to money, or to many leads at once, bumps the whole board instead
+(`board_version_bump`).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from clientsflow.cache import board_cards_bump
+from leads.models import Lead
+
+
+def board_cards_changed(*lead_ids: int | None) -> None:
+    """After commit: invalidate these leads' cards and the columns they are in at that moment (read
+    then, so a card moved meanwhile is invalidated where it is now). At once outside a transaction."""
+    touched = frozenset(lead_id for lead_id in lead_ids if lead_id)
+    if not touched:
+        return
+
+    def bump() -> None:
+        stages = frozenset(Lead.objects.filter(pk__in=touched).values_list("stage", flat=True))
+        board_cards_bump(touched, stages)
+
+    transaction.on_commit(bump)
