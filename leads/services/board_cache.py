@@ -28,3 +28,11 @@ def board_cards_changed(*lead_ids: int | None) -> None:
         board_cards_bump(touched, stages)
 
     transaction.on_commit(bump)
+
+
+def board_card_changed_held(lead_id: int, *, stage: str) -> None:
+    """After commit: as `board_cards_changed` for one lead whose row lock the caller's transaction
+    holds until it commits, with `stage` read under that lock (a booking holds the lead it booked
+    for): nobody can move the lead before the commit, so its column is known and not read again."""
+    touched, stages = frozenset((lead_id,)), frozenset((stage,))
+    transaction.on_commit(lambda: board_cards_bump(touched, stages))
