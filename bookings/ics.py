@@ -51,9 +51,21 @@ def _utc(moment: datetime) -> str:
 def _fold(line: str) -> str:
     """Fold a content line (RFC 5545 3.1) as `icalendar` does: pieces under 75 octets, never
     inside a UTF-8 character nor between a backslash or caret and the character it escapes."""
-    if len(line) < 75 and line.isascii():
-        return line
-    pieces: list[str] = []
+    if line.isascii():
+        if len(line) < 75:
+            return line
+        # One octet a character: pieces of 74, one fewer where the 74th would split an escape.
+        pieces: list[str] = []
+        start, length = 0, len(line)
+        while length - start > 74:
+            end = start + 74
+            if line[end - 1] in "\\^":
+                end -= 1
+            pieces.append(line[start:end])
+            start = end
+        pieces.append(line[start:])
+        return "\r\n ".join(pieces)
+    pieces = []
     current: list[str] = []
     size = 0
     for char in line:

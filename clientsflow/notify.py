@@ -62,12 +62,17 @@ def absolute_link(link: str) -> str:
 
 
 def owner_notify(
-    *, kind: str, key: str, subject: str, text: str, link: str = "", html: str = ""
+    *, kind: str, key: str, subject: str, text: str, link: str = "", html: str = "", new_key: bool = False
 ) -> Notification | None:
     """Notify the owner of one event, once per `key`, after the current transaction commits.
 
     Returns the new row, or None when the kind is switched off or this event was already notified.
     Never raises for delivery problems: they are recorded on the row.
+
+    `new_key`: the key names a row the caller's transaction just created (a new booking's id), so
+    no notification can hold it yet: the row is inserted without a savepoint (two statements
+    fewer), and a conflict, were one to happen, fails the caller's transaction instead of being
+    taken for "notified already".
     """
     if kind not in KINDS:
         raise ValueError(f"Unknown notification kind {kind!r}; add it to clientsflow.notify.KINDS.")
@@ -83,11 +88,14 @@ def owner_notify(
         link=absolute_link(link)[:500],
         via=row.notify_via,
     )
-    try:
-        with transaction.atomic():
-            insert_row(notification)  # its INSERT compiled once: a booking POST writes one
-    except IntegrityError:
-        return None  # this event was notified already
+    if new_key:
+        insert_row(notification)  # its INSERT compiled once: a booking POST writes one
+    else:
+        try:
+            with transaction.atomic():
+                insert_row(notification)
+        except IntegrityError:
+            return None  # this event was notified already
     _deliver_after_commit(notification)
     return notification
 

@@ -40,7 +40,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
 from clientsflow.prepared import insert_row
 from leads.models import Lead, Stage, StageChange
-from leads.services.board_cache import board_cards_changed
+from leads.services.board_cache import board_card_changed_held, board_cards_changed
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
 from leads.services.timeline import timeline_record
@@ -222,10 +222,12 @@ def _enqueue_invite(booking: Booking) -> None:
     booking_invite_queue(booking)
 
 
-def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str]) -> None:
-    """Tell the owner; the key carries the booking's change number, so each change notifies once."""
+def _notify_owner(booking: Booking, *, kind: str, subject: str, lines: list[str], new_key: bool = False) -> None:
+    """Tell the owner; the key carries the booking's change number, so each change notifies once.
+    `new_key`: the booking was inserted in this transaction, so no notification has its key yet."""
     lead = booking.lead
     owner_notify(
+        new_key=new_key,
         kind=kind,
         key=f"{kind}:{booking.pk}:{booking.sequence}",
         subject=subject,
@@ -336,7 +338,16 @@ def booking_create(
             now=now,
             hold_token=hold_token,
         )
-        intake = lead_intake(data=data, source="booking", actor_label="booking page", via=event_type.slug)
+        # Any failure in the intake rolls this whole transaction back, so it needs no savepoint of
+        # its own where nothing can race it: on SQLite this transaction is the only writer. On
+        # PostgreSQL the savepoint lets the intake try again after a concurrent enrichment.
+        intake = lead_intake(
+            data=data,
+            source="booking",
+            actor_label="booking page",
+            via=event_type.slug,
+            savepoint=connection.vendor != "sqlite",
+        )
         booking = Booking(
             host=event_type.host,
             event_type=event_type,
@@ -377,7 +388,8 @@ def booking_create(
             actor_label="booking page",
             details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
         )
-        board_cards_changed(intake.lead.pk)
+        # The lead's row lock is held until the commit, so its column is the one in hand.
+        board_card_changed_held(intake.lead.pk, stage=intake.lead.stage)
         _enqueue_invite(booking)
         _notify_owner(
             booking,
@@ -385,6 +397,7 @@ def booking_create(
             subject=f"New call booked: {booking.name}, {_when(booking)}",
             lines=[f"{booking.name} booked {event_type.title} for {_when(booking)}."]
             + ([f"Their note: {booking.note}"] if booking.note else []),
+            new_key=True,
         )
     logger.info("booking.created", extra={"booking_id": booking.pk, "lead_id": booking.lead_id})
     return booking

@@ -10,7 +10,7 @@ column cached. A change to money, or to many leads at once, bumps the whole boar
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from clientsflow.cache import board_cards_bump
 from leads.models import Lead
@@ -24,7 +24,27 @@ def board_cards_changed(*lead_ids: int | None) -> None:
         return
 
     def bump() -> None:
-        stages = frozenset(Lead.objects.filter(pk__in=touched).values_list("stage", flat=True))
-        board_cards_bump(touched, stages)
+        board_cards_bump(touched, _stages_of(touched))
 
     transaction.on_commit(bump)
+
+
+def board_card_changed_held(lead_id: int, *, stage: str) -> None:
+    """After commit: as `board_cards_changed` for one lead whose row lock the caller's transaction
+    holds until it commits, with `stage` read under that lock (a booking holds the lead it booked
+    for): nobody can move the lead before the commit, so its column is known and not read again."""
+    touched, stages = frozenset((lead_id,)), frozenset((stage,))
+    transaction.on_commit(lambda: board_cards_bump(touched, stages))
+
+
+def _stages_of(lead_ids: frozenset[int]) -> frozenset[str]:
+    """The leads' columns now, in one plain statement (building the ORM query cost more than
+    running it: this runs after every booking's invite, task and draft)."""
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('stage')} FROM {qn(Lead._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn(Lead._meta.pk.column)} IN ({', '.join(['%s'] * len(lead_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(lead_ids))
+        return frozenset(row[0] for row in cursor.fetchall())

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bookings.models import Booking, Hold
 from bookings.services import (
@@ -215,3 +217,27 @@ def test_booking_stops_the_leads_active_sequence_enrollment(event_type, book):
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.STOPPED
     assert "booked" in enrollment.stop_reason
+
+
+def test_a_booking_invalidates_its_leads_card_and_column_without_reading_the_stage_again(event_type, book, monkeypatch):
+    """The booking holds the lead's row lock until it commits, so its own after-commit bump of the
+    board cache uses the stage in hand: the lead's card (its call badge) and its column are fresh
+    with no query after the commit (the invite, which reads the column itself, is left out here)."""
+    from clientsflow.cache import board_lead_versions, board_stage_versions
+
+    monkeypatch.setattr("bookings.services.booking._enqueue_invite", lambda booking: None)
+    lead = LeadFactory(email="ada@example.com", email_normalized="ada@example.com", stage=Stage.CONTACTED)
+    card = board_lead_versions([lead.pk])[lead.pk]
+    column = board_stage_versions([Stage.BOOKED])[Stage.BOOKED]
+    with CaptureQueriesContext(connection) as ctx:
+        booking = book(event_type)
+    assert booking.lead_id == lead.pk
+    assert not [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "stage" FROM "leads_lead"')]
+    assert board_lead_versions([lead.pk])[lead.pk] > card
+    assert board_stage_versions([Stage.BOOKED])[Stage.BOOKED] > column
+    # Already past Booked (no move, so no column bump by the move): its own column is bumped.
+    later = LeadFactory(email="grace@example.com", email_normalized="grace@example.com", stage=Stage.PROPOSAL_SENT)
+    column = board_stage_versions([Stage.PROPOSAL_SENT])[Stage.PROPOSAL_SENT]
+    book(event_type, start=TUE_10_NY + timedelta(hours=2), email="grace@example.com")
+    assert board_stage_versions([Stage.PROPOSAL_SENT])[Stage.PROPOSAL_SENT] > column
+    assert Lead.objects.get(pk=later.pk).stage == Stage.PROPOSAL_SENT
