@@ -25,6 +25,7 @@ from bookings.selectors import blocked_invites_count, booking_badges, booking_ca
 from calls.selectors import calls_sync_failed_count, calls_unmatched_count, failed_sync_badges
 from classify.selectors import classification_timeline, positive_waiting_count, reply_badges, review_queue_count
 from clientsflow.integrations import integration_alerted_count, integration_label, integration_url
+from clientsflow.notify import notification_problems_count
 from clientsflow.site import site_settings
 from leads.cards import Badge, CardAction
 from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, Stage
@@ -86,6 +87,12 @@ def needs_you() -> list[NeedsYouCount]:
             "Drafts awaiting approval",
             "/admin/outreach/outboundmessage/?status__exact=draft",
             drafts_awaiting_count(),
+        ),
+        NeedsYouCount(
+            "notification_problems",
+            "Notifications that may not have reached you",
+            "/admin/clientsflow/notification/?attention=1",
+            notification_problems_count(),
         ),
         NeedsYouCount(
             "outbound_problems",

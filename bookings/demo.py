@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from bookings.availability import available_slots
 from bookings.models import Booking, BookingEventKind, EventType, Host, WeeklyHours
 from bookings.selectors import busy_intervals, rules_for
 from clientsflow.demo import DemoContext
-from leads.demo import demo_stage_times
+from leads.demo import DEMO_OWNER_EMAIL, demo_stage_times
 from leads.models import Lead
 from leads.services.timeline import timeline_record
 
@@ -31,15 +32,33 @@ STATES = [
 ]
 
 
+def _is_real_address(address: str) -> bool:
+    return "@" in address and not address.lower().endswith("@localhost")
+
+
+def demo_host_email(owner) -> str:
+    """The organizer a lead sees on the demo's invites: the owner account's address, else the
+    settings' (OWNER_EMAIL, then DEFAULT_FROM_EMAIL's), else the demo owner's; never a made-up
+    `@localhost` one."""
+    for candidate in (owner.email, settings.OWNER_EMAIL, settings.DEFAULT_FROM_EMAIL):
+        address = parseaddr(candidate or "")[1].strip()
+        if _is_real_address(address):
+            return address
+    return DEMO_OWNER_EMAIL
+
+
 def host_and_event_type(owner) -> EventType:
-    host, _ = Host.objects.get_or_create(
+    host, created = Host.objects.get_or_create(
         user=owner,
         defaults={
             "name": owner.get_full_name() or owner.get_username(),
-            "email": owner.email or "owner@localhost",
+            "email": demo_host_email(owner),
             "timezone": settings.OWNER_TIMEZONE,
         },
     )
+    if not created and not _is_real_address(host.email):  # left so by an earlier demo
+        host.email = demo_host_email(owner)
+        host.save(update_fields=["email", "updated_at"])
     event_type, created = EventType.objects.get_or_create(
         slug="intro-call",
         defaults={

@@ -11,6 +11,7 @@ from django.urls import reverse
 from clientsflow.audit import audit_record
 from clientsflow.display import audit_verb_label, object_type_label, owner_time_relative
 from clientsflow.models import AuditEvent, IntegrationStatus, JobRun, Notification, SiteSettings, WebhookEvent
+from clientsflow.notify import PROBLEM_STATUSES, notification_dismiss, notification_send_again
 from clientsflow.site import site_settings, site_settings_forget
 from clientsflow.webhooks import webhook_event_replay
 
@@ -157,17 +158,55 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         )
 
 
+class NotificationAttentionFilter(admin.SimpleListFilter):
+    """`?attention=1`: what "Needs you" counts (failed, blocked or unknown, not dismissed)."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("1", "Did not (surely) reach you")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
+        if self.value() == "1":
+            return queryset.filter(status__in=PROBLEM_STATUSES, dismissed_at__isnull=True)
+        return queryset
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    """What the owner was told, and whether it arrived: read-only."""
+    """What the owner was told, and whether it arrived: read-only, but for two deliberate actions
+    on one that did not (surely) arrive: send it again, or dismiss it."""
 
-    list_display = ("created_at", "kind", "subject", "via", "status", "sent_at")
-    list_filter = ("status", "kind", "via")
+    list_display = ("created_at", "kind", "subject", "via", "status", "error", "sent_at", "dismissed_at")
+    list_filter = (NotificationAttentionFilter, "status", "kind", "via")
     search_fields = ("subject", "key")
     readonly_fields = [f.name for f in Notification._meta.fields]
+    actions = ["send_again", "dismiss"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("clientsflow.change_notification"))
+
+    @admin.action(
+        description="Send again: deliver the selected failed, blocked or unknown notifications (may arrive twice)",
+        permissions=["resolve"],
+    )
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        queued = sum(notification_send_again(notification=row, actor=request.user) for row in queryset)
+        skipped = queryset.count() - queued
+        self.message_user(request, f"Sending {queued} notification(s) again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Skipped {skipped}: already sent or on their way (never sent twice).", messages.WARNING
+            )
+
+    @admin.action(description="Dismiss: stop listing the selected ones in Needs you", permissions=["resolve"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        dismissed = sum(notification_dismiss(notification=row, actor=request.user) for row in queryset)
+        self.message_user(request, f"Dismissed {dismissed} notification(s).", messages.SUCCESS)

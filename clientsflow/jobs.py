@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from clientsflow.dispatcher import DailyAt, Every, job
 from clientsflow.models import JobRun
-from clientsflow.notify import notifications_requeue_stranded
+from clientsflow.notify import notifications_mark_stuck_unknown, notifications_requeue_stranded
 from clientsflow.webhooks import process_webhook_event, stale_unprocessed_events, webhook_bodies_purge
 
 SWEEP_BATCH = 200
@@ -37,6 +37,11 @@ def webhook_body_purge() -> dict[str, int]:
     return {"purged": webhook_bodies_purge(older_than=timedelta(days=settings.RETENTION_DAYS))}
 
 
-@job("notifications_stranded", Every(minutes=10), "Queue again owner notifications whose delivery task was lost.")
+@job(
+    "notifications_stranded",
+    Every(minutes=10),
+    "Queue again owner notifications whose delivery task was lost; mark those stuck mid-delivery "
+    "as of unknown outcome (never resent: shown in Needs you).",
+)
 def notifications_stranded() -> dict[str, int]:
-    return {"requeued": notifications_requeue_stranded()}
+    return {"requeued": notifications_requeue_stranded(), "marked_unknown": notifications_mark_stuck_unknown()}

@@ -253,7 +253,9 @@ class Notification(models.Model):
     `key` names the event (`booking_created:42:1`, `digest:2026-03-08`) and is unique: the first
     insert owns the event, so processing it again (a replayed webhook, a retried task, a second
     dispatcher) never notifies twice. `status` says honestly what happened; a failure keeps
-    its reason in `error` and is never shown as sent.
+    its reason in `error` and is never shown as sent. A delivery whose worker died mid-way
+    (`sending` past the grace period) becomes `unknown`: never resent by the system, shown to the
+    owner until they send it again or dismiss it (`dismissed_at`).
     """
 
     class Status(models.TextChoices):
@@ -262,6 +264,7 @@ class Notification(models.Model):
         SENT = "sent", "Sent"
         BLOCKED = "blocked", "Blocked"
         FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
 
     kind = models.CharField(max_length=40, db_index=True)
     key = models.CharField(max_length=200, unique=True)
@@ -275,6 +278,10 @@ class Notification(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When its delivery started.")
+    dismissed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner dismissed a notification that did not (surely) arrive."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

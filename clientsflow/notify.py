@@ -13,6 +13,9 @@ payment_received, payment_failed, digest.
 - The same rule as every other mail: the owner's address must pass `SEND_ALLOWLIST`
   (`clientsflow.mailpolicy`); a refusal is audited as `mail.blocked`. Each outcome is audited
   (`notification.sent`, `notification.failed`) and kept on the row; a failure is never shown as sent.
+- A delivery whose worker died (`sending` for `STUCK_AFTER`) becomes `unknown` (audited), never
+  resent by the system: it may have gone out. Failed, blocked and unknown notifications are in
+  "Needs you" until the owner sends one again (`notification_send_again`) or dismisses it.
   The suppression list is for leads who opted out, not for the owner, so it is not consulted.
 """
 
@@ -27,9 +30,11 @@ from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clientsflow.audit import audit_record
+from clientsflow.cache import board_version_bump
 from clientsflow.clients import slack
 from clientsflow.mailpolicy import address_hash, allowlist_permits, masked_address
 from clientsflow.models import Notification, SiteSettings
@@ -169,16 +174,17 @@ def notification_deliver(*, notification_id: int, notification: Notification | N
     Claims the row `pending -> sending` first (compare-and-swap), so two workers never both send.
     `notification` is the row just inserted, when delivery follows its commit in the same process.
     """
+    claimed_at = timezone.now()
     claimed = update_where(
         Notification,
-        values={"status": Notification.Status.SENDING},
+        values={"status": Notification.Status.SENDING, "claimed_at": claimed_at},
         where={"id": notification_id, "status": Notification.Status.PENDING},
     )
     if notification is None or not claimed:
         notification = Notification.objects.get(pk=notification_id)
     if not claimed:
         return notification
-    notification.status = Notification.Status.SENDING
+    notification.status, notification.claimed_at = Notification.Status.SENDING, claimed_at
     outcome: dict[str, str] = {}
     if notification.via in (Via.EMAIL, Via.BOTH):
         outcome["email"] = _send_email(notification)
@@ -202,6 +208,7 @@ def notification_deliver(*, notification_id: int, notification: Notification | N
     else:
         audit_record(verb="notification.failed", obj=notification, actor_label=ACTOR, details=details)
         logger.warning("notification.failed", extra={"notification_id": notification.pk, "kind": notification.kind})
+        board_version_bump()  # "Needs you" counts it
     return notification
 
 
@@ -219,6 +226,95 @@ def notifications_requeue_stranded(*, now: Any = None) -> int:
     for pk in ids:
         notification_deliver_task.delay(pk)
     return len(ids)
+
+
+# A delivery that started this long ago and recorded nothing: its worker died. Longer than any
+# send's timeouts (SMTP and Slack give up well within it), so a slow send is never taken for one.
+STUCK_AFTER = timedelta(minutes=15)
+STUCK_ERROR = (
+    "The delivery stopped before its outcome was recorded: it may or may not have reached you. "
+    "Check your inbox (or Slack), then send it again or dismiss it."
+)
+# What still asks for the owner's attention: not (surely) delivered, and not dismissed.
+PROBLEM_STATUSES = (Notification.Status.FAILED, Notification.Status.BLOCKED, Notification.Status.UNKNOWN)
+RESENDABLE_STATUSES = PROBLEM_STATUSES
+
+
+def notifications_mark_stuck_unknown(*, now: Any = None) -> int:
+    """Notifications stuck in `sending` past `STUCK_AFTER` become `unknown`, audited; never resent
+    (it may have gone out). "Needs you" shows them until the owner sends again or dismisses."""
+    cutoff = (now or timezone.now()) - STUCK_AFTER
+    ids = list(
+        Notification.objects.filter(status=Notification.Status.SENDING)
+        .filter(Q(claimed_at__lt=cutoff) | Q(claimed_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)[:200]
+    )
+    changed = 0
+    for pk in ids:
+        if Notification.objects.filter(pk=pk, status=Notification.Status.SENDING).update(
+            status=Notification.Status.UNKNOWN, error=STUCK_ERROR
+        ):
+            changed += 1
+            row = Notification.objects.get(pk=pk)
+            audit_record(
+                verb="notification.unknown",
+                obj=row,
+                actor_label=ACTOR,
+                details={"kind": row.kind, "key": row.key, "reason": "stale_sending"},
+            )
+            logger.warning("notification.unknown", extra={"notification_id": pk, "kind": row.kind})
+    if changed:
+        board_version_bump()
+    return changed
+
+
+def notification_problems() -> QuerySet[Notification]:
+    """Notifications that did not (surely) reach the owner and that they have not dismissed."""
+    return Notification.objects.filter(status__in=PROBLEM_STATUSES, dismissed_at__isnull=True)
+
+
+def notification_problems_count() -> int:
+    return notification_problems().count()
+
+
+def notification_send_again(*, notification: Notification, actor: Any) -> bool:
+    """A person's deliberate choice to deliver a failed, blocked or unknown notification again
+    (for `unknown`, knowing it may arrive twice). False when it is not in one of those states."""
+    was = notification.status
+    if was not in RESENDABLE_STATUSES:
+        return False
+    with transaction.atomic():
+        if not Notification.objects.filter(pk=notification.pk, status=was).update(
+            status=Notification.Status.PENDING, error="", dismissed_at=None
+        ):
+            return False  # changed meanwhile (another person pressed it too)
+        audit_record(
+            verb="notification.resent", obj=notification, actor=actor, details={"kind": notification.kind, "was": was}
+        )
+        board_version_bump()
+        notification.status, notification.error, notification.dismissed_at = Notification.Status.PENDING, "", None
+        _deliver_after_commit(notification)
+    return True
+
+
+def notification_dismiss(*, notification: Notification, actor: Any) -> bool:
+    """The owner has seen a notification that did not (surely) arrive: stop asking. Its status
+    stays what it was (a dismissed `unknown` is still unknown)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Notification.objects.filter(
+            pk=notification.pk, status__in=PROBLEM_STATUSES, dismissed_at__isnull=True
+        ).update(dismissed_at=now):
+            return False
+        audit_record(
+            verb="notification.dismissed",
+            obj=notification,
+            actor=actor,
+            details={"kind": notification.kind, "status": notification.status},
+        )
+        board_version_bump()
+    notification.dismissed_at = now
+    return True
 
 
 # Beside the service it runs (as the dispatcher's tasks are): `owner_notify` queues it.

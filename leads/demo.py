@@ -31,6 +31,8 @@ from leads.models import Lead, LeadEvent, Note, Stage, StageChange, Task
 
 CHUNK_SIZE = 2000
 OWNER_USERNAME = "owner"
+# The demo owner's address: a reserved domain (RFC 2606), so nothing sent to it reaches anyone.
+DEMO_OWNER_EMAIL = "owner@example.com"
 WEEKS_BACK = 8
 DETAIL_LEADS_PER_STAGE = 400  # leads per stage that other apps seed detail for
 
@@ -341,7 +343,7 @@ def demo_owner() -> Any:
     user_model = get_user_model()
     owner = user_model.objects.filter(username=OWNER_USERNAME).first()
     if owner is None:
-        owner = user_model.objects.create_superuser(username=OWNER_USERNAME, email="owner@example.com", password=None)
+        owner = user_model.objects.create_superuser(username=OWNER_USERNAME, email=DEMO_OWNER_EMAIL, password=None)
     return owner
 
 

@@ -30,7 +30,7 @@ from calls.selectors import calls_sync_failed_count, calls_unmatched_count
 from classify.selectors import positive_waiting, review_queue
 from clientsflow.integrations import integration_label
 from clientsflow.models import IntegrationStatus, Notification
-from clientsflow.notify import absolute_link, owner_notify
+from clientsflow.notify import absolute_link, notification_problems, owner_notify
 from clientsflow.site import site_settings
 from leads.models import Lead
 from leads.next_steps import going_cold_leads, tasks_due
@@ -148,6 +148,7 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
     positive = positive_waiting().select_related("reply__lead").order_by("created_at")
     review = review_queue()
     rebook = bookings_to_rebook()
+    problems = notification_problems().order_by("created_at", "pk")
     items = [
         NeedsItem(
             "Positive replies to answer",
@@ -178,6 +179,12 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
         ),
         NeedsItem(
             "Drafts awaiting approval", drafts_awaiting_count(), "/admin/outreach/outboundmessage/?status__exact=draft"
+        ),
+        NeedsItem(
+            "Notifications that may not have reached you",
+            problems.count(),
+            "/admin/clientsflow/notification/?attention=1",
+            [f"{row.subject} ({row.get_status_display().lower()})" for row in problems[:FIRST_ITEMS]],
         ),
         NeedsItem(
             "Emails failed or with unknown outcome",

@@ -3,7 +3,8 @@
 Kept, because the law and the books need them: payments' amounts, currencies and dates (with
 their Stripe ids), the signature's content hash and date, proposals' lines and totals, and the
 suppression entry (a hash of the address, never the address) so the person is never mailed
-again. The lead row itself stays, emptied, because those rows point at it.
+again. The lead row itself stays, emptied, because those rows point at it. An audit entry of a
+send to them that was blocked (`mail.blocked`) keeps that it was blocked and why, not to whom.
 
 Outside systems are reached through their clients before anything local changes: the call's
 Notion page is moved to the trash and the booking's Google event deleted. Whatever could not be
@@ -22,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
+from django.db.models import Q
 
 from billing.models import Payment
 from bookings.clients import google_calendar
@@ -31,6 +33,7 @@ from calls.models import Call
 from clientsflow.audit import audit_record
 from clientsflow.cache import board_version_bump
 from clientsflow.errors import InvalidInput
+from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadImport
 from leads.services.lead_imports import lead_import_scrub, lead_imports_naming
 from outreach.services.suppression import suppression_add
@@ -154,10 +157,18 @@ def person_erase_preview(*, lead: Lead) -> ErasePreview:
         lead=lead,
         confirmation=confirmation_phrase(lead),
         related_counts={_label(model): len(found) for model, found in rows.related.items()},
-        mention_counts={_label(model): len(pks) for model, pks in _mentions(rows).items()},
+        mention_counts={
+            **{_label(model): len(pks) for model, pks in _mentions(rows).items()},
+            **_blocked_sends_label(rows),
+        },
         vendor_copies=_vendor_copies(rows),
         import_files=len(lead_imports_naming(pattern=_pattern(rows.needles))) if rows.needles else 0,
     )
+
+
+def _blocked_sends_label(rows: PersonRows) -> dict[str, int]:
+    count = _blocked_sends(rows).count()
+    return {"Blocked sends in the audit log: the address goes, the block stays": count} if count else {}
 
 
 def _user_may_erase(actor: Any) -> bool:
@@ -309,6 +320,11 @@ def person_erase(
                 if changes:
                     model._default_manager.filter(pk=row.pk).update(**changes)
                     counts[model._meta.label] += 1
+        # A blocked send's audit entry keeps that a send was blocked (purpose, reason, when), not
+        # to whom: the masked address (its domain) and the address hash go.
+        blocked = _blocked_sends_scrub(rows)
+        if blocked:
+            counts[f"{AuditEvent._meta.label} blocked send"] += blocked
         # An upload waiting to be imported (or to be resumed) keeps the file itself, not text
         # columns: its rows naming the person are emptied, so no later run brings them back.
         for upload in uploads:
@@ -333,6 +349,31 @@ def person_erase(
         transaction.on_commit(board_version_bump)
     logger.info("privacy.person_erased", extra={"erasure": erasure.pk, "unreachable": len(unreachable)})
     return erasure
+
+
+# What a `mail.blocked` entry says about the recipient (`outreach.services.gate`).
+BLOCKED_ADDRESS_BLANKS: dict[str, str] = {"to_masked": ERASED, "to_hash": ""}
+
+
+def _blocked_sends(rows: PersonRows) -> models.QuerySet[AuditEvent]:
+    """The `mail.blocked` entries of sends to the person: against one of their rows (a booking,
+    an outbound email, a proposal) or naming one of their leads."""
+    condition = Q(details__lead_id__in=[person.pk for person in rows.leads])
+    for model, found in rows.related.items():
+        condition |= Q(object_type=model._meta.label_lower, object_id__in=[str(row.pk) for row in found])
+    return AuditEvent.objects.filter(verb="mail.blocked").filter(condition)
+
+
+def _blocked_sends_scrub(rows: PersonRows) -> int:
+    changed = 0
+    for pk, details in _blocked_sends(rows).values_list("pk", "details"):
+        if not isinstance(details, dict):
+            continue
+        new = {**details, **{key: value for key, value in BLOCKED_ADDRESS_BLANKS.items() if key in details}}
+        if new != details:
+            AuditEvent.objects.filter(pk=pk).update(details=new)
+            changed += 1
+    return changed
 
 
 def _addresses(rows: PersonRows) -> list[str]:

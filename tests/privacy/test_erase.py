@@ -21,11 +21,12 @@ from bookings.clients import google_calendar
 from bookings.models import Booking
 from bookings.services import booking_create
 from clientsflow.errors import DomainError, InvalidInput
+from clientsflow.mailpolicy import masked_address
 from clientsflow.models import AuditEvent
 from leads.models import Lead, LeadImport
 from leads.services.intake import LeadData, lead_intake
 from leads.services.lead_imports import lead_import_start
-from outreach.models import Suppression
+from outreach.models import OutboundMessage, Suppression
 from outreach.services.gate import mail_gate_check
 from outreach.services.sequences import check_can_enroll
 from outreach.services.suppression import is_suppressed, legacy_email_hash
@@ -116,16 +117,39 @@ def transport(monkeypatch, google_settings):  # type: ignore[no-untyped-def]
     return mock
 
 
+def _blocked_sends(person, settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Two sends to her the allowlist refused (audited `mail.blocked` with a masked address and
+    a hash); returns the masked addresses and her addresses' domains."""
+    settings.SEND_ALLOWLIST = ["@agency.example"]
+    booking = mail_gate_check(
+        to=BOOKING_EMAIL, purpose="booking:confirmation", obj=person.booking, lead_id=person.lead.pk
+    )
+    outbound = OutboundMessage.objects.get(lead=person.lead)
+    sequence = mail_gate_check(to=EMAIL, purpose="outbound:sequence", obj=outbound, lead_id=person.lead.pk)
+    settings.SEND_ALLOWLIST = []
+    assert not booking.allowed and not sequence.allowed
+    masked = [masked_address(BOOKING_EMAIL), masked_address(EMAIL)]
+    return [*masked, *(address.split("@")[1] for address in masked)]
+
+
+def _assert_absent(dump: str, traces: list[str]) -> None:
+    assert [trace for trace in traces if trace.lower() in dump.lower()] == []
+
+
 @pytest.mark.django_db(transaction=True)
-def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transport):  # type: ignore[no-untyped-def]
+def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transport, settings):  # type: ignore[no-untyped-def]
+    masked = _blocked_sends(person, settings)
     before = _dump().lower()
     _assert_present = [t for t in TRACES if t.lower() in before]
     assert EMAIL in _assert_present and NAME in _assert_present  # the dump does see them before
     assert EMAIL.encode().hex() in before  # and the upload's bytes, as hex
+    assert all(trace.lower() in before for trace in masked)
 
     erasure = _erase_all_reachable(person, transport)
 
-    _assert_no_trace(_dump())
+    dump = _dump()
+    _assert_no_trace(dump)
+    _assert_absent(dump, masked)  # not even the masked address of a blocked send, nor its domain
     # Only Fireflies and the Stripe customer (no delete call here) are left to remove by hand.
     assert [(item["system"], item["id"]) for item in erasure.unreachable] == [
         ("Fireflies", "ff-grace-1"),
@@ -136,12 +160,37 @@ def test_after_erase_the_person_is_nowhere_in_a_dump(person, notion_on, transpor
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_after_erase_the_person_is_nowhere_in_pg_dump(person, notion_on, transport):  # type: ignore[no-untyped-def]
+def test_after_erase_the_person_is_nowhere_in_pg_dump(person, notion_on, transport, settings):  # type: ignore[no-untyped-def]
     assert connection.vendor == "postgresql"
+    masked = _blocked_sends(person, settings)
     before = _dump().lower()
     assert EMAIL.lower() in before and EMAIL.encode().hex() in before
     _erase_all_reachable(person, transport)
-    _assert_no_trace(_dump())
+    dump = _dump()
+    _assert_no_trace(dump)
+    _assert_absent(dump, masked)
+
+
+def test_a_blocked_send_keeps_that_it_was_blocked_not_to_whom(person, notion_on, transport, settings):  # type: ignore[no-untyped-def]
+    _blocked_sends(person, settings)
+    # The owner's own notification blocked by the allowlist is not hers: it stays as it was.
+    owner_block = AuditEvent.objects.create(
+        verb="mail.blocked",
+        actor_label="mail-gate",
+        object_type="clientsflow.notification",
+        object_id="1",
+        details={"purpose": "notification:digest", "reason": "allowlist", "to_masked": "o***@agency.example"},
+    )
+    _erase_all_reachable(person, transport)
+
+    blocked = AuditEvent.objects.filter(verb="mail.blocked").exclude(pk=owner_block.pk).order_by("pk")
+    assert [(e.details["purpose"], e.details["reason"]) for e in blocked] == [
+        ("booking:confirmation", "allowlist"),
+        ("outbound:sequence", "allowlist"),
+    ]
+    for entry in blocked:
+        assert entry.details["to_masked"] == "[erased]" and entry.details["to_hash"] == ""
+    assert AuditEvent.objects.get(pk=owner_block.pk).details["to_masked"] == "o***@agency.example"
 
 
 def test_erase_keeps_the_books_the_signature_hash_and_the_suppression(person, notion_on, transport):  # type: ignore[no-untyped-def]
