@@ -21,7 +21,13 @@ from billing.selectors import (
     payments_needing_review_count,
     payments_received_between,
 )
-from bookings.selectors import blocked_invites_count, booking_badges, booking_card_actions, rebook_count
+from bookings.selectors import (
+    blocked_invites_count,
+    booking_badges,
+    booking_card_actions,
+    cancellations_untold_count,
+    rebook_count,
+)
 from calls.selectors import calls_sync_failed_count, calls_unmatched_count, failed_sync_badges
 from classify.selectors import classification_timeline, positive_waiting_count, reply_badges, review_queue_count
 from clientsflow.integrations import integration_alerted_count, integration_label, integration_url
@@ -129,6 +135,12 @@ def needs_you() -> list[NeedsYouCount]:
             "Booking invites blocked",
             "/admin/bookings/booking/?invite_status__exact=blocked&upcoming=active",
             blocked_invites_count(),
+        ),
+        NeedsYouCount(
+            "booking_cancellations_untold",
+            "Cancelled calls the lead was not told about",
+            "/admin/bookings/booking/?invite_status__exact=blocked&status__exact=cancelled&upcoming=not_over",
+            cancellations_untold_count(),
         ),
         NeedsYouCount("bookings_rebook", "Cancelled calls to rebook", "/board/?stage=replied", rebook_count()),
         NeedsYouCount(

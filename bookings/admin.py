@@ -52,12 +52,14 @@ class UpcomingFilter(admin.SimpleListFilter):
     parameter_name = "upcoming"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "Upcoming (active)"), ("past", "Past")]
+        return [("active", "Upcoming (active)"), ("not_over", "Not over yet (cancelled too)"), ("past", "Past")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
         now = timezone.now()
         if self.value() == "active":
             return queryset.filter(end_at__gt=now, status__in=Booking.ACTIVE_STATUSES).order_by("start_at")
+        if self.value() == "not_over":
+            return queryset.filter(end_at__gt=now).order_by("start_at")
         if self.value() == "past":
             return queryset.filter(end_at__lte=now)
         return queryset

@@ -364,6 +364,18 @@ def blocked_invites_count() -> int:
     ).count()
 
 
+def cancellations_untold() -> QuerySet[Booking]:
+    """Cancelled calls not over yet whose cancellation notice never reached the lead (blocked or
+    failed): the call is still in their calendar, so they may turn up."""
+    return Booking.objects.filter(
+        status=Booking.Status.CANCELLED, invite_status=Booking.InviteStatus.BLOCKED, end_at__gt=timezone.now()
+    )
+
+
+def cancellations_untold_count() -> int:
+    return cancellations_untold().count()
+
+
 REBOOK_WITHIN = timedelta(days=30)
 # Stages a lead is moved back to when its call is cancelled: still open, no call on the calendar.
 REBOOK_STAGES = ("new", "contacted", "replied")
@@ -402,7 +414,12 @@ def booking_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
         when = booking.start_at.astimezone(zone)
         label = _call_label(booking, zone)
         if not booking.is_active:
-            result[lead_id] = [Badge(f"Cancelled: {when:%-d %b %H:%M}", "warn", "The booking was cancelled.")]
+            if booking.invite_status == Booking.InviteStatus.BLOCKED and booking.end_at > timezone.now():
+                result[lead_id] = [
+                    Badge(f"Cancelled {when:%-d %b %H:%M}: lead not told", "danger", booking.invite_error[:300])
+                ]
+            else:
+                result[lead_id] = [Badge(f"Cancelled: {when:%-d %b %H:%M}", "warn", "The booking was cancelled.")]
             continue
         badges = [Badge(label, "good", f"Booked for {when:%Y-%m-%d %H:%M} ({settings.OWNER_TIMEZONE})")]
         if booking.invite_status == Booking.InviteStatus.BLOCKED:

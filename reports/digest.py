@@ -24,7 +24,7 @@ from billing.models import Payment, Proposal
 from billing.selectors import failed_payments_count, payments_needing_review_count
 from bookings.ics import booking_location
 from bookings.models import Booking
-from bookings.selectors import blocked_invites_count, bookings_to_rebook
+from bookings.selectors import blocked_invites_count, bookings_to_rebook, cancellations_untold
 from calls.models import Call
 from calls.selectors import calls_sync_failed_count, calls_unmatched_count
 from classify.selectors import positive_waiting, review_queue
@@ -149,6 +149,7 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
     review = review_queue()
     rebook = bookings_to_rebook()
     problems = notification_problems().order_by("created_at", "pk")
+    untold = cancellations_untold().select_related("lead").order_by("start_at", "pk")
     items = [
         NeedsItem(
             "Positive replies to answer",
@@ -195,6 +196,15 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
             "Booking invites blocked",
             blocked_invites_count(),
             "/admin/bookings/booking/?invite_status__exact=blocked&upcoming=active",
+        ),
+        NeedsItem(
+            "Cancelled calls the lead was not told about",
+            untold.count(),
+            "/admin/bookings/booking/?invite_status__exact=blocked&status__exact=cancelled&upcoming=not_over",
+            [
+                f"{_who(b.lead, b.name)} ({b.start_at.astimezone(owner_zone()):%a %-d %b %H:%M})"
+                for b in untold[:FIRST_ITEMS]
+            ],
         ),
         NeedsItem(
             "Payments needing review",
