@@ -253,15 +253,19 @@ def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, usi
             missing, constant = None, f.get_default()
         # A missing value the same for every row is prepared once (JSON of `{}`, a constant).
         prepared_constant = prep(constant) if missing is None else None
-        plan.append((f.attname, prep, missing, prepared_constant))
+        # Text given to a plain text column is its own database value (see `_prep_for`).
+        plan.append((f.attname, type(f) in (models.CharField, models.TextField), prep, missing, prepared_constant))
     params: list[Any] = []
+    append = params.append
     for row in rows:
-        for attname, prep, missing, prepared_constant in plan:
+        for attname, text, prep, missing, prepared_constant in plan:
             value = row.get(attname, _ABSENT)
-            if value is _ABSENT:
-                params.append(prep(missing()) if missing is not None else prepared_constant)
+            if text and value.__class__ is str:
+                append(value)
+            elif value is _ABSENT:
+                append(prep(missing()) if missing is not None else prepared_constant)
             else:
-                params.append(prep(value))
+                append(prep(value))
     per_statement = min(ROWS_PER_INSERT, (connection.features.max_query_params or 65535) // len(fields))
     width = per_statement * len(fields)
     with connection.cursor() as cursor:

@@ -459,17 +459,29 @@ class _ChunkLeads:
     def __init__(self, rows: list[_Row]) -> None:
         emails = {r.data.email_normalized for r in rows if r.data.email_normalized}
         phones = {r.data.phone_e164 for r in rows if r.data.phone_e164}
-        self.by_key: dict[str, dict[int, Lead]] = {}
+        self.by_key: dict[str, dict[int, Lead | _NewLead]] = {}
         self.keys_of: dict[int, set[str]] = {}
         for lead in leads_holding(emails=emails, phones=phones):
             self.add(lead)
 
-    def add(self, lead: Lead) -> None:
-        """Remember `lead` as it is now (a later row must see what an earlier row changed)."""
+    def add(self, lead: Lead | _NewLead) -> None:
+        """Remember `lead` as it is now (a later row must see what an earlier row changed).
+
+        A lead this chunk just created may come as a `_NewLead`: it becomes a Lead only if a
+        later row of the chunk looks it up."""
         keys = self.keys_of.setdefault(lead.pk, set())
         keys.update(key for key in (lead.email_normalized, lead.phone_e164) if key)
         for key in keys:
             self.by_key.setdefault(key, {})[lead.pk] = lead
+
+    def _holders(self, key: str) -> dict[int, Lead]:
+        holders = self.by_key.get(key)
+        if not holders:
+            return {}
+        for lead in list(holders.values()):
+            if isinstance(lead, _NewLead):
+                self.add(lead.build())
+        return holders  # type: ignore[return-value]  # every _NewLead replaced just now
 
     def holds_any(self, keys: set[str]) -> bool:
         return any(self.by_key.get(key) for key in keys)
@@ -482,7 +494,7 @@ class _ChunkLeads:
         merged lead holds it) is left to `lead_find_duplicate` itself.
         """
         for key in (data.email_normalized, data.phone_e164):
-            holders = self.by_key.get(key) if key else None
+            holders = self._holders(key) if key else None
             if not holders:
                 continue
             if any(lead.merged_into_id is not None for lead in holders.values()):
@@ -537,16 +549,46 @@ def _already_imported(lead: Lead, row: _Row) -> bool:
     return LeadEvent.objects.filter(lead=lead, data__via__endswith=f" #{_fingerprint(row)}").exists()
 
 
+@dataclass(frozen=True)
+class _NewLead:
+    """A lead the bulk path just inserted: its id and the values it was given."""
+
+    pk: int
+    values: dict[str, object]
+    using: str
+
+    @property
+    def email_normalized(self) -> str:
+        return str(self.values["email_normalized"])
+
+    @property
+    def phone_e164(self) -> str:
+        return str(self.values["phone_e164"])
+
+    def build(self) -> Lead:
+        """The Lead as a query would load it (the fields not given at their defaults), built
+        positionally: keyword construction would cost more than the insert."""
+        row: list[object] = []
+        for f in Lead._meta.concrete_fields:
+            if f.primary_key:
+                row.append(self.pk)
+            elif f.attname in self.values:
+                row.append(self.values[f.attname])
+            else:
+                row.append(f.get_default())
+        return instance_from(Lead, row, self.using)
+
+
 def _create_new(
     rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str, *, want_leads: bool = True
-) -> list[Lead]:
+) -> list[Lead] | list[_NewLead]:
     """Create leads for rows whose email and phone no lead has, in one insert per table.
 
     Writes what `lead_intake` writes for a new lead (the lead, a `created` event, a
     `lead.created` audit row); tests/leads/test_importer.py compares the two field by field.
     The board's counts and the search index take in the chunk's new leads at once
     (`lead_bulk_insert`). Returns the new leads when `want_leads` (a later row of the chunk may
-    be one of them); else [] and no model instances are built.
+    be one of them), as `_NewLead`s unless the insert had to fall back to `lead_intake`.
     """
     if not rows:
         return []
@@ -627,21 +669,7 @@ def _create_new(
     summary.created += len(leads)
     if not want_leads:
         return []
-    return [_lead_instance(values, pk, connection.alias) for values, pk in zip(leads, pks, strict=True)]
-
-
-def _lead_instance(values: dict[str, object], pk: int, using: str) -> Lead:
-    """The Lead just inserted with these values (the others at their defaults), as a query would
-    load it, without the cost of keyword construction."""
-    row: list[object] = []
-    for f in Lead._meta.concrete_fields:
-        if f.primary_key:
-            row.append(pk)
-        elif f.attname in values:
-            row.append(values[f.attname])
-        else:
-            row.append(f.get_default())
-    return instance_from(Lead, row, using)
+    return [_NewLead(pk=pk, values=values, using=connection.alias) for values, pk in zip(leads, pks, strict=True)]
 
 
 def _ids_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
