@@ -212,12 +212,16 @@ def insert_row_with_children(
 
 
 _ABSENT = object()
-_MANY: dict[tuple[str, str], tuple[str, list[models.Field]]] = {}
+_MANY: dict[tuple[str, str], tuple[str, str, list[models.Field]]] = {}
+# Rows per multi-row INSERT: PostgreSQL parses and plans each statement it is sent (Django binds
+# parameters client-side), so one statement per row would cost the server far more than the rows.
+ROWS_PER_INSERT = 200
 
 
 def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """INSERT one row per dict (keys are field attnames; a missing one takes the field's default,
-    `auto_now`/`auto_now_add` take now) in one `executemany`, with no model instances built.
+    `auto_now`/`auto_now_add` take now), with no model instances built: multi-row INSERTs of up to
+    `ROWS_PER_INSERT` rows (fewer where the backend takes fewer parameters), in the given order.
 
     For bulk paths that do not need the new primary keys back (or read them by a unique key they
     chose, such as a UUID). The values go through `get_db_prep_save`, as `bulk_create`'s do.
@@ -233,9 +237,9 @@ def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, usi
             raise TypeError(f"{meta.label} has a field with its own SQL placeholder; use bulk_create.")
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        _MANY[key] = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({placeholders})", fields)  # noqa: S608
-    sql, fields = _MANY[key]
+        head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        _MANY[key] = (head, f"({', '.join(['%s'] * len(fields))})", fields)
+    head, one_row, fields = _MANY[key]
     now = timezone.now()
     plan = []
     for f in fields:
@@ -249,19 +253,27 @@ def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, usi
             missing, constant = None, f.get_default()
         # A missing value the same for every row is prepared once (JSON of `{}`, a constant).
         prepared_constant = prep(constant) if missing is None else None
-        plan.append((f.attname, prep, missing, prepared_constant))
-    params: list[list[Any]] = []
+        # Text given to a plain text column is its own database value (see `_prep_for`).
+        plan.append((f.attname, type(f) in (models.CharField, models.TextField), prep, missing, prepared_constant))
+    params: list[Any] = []
+    append = params.append
     for row in rows:
-        values: list[Any] = []
-        for attname, prep, missing, prepared_constant in plan:
+        for attname, text, prep, missing, prepared_constant in plan:
             value = row.get(attname, _ABSENT)
-            if value is _ABSENT:
-                values.append(prep(missing()) if missing is not None else prepared_constant)
+            if text and value.__class__ is str:
+                append(value)
+            elif value is _ABSENT:
+                append(prep(missing()) if missing is not None else prepared_constant)
             else:
-                values.append(prep(value))
-        params.append(values)
+                append(prep(value))
+    per_statement = min(ROWS_PER_INSERT, (connection.features.max_query_params or 65535) // len(fields))
+    width = per_statement * len(fields)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for start in range(0, len(rows), per_statement):
+            count = min(per_statement, len(rows) - start)
+            cursor.execute(
+                head + ", ".join([one_row] * count), params[start * len(fields) : start * len(fields) + width]
+            )
 
 
 def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[object], object]:

@@ -9,10 +9,26 @@ fails when they are missing.
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from django.db import transaction
 
 # Rows per counter key on PostgreSQL; more shards, less waiting under concurrent intake.
 COUNTER_SHARDS = 16
+
+# A bulk insert of leads (the CSV import) turns the per-row insert triggers off for its own
+# statement and then brings the counts and the search index up to date for all its rows at once
+# (`lead_bulk_insert`). The switch is local to the inserting transaction: on PostgreSQL a
+# transaction-local setting, on SQLite a row in this table, written and deleted inside the
+# transaction (SQLite has one writer, and a trigger may read only its own schema's tables).
+BULK_INSERT_TABLE_SQLITE = "leads_lead_bulk_insert"
+BULK_INSERT_SETTING_PG = "leads.bulk_insert"
+_NOT_BULK_SQLITE = f"NOT EXISTS (SELECT 1 FROM {BULK_INSERT_TABLE_SQLITE})"
+_BULK_TABLE_SQLITE = f"CREATE TABLE IF NOT EXISTS {BULK_INSERT_TABLE_SQLITE} (on_ integer NOT NULL)"
 
 COUNTER_TRIGGERS_SQLITE = ("leads_lead_count_insert", "leads_lead_count_update", "leads_lead_count_delete")
 COUNTER_TRIGGER_PG = "leads_lead_count"
@@ -21,9 +37,10 @@ _UPSERT = "ON CONFLICT (stage, source, unseen, shard) DO UPDATE SET n = leads_le
 
 # SQLite has one writer at a time, so one shard is enough there.
 _SQLITE = [
+    _BULK_TABLE_SQLITE,
     f"""
     CREATE TRIGGER IF NOT EXISTS leads_lead_count_insert AFTER INSERT ON leads_lead
-    WHEN NEW.merged_into_id IS NULL
+    WHEN NEW.merged_into_id IS NULL AND {_NOT_BULK_SQLITE}
     BEGIN
         INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
         VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1) {_UPSERT};
@@ -62,6 +79,9 @@ _PG = [
         old_active boolean := TG_OP <> 'INSERT' AND OLD.merged_into_id IS NULL;
         new_active boolean := TG_OP <> 'DELETE' AND NEW.merged_into_id IS NULL;
     BEGIN
+        IF TG_OP = 'INSERT' AND current_setting('{BULK_INSERT_SETTING_PG}', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
         IF TG_OP = 'UPDATE' AND old_active = new_active AND (NOT new_active OR (
             OLD.stage = NEW.stage AND OLD.source = NEW.source AND (OLD.seen_at IS NULL) = (NEW.seen_at IS NULL)
         )) THEN
@@ -103,6 +123,53 @@ COUNTS_FROM_LEADS_SQL = (
     "SELECT stage, source, seen_at IS NULL, 0, COUNT(*) FROM leads_lead "
     "WHERE merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL"
 )
+
+
+_CATCH_UP_COUNTS = (
+    "INSERT INTO leads_leadcount (stage, source, unseen, shard, n) "
+    "SELECT stage, source, seen_at IS NULL, %s, COUNT(*) FROM leads_lead "
+    "WHERE id {ids} AND merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL " + _UPSERT
+)
+_IDS_SQLITE = "IN (SELECT value FROM json_each(%s))"
+_IDS_PG = "= ANY(%s)"
+
+
+@contextmanager
+def lead_bulk_insert(connection: Any) -> Iterator[list[int]]:
+    """Insert leads without the per-row insert triggers, then count and index them at once.
+
+    The body inserts new leads (and nothing else into leads_lead) and puts their ids into the
+    yielded list. On leaving it, the counts (one upsert per stage, source and seen key) and, on
+    SQLite, the search index (one INSERT ... SELECT) take in those rows: the same state the
+    per-row triggers would have left. It is its own savepoint, so an error in the body (an
+    IntegrityError from the insert) undoes the switch with the rows.
+    """
+    new_ids: list[int] = []
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        _bulk_switch(cursor, connection.vendor, on=True)
+        yield new_ids
+        _bulk_switch(cursor, connection.vendor, on=False)
+        if not new_ids:
+            return
+        if connection.vendor == "postgresql":
+            cursor.execute(_CATCH_UP_COUNTS.format(ids=_IDS_PG), [random.randrange(COUNTER_SHARDS), new_ids])
+            return  # the GIN trigram indexes are kept by PostgreSQL itself
+        ids = json.dumps(new_ids)
+        cursor.execute(_CATCH_UP_COUNTS.format(ids=_IDS_SQLITE), [0, ids])
+        cursor.execute(
+            f"INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) "
+            f"SELECT id, {_COLS} FROM leads_lead WHERE id {_IDS_SQLITE}",
+            [ids],
+        )
+
+
+def _bulk_switch(cursor: Any, vendor: str, *, on: bool) -> None:
+    if vendor == "postgresql":
+        cursor.execute("SELECT set_config(%s, %s, true)", [BULK_INSERT_SETTING_PG, "on" if on else ""])
+    elif on:
+        cursor.execute(f"INSERT INTO {BULK_INSERT_TABLE_SQLITE} (on_) VALUES (1)")
+    else:
+        cursor.execute(f"DELETE FROM {BULK_INSERT_TABLE_SQLITE}")
 
 
 def _run(schema_editor: Any, statements: list[str]) -> None:
@@ -155,8 +222,11 @@ _SEARCH_SQLITE = [
     # An external-content table: the text stays in leads_lead, the index holds only trigrams.
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE_SQLITE} USING fts5("
     f"{_COLS}, content='leads_lead', content_rowid='id', tokenize='trigram')",
+    _BULK_TABLE_SQLITE,
     f"""
-    CREATE TRIGGER IF NOT EXISTS leads_lead_search_insert AFTER INSERT ON leads_lead BEGIN
+    CREATE TRIGGER IF NOT EXISTS leads_lead_search_insert AFTER INSERT ON leads_lead
+    WHEN {_NOT_BULK_SQLITE}
+    BEGIN
         INSERT INTO {SEARCH_TABLE_SQLITE} (rowid, {_COLS}) VALUES (NEW.id, {_NEW});
     END
     """,
@@ -211,3 +281,16 @@ def search_triggers_present(connection: Any) -> bool:
             list(SEARCH_TRIGGERS_SQLITE),
         )
         return bool(cursor.fetchone()[0] == len(SEARCH_TRIGGERS_SQLITE))
+
+
+def install_bulk_insert_switch(schema_editor: Any) -> None:
+    """Replace the insert triggers of a database migrated before `lead_bulk_insert` existed with
+    ones that obey its switch (the update and delete triggers stay as they are)."""
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor, _PG[:1])  # CREATE OR REPLACE FUNCTION: the trigger calls the new body
+        return
+    _run(
+        schema_editor,
+        ["DROP TRIGGER IF EXISTS leads_lead_count_insert", "DROP TRIGGER IF EXISTS leads_lead_search_insert"],
+    )
+    _run(schema_editor, [_SQLITE[0], _SQLITE[1], _SEARCH_SQLITE[2]])

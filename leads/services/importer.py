@@ -70,7 +70,8 @@ from clientsflow.cache import board_version_bump
 from clientsflow.csvfiles import csv_writer
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
-from clientsflow.prepared import insert_many
+from clientsflow.prepared import insert_many, instance_from
+from leads.db_triggers import lead_bulk_insert
 from leads.models import SOURCE_RE, Lead, LeadEvent
 from leads.services.identity import emails_conflict, lead_find_duplicate, leads_holding
 from leads.services.intake import LeadData, also_seen_pending, enrich_in_memory, lead_intake
@@ -458,17 +459,29 @@ class _ChunkLeads:
     def __init__(self, rows: list[_Row]) -> None:
         emails = {r.data.email_normalized for r in rows if r.data.email_normalized}
         phones = {r.data.phone_e164 for r in rows if r.data.phone_e164}
-        self.by_key: dict[str, dict[int, Lead]] = {}
+        self.by_key: dict[str, dict[int, Lead | _NewLead]] = {}
         self.keys_of: dict[int, set[str]] = {}
         for lead in leads_holding(emails=emails, phones=phones):
             self.add(lead)
 
-    def add(self, lead: Lead) -> None:
-        """Remember `lead` as it is now (a later row must see what an earlier row changed)."""
+    def add(self, lead: Lead | _NewLead) -> None:
+        """Remember `lead` as it is now (a later row must see what an earlier row changed).
+
+        A lead this chunk just created may come as a `_NewLead`: it becomes a Lead only if a
+        later row of the chunk looks it up."""
         keys = self.keys_of.setdefault(lead.pk, set())
         keys.update(key for key in (lead.email_normalized, lead.phone_e164) if key)
         for key in keys:
             self.by_key.setdefault(key, {})[lead.pk] = lead
+
+    def _holders(self, key: str) -> dict[int, Lead]:
+        holders = self.by_key.get(key)
+        if not holders:
+            return {}
+        for lead in list(holders.values()):
+            if isinstance(lead, _NewLead):
+                self.add(lead.build())
+        return holders  # type: ignore[return-value]  # every _NewLead replaced just now
 
     def holds_any(self, keys: set[str]) -> bool:
         return any(self.by_key.get(key) for key in keys)
@@ -481,7 +494,7 @@ class _ChunkLeads:
         merged lead holds it) is left to `lead_find_duplicate` itself.
         """
         for key in (data.email_normalized, data.phone_e164):
-            holders = self.by_key.get(key) if key else None
+            holders = self._holders(key) if key else None
             if not holders:
                 continue
             if any(lead.merged_into_id is not None for lead in holders.values()):
@@ -519,7 +532,7 @@ def _import_chunk(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWri
             lead = _import_existing(row, summary, rejects, file_name, known.find(row.data))
             if lead is not None:
                 known.add(lead)
-        _create_new(pending, summary, rejects, file_name)
+        _create_new(pending, summary, rejects, file_name, want_leads=False)
 
 
 def _fingerprint(row: _Row) -> str:
@@ -536,51 +549,75 @@ def _already_imported(lead: Lead, row: _Row) -> bool:
     return LeadEvent.objects.filter(lead=lead, data__via__endswith=f" #{_fingerprint(row)}").exists()
 
 
-def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str) -> list[Lead]:
+@dataclass(frozen=True)
+class _NewLead:
+    """A lead the bulk path just inserted: its id and the values it was given."""
+
+    pk: int
+    values: dict[str, object]
+    using: str
+
+    @property
+    def email_normalized(self) -> str:
+        return str(self.values["email_normalized"])
+
+    @property
+    def phone_e164(self) -> str:
+        return str(self.values["phone_e164"])
+
+    def build(self) -> Lead:
+        """The Lead as a query would load it (the fields not given at their defaults), built
+        positionally: keyword construction would cost more than the insert."""
+        row: list[object] = []
+        for f in Lead._meta.concrete_fields:
+            if f.primary_key:
+                row.append(self.pk)
+            elif f.attname in self.values:
+                row.append(self.values[f.attname])
+            else:
+                row.append(f.get_default())
+        return instance_from(Lead, row, self.using)
+
+
+def _create_new(
+    rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str, *, want_leads: bool = True
+) -> list[Lead] | list[_NewLead]:
     """Create leads for rows whose email and phone no lead has, in one insert per table.
 
     Writes what `lead_intake` writes for a new lead (the lead, a `created` event, a
     `lead.created` audit row); tests/leads/test_importer.py compares the two field by field.
+    The board's counts and the search index take in the chunk's new leads at once
+    (`lead_bulk_insert`). Returns the new leads when `want_leads` (a later row of the chunk may
+    be one of them), as `_NewLead`s unless the insert had to fall back to `lead_intake`.
     """
     if not rows:
         return []
-    leads = [
-        Lead(
-            name=r.data.name,
-            email=r.data.email,
-            email_normalized=r.data.email_normalized,
-            phone=r.data.phone,
-            phone_e164=r.data.phone_e164,
-            company=r.data.company,
-            source=r.source,
-            external_ids={r.source: r.data.external_id} if r.data.external_id else {},
-        )
-        for r in rows
-    ]
     now = timezone.now()
+    public_ids = [uuid.uuid4() for _ in rows]
+    leads: list[dict[str, object]] = [
+        {
+            "created_at": now,
+            "updated_at": now,
+            "public_id": public_id,
+            "name": r.data.name,
+            "email": r.data.email,
+            "email_normalized": r.data.email_normalized,
+            "phone": r.data.phone,
+            "phone_e164": r.data.phone_e164,
+            "company": r.data.company,
+            "source": r.source,
+            "external_ids": {r.source: r.data.external_id} if r.data.external_id else {},
+        }
+        for r, public_id in zip(rows, public_ids, strict=True)
+    ]
+    connection = connections[router.db_for_write(Lead)]
     try:
-        with transaction.atomic():
-            # Rows built from what each Lead above holds; the ids come back by public_id (one
-            # query), which works alike on SQLite and PostgreSQL without RETURNING per row.
-            insert_many(
-                Lead,
-                [
-                    {
-                        "public_id": lead.public_id,
-                        "name": lead.name,
-                        "email": lead.email,
-                        "email_normalized": lead.email_normalized,
-                        "phone": lead.phone,
-                        "phone_e164": lead.phone_e164,
-                        "company": lead.company,
-                        "source": lead.source,
-                        "external_ids": lead.external_ids,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for lead in leads
-                ],
-            )
+        with lead_bulk_insert(connection) as new_ids:
+            # The ids come back by public_id (one query), which works alike on SQLite and
+            # PostgreSQL without RETURNING per row.
+            insert_many(Lead, leads, using=connection.alias)
+            ids = _ids_by_public_id(public_ids)
+            new_ids.extend(ids.values())
     except IntegrityError:
         # Someone else created one of these leads since the chunk was looked up.
         found = []
@@ -592,27 +629,24 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
             if lead is not None:
                 found.append(lead)
         return found
-    ids = _ids_by_public_id([lead.public_id for lead in leads])
-    for lead in leads:
-        lead.pk = ids[lead.public_id]
-        lead.created_at = lead.updated_at = now
-        lead._state.adding = False
-        lead._state.db = "default"
+    pks = [ids[public_id] for public_id in public_ids]
     vias = [_via(file_name, r) for r in rows]
     created_kind = LeadEvent.Kind.CREATED
+    created_label = str(created_kind.label)
     insert_many(
         LeadEvent,
         [
             {
-                "lead_id": lead.pk,
+                "lead_id": pk,
                 "kind": created_kind.value,
-                "label": str(created_kind.label),
-                "summary": f"Arrived from {lead.source}"[:SUMMARY_MAX_LENGTH],
-                "data": {"source": lead.source, "via": via},
+                "label": created_label,
+                "summary": f"Arrived from {r.source}"[:SUMMARY_MAX_LENGTH],
+                "data": {"source": r.source, "via": via},
                 "at": now,
             }
-            for lead, via in zip(leads, vias, strict=True)
+            for pk, r, via in zip(pks, rows, vias, strict=True)
         ],
+        using=connection.alias,
     )
     lead_type = Lead._meta.label_lower
     insert_many(
@@ -622,16 +656,20 @@ def _create_new(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWrite
                 "actor_label": ACTOR_LABEL,
                 "verb": "lead.created",
                 "object_type": lead_type,
-                "object_id": str(lead.pk),
-                "object_repr": str(lead)[:255],
-                "details": {"source": lead.source, "via": via},
+                "object_id": str(pk),
+                # What str(Lead) is for a new lead.
+                "object_repr": (r.data.name or r.data.email or r.data.phone or str(public_id))[:255],
+                "details": {"source": r.source, "via": via},
             }
-            for lead, via in zip(leads, vias, strict=True)
+            for pk, r, public_id, via in zip(pks, rows, public_ids, vias, strict=True)
         ],
+        using=connection.alias,
     )
     board_version_bump()
     summary.created += len(leads)
-    return leads
+    if not want_leads:
+        return []
+    return [_NewLead(pk=pk, values=values, using=connection.alias) for values, pk in zip(leads, pks, strict=True)]
 
 
 def _ids_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
