@@ -4,10 +4,12 @@ owner; badges say where money stands."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 
 from billing.models import Payment, Proposal
+from clientsflow.compiled import compiled_select
 from leads.cards import Badge
 
 
@@ -49,12 +51,19 @@ def payment_badges(lead_ids: list[int]) -> dict[int, list[Badge]]:
 def payments_received_between(*, start: datetime, end: datetime) -> dict[str, int]:
     """Money received with `start <= paid_at < end`, less refunds, in minor units per currency:
     the payments Stripe marked paid (and those later refunded, net of the refund). One query."""
-    rows = (
-        Payment.objects.filter(
-            status__in=[Payment.Status.PAID, Payment.Status.REFUNDED], paid_at__gte=start, paid_at__lt=end
+
+    def build(values: dict[str, Any]) -> QuerySet[Payment, tuple[str, int | None]]:
+        return (
+            Payment.objects.filter(
+                status__in=[Payment.Status.PAID, Payment.Status.REFUNDED],
+                paid_at__gte=values["start"],
+                paid_at__lt=values["end"],
+            )
+            .order_by()
+            .values_list("currency")
+            .annotate(amount=Sum(F("amount_minor") - F("refunded_minor")))
         )
-        .order_by()
-        .values("currency")
-        .annotate(amount=Sum(F("amount_minor") - F("refunded_minor")))
-    )
-    return {row["currency"]: int(row["amount"] or 0) for row in rows if row["amount"]}
+
+    # Read on every board render after a change: built and compiled once (`compiled_select`).
+    rows = compiled_select("payments_received_between", build, {"start": start, "end": end})
+    return {currency: int(amount or 0) for currency, amount in rows if amount}

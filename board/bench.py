@@ -222,6 +222,32 @@ def _values(name: str, rows: list[tuple[int, str]]) -> str:
     return f"{name} AS (VALUES {', '.join(f'({k}, {text!r})' for k, text in rows)})"
 
 
+# On an empty PostgreSQL table (a bench's fresh database), the secondary indexes are dropped, the
+# rows inserted and the indexes built once over them: building a B-tree or a trigram GIN index
+# from sorted rows is several times faster than growing it a row at a time (a million leads:
+# minutes instead of a quarter of an hour). The constraints' own indexes (primary key, public_id)
+# stay. The indexes come back from their own definitions (`pg_indexes.indexdef`), as the
+# migrations made them.
+PG_CHUNK = 250_000
+
+
+def _drop_secondary_indexes(cursor: Any) -> list[tuple[str, str]]:
+    cursor.execute(
+        """
+        SELECT i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.schemaname = current_schema() AND i.tablename = 'leads_lead'
+          AND NOT EXISTS (
+            SELECT 1 FROM pg_constraint c WHERE c.conindid = (quote_ident(i.indexname))::regclass
+          )
+        ORDER BY i.indexname
+        """
+    )
+    indexes = [(name, definition) for name, definition in cursor.fetchall()]
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    return indexes
+
+
 def seed_leads(total: int, *, log: Callable[[str], Any] = lambda _m: None) -> None:
     """Insert `total` leads (row numbers 0..total-1, newest first) in chunks of INSERT ... SELECT."""
     stages = [stage.value for stage, weight in STAGE_WEIGHTS for _ in range(weight)]
@@ -260,11 +286,22 @@ def seed_leads(total: int, *, log: Callable[[str], Any] = lambda _m: None) -> No
     if postgres:
         sql = sql.replace("WITH RECURSIVE", "WITH")
     with connection.cursor() as cursor:
+        rebuilt: list[tuple[str, str]] = []
         if recount:
             cursor.execute("ALTER TABLE leads_lead DISABLE TRIGGER leads_lead_count")
-        for start in range(0, total, CHUNK):
-            cursor.execute(sql, [start, min(start + CHUNK, total)])
-            log(f"bench: seeded {min(start + CHUNK, total)} of {total} leads")
+            cursor.execute("SELECT 1 FROM leads_lead LIMIT 1")
+            if cursor.fetchone() is None:
+                rebuilt = _drop_secondary_indexes(cursor)
+        chunk = PG_CHUNK if rebuilt else CHUNK
+        for start in range(0, total, chunk):
+            cursor.execute(sql, [start, min(start + chunk, total)])
+            log(f"bench: seeded {min(start + chunk, total)} of {total} leads")
+        if rebuilt:
+            log(f"bench: building {len(rebuilt)} indexes on leads_lead")
+            cursor.execute("SET maintenance_work_mem = '256MB'")
+            for _name, definition in rebuilt:
+                cursor.execute(definition)
+            cursor.execute("RESET maintenance_work_mem")
         if recount:
             cursor.execute("ALTER TABLE leads_lead ENABLE TRIGGER leads_lead_count")
     if recount:

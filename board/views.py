@@ -57,7 +57,13 @@ from board.selectors import (
     needs_you,
 )
 from board.templatetags.board import confirm_shared, relative_time, short_money
-from clientsflow.cache import BOARD_FRAGMENT_TTL_SECONDS, board_lead_versions, board_version, board_versions
+from clientsflow.cache import (
+    BOARD_FRAGMENT_TTL_SECONDS,
+    board_fragments,
+    board_lead_versions,
+    board_version,
+    board_versions,
+)
 from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.http import safe_next, wants_json
 from clientsflow.site import site_settings, site_settings_pinned
@@ -162,10 +168,8 @@ class _Writes:
         self.long: dict[str, Any] = {}  # content-addressed cards, CARD_CONTENT_TTL_SECONDS
 
     def flush(self) -> None:
-        if self.short:
-            cache.set_many(self.short, BOARD_FRAGMENT_TTL_SECONDS)
-        if self.long:
-            cache.set_many(self.long, CARD_CONTENT_TTL_SECONDS)
+        board_fragments.set_many(self.short, BOARD_FRAGMENT_TTL_SECONDS)
+        board_fragments.set_many(self.long, CARD_CONTENT_TTL_SECONDS)
 
 
 def _own_fields(lead: Lead) -> str:
@@ -219,7 +223,7 @@ def _cards_html(
     extras_keys = {
         lead.pk: _extras_key(lead.pk, version=version, lead_version=lead_versions[lead.pk]) for lead in leads
     }
-    found = cache.get_many([*keys.values(), *extras_keys.values()])
+    found = board_fragments.get_many([*keys.values(), *extras_keys.values()])
     entries: dict[int, CardEntry] = {pk: found[key] for pk, key in keys.items() if key in found}
     missing = [lead for lead in leads if lead.pk not in entries]
     if not missing:
@@ -236,7 +240,7 @@ def _cards_html(
         extras.update(fresh)
     cards = cards_for(missing, extras=extras)
     content_keys = {card.lead.pk: _card_content_key(card, granted=granted, now=now) for card in cards}
-    rendered = cache.get_many(list(content_keys.values()))
+    rendered = board_fragments.get_many(list(content_keys.values()))
     template = get_template("board/_card.html")
     for card in cards:
         pk = card.lead.pk
@@ -336,7 +340,7 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
         )
         for stage in stages
     }
-    found = cache.get_many([money_key, *keys.values()])
+    found = board_fragments.get_many([money_key, *keys.values()])
     writes = _Writes()
     money = found.get(money_key)
     if not isinstance(money, BoardMoney):
@@ -345,15 +349,6 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
     context: dict[str, Any] = {
         "csrf_token": _CSRF_MARKER,
         "filters": filters,
-        "form": BoardFilterForm(
-            initial={
-                "q": filters.q,
-                "source": filters.source,
-                "stage": filters.stage,
-                "since": filters.since,
-                "unseen": filters.unseen,
-            }
-        ),
         "all_stages": [(stage, Stage(stage).label) for stage in PIPELINE_ORDER],
         "recency": summary.recency,
         "recency_windows": RECENCY_WINDOWS,

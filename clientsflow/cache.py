@@ -7,19 +7,31 @@ web process sharing the cache; the fragments' own TTL (at most 60 s) heals a mis
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 
 BOARD_VERSION_KEY = "board:version"
 BOARD_FRAGMENT_TTL_SECONDS = 60
 
 
+def _fresh_version() -> int:
+    """A board version no earlier cache held: the microseconds since the epoch. A version counted
+    up from 1 again after the cache was emptied (or Redis restarted) would name fragments built
+    before, which a process's own copies (`LocalFragments`) may still hold."""
+    return time.time_ns() // 1000
+
+
 def board_version() -> int:
     version = cache.get(BOARD_VERSION_KEY)
     if version is None:
-        cache.add(BOARD_VERSION_KEY, 1, timeout=None)
+        cache.add(BOARD_VERSION_KEY, _fresh_version(), timeout=None)
         version = cache.get(BOARD_VERSION_KEY, 1)
     return int(version)
 
@@ -29,7 +41,7 @@ def _bump() -> None:
         cache.incr(BOARD_VERSION_KEY)
     except ValueError:
         # Key missing (evicted, or a fresh cache): any new value differs from what was cached.
-        cache.add(BOARD_VERSION_KEY, 2, timeout=None)
+        cache.add(BOARD_VERSION_KEY, _fresh_version(), timeout=None)
 
 
 def board_version_bump() -> None:
@@ -116,3 +128,77 @@ def board_cards_bump(lead_ids: frozenset[int], stages: frozenset[str]) -> None:
         except ValueError:
             cache.add(_lead_key(lead_id), 2, timeout=LEAD_VERSION_TTL_SECONDS)
     _bump_stages(stages)
+
+
+# --- This process's copy of the board's fragments ------------------------------------------------
+# Every key a board fragment is cached under carries the versions it was built under (or, for a
+# card's HTML, the address of its content), and the versions are read from the shared cache at the
+# start of each render: so an entry under such a key is the same in every process, and a process
+# may keep its own copy and skip reading it back from Redis (the columns a render did not touch are
+# most of the board's bytes). A copy lives no longer than the shared entry would: until the time
+# to live it was written with, from when this process built it; a copy of another process's entry,
+# whose remaining time is unknown here, for LOCAL_READ_TTL_SECONDS more. The board's version starts
+# from a number never used before (`_fresh_version`), so an emptied or restarted cache never brings
+# old keys back while copies made under them are alive.
+LOCAL_READ_TTL_SECONDS = 10
+LOCAL_MAX_ENTRIES = 2048
+
+
+class LocalFragments:
+    """A bounded, expiring in-process layer over the shared cache, for version-keyed fragments."""
+
+    def __init__(self, max_entries: int = LOCAL_MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The entries under these keys: this process's copies, then one read of the shared cache
+        for the rest (none when every key is here)."""
+        if _in_process():
+            return cache.get_many(keys)
+        now = time.monotonic()
+        found: dict[str, Any] = {}
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is None:
+                    continue
+                if entry[0] <= now:
+                    del self._entries[key]
+                    continue
+                self._entries.move_to_end(key)
+                found[key] = entry[1]
+        missing = [key for key in keys if key not in found]
+        if missing:
+            shared = cache.get_many(missing)
+            self._keep(shared, LOCAL_READ_TTL_SECONDS, now)
+            found.update(shared)
+        return found
+
+    def set_many(self, values: dict[str, Any], timeout: int) -> None:
+        """Write to the shared cache (one round trip) and keep a copy here."""
+        if values:
+            cache.set_many(values, timeout)
+            if not _in_process():
+                self._keep(values, timeout, time.monotonic())
+
+    def _keep(self, values: dict[str, Any], ttl: float, now: float) -> None:
+        with self._lock:
+            for key, value in values.items():
+                self._entries[key] = (now + ttl, value)
+                self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _in_process() -> bool:
+    """The cache is this process's memory already (the embedded default): no copy to keep."""
+    return isinstance(caches["default"], LocMemCache)
+
+
+board_fragments = LocalFragments()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from clientsflow.compiled import compiled_select
 from clientsflow.site import site_settings
 from leads.cards import Badge
 from leads.models import Lead, LeadEvent, Note, Stage, Task
@@ -126,16 +128,29 @@ def next_step_badges(lead_ids: list[int], *, now: datetime | None = None) -> dic
         return {}
     now = now or timezone.now()
     days = site_settings().going_cold_days
-    open_tasks = Task.objects.filter(lead=OuterRef("pk"), done_at__isnull=True)
-    rows = (
-        Lead.objects.filter(pk__in=lead_ids)
-        .annotate(
-            overdue=Exists(open_tasks.filter(due_at__lt=now)),
-            due_today=Exists(open_tasks.filter(due_at__gte=now, due_at__lt=owner_day_end(now))),
-            cold=ExpressionWrapper(going_cold_q(now=now, days=days), output_field=BooleanField()),
+
+    def build(values: dict[str, Any]) -> QuerySet[Any, Any]:
+        open_tasks = Task.objects.filter(lead=OuterRef("pk"), done_at__isnull=True)
+        return (
+            Lead.objects.filter(pk__in=values["ids"])
+            .annotate(
+                overdue=Exists(open_tasks.filter(due_at__lt=values["now"])),
+                due_today=Exists(open_tasks.filter(due_at__gte=values["now"], due_at__lt=values["day_end"])),
+                cold=ExpressionWrapper(going_cold_q(now=values["now"], days=days), output_field=BooleanField()),
+            )
+            .order_by()
+            .values_list("pk", "overdue", "due_today", "cold")
         )
-        .order_by()
-        .values_list("pk", "overdue", "due_today", "cold")
+
+    # Built and compiled once per number of cards (a render after a move asks about one or two).
+    rows = compiled_select(
+        ("next_step_badges", len(lead_ids)),
+        build,
+        {"ids": list(lead_ids), "now": now},
+        derived={
+            "day_end": lambda values: owner_day_end(values["now"]),
+            "cutoff": lambda values: values["now"] - timedelta(days=days),
+        },
     )
     result: dict[int, list[Badge]] = {}
     for lead_id, overdue, due_today, cold in rows:

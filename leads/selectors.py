@@ -21,6 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
 
+from clientsflow.compiled import compiled_select, instances
 from leads.db_triggers import SEARCH_COLUMNS, SEARCH_TABLE_SQLITE
 from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
@@ -220,6 +221,13 @@ def _filters_q(filters: BoardFilters, now: datetime) -> Q:
     return condition
 
 
+def _compilable(filters: BoardFilters) -> bool:
+    """Whether the board's queries for these filters have the same SQL whatever the time (no
+    "Arrived" window) and a bounded number of shapes (no search text), so `compiled_select` may
+    keep them."""
+    return not filters.q and filters.since not in RECENCY_WINDOWS
+
+
 def board_leads(filters: BoardFilters, *, now: datetime | None = None) -> QuerySet[Lead]:
     """Active (not merged) leads matching the filters, without ordering or slicing."""
     return Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now or timezone.now()))
@@ -253,7 +261,11 @@ class BoardSummary:
 def lead_counts() -> dict[tuple[str, str, bool], int]:
     """Active leads per (stage, source, unseen), from the trigger-kept counters: ONE query over a
     few hundred rows at most, whatever the number of leads."""
-    rows = LeadCount.objects.order_by().values_list("stage", "source", "unseen").annotate(total=Sum("n"))
+    rows = compiled_select(
+        "lead_counts",
+        lambda _values: LeadCount.objects.order_by().values_list("stage", "source", "unseen").annotate(total=Sum("n")),
+        {},
+    )
     return {(stage, source, bool(unseen)): total for stage, source, unseen, total in rows if total}
 
 
@@ -262,19 +274,24 @@ def recency_counts(*, now: datetime) -> tuple[int, int, int]:
     index-only range scan of `lead_recent_idx` (which holds `merged_into`), so it grows with the
     intake rate, not the table. (One COUNT with a FILTER per window would read every row of the
     week once per window, in the aggregate rather than in the index.)"""
-    active = Lead.objects.filter(merged_into__isnull=True).order_by()
-    parts: list[str] = []
-    params: list[Any] = []
-    for key in ("1h", "24h", "7d"):
-        counted = active.filter(created_at__gte=now - RECENCY_WINDOWS[key][1]).annotate(
-            n=Func(template="COUNT(*)", output_field=IntegerField())
-        )
-        sql, part_params = counted.values("n").query.sql_with_params()
-        parts.append(f"({sql})")
-        params.extend(part_params)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        last_hour, last_day, last_week = cursor.fetchone()
+    windows = ("1h", "24h", "7d")
+
+    def build(values: dict[str, Any]) -> tuple[str, list[Any]]:
+        active = Lead.objects.filter(merged_into__isnull=True).order_by()
+        parts: list[str] = []
+        params: list[Any] = []
+        for key in windows:
+            counted = active.filter(created_at__gte=values[key]).annotate(
+                n=Func(template="COUNT(*)", output_field=IntegerField())
+            )
+            sql, part_params = counted.values("n").query.sql_with_params()
+            parts.append(f"({sql})")
+            params.extend(part_params)
+        return f"SELECT {', '.join(parts)}", params
+
+    [(last_hour, last_day, last_week)] = compiled_select(
+        "recency_counts", build, {key: now - RECENCY_WINDOWS[key][1] for key in windows}
+    )
     return int(last_hour), int(last_day), int(last_week)
 
 
@@ -325,21 +342,28 @@ def board_column_leads(
     Each stage is an index range scan on lead_board_idx, UNION-ed into one query: the same result
     as a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
     """
-    matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
-    # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
-    # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
-    parts: list[str] = []
-    params: list[Any] = []
-    for stage in stages:
-        sql, part_params = matching.filter(stage=stage)[: per_column + 1].query.sql_with_params()
-        parts.append(f"SELECT id FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
-        params.extend(part_params)
-    newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
-    ranked = sorted(
-        Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS),
-        key=lambda lead: (lead.created_at, lead.pk),
-        reverse=True,
-    )
+
+    def build(_values: dict[str, Any]) -> QuerySet[Lead]:
+        matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
+        # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
+        # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
+        parts: list[str] = []
+        params: list[Any] = []
+        for stage in stages:
+            sql, part_params = matching.filter(stage=stage)[: per_column + 1].query.sql_with_params()
+            parts.append(f"SELECT id FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
+            params.extend(part_params)
+        newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
+        return Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS)
+
+    if _compilable(filters):
+        # The board without a search or an "Arrived" filter: the SQL depends on the filters and
+        # the columns only, so it is built and compiled once for them.
+        key = ("board_column_leads", filters.cache_key(), tuple(stages), per_column)
+        leads = instances(Lead, key, compiled_select(key, build, {}))
+    else:
+        leads = list(build({}))
+    ranked = sorted(leads, key=lambda lead: (lead.created_at, lead.pk), reverse=True)
     by_stage: dict[str, list[Lead]] = {stage: [] for stage in PIPELINE_ORDER}
     for lead in ranked:
         by_stage[lead.stage].append(lead)
@@ -376,16 +400,23 @@ def lead_stage_history(lead: Lead) -> QuerySet[StageChange]:
 def board_value_totals(filters: BoardFilters, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
     """Each stage's deal value in minor units, per currency, for the leads the filters match: ONE
     `SUM ... GROUP BY stage, value_currency` query (leads without a value count for nothing)."""
-    rows = (
-        board_leads(filters, now=now)
-        .filter(value_minor__isnull=False)
-        .order_by()
-        .values("stage", "value_currency")
-        .annotate(total=Sum("value_minor"))
-    )
+
+    def build(_values: dict[str, Any]) -> QuerySet[Lead, tuple[str, str, int | None]]:
+        return (
+            board_leads(filters, now=now)
+            .filter(value_minor__isnull=False)
+            .order_by()
+            .values_list("stage", "value_currency")
+            .annotate(total=Sum("value_minor"))
+        )
+
+    if _compilable(filters):
+        rows = compiled_select(("board_value_totals", filters.cache_key()), build, {})
+    else:
+        rows = list(build({}))
     totals: dict[str, dict[str, int]] = {stage: {} for stage in PIPELINE_ORDER}
-    for row in rows:
-        totals.setdefault(row["stage"], {})[row["value_currency"]] = int(row["total"] or 0)
+    for stage, currency, total in rows:
+        totals.setdefault(stage, {})[currency] = int(total or 0)
     return totals
 
 
