@@ -1,25 +1,32 @@
-"""Believable report data in bulk: leads with stage history, outreach, bookings and calls,
-proposals and payments, classified replies. Used by `make bench` (100,000 leads) and the tests.
+"""Believable report data in bulk: leads with stage history and a timeline, outreach (sequence
+emails, the owner's one-off answers, replies and their labels, unsubscribes, bounces), bookings
+and calls, proposals and payments. Used by `make bench` (100,000 leads) and the tests.
 
-Rows are written with bulk inserts. Stage changes are inserted with raw SQL because
-`changed_at` is `auto_now_add` and the history must be spread over past months.
+Every row is written once, as it would have been when it happened: each lead's whole story is
+drawn in Python first, then each table is loaded in one pass (COPY on PostgreSQL, a batched
+insert on SQLite) with its own times (`created_at`, `changed_at`, the lead's stage) rather than
+inserted and then updated row by row.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models.fields import AutoFieldMixin
 
-from billing.models import Payment, Proposal
-from bookings.models import Booking, EventType, Host
-from calls.models import Call
+from billing.models import BillingEventKind, Payment, Proposal
+from bookings.models import Booking, BookingEventKind, EventType, Host
+from calls.models import Call, CallEventKind
 from classify.models import Classification, Label
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import Lead, LeadEvent, Stage, StageChange
 from outreach.models import Enrollment, InboundReply, OutboundMessage, OutreachEventKind, Sequence, SequenceStep
 
 SOURCES = ("website", "ghl", "referral")
@@ -37,93 +44,158 @@ class Seeded:
     proposals: int
 
 
-def _chunks(rows: list, size: int = BATCH):
+def _chunks(rows: Seq[Any], size: int = BATCH) -> Iterable[Seq[Any]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
+
+
+# Fields whose values (str, int, float, bool, None) go to the database as they are.
+PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.BooleanField)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def load_rows(model: type[models.Model], objs: Seq[models.Model], *, now: datetime) -> None:
+    """Insert `objs` as they are, in one pass: COPY on PostgreSQL, batched inserts on SQLite.
+
+    Unlike `bulk_create`, the times set on the instances are kept (`auto_now`/`auto_now_add`
+    fields are filled with `now` only where left empty), so history lands with its own dates.
+    Defaults come from the model as with `bulk_create` (the instances were built with them); no
+    field's `pre_save` runs (these models have no file or computed fields).
+    """
+    if not objs:
+        return
+    conn = connections[DEFAULT_DB_ALIAS]  # the connection itself: the proxy costs a lookup per value
+    ops = conn.ops
+    fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
+    stamped = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
+
+    def converter(f: models.Field) -> Callable[[Any], Any]:
+        if isinstance(f, models.DateTimeField):
+            return ops.adapt_datetimefield_value
+        if isinstance(f, models.DateField):
+            return ops.adapt_datefield_value
+        target = f.target_field if isinstance(f, models.ForeignKey) else f
+        if isinstance(target, PLAIN_FIELDS):  # Django would pass these values through unchanged
+            return _same
+        return lambda value: f.get_db_prep_save(value, conn)
+
+    plan = [(f.attname, f.attname in stamped, converter(f)) for f in fields]
+    table = ops.quote_name(model._meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+
+    def row(obj: models.Model) -> list[Any]:
+        values = obj.__dict__
+        return [convert((values[name] or now) if stamp else values[name]) for name, stamp, convert in plan]
+
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for obj in objs:
+                    copy.write_row(row(obj))
+            return
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 (the model's own names)
+        for chunk in _chunks(objs):
+            cursor.executemany(sql, [row(o) for o in chunk])
+
+
+@dataclass
+class _Story:
+    """One lead's history as drawn, before any row is written."""
+
+    index: int
+    source: str
+    created: datetime
+    stage: str = Stage.NEW.value
+    changes: list[tuple[str, str, datetime]] = field(default_factory=list)  # (from, to, at)
+    reached: dict[str, datetime] = field(default_factory=dict)
+    nurture_until: date | None = None
+
+
+def _draw_story(rng: random.Random, i: int, now: datetime) -> _Story:
+    at = now - timedelta(days=rng.uniform(0, 200))
+    story = _Story(index=i, source=SOURCES[i % len(SOURCES)], created=at)
+    for nxt in PATH:
+        if rng.random() > 0.55:
+            break
+        if nxt in (Stage.CONTACTED, Stage.REPLIED) and rng.random() < 0.15:
+            continue  # events skip stages
+        at = at + timedelta(hours=rng.uniform(2, 24 * 20))
+        if at >= now:
+            break
+        story.changes.append((story.stage, nxt.value, at))
+        story.reached[nxt.value] = at
+        story.stage = nxt.value
+    if story.stage != Stage.PAID:
+        roll = rng.random()
+        at = at + timedelta(days=rng.uniform(1, 10))
+        if roll < 0.1 and at < now:
+            story.changes.append((story.stage, Stage.LOST.value, at))
+            story.stage = Stage.LOST.value
+        elif roll < 0.15 and at < now and story.stage in (Stage.NEW, Stage.CONTACTED, Stage.REPLIED):
+            story.changes.append((story.stage, Stage.NURTURE.value, at))
+            story.stage = Stage.NURTURE.value
+            story.nurture_until = (at + timedelta(days=rng.choice((30, 60, 90)))).date()
+    return story
 
 
 @transaction.atomic
 def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = "report") -> Seeded:
     rng = random.Random(seed)
     approver, _ = get_user_model().objects.get_or_create(username=f"{prefix}-approver", defaults={"is_staff": True})
-    lead_rows = []
-    for i in range(leads):
-        email = f"{prefix}{i}@example.com"
-        lead_rows.append(
-            Lead(name=f"Report Lead {i}", email=email, email_normalized=email, source=SOURCES[i % len(SOURCES)])
-        )
-    for chunk in _chunks(lead_rows):
-        Lead.objects.bulk_create(chunk)
-    ids = list(Lead.objects.filter(email_normalized__startswith=prefix).order_by("id").values_list("id", flat=True))
-
-    created: dict[int, datetime] = {}
-    changes: list[tuple[int, str, str, datetime]] = []
-    final_stage: dict[int, str] = {}
-    last_change: dict[int, datetime | None] = {}
-    reached_at: dict[int, dict[str, datetime]] = {}
-    for lead_id in ids:
-        at = now - timedelta(days=rng.uniform(0, 200))
-        created[lead_id] = at
-        stage, steps = Stage.NEW.value, {}
-        for nxt in PATH:
-            if rng.random() > 0.55:
-                break
-            if nxt in (Stage.CONTACTED, Stage.REPLIED) and rng.random() < 0.15:
-                continue  # events skip stages
-            at = at + timedelta(hours=rng.uniform(2, 24 * 20))
-            if at >= now:
-                break
-            changes.append((lead_id, stage, nxt.value, at))
-            steps[nxt.value] = at
-            stage = nxt.value
-        if stage not in (Stage.PAID,) and rng.random() < 0.1:
-            at = at + timedelta(days=rng.uniform(1, 10))
-            if at < now:
-                changes.append((lead_id, stage, Stage.LOST.value, at))
-                stage = Stage.LOST.value
-        final_stage[lead_id] = stage
-        last_change[lead_id] = changes[-1][3] if changes and changes[-1][0] == lead_id else None
-        reached_at[lead_id] = steps
-
-    with connection.cursor() as cursor:
-        for chunk in _chunks(list(created.items())):
-            cursor.executemany(
-                "UPDATE leads_lead SET created_at = %s, stage = %s, stage_changed_at = %s WHERE id = %s",
-                [
-                    (
-                        connection.ops.adapt_datetimefield_value(at),
-                        final_stage[lid],
-                        connection.ops.adapt_datetimefield_value(last_change[lid]),
-                        lid,
-                    )
-                    for lid, at in chunk
-                ],
+    stories = [_draw_story(rng, i, now) for i in range(leads)]
+    email = [f"{prefix}{i}@example.com" for i in range(leads)]
+    load_rows(
+        Lead,
+        [
+            Lead(
+                name=f"Report Lead {s.index}",
+                email=email[s.index],
+                email_normalized=email[s.index],
+                source=s.source,
+                stage=s.stage,
+                stage_changed_at=s.changes[-1][2] if s.changes else None,
+                nurture_until=s.nurture_until,
+                created_at=s.created,
+                updated_at=s.changes[-1][2] if s.changes else s.created,
             )
-        # Each stay ends at the lead's next change, as the stage service records it.
-        ends = [
-            following[3] if following[0] == change[0] else None
-            for change, following in zip(changes, [*changes[1:], (None, "", "", None)], strict=True)
-        ]
-        rows = [
-            (
-                lid,
-                f,
-                t,
-                connection.ops.adapt_datetimefield_value(at),
-                connection.ops.adapt_datetimefield_value(left),
-                (left - at).total_seconds() if left else None,
-            )
-            for (lid, f, t, at), left in zip(changes, ends, strict=True)
-        ]
-        for chunk in _chunks(rows):
-            cursor.executemany(
-                "INSERT INTO leads_stagechange"
-                " (lead_id, from_stage, to_stage, actor_label, reason, changed_at, left_at, seconds_in_stage)"
-                " VALUES (%s, %s, %s, 'seed', '', %s, %s, %s)",
-                chunk,
-            )
+            for s in stories
+        ],
+        now=now,
+    )
+    by_email = dict(Lead.objects.filter(email_normalized__startswith=prefix).values_list("email_normalized", "id"))
+    ids = [by_email[email[s.index]] for s in stories]
 
-    # Outreach: two sequences of three steps; contacted leads got emails, some replied.
+    # Stage history: each stay ends at the lead's next change, as the stage service records it.
+    changes = []
+    for s, lead_id in zip(stories, ids, strict=True):
+        for n, (from_stage, to_stage, at) in enumerate(s.changes):
+            left = s.changes[n + 1][2] if n + 1 < len(s.changes) else None
+            changes.append(
+                StageChange(
+                    lead_id=lead_id,
+                    from_stage=from_stage,
+                    to_stage=to_stage,
+                    actor_label="seed",
+                    changed_at=at,
+                    left_at=left,
+                    seconds_in_stage=(left - at).total_seconds() if left else None,
+                )
+            )
+    load_rows(StageChange, changes, now=now)
+
+    # The timeline: every lead's arrival, then what happened to it (added to as the story goes).
+    events = [
+        LeadEvent(lead_id=lead_id, kind=LeadEvent.Kind.CREATED, label="Created", summary="Lead created", at=s.created)
+        for s, lead_id in zip(stories, ids, strict=True)
+    ]
+
+    # Outreach: two sequences of three steps; contacted leads got emails (a few bounced), some
+    # replied; the owner answered some replies by hand (a one-off email), and some of those
+    # leads wrote again. Each reply is classified; some were routed to review and corrected.
     sequences = []
     for name in (f"{prefix} cold", f"{prefix} warm"):
         sequence = Sequence.objects.create(name=name)
@@ -134,97 +206,119 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
             for p in (1, 2, 3)
         ]
         sequences.append((sequence, seq_steps))
-    enrollments, messages = [], []
-    plan: list[tuple[int, int, list[tuple[int, datetime, str]]]] = []
-    for lead_id in ids:
-        first = reached_at[lead_id].get(Stage.CONTACTED)
-        if first is None:
-            continue
-        which = lead_id % 2
-        sends: list[tuple[int, datetime, str]] = []
-        at = first
-        for position in (1, 2, 3):
-            if at >= now:
-                break
-            send_status = OutboundMessage.Status.FAILED if rng.random() < 0.05 else OutboundMessage.Status.SENT
-            sends.append((position, at, send_status))
-            at = at + timedelta(days=rng.uniform(1, 6))
-            if rng.random() < 0.35:
-                break
-        plan.append((lead_id, which, sends))
-        enrollments.append(Enrollment(lead_id=lead_id, sequence=sequences[which][0], enrolled_by="seed"))
-    for chunk in _chunks(enrollments):
-        Enrollment.objects.bulk_create(chunk)
-    enrollment_ids = dict(Enrollment.objects.filter(sequence__name__startswith=prefix).values_list("lead_id", "id"))
-    for lead_id, which, sends in plan:
-        for position, at, status in sends:
-            sent = status == OutboundMessage.Status.SENT
-            messages.append(
-                OutboundMessage(
-                    lead_id=lead_id,
-                    enrollment_id=enrollment_ids[lead_id],
-                    step=sequences[which][1][position - 1],
-                    to_email=f"{prefix}{lead_id}@example.com",
-                    subject="Hi",
-                    body="Hello",
-                    status=status,
-                    origin="template",
-                    approved_by=approver,
-                    approved_at=at,
-                    approved_hash="seed" if sent else "",
-                    message_id=f"<{uuid.uuid4()}@seed>",
-                    sent_at=at if sent else None,
-                )
+    contacted = [(s, lead_id) for s, lead_id in zip(stories, ids, strict=True) if Stage.CONTACTED in s.reached]
+    load_rows(
+        Enrollment,
+        [
+            Enrollment(
+                lead_id=lead_id,
+                sequence=sequences[s.index % 2][0],
+                enrolled_by="seed",
+                created_at=s.reached[Stage.CONTACTED],
+                updated_at=s.reached[Stage.CONTACTED],
             )
-    for chunk in _chunks(messages):
-        OutboundMessage.objects.bulk_create(chunk)
+            for s, lead_id in contacted
+        ],
+        now=now,
+    )
+    enrollment_ids = dict(Enrollment.objects.filter(sequence__name__startswith=prefix).values_list("lead_id", "id"))
+    messages, replies, labels_of = [], [], []
+    labels = [Label.POSITIVE.value, Label.NEGATIVE.value, Label.NEUTRAL.value]
 
-    replies, events = [], []
-    for lead_id in ids:
-        replied = reached_at[lead_id].get(Stage.REPLIED)
-        if replied is None or lead_id not in enrollment_ids:
-            continue
+    def email_to(lead_id: int, s: _Story, at: datetime, *, kind: str, step: SequenceStep | None) -> None:
+        sent = kind != OutboundMessage.Kind.SEQUENCE or rng.random() >= 0.05
+        messages.append(
+            OutboundMessage(
+                lead_id=lead_id,
+                kind=kind,
+                enrollment_id=enrollment_ids[lead_id] if step else None,
+                step=step,
+                to_email=email[s.index],
+                subject="Hi",
+                body="Hello",
+                status=OutboundMessage.Status.SENT if sent else OutboundMessage.Status.FAILED,
+                origin="template" if step else "owner",
+                approved_by=approver,
+                approved_at=at,
+                approved_hash="seed",
+                message_id=f"<{uuid.uuid4()}@seed>",
+                sent_at=at if sent else None,
+                created_at=at - timedelta(hours=1),
+                updated_at=at,  # a bounce is recorded when the provider refuses it
+            )
+        )
+        if sent:
+            events.append(LeadEvent(lead_id=lead_id, kind=OutreachEventKind.MESSAGE_SENT, summary="Hi", at=at))
+
+    def reply_from(lead_id: int, s: _Story, at: datetime) -> None:
         replies.append(
             InboundReply(
                 lead_id=lead_id,
                 source=InboundReply.Source.DEMO,
-                from_email=f"{prefix}{lead_id}@example.com",
-                from_email_normalized=f"{prefix}{lead_id}@example.com",
+                from_email=email[s.index],
+                from_email_normalized=email[s.index],
                 message_id=f"<r{uuid.uuid4()}@seed>",
                 matched_by=InboundReply.MatchedBy.SENDER,
-                received_at=replied,
+                received_at=at,
+                created_at=at,
             )
         )
+        labels_of.append(at)
+        events.append(LeadEvent(lead_id=lead_id, kind=OutreachEventKind.REPLY_RECEIVED, summary="Reply", at=at))
+
+    for s, lead_id in contacted:
+        first = s.reached[Stage.CONTACTED]
+        events.append(LeadEvent(lead_id=lead_id, kind=OutreachEventKind.ENROLLED, summary="Enrolled", at=first))
+        steps = sequences[s.index % 2][1]
+        at = first
+        for position in (1, 2, 3):
+            if at >= now:
+                break
+            email_to(lead_id, s, at, kind=OutboundMessage.Kind.SEQUENCE, step=steps[position - 1])
+            at = at + timedelta(days=rng.uniform(1, 6))
+            if rng.random() < 0.35:
+                break
+        replied = s.reached.get(Stage.REPLIED)
+        if replied is None:
+            continue
+        reply_from(lead_id, s, replied)
         if rng.random() < 0.08:
             events.append(
                 LeadEvent(lead_id=lead_id, kind=OutreachEventKind.UNSUBSCRIBED, summary="Unsubscribed", at=replied)
             )
-    for chunk in _chunks(replies):
-        InboundReply.objects.bulk_create(chunk)
-    for chunk in _chunks(events):
-        LeadEvent.objects.bulk_create(chunk)
-    labels = [Label.POSITIVE.value, Label.NEGATIVE.value, Label.NEUTRAL.value]
+            continue
+        answered = replied + timedelta(hours=rng.uniform(1, 30))
+        if answered < now and rng.random() < 0.4:
+            email_to(lead_id, s, answered, kind=OutboundMessage.Kind.ONE_OFF, step=None)
+            again = answered + timedelta(hours=rng.uniform(2, 72))
+            if again < now and rng.random() < 0.5:
+                reply_from(lead_id, s, again)
+    load_rows(OutboundMessage, messages, now=now)
+    load_rows(InboundReply, replies, now=now)
+    reply_ids = dict(
+        InboundReply.objects.filter(from_email_normalized__startswith=prefix).values_list("message_id", "id")
+    )
     classifications = []
-    reply_ids = InboundReply.objects.filter(from_email_normalized__startswith=prefix).values_list("id", flat=True)
-    for reply_id in reply_ids:
+    for reply, received in zip(replies, labels_of, strict=True):
         label = rng.choice(labels)
         routed = rng.random() < 0.3
         reviewed = routed and rng.random() < 0.7
         final = (rng.choice(labels) if rng.random() < 0.3 else label) if reviewed else ""
         classifications.append(
             Classification(
-                reply_id=reply_id,
+                reply_id=reply_ids[reply.message_id],
                 label=label,
                 confidence=0.8,
                 backend="local",
                 needs_review=routed and not reviewed,
                 review_reason="borderline" if routed else "",
                 final_label=final,
-                reviewed_at=now if reviewed else None,
+                reviewed_at=min(received + timedelta(hours=rng.uniform(1, 48)), now) if reviewed else None,
+                created_at=received,
+                updated_at=received,
             )
         )
-    for chunk in _chunks(classifications):
-        Classification.objects.bulk_create(chunk)
+    load_rows(Classification, classifications, now=now)
 
     # Bookings on distinct half-hour slots per host (no double booking), calls for most past ones.
     hosts = [
@@ -234,13 +328,13 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
     types = [EventType.objects.create(host=h, slug=f"{prefix}-intro-{h.pk}", title="Intro") for h in hosts]
     used: set[tuple[int, datetime]] = set()
     bookings, calls = [], []
-    for lead_id in ids:
-        booked = reached_at[lead_id].get(Stage.BOOKED)
+    for s, lead_id in zip(stories, ids, strict=True):
+        booked = s.reached.get(Stage.BOOKED)
         if booked is None:
             continue
         start = booked + timedelta(days=rng.uniform(1, 7))
         start = start.replace(minute=30 if start.minute >= 30 else 0, second=0, microsecond=0)
-        h = lead_id % len(hosts)
+        h = s.index % len(hosts)
         while (h, start) in used:
             start += timedelta(minutes=30)
         used.add((h, start))
@@ -259,11 +353,13 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
                 timezone="UTC",
                 status=booking_status,
                 name="Lead",
-                email=f"{prefix}{lead_id}@example.com",
+                email=email[s.index],
                 rescheduled_at=start - timedelta(days=1) if 0.1 <= roll < 0.2 else None,
                 cancelled_at=start - timedelta(days=1) if booking_status == Booking.Status.CANCELLED else None,
+                created_at=booked,
             )
         )
+        events.append(LeadEvent(lead_id=lead_id, kind=BookingEventKind.BOOKING, summary="Call booked", at=booked))
         if booking_status != Booking.Status.CANCELLED and start < now and rng.random() < 0.75:
             calls.append(
                 Call(
@@ -273,18 +369,18 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
                     started_at=start + timedelta(minutes=3),
                 )
             )
-    for chunk in _chunks(bookings):
-        Booking.objects.bulk_create(chunk)
-    for chunk in _chunks(calls):
-        Call.objects.bulk_create(chunk)
+            events.append(
+                LeadEvent(lead_id=lead_id, kind=CallEventKind.CALL, summary="Sales call", at=start + timedelta(hours=1))
+            )
+    load_rows(Booking, bookings, now=now)
+    load_rows(Call, calls, now=now)
 
     proposals = []
-    for lead_id in ids:
-        reached = reached_at[lead_id]
-        proposal_sent = reached.get(Stage.PROPOSAL_SENT)
+    for s, lead_id in zip(stories, ids, strict=True):
+        proposal_sent = s.reached.get(Stage.PROPOSAL_SENT)
         if proposal_sent is None:
             continue
-        signed, paid = reached.get(Stage.SIGNED), reached.get(Stage.PAID)
+        signed, paid = s.reached.get(Stage.SIGNED), s.reached.get(Stage.PAID)
         proposal_status = Proposal.Status.PAID if paid else Proposal.Status.SIGNED if signed else Proposal.Status.SENT
         if proposal_status == Proposal.Status.SENT and rng.random() < 0.3:
             proposal_status = Proposal.Status.VIEWED
@@ -299,10 +395,16 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
                 sent_at=proposal_sent,
                 signed_at=signed,
                 paid_at=paid,
+                created_at=proposal_sent - timedelta(hours=2),
+                updated_at=paid or signed or proposal_sent,
             )
         )
-    for chunk in _chunks(proposals):
-        Proposal.objects.bulk_create(chunk)
+        events.append(
+            LeadEvent(lead_id=lead_id, kind=BillingEventKind.PROPOSAL, summary="Proposal sent", at=proposal_sent)
+        )
+        if paid:
+            events.append(LeadEvent(lead_id=lead_id, kind=BillingEventKind.PAYMENT, summary="Paid", at=paid))
+    load_rows(Proposal, proposals, now=now)
     payments = [
         Payment(
             proposal=proposal,
@@ -313,11 +415,15 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
             status=Payment.Status.PAID,
             paid_at=proposal.paid_at,
             refunded_minor=proposal.total_minor // 10 if proposal.pk % 7 == 0 else 0,
+            created_at=proposal.paid_at or now,
+            updated_at=proposal.paid_at or now,
         )
-        for proposal in Proposal.objects.filter(lead_id__in=ids, paid_at__isnull=False)
+        for proposal in Proposal.objects.filter(lead_id__in=ids, paid_at__isnull=False).only(
+            "pk", "lead_id", "total_minor", "paid_at"
+        )
     ]
-    for chunk in _chunks(payments):
-        Payment.objects.bulk_create(chunk)
+    load_rows(Payment, payments, now=now)
+    load_rows(LeadEvent, events, now=now)
     return Seeded(
         leads=len(ids),
         stage_changes=len(changes),
