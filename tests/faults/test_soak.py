@@ -33,9 +33,19 @@ def private_redis() -> str:
 
 
 @pytest.mark.services
-def test_ci_soak_keeps_the_books():
+def test_ci_soak_keeps_the_books(django_db_setup, django_db_blocker):
+    # The soak's database is a copy of this worker's test database (migrated, and as empty as
+    # every test leaves it) instead of a second run of every migration: ~20 s less.
+    with django_db_blocker.unblock():
+        template = connection.creation._get_test_db_name()  # this worker's (settings name the other)
+        connection.close()  # PostgreSQL copies a database only while nobody is connected to it
     result = soak.soak(
-        seconds=15, min_requests=300, max_requests=20000, database_url=server_url(), redis_url=private_redis()
+        seconds=15,
+        min_requests=300,
+        max_requests=20000,
+        database_url=server_url(),
+        redis_url=private_redis(),
+        template_database=template,
     )
     failed = [name for name, ok in result["invariants"].items() if not ok]
     assert failed == [], result

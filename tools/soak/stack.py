@@ -38,11 +38,20 @@ def soak_dsn(env: dict[str, str]) -> str:
     return admin_dsn(env["DATABASE_URL"]).rsplit("/", 1)[0] + "/" + env["SOAK_DB_NAME"]
 
 
-def create_database(database_url: str, name: str) -> None:
+def create_database(database_url: str, name: str, *, template: str = "") -> bool:
+    """Create the soak's database: empty, or a copy of `template` (an already migrated database
+    nobody else is connected to). False when the copy could not be made (an empty one is then)."""
     import psycopg
 
     with psycopg.connect(admin_dsn(database_url), autocommit=True, connect_timeout=5) as conn:
+        for _ in range(10 if template else 0):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                return True
+            except psycopg.errors.ObjectInUse:  # a connection to the template is still closing
+                time.sleep(0.3)
         conn.execute(f'CREATE DATABASE "{name}"')
+    return False
 
 
 def drop_database(database_url: str, name: str) -> None:
