@@ -101,7 +101,7 @@ def bookings_bench(quick: bool, log: Any = print) -> dict[str, Any]:
     with override_settings(
         BOOKING_RATE_LIMIT="100000/m", EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"
     ):
-        counted_ok = post(len(free) + 3, warm)
+        counted_ok = int(post(len(free) + 3, warm))
         with CaptureQueriesContext(connection) as post_queries:
             counted_ok += sum(post(len(free) + i, slot) for i, slot in enumerate(counted))
         # Read now: every request after this one clears the connection's query log.
