@@ -74,18 +74,23 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     # outbound_step_sent_idx read from the index alone (no sort or hash of every email sent);
     # only emails whose step is gone (deleted) are grouped by their enrollment. What came back is
     # added per step from the emails that had an answer, rather than looking up an answer for
-    # every email sent.
+    # every email sent: each email once (COUNT DISTINCT) however many answers it had, in one
+    # grouping rather than one per email and then one per step.
     sent_in_range = f"""
         s.kind = %s AND s.status = %s AND s.sent_at >= %s AND s.sent_at < %s
         AND s.enrollment_id IS NOT NULL {source_sql}
     """
+    # PostgreSQL computes each of these once (MATERIALIZED). SQLite reads each once anyway and
+    # does better streaming them into the grouping than writing them out first (about 15% of
+    # this query at 100,000 leads).
+    once = "NOT MATERIALIZED" if sqlite else "MATERIALIZED"
     sql = f"""
-        WITH replies_in_range AS MATERIALIZED (
+        WITH replies_in_range AS {once} (
             SELECT r.id, r.lead_id, r.received_at FROM {replies} r {replies_index}
             WHERE r.lead_id IS NOT NULL AND r.received_at >= %s
             ORDER BY r.lead_id
         ),
-        came_back AS MATERIALIZED (
+        came_back AS {once} (
             SELECT s.id AS message_id, s.step_id, s.enrollment_id, 1 AS replied,
                    CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END
                        AS positive,
@@ -98,11 +103,6 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
             FROM {events} e {owner_of("e", "at")}
             WHERE e.kind = %s AND e.at >= %s AND {sent_in_range}
         ),
-        per_message AS (
-            SELECT step_id, enrollment_id, MAX(replied) AS replied, MAX(positive) AS positive,
-                   MAX(unsubscribed) AS unsubscribed
-            FROM came_back GROUP BY message_id, step_id, enrollment_id
-        ),
         counted AS (
             SELECT st.id AS step_id, NULL AS enrollment_id,
                    (SELECT COUNT(*) FROM {messages} s WHERE s.step_id = st.id AND {sent_in_range}) AS sent,
@@ -113,9 +113,11 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
             FROM {messages} s WHERE s.step_id IS NULL AND {sent_in_range}
             GROUP BY s.enrollment_id
             UNION ALL
-            SELECT step_id, CASE WHEN step_id IS NULL THEN enrollment_id END,
-                   0, SUM(replied), SUM(positive), SUM(unsubscribed), 0
-            FROM per_message
+            SELECT step_id, CASE WHEN step_id IS NULL THEN enrollment_id END, 0,
+                   COUNT(DISTINCT CASE WHEN replied = 1 THEN message_id END),
+                   COUNT(DISTINCT CASE WHEN positive = 1 THEN message_id END),
+                   COUNT(DISTINCT CASE WHEN unsubscribed = 1 THEN message_id END), 0
+            FROM came_back
             GROUP BY step_id, CASE WHEN step_id IS NULL THEN enrollment_id END
             UNION ALL
             SELECT s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END, 0, 0, 0, 0, COUNT(*)
