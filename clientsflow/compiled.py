@@ -15,20 +15,21 @@ computed from the others by the same function for the stand-ins and for the real
 cutoff from now), so a builder may compute them inside.
 
 The cache holds SQL text and compilers only (keyed by `key` and the database alias): each process
-builds its own and nothing needs to agree between processes.
+builds its own and nothing needs to agree between processes. At most `MAX_PLANS` shapes are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
+M = TypeVar("M", bound=Model)
 Values = dict[str, Any]
 Builder = Callable[[Values], "QuerySet[Any, Any] | tuple[str, list[Any]]"]
 
@@ -51,6 +52,7 @@ class _Plan:
 
 
 _PLANS: dict[tuple[Hashable, str], _Plan] = {}
+MAX_PLANS = 256
 
 
 def _flatten(values: Values) -> dict[str, Any]:
@@ -131,6 +133,31 @@ def _plan_for(key: Hashable, build: Builder, values: Values, using: str) -> _Pla
     return _Plan(sql, tuple(params), tuple(slots), compiler)
 
 
+def _plan_of(
+    key: Hashable, build: Builder, values: Values, derived: dict[str, Callable[[Values], Any]], using: str
+) -> tuple[_Plan, list[Any]]:
+    plan = _PLANS.get((key, using))
+    actual = _with_derived(values, derived)
+    if plan is None:
+        plan = _plan_for(key, build, {**values, **{f"={name}": func for name, func in derived.items()}}, using)
+        # Checked once: the query built with these very values is the plan filled with them.
+        sql, params, _compiler = _compile(build(actual), using)
+        if sql != plan.sql or params != _fill(plan, _flatten(actual), using):
+            raise CompileMismatch(f"{key!r}: the query's SQL depends on its values, not only its parameters")
+        if len(_PLANS) >= MAX_PLANS:  # shapes keyed by free text (a source filter) stay bounded
+            oldest = next(iter(_PLANS), None)
+            if oldest is not None:
+                _PLANS.pop(oldest, None)
+        _PLANS[(key, using)] = plan
+    params = _fill(plan, _flatten(actual), using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(plan.sql, params)
+        rows = cursor.fetchall()
+    if plan.compiler is not None:
+        rows = plan.compiler.results_iter(results=[rows], tuple_expected=True)
+    return plan, [tuple(row) for row in rows]
+
+
 def compiled_select(
     key: Hashable,
     build: Builder,
@@ -141,31 +168,21 @@ def compiled_select(
 ) -> list[tuple[Any, ...]]:
     """The rows of the query `build(values)` returns (a queryset, or SQL and parameters), each
     converted as the ORM would (its `values_list` tuple), compiled once per `key` and database."""
-    derived = derived or {}
-    plan = _PLANS.get((key, using))
-    actual = _with_derived(values, derived)
-    if plan is None:
-        plan = _plan_for(key, build, {**values, **{f"={name}": func for name, func in derived.items()}}, using)
-        # Checked once: the query built with these very values is the plan filled with them.
-        sql, params, _compiler = _compile(build(actual), using)
-        if sql != plan.sql or params != _fill(plan, _flatten(actual), using):
-            raise CompileMismatch(f"{key!r}: the query's SQL depends on its values, not only its parameters")
-        _PLANS[(key, using)] = plan
-    params = _fill(plan, _flatten(actual), using)
-    with connections[using].cursor() as cursor:
-        cursor.execute(plan.sql, params)
-        rows = cursor.fetchall()
-    if plan.compiler is None:
-        return [tuple(row) for row in rows]
-    return [tuple(row) for row in plan.compiler.results_iter(results=[rows], tuple_expected=True)]
+    return _plan_of(key, build, values, derived or {}, using)[1]
 
 
-def instances(
-    model: type[Model], key: Hashable, rows: Iterable[tuple[Any, ...]], using: str = DEFAULT_DB_ALIAS
-) -> list[Any]:
-    """Model instances from the rows of a `compiled_select` of a plain `Model.objects...only(...)`
-    queryset (no related models, no annotations), as its iteration would make them."""
-    plan = _PLANS[(key, using)]
+def compiled_instances(
+    model: type[M],
+    key: Hashable,
+    build: Builder,
+    values: Values,
+    *,
+    derived: dict[str, Callable[[Values], Any]] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[M]:
+    """Model instances from a plain `Model.objects...only(...)` queryset (no related models, no
+    annotations) compiled as `compiled_select`, as its iteration would make them."""
+    plan, rows = _plan_of(key, build, values, derived or {}, using)
     assert plan.compiler is not None and plan.compiler.klass_info is not None
     select_fields = plan.compiler.klass_info["select_fields"]
     start, end = select_fields[0], select_fields[-1] + 1

@@ -21,7 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
 
-from clientsflow.compiled import compiled_select, instances
+from clientsflow.compiled import compiled_instances, compiled_select
 from leads.db_triggers import SEARCH_COLUMNS, SEARCH_TABLE_SQLITE
 from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
@@ -360,7 +360,7 @@ def board_column_leads(
         # The board without a search or an "Arrived" filter: the SQL depends on the filters and
         # the columns only, so it is built and compiled once for them.
         key = ("board_column_leads", filters.cache_key(), tuple(stages), per_column)
-        leads = instances(Lead, key, compiled_select(key, build, {}))
+        leads = compiled_instances(Lead, key, build, {})
     else:
         leads = list(build({}))
     ranked = sorted(leads, key=lambda lead: (lead.created_at, lead.pk), reverse=True)

@@ -11,7 +11,8 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 from django.test.utils import CaptureQueriesContext
 
-from clientsflow.compiled import CompileMismatch, compiled_select, instances
+from clientsflow import compiled
+from clientsflow.compiled import CompileMismatch, compiled_instances, compiled_select
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db
@@ -61,13 +62,12 @@ def test_after_the_first_call_the_query_is_not_built_again():
         return Lead.objects.filter(pk__in=values["ids"]).only("name", "created_at").order_by("pk")
 
     key = ("test-instances", object())
-    compiled_select(key, build, {"ids": [leads[0].pk, leads[1].pk]})
+    compiled_instances(Lead, key, build, {"ids": [leads[0].pk, leads[1].pk]})
     first_builds = len(built)  # the plan (stand-ins) and its check with the real values
     with CaptureQueriesContext(connection) as ctx:
-        rows = compiled_select(key, build, {"ids": [leads[2].pk, leads[3].pk]})
+        got = compiled_instances(Lead, key, build, {"ids": [leads[2].pk, leads[3].pk]})
     assert len(built) == first_builds
     assert len(ctx.captured_queries) == 1
-    got = instances(Lead, key, rows)
     assert [(lead.pk, lead.name, lead.created_at) for lead in got] == [
         (lead.pk, lead.name, lead.created_at)
         for lead in Lead.objects.filter(pk__in=[leads[2].pk, leads[3].pk]).order_by("pk")
@@ -95,3 +95,13 @@ def test_a_value_the_query_does_not_use_is_refused():
             lambda _values: Lead.objects.values_list("stage").annotate(n=Count("id")),
             {"since": T0},
         )
+
+
+def test_the_compiled_shapes_stay_bounded(monkeypatch):
+    """A shape per free-text filter (a source typed in the URL) must not grow the process for ever."""
+    monkeypatch.setattr(compiled, "_PLANS", {})
+    monkeypatch.setattr(compiled, "MAX_PLANS", 2)
+    for n in range(3):
+        compiled_select(("bounded", n), lambda v: Lead.objects.filter(pk__in=v["ids"]).values_list("pk"), {"ids": [1]})
+    assert len(compiled._PLANS) == 2
+    assert (("bounded", 0), "default") not in compiled._PLANS
