@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import SimpleLazyObject, empty
 
 from clientsflow.site import (
     request_base_url_reset,
@@ -76,9 +83,71 @@ class SecurityHeadersMiddleware:
         return response
 
 
+# The policy headers as built from the settings alone: (report only, an admin page) -> header text.
+# A response that carries no policy of its own (no `@csp_update`, `@csp_replace`, `@csp`) and a
+# request that used no nonce get exactly these, so they are built once, not twice per response.
+_BUILT_POLICIES: dict[tuple[bool, bool], str] = {}
+_POLICY_SETTINGS = {
+    "CONTENT_SECURITY_POLICY",
+    "CONTENT_SECURITY_POLICY_REPORT_ONLY",
+    "CSP_ADMIN_PATH_PREFIX",
+    "CSP_ADMIN_UPDATE",
+    "DEBUG",
+}
+# What a view's decorators put on its response (django-csp): such a response is built as the
+# library builds it.
+_OWN_POLICY_ATTRS = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+
+
+def _forget_built_policies(*, setting: str, **_kwargs: Any) -> None:
+    if setting in _POLICY_SETTINGS:
+        _BUILT_POLICIES.clear()
+
+
+setting_changed.connect(_forget_built_policies)
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's middleware, with the admin's one allowance (inline styles) added on its
-    pages; a view's own `@csp_update` still wins."""
+    pages; a view's own `@csp_update` still wins.
+
+    The usual response (no policy of its own, no nonce asked for) gets the policy built once from
+    the settings (`_BUILT_POLICIES`); any other goes through django-csp's own `process_response`.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            hasattr(response, name) for name in _OWN_POLICY_ATTRS
+        ):
+            return super().process_response(request, response)
+        if settings.DEBUG and response.status_code in (500, 404):
+            return response  # as django-csp leaves Django's debug pages
+        admin = request.path_info.startswith(settings.CSP_ADMIN_PATH_PREFIX)
+        for report_only, header, exempt in (
+            (False, HEADER, "_csp_exempt"),
+            (True, HEADER_REPORT_ONLY, "_csp_exempt_ro"),
+        ):
+            policy = _BUILT_POLICIES.get((report_only, admin))
+            if policy is None:
+                parts = self.get_policy_parts(request, response, report_only)
+                policy = build_policy(parts.config, parts.update, parts.replace, parts.nonce, report_only)
+                _BUILT_POLICIES[(report_only, admin)] = policy
+            if not policy or header in response or getattr(response, exempt, False) is not False:
+                continue
+            setting = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+            excluded = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+            if not request.path_info.startswith(tuple(excluded)):
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header is written is an error, not a no-op.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
@@ -106,3 +175,21 @@ class PublicBaseUrlMiddleware:
         finally:
             site_settings_memo_close(memo)
             request_base_url_reset(token)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's message middleware, with the storage made when a view or template first uses it.
+
+    A request that never touches messages (a webhook delivery, a JSON partial) skips building the
+    cookie and session storages; one that does gets the same storage, saved on the response as
+    Django saves it. Untouched, Django's `update` would store nothing either (nothing used, nothing
+    added)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        storage = request.__dict__.get("_messages")
+        if isinstance(storage, SimpleLazyObject) and storage._wrapped is empty:  # type: ignore[attr-defined]
+            return response
+        return super().process_response(request, response)

@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "clientsflow.middleware.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "clientsflow.middleware.LazyMessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clientsflow.middleware.DatabaseUnavailableMiddleware",

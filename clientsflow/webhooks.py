@@ -8,6 +8,7 @@ needs no savepoint of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -82,13 +83,25 @@ def read_body_limited(request: HttpRequest, max_bytes: int) -> bytes:
     return body
 
 
+@functools.cache
+def _meta_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+
+
+def request_header(request: HttpRequest, name: str) -> str | None:
+    """The header `name` as `request.headers.get(name)` answers it, read from the one META key it
+    comes from instead of building every header of the request (a step per delivery saved)."""
+    return request.META.get(_meta_key(name))
+
+
 def check_hmac_signature(
     request: HttpRequest, body: bytes, *, secret: str, not_configured: str, header: str
 ) -> JsonResponse | None:
     """Fail closed: None when `header` holds the HMAC-SHA256 of `body`, else the 503/401 to send."""
     if not secret:
         return json_error(not_configured, 503)
-    if not verify_hmac_sha256(secret, body, request.headers.get(header)):
+    if not verify_hmac_sha256(secret, body, request_header(request, header)):
         return json_error(f"The {header} header is missing or does not match the body (HMAC-SHA256).", 401)
     return None
 
@@ -136,7 +149,12 @@ def webhook_accepted(*, event_id: str, created: bool) -> JsonResponse:
 
 
 def kept_headers(request: HttpRequest, extra: tuple[str, ...] = ()) -> dict[str, str]:
-    return {name: request.headers[name] for name in (*KEPT_HEADERS, *extra) if name in request.headers}
+    kept = {}
+    for name in (*KEPT_HEADERS, *extra):
+        value = request_header(request, name)
+        if value is not None:
+            kept[name] = value
+    return kept
 
 
 def delivery_id(header_value: str | None, payload: Any, body: bytes) -> str:

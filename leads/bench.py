@@ -13,6 +13,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,7 @@ def _phone_formats(area: int, line: int) -> list[str]:
     ]
 
 
-_AREA = {"hook": 200, "csv": 300, "stack": 500, "wsgi": 600, "thread": 700}
+_AREA = {"hook": 200, "csv": 300, "stack": 500, "wsgi": 600, "thread": 700, "together": 800}
 
 
 def _identity(i: int, kind: str = "hook") -> dict[str, Any]:
@@ -66,14 +67,17 @@ def _max_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
 
 
-def _deliveries(requests: int, kind: str) -> tuple[list[tuple[bytes, str]], int]:
+def _deliveries(requests: int, kind: str, resends: list[bool] | None = None) -> tuple[list[tuple[bytes, str]], int]:
     """Signed bodies (body, X-Signature) for `requests` deliveries, ~20% re-sends; and how many
-    distinct people they describe."""
+    distinct people they describe. `resends`, when given, is filled with whether each is a re-send."""
     rng = random.Random(7)
     uniques = 0
     signed = []
     for n in range(requests):
-        if uniques and rng.random() < DUPLICATE_SHARE:
+        resend = bool(uniques and rng.random() < DUPLICATE_SHARE)
+        if resends is not None:
+            resends.append(resend)
+        if resend:
             payload = _duplicate_payload(rng, rng.randrange(uniques), kind)
         else:
             ident = _identity(uniques, kind)
@@ -164,6 +168,73 @@ def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
     }
 
 
+CONCURRENT_THREADS = 8
+
+
+def _run_concurrent(requests: int, threads: int = CONCURRENT_THREADS) -> dict[str, Any]:
+    """The `wsgi` deliveries from `threads` client threads at once, in this one process, each
+    thread with its own database connection (as a threaded WSGI server's workers have).
+
+    Every commit is still durable before its 200 (PostgreSQL's `synchronous_commit` stays on):
+    concurrent commits share the WAL flush (group commit), which one sequential client cannot.
+    First the new people, then (after all threads finished those) the re-sends, so a re-send
+    never races the delivery it repeats and the dedup count stays exact.
+    """
+    resends: list[bool] = []
+    signed, uniques = _deliveries(requests, "together", resends)
+    factory = RequestFactory()
+    handler = WSGIHandler()
+    path = "/webhooks/leads/website/"
+    environs = [
+        factory.post(path, data=body, content_type="application/json", headers={"X-Signature": signature}).environ
+        for body, signature in signed
+    ]
+    phases = [
+        [environ for environ, resend in zip(environs, resends, strict=True) if not resend],
+        [environ for environ, resend in zip(environs, resends, strict=True) if resend],
+    ]
+    barrier = threading.Barrier(threads)
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def client(index: int) -> None:
+        try:
+            for phase in phases:
+                for environ in phase[index::threads]:
+                    status = _wsgi_call(handler, environ).status_code
+                    with lock:
+                        statuses[status] = statuses.get(status, 0) + 1
+                barrier.wait()
+        except BaseException as exc:  # reported below; a broken barrier releases the others
+            failures.append(exc)
+            barrier.abort()
+        finally:
+            connections.close_all()
+
+    leads_before = Lead.objects.count()
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if failures:
+        raise failures[0]
+    created = Lead.objects.count() - leads_before
+    return {
+        "threads": threads,
+        "requests": requests,
+        "seconds": round(elapsed, 2),
+        "leads_per_s": round(requests / elapsed, 1),
+        "leads_per_cpu_s": round(requests / cpu, 1),
+        "leads_created": created,
+        "dedup_correct": created == uniques,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
 def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     """Signed lead webhooks per second, processed in-process as in the embedded default.
 
@@ -171,6 +242,11 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     called with RequestFactory requests. `full_stack`: the same through the test client and every
     middleware. Each delivery is one of ~80% new people and ~20% re-sends of an earlier one (email
     in capitals, or the phone written another way), so dedup is in the figure.
+
+    Those are one client sending one delivery after another, each acknowledged only once its
+    commit is durable: on PostgreSQL every delivery waits for one WAL flush (fsync), which caps
+    that figure at the disk's flushes per second. `concurrent` is an additional figure, not a
+    replacement: the same WSGI calls from several client threads of this one process at once.
     """
     requests = 300 if quick else 3000
     was_eager = current_app.conf.task_always_eager
@@ -179,12 +255,14 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     try:
         with override_settings(LEAD_WEBHOOK_SECRET=BENCH_SECRET, ALLOWED_HOSTS=["testserver"]):
             _run_deliveries("hook", 20)  # warm up: imports, URL resolver, compiled statements
+            _run_deliveries("wsgi", 20)  # ... and the URL configuration and middleware
             Lead.objects.all().delete()
             WebhookEvent.objects.all().delete()
             view = _run_deliveries("hook", requests)
             stack = _run_deliveries("stack", requests)
             wsgi = _run_deliveries("wsgi", requests)
             thread = _run_deliveries("thread", requests)
+            together = _run_concurrent(requests)
     finally:
         logging.disable(logging.NOTSET)
         current_app.conf.task_always_eager = was_eager
@@ -194,12 +272,15 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
         "full_stack": stack,
         "wsgi": wsgi,
         "wsgi_connection_per_request": thread,
+        "concurrent": together,
     }
     log(
         f"intake: {view['leads_per_s']} leads/s through the view ({view['leads_per_cpu_s']}/CPU-s), "
         f"{stack['leads_per_s']} through the test client ({stack['leads_per_cpu_s']}/CPU-s), "
         f"{wsgi['leads_per_s']} as a WSGI call ({wsgi['leads_per_cpu_s']}/CPU-s), "
         f"{thread['leads_per_s']} with a new connection each ({thread['leads_per_cpu_s']}/CPU-s); "
+        f"{together['leads_per_s']} from {together['threads']} client threads at once "
+        f"({together['leads_per_cpu_s']}/CPU-s); "
         f"{view['leads_created']} leads from {requests} deliveries"
     )
     return figures

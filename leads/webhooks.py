@@ -27,6 +27,7 @@ from clientsflow.webhooks import (
     json_error,
     kept_headers,
     register_webhook_handler,
+    request_header,
     webhook_accepted,
     webhook_event_store,
     webhook_receive,
@@ -44,7 +45,7 @@ def _verify(source: str, request: HttpRequest, body: bytes) -> JsonResponse | No
     if source == GHL_SOURCE:
         if not settings.GHL_PUBLIC_KEY:
             return json_error("GoHighLevel intake is not configured: set GHL_PUBLIC_KEY.", 503)
-        if not verify_ed25519(settings.GHL_PUBLIC_KEY, body, request.headers.get("X-GHL-Signature")):
+        if not verify_ed25519(settings.GHL_PUBLIC_KEY, body, request_header(request, "X-GHL-Signature")):
             return json_error("The X-GHL-Signature header is missing or does not match the body.", 401)
         return None
     return check_hmac_signature(
@@ -83,7 +84,7 @@ def lead_webhook(request: HttpRequest, source: str) -> JsonResponse:
     if isinstance(received, JsonResponse):
         return received
     payload = received.payload
-    event_id = delivery_id(request.headers.get("X-Event-Id"), payload, received.body)
+    event_id = delivery_id(request_header(request, "X-Event-Id"), payload, received.body)
     try:
         _event, created = webhook_event_store(
             provider=f"leads:{source}",
