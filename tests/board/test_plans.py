@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from board.bench import seed_leads
-from leads.selectors import BoardFilters
+from leads.models import PIPELINE_ORDER, Lead, Stage
+from leads.selectors import CARDS_PER_COLUMN, BoardFilters, board_column_leads
 from leads.services.counters import lead_counts_rebuild
 from tests.leads.factories import staff_user
 
@@ -19,23 +20,48 @@ pytestmark = pytest.mark.django_db
 LEADS = 3000
 
 
+# The stage whose leads the fixture makes all old (as Paid or Lost are on a real board): the
+# newest-cards query must reach its 21 newest without reading the newer leads of other stages.
+OLD_STAGE = Stage.PAID
+
+
+def _make_stage_all_old(stage: str) -> None:
+    """The oldest leads, as many as `stage` has, take that stage; its newer ones move to New. The
+    stage keeps its share of the table (so its statistics say it is common), all of it old."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM leads_lead WHERE stage = %s", [stage])
+        (n,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE leads_lead SET stage = CASE"
+            " WHEN id IN (SELECT id FROM (SELECT id FROM leads_lead ORDER BY created_at, id LIMIT %s) AS o)"
+            " THEN %s ELSE %s END"
+            " WHERE stage = %s"
+            " OR id IN (SELECT id FROM (SELECT id FROM leads_lead ORDER BY created_at, id LIMIT %s) AS o)",
+            [n, stage, Stage.NEW, stage, n],
+        )
+
+
 @pytest.fixture(scope="module")
 def many_leads(django_db_setup, django_db_blocker):
-    """Leads arriving one a minute (as the bench makes them), then ANALYZE: enough rows that
-    PostgreSQL's planner prefers an index where one serves, as it does on a real board.
+    """Leads arriving one a minute (as the bench makes them), one stage's all old, then (VACUUM)
+    ANALYZE: a freshly seeded table with no dead rows, the state in which PostgreSQL's planner
+    is the least inclined to an index it must visit the table from.
 
     Seeded and committed once for the module (each test still runs in a transaction rolled back
-    after it) and removed at its end: seeding 60,000 leads inside each of the ten tests cost
-    ~5-10 s apiece on PostgreSQL. The seed runs as it did inside a test (one transaction, the
-    counter trigger per row, ANALYZE without VACUUM), and autovacuum is kept off the table
-    meanwhile: the plans are those of a table whose pages are not yet marked all-visible."""
+    after it) and removed at its end. On PostgreSQL the seed is the bench's (outside a transaction:
+    indexes built after the rows, counters recounted once), and VACUUM ANALYZE runs after the
+    skew's update in autocommit; autovacuum is kept off the table meanwhile, so the statistics
+    stay those of that fresh table whatever the tests' rolled-back rows leave behind."""
     postgres = connection.vendor == "postgresql"
     with django_db_blocker.unblock():
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute("ALTER TABLE leads_lead SET (autovacuum_enabled = false)")
+        seed_leads(20 * LEADS if postgres else LEADS)
         with transaction.atomic():
-            seed_leads(20 * LEADS if postgres else LEADS)
+            _make_stage_all_old(OLD_STAGE)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE leads_lead" if postgres else "ANALYZE")
     yield
     with django_db_blocker.unblock():
         with transaction.atomic(), connection.cursor() as cursor:
@@ -45,18 +71,6 @@ def many_leads(django_db_setup, django_db_blocker):
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute("ALTER TABLE leads_lead RESET (autovacuum_enabled)")
-
-
-@pytest.fixture
-def many_leads_in_this_test(many_leads):
-    """The same leads, seeded inside the test's own transaction over the module's (deleted first,
-    all of it rolled back after the test). The newest-cards plan is close between two indexes:
-    it was written against a table holding the dead rows of earlier tests' rolled-back seeds as
-    well as its own, which this reproduces; on a freshly seeded table PostgreSQL picks the other
-    index (the unchanged test fails that way when run alone)."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM leads_lead")
-    seed_leads(LEADS if connection.vendor == "sqlite" else 20 * LEADS)
 
 
 @pytest.fixture
@@ -124,8 +138,51 @@ def test_the_recency_bar_is_an_index_only_range_scan(many_leads, staff_client):
         assert re.search(r"USING COVERING INDEX lead_(recent|arrivals)_idx \(created_at>\?\)", plan), plan
 
 
-def test_newest_cards_per_stage_are_index_range_scans(many_leads_in_this_test, staff_client):
+def _board_index_scans(plan: str) -> list[str]:
+    if connection.vendor == "postgresql":
+        return re.findall(r"Index (?:Only )?Scan using lead_board_idx on leads_lead\b.*", plan)
+    return re.findall(r"SEARCH leads_lead USING (?:COVERING )?INDEX lead_board_idx \(stage=\?\).*", plan)
+
+
+def _stage_parts(plan: str) -> list[str]:
+    """Each stage's part of the cards query's plan (the UNION ALL's subqueries `newest_N`)."""
+    if connection.vendor == "postgresql":
+        parts = plan.split("Subquery Scan on newest_")[1:]
+        return [*parts[:-1], parts[-1].split("Index Scan using leads_lead_pkey")[0]] if parts else []
+    return [part.split("SCAN newest_")[0] for part in plan.split("CO-ROUTINE newest_")[1:]]
+
+
+def test_newest_cards_per_stage_are_index_range_scans(many_leads, staff_client):
     (cards,) = [sql for sql in _lead_queries(staff_client, "/board/") if "LIMIT 21" in sql.upper()]
     plan = _plan(cards)
-    assert "lead_board_idx" in plan, plan
+    stages = cards.upper().count("LIMIT 21")
+    assert stages == len(PIPELINE_ORDER), cards
+    assert len(_stage_parts(plan)) == stages, plan
+    # Every stage's part: a range scan of the board index, in its order (no sort), nothing else.
+    assert len(_board_index_scans(plan)) == stages, plan
+    assert "lead_arrivals_idx" not in plan, plan
+    assert not _full_scans(plan), plan
+    # ... read in the index's order: no part sorts (only the outer query, once).
+    for part in _stage_parts(plan):
+        assert "Sort" not in part and "TEMP B-TREE" not in part, plan
     assert BoardFilters().cache_key()  # filters unchanged: the default board
+
+
+def test_a_stage_of_old_leads_shows_its_newest_from_the_board_index(many_leads):
+    newest = list(
+        Lead.objects.filter(stage=OLD_STAGE, merged_into__isnull=True)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)[:CARDS_PER_COLUMN]
+    )
+    assert len(newest) == CARDS_PER_COLUMN
+    # The stage's leads are all older than every other stage's.
+    newest_of_stage = Lead.objects.get(id=newest[0]).created_at
+    assert not Lead.objects.exclude(stage=OLD_STAGE).filter(created_at__lte=newest_of_stage).exists()
+
+    with CaptureQueriesContext(connection) as ctx:
+        columns = board_column_leads(BoardFilters(), stages=[OLD_STAGE], per_column=CARDS_PER_COLUMN)
+    assert [lead.id for lead in columns[OLD_STAGE][:CARDS_PER_COLUMN]] == newest
+    (cards,) = [q["sql"] for q in ctx.captured_queries if "LIMIT 21" in q["sql"].upper()]
+    plan = _plan(cards)
+    assert len(_board_index_scans(plan)) == 1, plan
+    assert "lead_arrivals_idx" not in plan, plan
