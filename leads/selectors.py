@@ -373,6 +373,22 @@ def board_column_leads(
     """
 
     def build(_values: dict[str, Any]) -> QuerySet[Lead]:
+        if filters.q and connection.vendor == "postgresql":
+            # Under a search, the matches are found once for the whole board, not once per column:
+            # each column's newest cards are then a top-N of that one set.
+            rows_sql, rows_params = (
+                board_leads(filters, now=now).order_by().values("id", "stage", "created_at").query.sql_with_params()
+            )
+            columns = " UNION ALL ".join(
+                "(SELECT id FROM search_rows WHERE stage = %s ORDER BY created_at DESC, id DESC LIMIT %s)"
+                for _ in stages
+            )
+            column_params = [param for stage in stages for param in (stage, per_column + 1)]
+            newest = RawSQL(  # noqa: S611 (Django's own SQL; parameters stay parameters)
+                f"WITH search_rows AS MATERIALIZED ({rows_sql}) {columns}",
+                [*rows_params, *column_params],
+            )
+            return Lead.objects.filter(id__in=newest).only(*CARD_FIELDS)
         matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
         # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
         # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
