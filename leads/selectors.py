@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -101,6 +101,8 @@ class RecencyCounts:
 
 SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
 SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
+# PostgreSQL: how many of the newest ids are searched first, then how many older ones, then the rest.
+SEARCH_WINDOWS_PG = (16_000, 128_000)
 
 
 def _typo_variants(word: str) -> list[str]:
@@ -175,17 +177,44 @@ def _search_score(q: str, lead: Lead) -> tuple[int, float, float]:
 
 def _newest_matches(words: list[list[str]]) -> list[int]:
     """Ids of the newest (highest id) `SEARCH_CANDIDATES` leads matching, straight from the index:
-    FTS5 walks its doclists backwards by rowid; PostgreSQL keeps the top rows of its bitmap scan."""
+    FTS5 walks its doclists backwards by rowid; PostgreSQL asks its trigram indexes window by
+    window, newest ids first (`SEARCH_WINDOWS_PG`), and stops once it has enough."""
     sql, params = _search_sql(words)
-    if connection.vendor == "postgresql":
-        # Planned on its own: under a LIMIT, PostgreSQL may bet on a sequential scan finding a
-        # match early; the trigram indexes' bitmap scan is what keeps this flat at a million rows.
-        sql = f"WITH matches AS MATERIALIZED ({sql}) SELECT id FROM matches ORDER BY id DESC LIMIT %s"  # noqa: S608
-    else:
-        sql = f"{sql} ORDER BY rowid DESC LIMIT %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, SEARCH_CANDIDATES])
-        return [row[0] for row in cursor.fetchall()]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} ORDER BY rowid DESC LIMIT %s", [*params, SEARCH_CANDIDATES])
+            return [row[0] for row in cursor.fetchall()]
+    # A GIN index cannot hand its matches over newest first, and all the matches of a common word
+    # (or of a typo's variants) are a share of the table: ranking them all grows with it. So each
+    # window of ids ANDs the trigram bitmaps with a primary-key range, and only the window's rows
+    # are read and rechecked; the last window (everything older) is only asked about when the
+    # newer ones hold fewer than `SEARCH_CANDIDATES` matches, i.e. when the word is rare.
+    # PostgreSQL prices a trigram ILIKE like an integer comparison, so it would rather walk the
+    # window's primary-key range testing every row (~50x slower): plain index scans are switched
+    # off for these statements only (`set_config(..., true)`: this transaction, set back after).
+    ranged = (
+        f"WITH matches AS MATERIALIZED ({sql} AND id > %s AND id <= %s) "  # noqa: S608 (only our SQL)
+        "SELECT id FROM matches ORDER BY id DESC LIMIT %s"
+    )
+    ids: list[int] = []
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MAX(id), current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true) "
+            "FROM leads_lead"
+        )
+        top, indexscan, _off = cursor.fetchone()
+        high = top or 0
+        for window in (*SEARCH_WINDOWS_PG, None):
+            low = max(high - window, 0) if window is not None else 0
+            if low < high:
+                cursor.execute(ranged, [*params, low, high, SEARCH_CANDIDATES - len(ids)])
+                ids.extend(row[0] for row in cursor.fetchall())
+            if len(ids) >= SEARCH_CANDIDATES or low == 0:
+                break
+            high = low
+        # (On an error the transaction rolls back, and the setting with it.)
+        cursor.execute("SELECT set_config('enable_indexscan', %s, true)", [indexscan])
+    return ids
 
 
 def lead_search(q: str, *, limit: int = 20) -> list[Lead]:
@@ -344,6 +373,22 @@ def board_column_leads(
     """
 
     def build(_values: dict[str, Any]) -> QuerySet[Lead]:
+        if filters.q and connection.vendor == "postgresql":
+            # Under a search, the matches are found once for the whole board, not once per column:
+            # each column's newest cards are then a top-N of that one set.
+            rows_sql, rows_params = (
+                board_leads(filters, now=now).order_by().values("id", "stage", "created_at").query.sql_with_params()
+            )
+            columns = " UNION ALL ".join(
+                "(SELECT id FROM search_rows WHERE stage = %s ORDER BY created_at DESC, id DESC LIMIT %s)"
+                for _ in stages
+            )
+            column_params = [param for stage in stages for param in (stage, per_column + 1)]
+            newest = RawSQL(  # noqa: S611 (Django's own SQL; parameters stay parameters)
+                f"WITH search_rows AS MATERIALIZED ({rows_sql}) {columns}",
+                [*rows_params, *column_params],
+            )
+            return Lead.objects.filter(id__in=newest).only(*CARD_FIELDS)
         matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
         # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
         # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from leads import selectors
 from leads.db_triggers import search_triggers_present
 from leads.models import Lead
 from leads.selectors import BoardFilters, board_summary, lead_search
@@ -68,3 +69,28 @@ def test_the_board_search_uses_it_and_counts_the_matches(people):
     assert sum(board_summary(BoardFilters(q="smit")).counts.values()) == 3
     assert sum(board_summary(BoardFilters(q="jonh")).counts.values()) == 3
     assert sum(board_summary(BoardFilters(q="jo")).counts.values()) == 3  # short: a plain match
+
+
+@pytest.mark.parametrize("windows", [(2, 3), (1, 1), (100, 1000)])
+def test_the_newest_matches_are_found_window_by_window(monkeypatch, windows):
+    # PostgreSQL reads the trigram matches of the newest ids first and stops once it has enough:
+    # whatever the windows, the same leads as ranking every match (SQLite ignores the windows).
+    monkeypatch.setattr(selectors, "SEARCH_WINDOWS_PG", windows)
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
+    leads = [
+        LeadFactory(
+            name=f"Ann Smith{n}" if n % 3 == 0 else f"Bob Jones{n}",
+            email=f"p{n}@x.test",
+            email_normalized="",
+            company="Co",
+            phone_e164="",
+        )
+        for n in range(14)
+    ]
+    smiths = sorted((lead.pk for lead in leads if lead.name.startswith("Ann")), reverse=True)
+    assert selectors._newest_matches([["smith"]]) == smiths[:3]
+    assert selectors._newest_matches([["smith"], ["ann"]]) == smiths[:3]
+    assert selectors._newest_matches([selectors._typo_variants("smiht")]) == smiths[:3]
+    assert selectors._newest_matches([["smith0"]]) == [leads[0].pk]  # only the oldest: every window
+    assert selectors._newest_matches([["nobody"]]) == []
+    assert sorted(lead.pk for lead in lead_search("smith", limit=3)) == sorted(smiths[:3])
