@@ -28,7 +28,12 @@ from bookings.selectors import (
     cancellations_untold_count,
     rebook_count,
 )
-from calls.selectors import calls_sync_failed_count, calls_unmatched_count, failed_sync_badges
+from calls.selectors import (
+    calls_sync_failed_count,
+    calls_transcript_missing_count,
+    calls_unmatched_count,
+    failed_sync_badges,
+)
 from classify.selectors import classification_timeline, positive_waiting_count, reply_badges, review_queue_count
 from clientsflow.integrations import integration_alerted_count, integration_label, integration_url
 from clientsflow.notify import notification_problems_count
@@ -160,6 +165,12 @@ def needs_you() -> list[NeedsYouCount]:
             "Calls to match to a lead",
             "/admin/calls/call/?match_method__exact=unmatched&status__exact=fetched",
             calls_unmatched_count(),
+        ),
+        NeedsYouCount(
+            "calls_transcript_missing",
+            "Calls whose transcript never arrived",
+            "/admin/calls/call/?transcript=missing",
+            calls_transcript_missing_count(),
         ),
         NeedsYouCount(
             "calls_notion_failed",

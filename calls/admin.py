@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from calls.clients.fireflies import FirefliesError
 from calls.models import Call, MeetingRoutingDecision
+from calls.selectors import calls_transcript_missing
 from calls.services.ingest import call_fetch_and_match
 from calls.services.matching import call_confirm_match, call_create_lead, call_match, call_new_lead_details
 from calls.services.notion_sync import call_notion_sync
@@ -36,6 +37,21 @@ MATCH_RESULT_LABELS = {
 }
 
 
+class TranscriptMissingFilter(admin.SimpleListFilter):
+    """The calls the backup poll no longer looks for: their transcript needs a person."""
+
+    title = "transcript"
+    parameter_name = "transcript"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("missing", "Never arrived (poll gave up)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> QuerySet[Call]:
+        if self.value() == "missing":
+            return queryset.filter(pk__in=calls_transcript_missing().values("pk"))
+        return queryset
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     change_form_template = "admin/calls/call/change_form.html"
@@ -48,7 +64,7 @@ class CallAdmin(admin.ModelAdmin):
         "status",
         "notion_status",
     )
-    list_filter = ("match_method", "status", "notion_status", "started_at")
+    list_filter = ("match_method", "status", TranscriptMissingFilter, "notion_status", "started_at")
     list_select_related = ("lead",)
     search_fields = ("title", "fireflies_id", "organizer_email", "lead__name", "lead__email_normalized")
     date_hierarchy = "started_at"

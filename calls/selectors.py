@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from calls.models import Call
 from leads.cards import Badge
@@ -14,6 +18,16 @@ def calls_unmatched() -> QuerySet[Call]:
 
 def calls_sync_failed() -> QuerySet[Call]:
     return Call.objects.filter(notion_status=Call.NotionStatus.FAILED).order_by("-started_at", "-id")
+
+
+def calls_transcript_missing(*, now: datetime | None = None) -> QuerySet[Call]:
+    """Calls still waiting for their transcript after the backup poll stopped looking for them.
+
+    The poll asks Fireflies for the last `FIREFLIES_POLL_LOOKBACK_HOURS` only, and a webhook's
+    retries end sooner: past that, nothing fetches the transcript again on its own, so the call
+    needs a person (fetch again from the admin, or check the meeting in Fireflies)."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.FIREFLIES_POLL_LOOKBACK_HOURS)
+    return Call.objects.filter(status=Call.Status.PENDING, created_at__lt=cutoff).order_by("created_at", "id")
 
 
 def calls_unmatched_unalerted() -> QuerySet[Call]:
@@ -35,6 +49,10 @@ def lead_ids_with_failed_call_sync(lead_ids: list[int]) -> set[int]:
 
 def calls_unmatched_count() -> int:
     return calls_unmatched().count()
+
+
+def calls_transcript_missing_count() -> int:
+    return calls_transcript_missing().count()
 
 
 def calls_sync_failed_count() -> int:

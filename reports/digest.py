@@ -26,7 +26,7 @@ from bookings.ics import booking_location
 from bookings.models import Booking
 from bookings.selectors import blocked_invites_count, bookings_to_rebook, cancellations_untold
 from calls.models import Call
-from calls.selectors import calls_sync_failed_count, calls_unmatched_count
+from calls.selectors import calls_sync_failed_count, calls_transcript_missing, calls_unmatched_count
 from classify.selectors import positive_waiting, review_queue
 from clientsflow.integrations import integration_label
 from clientsflow.models import IntegrationStatus, Notification
@@ -150,6 +150,7 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
     rebook = bookings_to_rebook()
     problems = notification_problems().order_by("created_at", "pk")
     untold = cancellations_untold().select_related("lead").order_by("start_at", "pk")
+    missing_transcripts = calls_transcript_missing(now=now).only("title", "fireflies_id", "fetch_attempts")
     items = [
         NeedsItem(
             "Positive replies to answer",
@@ -216,6 +217,12 @@ def needs_you_items(*, now: datetime | None = None) -> list[NeedsItem]:
             "Calls to match to a lead",
             calls_unmatched_count(),
             "/admin/calls/call/?match_method__exact=unmatched&status__exact=fetched",
+        ),
+        NeedsItem(
+            "Calls whose transcript never arrived",
+            missing_transcripts.count(),
+            "/admin/calls/call/?transcript=missing",
+            [f"{c.title or c.fireflies_id} ({c.fetch_attempts} tries)" for c in missing_transcripts[:FIRST_ITEMS]],
         ),
         NeedsItem(
             "Calls not written to Notion", calls_sync_failed_count(), "/admin/calls/call/?notion_status__exact=failed"
