@@ -8,10 +8,12 @@ them exactly like real ones (with AUTOSEND on they are sent once, inside the sen
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from django.utils import timezone
 
 from clientsflow.demo import DemoContext
+from clientsflow.site import lead_from_email
 from leads.demo import demo_stage_times
 from leads.models import Lead
 from leads.services.timeline import timeline_record
@@ -212,7 +214,7 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
             source=InboundReply.Source.DEMO,
             from_email=lead.email,
             from_email_normalized=lead.email_normalized,
-            to_email="owner@localhost",
+            to_email=parseaddr(lead_from_email())[1],  # the address our first email came from
             subject=f"Re: {sent.subject}",
             body=ctx.rng.choice(
                 [
@@ -245,6 +247,7 @@ def seed_outbound(ctx: DemoContext) -> dict[str, int]:
             "source": InboundReply.Source.DEMO,
             "from_email": "assistant@elsewhere.example",
             "from_email_normalized": "assistant@elsewhere.example",
+            "to_email": parseaddr(lead_from_email())[1],
             "subject": "Re: Quick idea",
             "body": "Forwarding this to my manager.",
             "received_at": timezone.now(),
