@@ -37,6 +37,9 @@ def test_time_in_stage_reads_the_stays_in_order_of_length_from_one_index(seeded,
         assert "USING COVERING INDEX stagechange_stay_length_idx" in plan, plan
         assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort: the index is the order
         assert "leads_stagechange_changed_at" not in plan, plan
+    # Where leads sit now: the active leads' (stage, source, since) index alone, never their rows.
+    (open_now,) = [plan for sql, plan in plans if "leads_lead l" in sql]
+    assert "SCAN l USING INDEX lead_stage_since_idx" in open_now, open_now
 
 
 def test_the_funnel_groups_moves_per_lead_in_index_order(seeded, period):
