@@ -57,10 +57,13 @@ def test_outreach_counts_the_emails_sent_per_step_from_the_index_alone(seeded, p
         "SEARCH s USING COVERING INDEX outbound_step_sent_idx "
         "(kind=? AND status=? AND step_id=? AND sent_at>? AND sent_at<?)" in grouped
     ), grouped
-    # The replies in lead order, their labels, each one's email and the unsubscribes: index only.
-    assert "SEARCH r USING COVERING INDEX inboundreply_lead_time_idx" in grouped, grouped
+    # The replies grouped per email they answer in index order (no sort), their labels, and each
+    # unsubscribe's email: index only. No reply looks its email up by time.
+    assert "SEARCH r USING COVERING INDEX inboundreply_answer_idx" in grouped, grouped
     assert "SEARCH c USING COVERING INDEX classification_reply_label_idx (reply_id=?)" in grouped, grouped
-    assert "SEARCH m USING COVERING INDEX outbound_lead_sent_idx" in grouped, grouped
+    answers = grouped[grouped.index("MATERIALIZE answered") : grouped.index("SCAN a\n")]
+    assert "TEMP B-TREE" not in answers, grouped
+    assert grouped.count("SEARCH m USING COVERING INDEX outbound_lead_sent_idx") == 1, grouped
     assert "SEARCH e USING COVERING INDEX leadevent_kind_at_idx (kind=? AND at>?)" in grouped, grouped
     # The enrollment is looked up per grouped row, never per email sent.
     assert grouped.index("SEARCH en USING INTEGER PRIMARY KEY") > grouped.index("SCAN ps"), grouped
