@@ -72,6 +72,19 @@ class InboundReply(models.Model):
     )
     received_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Recorded once (by `outreach.services.answers`) rather than looked up per reply by each
+    # report that asks which email got an answer.
+    in_answer_to = models.ForeignKey(
+        "OutboundMessage",
+        verbose_name="answers",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        db_index=False,  # inboundreply_answer_idx starts with it
+        help_text="The email this reply answers: the last one sent to its lead at or before it arrived.",
+    )
 
     class Meta:
         verbose_name = "inbound reply"
@@ -86,6 +99,8 @@ class InboundReply(models.Model):
         indexes = [
             # Reports (outreach): the replies in a range in lead order, read from the index alone.
             models.Index(fields=["lead", "received_at", "id"], name="inboundreply_lead_time_idx"),
+            # Reports (outreach): the replies each email got, grouped per email from the index alone.
+            models.Index(fields=["in_answer_to", "received_at", "id"], name="inboundreply_answer_idx"),
         ]
 
     def __str__(self) -> str:

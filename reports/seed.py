@@ -223,6 +223,10 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
     )
     enrollment_ids = dict(Enrollment.objects.filter(sequence__name__startswith=prefix).values_list("lead_id", "id"))
     messages, replies, labels_of = [], [], []
+    # The emails sent to each lead so far, and the one each reply answers: the last sent at or
+    # before it (ties to the later id, which is the later one drawn), as reply intake records it.
+    sent_to: dict[int, list[OutboundMessage]] = {}
+    answers: list[OutboundMessage | None] = []
     labels = [Label.POSITIVE.value, Label.NEGATIVE.value, Label.NEUTRAL.value]
 
     def email_to(lead_id: int, s: _Story, at: datetime, *, kind: str, step: SequenceStep | None) -> None:
@@ -248,6 +252,7 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
             )
         )
         if sent:
+            sent_to.setdefault(lead_id, []).append(messages[-1])
             events.append(LeadEvent(lead_id=lead_id, kind=OutreachEventKind.MESSAGE_SENT, summary="Hi", at=at))
 
     def reply_from(lead_id: int, s: _Story, at: datetime) -> None:
@@ -264,6 +269,8 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
             )
         )
         labels_of.append(at)
+        earlier = [(m.sent_at, n, m) for n, m in enumerate(sent_to.get(lead_id, [])) if m.sent_at and m.sent_at <= at]
+        answers.append(max(earlier, key=lambda item: item[:2])[2] if earlier else None)
         events.append(LeadEvent(lead_id=lead_id, kind=OutreachEventKind.REPLY_RECEIVED, summary="Reply", at=at))
 
     for s, lead_id in contacted:
@@ -294,6 +301,9 @@ def seed_report_data(*, leads: int, now: datetime, seed: int = 5, prefix: str = 
             if again < now and rng.random() < 0.5:
                 reply_from(lead_id, s, again)
     load_rows(OutboundMessage, messages, now=now)
+    message_ids = dict(OutboundMessage.objects.filter(approved_by=approver).values_list("message_id", "id"))
+    for reply, answer_to in zip(replies, answers, strict=True):
+        reply.in_answer_to_id = message_ids[answer_to.message_id] if answer_to else None
     load_rows(InboundReply, replies, now=now)
     reply_ids = dict(
         InboundReply.objects.filter(from_email_normalized__startswith=prefix).values_list("message_id", "id")

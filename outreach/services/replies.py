@@ -37,6 +37,7 @@ from leads.services.stages import lead_advance_stage
 from leads.services.timeline import timeline_record
 from outreach.clients import imap
 from outreach.models import ImapCursor, InboundReply, OutboundMessage, OutreachEventKind
+from outreach.services.answers import answered_email_id
 from outreach.services.sender_auth import NOT_CHECKED, SenderCheck, check_authentication_results
 from outreach.services.sequences import enrollments_stop_for_lead
 
@@ -170,6 +171,7 @@ def _reply_intake(*, mail: IncomingMail, source: str) -> InboundReply:
         sender_check=mail.sender_check[:255],
         held_for_review=held,
         received_at=mail.received_at,
+        in_answer_to_id=answered_email_id(lead_id=lead.pk, received_at=mail.received_at) if lead else None,
     )
     if held:
         assert lead is not None
@@ -228,7 +230,8 @@ def reply_match_by_hand(*, reply: InboundReply, lead: Lead, actor: Any) -> Inbou
         raise DomainError("This reply is already matched to a lead.")
     row.lead = lead
     row.matched_by = InboundReply.MatchedBy.HUMAN
-    row.save(update_fields=["lead", "matched_by"])
+    row.in_answer_to_id = answered_email_id(lead_id=lead.pk, received_at=row.received_at)
+    row.save(update_fields=["lead", "matched_by", "in_answer_to"])
     _act_on_reply(reply=row, lead=lead, actor_label=actor.get_username() if actor else "human")
     audit_record(verb="reply.matched", obj=row, actor=actor, details={"lead_id": lead.pk})
     board_version_bump()

@@ -21,6 +21,7 @@ from clientsflow.errors import DomainError, InvalidInput
 from leads.models import Lead
 from leads.services.board_cache import board_cards_changed
 from outreach.models import Enrollment, OutboundMessage
+from outreach.services.answers import replies_link_emails
 from outreach.services.sequences import enrollment_step_done
 from outreach.services.suppression import is_suppressed
 
@@ -207,6 +208,9 @@ def outbound_resolve_unknown(*, message: OutboundMessage, actor: Any, delivered:
     if delivered and row.sent_at is None:
         row.sent_at = row.claimed_at or timezone.now()
     row.save(update_fields=["status", "sent_at", "updated_at"])
+    if delivered:
+        assert row.sent_at is not None
+        replies_link_emails(lead_id=row.lead_id, since=row.sent_at)
     audit_record(verb="outbound.unknown_resolved", obj=row, actor=actor, details={"delivered": delivered})
     board_cards_changed(row.lead_id)
     return row

@@ -1,8 +1,9 @@
 """Outreach: per sequence and step, what happened after each email was sent in the range.
 
 A reply, a positive reply or an unsubscribe belongs to the last email sent to that lead before
-it (up to the next email sent to them). Bounced is an email the provider refused (`failed`).
-One grouped query; each reply finds its email by one index lookup.
+it (up to the next email sent to them); for a reply that email is recorded on it when it is
+matched (`InboundReply.in_answer_to`). Bounced is an email the provider refused (`failed`).
+One grouped query; each email answered and each unsubscribe is looked up once.
 """
 
 from __future__ import annotations
@@ -44,12 +45,15 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     enrollments = Enrollment._meta.db_table
     sequences = Sequence._meta.db_table
     steps = SequenceStep._meta.db_table
-    # Each reply and unsubscribe belongs to the lead's last email sent at or before it (ties go to
-    # the later id, as the next email's window starts there): the first entry of
-    # outbound_lead_sent_idx (lead, status, sent_at, id) read backwards from the reply's time, one
-    # index lookup per reply with no sort of the lead's emails. On PostgreSQL a LATERAL join takes
-    # the email's kind, time, enrollment and step from the same entry (the index carries them), so
-    # no email row is read; SQLite has no LATERAL and finds the row by its id.
+    # Each reply belongs to the email it answers, recorded on it when it was matched (the last
+    # email sent to its lead at or before it, `outreach.services.answers`): the replies are
+    # grouped per email from inboundreply_answer_idx alone, and each email answered is looked up
+    # once. An unsubscribe belongs to the lead's last email sent at or before it (ties to the
+    # later id): the first entry of outbound_lead_sent_idx (lead, status, sent_at, id) read
+    # backwards from its time, one index lookup per unsubscribe with no sort of the lead's
+    # emails. On PostgreSQL a LATERAL join takes the email's kind, time, enrollment and step from
+    # the same entry (the index carries them), so no email row is read; SQLite has no LATERAL
+    # and finds the row by its id.
     sqlite = connection.vendor == "sqlite"
 
     def owner_of(alias: str, at: str) -> str:
@@ -62,12 +66,9 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
             return f"JOIN {messages} s ON s.id = ({last_sent})"
         return f"CROSS JOIN LATERAL ({last_sent}) s"
 
-    # The replies are taken in lead order (a MATERIALIZED CTE with ORDER BY, read in that order
-    # from inboundreply_lead_time_idx, which SQLite must be told: it would take the range from the
-    # received_at index, read each reply's row and sort them): the lookups of their emails then
-    # walk outbound_lead_sent_idx forwards instead of jumping around it. Without statistics
-    # SQLite would also look each label up through the unique reply index and read the row.
-    replies_index = "INDEXED BY inboundreply_lead_time_idx" if sqlite else ""
+    # Without statistics SQLite would look each label up through the unique reply index and read
+    # the row.
+    answers_index = "INDEXED BY inboundreply_answer_idx" if sqlite else ""
     labels_index = "INDEXED BY classification_reply_label_idx" if sqlite else ""
     # A sequence email's step is a step of its enrollment's sequence (drafting takes it from
     # there), so the emails sent are counted per step, each step one range of
@@ -85,18 +86,18 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     # this query at 100,000 leads).
     once = "NOT MATERIALIZED" if sqlite else "MATERIALIZED"
     sql = f"""
-        WITH replies_in_range AS {once} (
-            SELECT r.id, r.lead_id, r.received_at FROM {replies} r {replies_index}
-            WHERE r.lead_id IS NOT NULL AND r.received_at >= %s
-            ORDER BY r.lead_id
+        WITH answered AS {once} (
+            SELECT r.in_answer_to_id AS message_id,
+                   MAX(CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END)
+                       AS positive
+            FROM {replies} r {answers_index}
+            LEFT JOIN {classifications} c {labels_index} ON c.reply_id = r.id
+            WHERE r.in_answer_to_id IS NOT NULL AND r.received_at >= %s
+            GROUP BY r.in_answer_to_id
         ),
         came_back AS {once} (
-            SELECT s.id AS message_id, s.step_id, s.enrollment_id, 1 AS replied,
-                   CASE WHEN c.final_label = %s OR (c.final_label = '' AND c.label = %s) THEN 1 ELSE 0 END
-                       AS positive,
-                   0 AS unsubscribed
-            FROM replies_in_range r {owner_of("r", "received_at")}
-            LEFT JOIN {classifications} c {labels_index} ON c.reply_id = r.id
+            SELECT s.id AS message_id, s.step_id, s.enrollment_id, 1 AS replied, a.positive, 0 AS unsubscribed
+            FROM answered a JOIN {messages} s ON s.id = a.message_id
             WHERE {sent_in_range}
             UNION ALL
             SELECT s.id, s.step_id, s.enrollment_id, 0, 0, 1
@@ -142,7 +143,7 @@ def outreach_report(*, period: Period) -> list[StepOutcome]:
     """  # noqa: S608 (only table names and constants are interpolated; values are parameters)
     sent_status = OutboundMessage.Status.SENT
     in_range = [OutboundMessage.Kind.SEQUENCE, sent_status, start, end, *source_params]
-    params = [start, Label.POSITIVE, Label.POSITIVE, sent_status, *in_range]
+    params = [Label.POSITIVE, Label.POSITIVE, start, *in_range]
     params += [sent_status, OutreachEventKind.UNSUBSCRIBED, start, *in_range]
     params += in_range * 2
     params += [OutboundMessage.Kind.SEQUENCE, OutboundMessage.Status.FAILED, start, end, *source_params]

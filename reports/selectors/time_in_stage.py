@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leads.models import PIPELINE_ORDER, Lead
+from leads.models import PIPELINE_ORDER
 from reports.periods import Period
 from reports.selectors.sql import dt_param, fetch
 
@@ -88,16 +86,24 @@ def _finished_stays(period: Period) -> list[tuple]:
 def time_in_stage_report(*, period: Period, now: datetime | None = None) -> list[StageTimes]:
     now = now or timezone.now()
     finished = {row[0]: row for row in _finished_stays(period)}
-    leads = Lead.objects.filter(merged_into__isnull=True)
-    if period.source:
-        leads = leads.filter(source=period.source)
-    # Where leads sit now, from the lead itself (a lead never moved has sat since it arrived).
+    # Where leads sit now, from the lead itself (a lead never moved has sat since it arrived), read
+    # from lead_stage_since_idx alone. SQLite must be told: it would otherwise walk the board's
+    # index (also the active leads, grouped by stage) and read every lead's row for its times,
+    # four times the cost at 100,000 leads.
+    since_index = "INDEXED BY lead_stage_since_idx" if connection.vendor == "sqlite" else ""
+    source_sql, source_params = ("AND l.source = %s", [period.source]) if period.source else ("", [])
     open_ = {
-        row["stage"]: row
-        for row in leads.annotate(since=Coalesce("stage_changed_at", "created_at"))
-        .values("stage")
-        .annotate(n=Count("id"), stalled=Count("id", filter=Q(since__lt=now - timedelta(days=STALL_DAYS))))
-        .order_by()
+        stage: (int(n), int(stalled))
+        for stage, n, stalled in fetch(
+            f"""
+            SELECT l.stage, COUNT(*),
+                   COALESCE(SUM(CASE WHEN COALESCE(l.stage_changed_at, l.created_at) < %s THEN 1 ELSE 0 END), 0)
+            FROM leads_lead l {since_index}
+            WHERE l.merged_into_id IS NULL {source_sql}
+            GROUP BY l.stage
+            """,  # noqa: S608 (only constants are interpolated; values are parameters)
+            [dt_param(now - timedelta(days=STALL_DAYS)), *source_params],
+        )
     }
     result = []
     for stage in PIPELINE_ORDER:
@@ -108,8 +114,8 @@ def time_in_stage_report(*, period: Period, now: datetime | None = None) -> list
                 finished=int(done[1]) if done else 0,
                 median_days=float(done[2]) / DAY if done else None,
                 p90_days=float(done[3]) / DAY if done else None,
-                open_now=current["n"] if current else 0,
-                stalled=current["stalled"] if current else 0,
+                open_now=current[0] if current else 0,
+                stalled=current[1] if current else 0,
             )
         )
     return result

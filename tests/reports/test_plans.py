@@ -37,6 +37,9 @@ def test_time_in_stage_reads_the_stays_in_order_of_length_from_one_index(seeded,
         assert "USING COVERING INDEX stagechange_stay_length_idx" in plan, plan
         assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort: the index is the order
         assert "leads_stagechange_changed_at" not in plan, plan
+    # Where leads sit now: the active leads' (stage, source, since) index alone, never their rows.
+    (open_now,) = [plan for sql, plan in plans if "leads_lead l" in sql]
+    assert "SCAN l USING INDEX lead_stage_since_idx" in open_now, open_now
 
 
 def test_the_funnel_groups_moves_per_lead_in_index_order(seeded, period):
@@ -54,10 +57,13 @@ def test_outreach_counts_the_emails_sent_per_step_from_the_index_alone(seeded, p
         "SEARCH s USING COVERING INDEX outbound_step_sent_idx "
         "(kind=? AND status=? AND step_id=? AND sent_at>? AND sent_at<?)" in grouped
     ), grouped
-    # The replies in lead order, their labels, each one's email and the unsubscribes: index only.
-    assert "SEARCH r USING COVERING INDEX inboundreply_lead_time_idx" in grouped, grouped
+    # The replies grouped per email they answer in index order (no sort), their labels, and each
+    # unsubscribe's email: index only. No reply looks its email up by time.
+    assert "SEARCH r USING COVERING INDEX inboundreply_answer_idx" in grouped, grouped
     assert "SEARCH c USING COVERING INDEX classification_reply_label_idx (reply_id=?)" in grouped, grouped
-    assert "SEARCH m USING COVERING INDEX outbound_lead_sent_idx" in grouped, grouped
+    answers = grouped[grouped.index("MATERIALIZE answered") : grouped.index("SCAN a\n")]
+    assert "TEMP B-TREE" not in answers, grouped
+    assert grouped.count("SEARCH m USING COVERING INDEX outbound_lead_sent_idx") == 1, grouped
     assert "SEARCH e USING COVERING INDEX leadevent_kind_at_idx (kind=? AND at>?)" in grouped, grouped
     # The enrollment is looked up per grouped row, never per email sent.
     assert grouped.index("SEARCH en USING INTEGER PRIMARY KEY") > grouped.index("SCAN ps"), grouped

@@ -109,10 +109,11 @@ def test_outreach_reads_no_big_table_whole(analyzed, source):
         assert _seq_scans(nodes) == [], _outline(nodes)
     grouped = next(nodes for sql, nodes in plans if "came_back" in sql)
     used = _index_only(grouped)
-    # Each reply's email: the last entry before it, read backwards, with no sort of the lead's emails.
+    # Each unsubscribe's email: the last entry before it, read backwards, with no sort of the lead's
+    # emails (a reply's email is recorded on it).
     assert "outbound_lead_sent_idx" in used, _outline(grouped)
     assert not [n for n in grouped if n["Node Type"] == "Sort" and "sent_at" in str(n.get("Sort Key"))], _outline(
         grouped
     )
-    # The emails sent per step, the replies, their labels and the unsubscribes: index only.
-    assert {"outbound_step_sent_idx", "inboundreply_lead_time_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
+    # The emails sent per step, the replies per email they answer, and the unsubscribes: index only.
+    assert {"outbound_step_sent_idx", "inboundreply_answer_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
