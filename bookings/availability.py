@@ -16,7 +16,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 Interval = tuple[datetime, datetime]
@@ -36,8 +36,10 @@ class Rules:
     overrides: dict[date, list[tuple[time, time]]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A bookable time. A named tuple, not a dataclass: a page of slots builds about a thousand,
+    and a frozen dataclass's `__init__` cost more than the arithmetic that found them."""
+
     start: datetime  # UTC
     end: datetime  # UTC
 
@@ -143,11 +145,10 @@ def available_slots(
 
 
 def slots_from_starts(starts: Iterable[int], duration: timedelta) -> list[Slot]:
-    result = []
-    for start in starts:
-        at = datetime.fromtimestamp(start, UTC)
-        result.append(Slot(start=at, end=at + duration))
-    return result
+    """Slots (UTC datetimes) from epoch-second starts."""
+    # What `Slot(at, end)` does, without its argument handling (it runs once per slot of the page).
+    from_timestamp, new = datetime.fromtimestamp, tuple.__new__
+    return [new(Slot, (at, at + duration)) for at in [from_timestamp(start, UTC) for start in starts]]
 
 
 def free_starts(
@@ -183,6 +184,7 @@ def free_starts(
     # A start s is ruled out by busy [b0, b1) when b0 - reach_back < s < b1 + before.
     reach_back = duration + after
     offered: list[int] = []
+    ascending = True  # each start later than the one before: no sort needed at the end
     day = first
     while day <= last:
         for window in _day_windows(rules, day, zone):
@@ -200,6 +202,8 @@ def free_starts(
                         gap_end, next_low = grid_last, grid_last + 1
                     if gap_end >= low:
                         aligned = grid_first + -(-(low - grid_first) // step) * step
+                        if offered and aligned <= offered[-1]:
+                            ascending = False
                         offered.extend(range(aligned, gap_end + 1, step))
                     low = max(low, next_low)
                 continue
@@ -212,11 +216,13 @@ def free_starts(
                     j += 1
                 if j < n_busy and busy_starts[j] < start + reach_back:
                     continue
+                if offered and start <= offered[-1]:
+                    ascending = False
                 offered.append(start)
         day += timedelta(days=1)
     # Windows come in time order, so this is already sorted unless a day's windows overlap or a
     # clock change repeats a time; then sort and keep each start once.
-    if any(later <= earlier for earlier, later in pairwise(offered)):
+    if not ascending:
         offered = sorted(set(offered))
     return offered
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, connections, models, router
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet
+from django.db import connections, models, router
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -237,25 +237,56 @@ def google_busy(*, host: Host) -> list[Interval]:
     return busy
 
 
-class _EpochSeconds(Func):
-    """A datetime column as whole seconds since the epoch, rounded down (or up with `ceiling`)."""
+def _epoch_seconds_sql(vendor: str, column: str, *, ceiling: bool = False) -> str:
+    """A datetime column as whole seconds since the epoch, rounded down (or up with `ceiling`),
+    as SQL text to be run with parameters (so `%` is doubled)."""
+    if vendor == "sqlite":
+        # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC). The fraction is cut off before strftime,
+        # which reads it to the millisecond and rounds (".9999" would count as the next second);
+        # the text is longer than its whole seconds exactly when there is a fraction.
+        whole = f"substr({column}, 1, 19)"
+        seconds = f"CAST(strftime('%%s', {whole}) AS INTEGER)"
+        return f"({seconds} + ({column} > {whole}))" if ceiling else seconds
+    if vendor == "postgresql":
+        return f"{'CEIL' if ceiling else 'FLOOR'}(EXTRACT(EPOCH FROM {column}))::bigint"
+    raise NotImplementedError(f"busy_seconds has no SQL for {vendor}")
 
-    output_field = BigIntegerField()
 
-    def __init__(self, expression: str, *, ceiling: bool = False):
-        super().__init__(expression)
-        self.ceiling = ceiling
+_BUSY_SQL: dict[tuple[str, bool, bool], str] = {}
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC); `x > datetime(x)` holds when there is a fraction.
-        sql, params = compiler.compile(self.source_expressions[0])
-        if self.ceiling:
-            return f"(CAST(strftime('%%s', {sql}) AS INTEGER) + ({sql} > datetime({sql})))", params * 3
-        return f"CAST(strftime('%%s', {sql}) AS INTEGER)", params
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"{'CEIL' if self.ceiling else 'FLOOR'}(EXTRACT(EPOCH FROM {sql}))::bigint", params
+def _busy_sql(alias: str, *, exclude_booking: bool, exclude_hold: bool) -> str:
+    """The SQL of `busy_seconds`: `overlapping_bookings(...)` and `overlapping_holds(...)` as
+    buffered epoch-second pairs, written once per database (the slots page asks on every hit, and
+    building the equivalent querysets cost more than running them)."""
+    key = (alias, exclude_booking, exclude_hold)
+    if key in _BUSY_SQL:
+        return _BUSY_SQL[key]
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+
+    def column(model: type[models.Model], name: str) -> str:
+        return qn(_concrete(model, name).column)
+
+    def pair(model: type[models.Model]) -> str:
+        start, end = column(model, "buffered_start"), column(model, "buffered_end")
+        vendor = connection.vendor
+        return f"{_epoch_seconds_sql(vendor, start)}, {_epoch_seconds_sql(vendor, end, ceiling=True)}"
+
+    bookings = (
+        f"SELECT {pair(Booking)} FROM {qn(Booking._meta.db_table)} "  # noqa: S608
+        f"WHERE {column(Booking, 'host')} = %s AND {column(Booking, 'status')} IN (%s, %s) "
+        f"AND {column(Booking, 'buffered_start')} < %s AND {column(Booking, 'buffered_end')} > %s"
+        + (f" AND NOT ({column(Booking, 'id')} = %s)" if exclude_booking else "")
+    )
+    holds = (
+        f"SELECT {pair(Hold)} FROM {qn(Hold._meta.db_table)} "  # noqa: S608
+        f"WHERE {column(Hold, 'host')} = %s AND {column(Hold, 'expires_at')} > %s "
+        f"AND {column(Hold, 'buffered_start')} < %s AND {column(Hold, 'buffered_end')} > %s"
+        + (f" AND NOT ({column(Hold, 'token')} = %s)" if exclude_hold else "")
+    )
+    _BUSY_SQL[key] = f"{bookings} UNION ALL {holds}"
+    return _BUSY_SQL[key]
 
 
 def busy_seconds(
@@ -269,19 +300,19 @@ def busy_seconds(
     include_google: bool = True,
 ) -> list[tuple[int, int]]:
     """Everything that blocks the host in a range, as epoch seconds (start rounded down, end up):
-    bookings and live holds (buffered) in one query that returns plain integers (no datetime is
-    parsed per row), then Google's busy times."""
-    bookings = overlapping_bookings(
-        host=host, buffered_start=time_min, buffered_end=time_max, exclude_pk=exclude_booking_pk
-    )
-    holds = overlapping_holds(
-        host=host, buffered_start=time_min, buffered_end=time_max, now=now, exclude_token=exclude_hold_token
-    )
-    start, end = _EpochSeconds("buffered_start"), _EpochSeconds("buffered_end", ceiling=True)
-    rows = bookings.order_by().values_list(start, end).union(holds.order_by().values_list(start, end), all=True)
-    # Run as plain SQL: the integers need none of the ORM's per-value converters.
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
+    bookings (`overlapping_bookings`) and live holds (`overlapping_holds`), buffered, in one query
+    that returns plain integers (no datetime is parsed per row), then Google's busy times."""
+    alias = router.db_for_read(Booking)
+    sql = _busy_sql(alias, exclude_booking=exclude_booking_pk is not None, exclude_hold=bool(exclude_hold_token))
+    adapt = connections[alias].ops.adapt_datetimefield_value
+    start, end = adapt(time_min), adapt(time_max)
+    params: list[Any] = [host.pk, *Booking.ACTIVE_STATUSES, end, start]
+    if exclude_booking_pk is not None:
+        params.append(exclude_booking_pk)
+    params += [host.pk, adapt(now), end, start]
+    if exclude_hold_token:
+        params.append(exclude_hold_token)
+    with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         intervals: list[tuple[int, int]] = cursor.fetchall()
     if include_google:

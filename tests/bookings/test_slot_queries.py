@@ -3,6 +3,7 @@ match a slot-by-slot check against the same busy times."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,13 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.bench import _event_type
 from bookings.models import Booking, Hold
-from bookings.selectors import event_type_get_public, slots_for
+from bookings.selectors import (
+    busy_seconds,
+    event_type_get_public,
+    overlapping_bookings,
+    overlapping_holds,
+    slots_for,
+)
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +70,54 @@ def test_slot_queries_do_not_grow_with_bookings():
     ]  # fmt: skip
     assert [s.start for s in slots] == [s.start for s in expected]
     assert 0 < len(slots) < len(all_slots) - 500
+
+
+def test_busy_seconds_are_the_overlapping_bookings_and_holds_of_the_orm():
+    """`busy_seconds` runs SQL of its own: it must return exactly what the querysets
+    `overlapping_bookings` and `overlapping_holds` select, buffered start rounded down and end up."""
+    event_type = _event_type("busy-sql", days_ahead=60)
+    other = _event_type("busy-sql-other", days_ahead=60)
+    lead = Lead.objects.create(name="Busy", email="busy@example.com", email_normalized="busy@example.com")
+    base = NOW + timedelta(days=1)
+
+    def booking(host_type, hours: float, *, status=Booking.Status.CONFIRMED, fraction: int = 0) -> Booking:  # type: ignore[no-untyped-def]
+        start = base + timedelta(hours=hours, microseconds=fraction)
+        return Booking.objects.create(
+            host=host_type.host, event_type=host_type, lead=lead, start_at=start, end_at=start + timedelta(minutes=30),
+            buffered_start=start - timedelta(minutes=5), buffered_end=start + timedelta(minutes=45, microseconds=fraction),
+            timezone="UTC", name="Busy", email="busy@example.com", status=status,
+        )  # fmt: skip
+
+    kept = booking(event_type, 0)
+    booking(event_type, 2, fraction=250_000)  # fractions of a second: start down, end up
+    booking(event_type, 4, status=Booking.Status.RESCHEDULED, fraction=999_999)
+    booking(event_type, 6, status=Booking.Status.CANCELLED)
+    booking(event_type, 24 * 70)  # after the range
+    booking(other, 0)  # another host
+    for token, hours, expires in (("live", 8, 1), ("lapsed", 10, -1), ("others", 12, 1)):
+        host_type = other if token == "others" else event_type
+        start = base + timedelta(hours=hours, microseconds=500)
+        Hold.objects.create(
+            host=host_type.host, event_type=host_type, token=token, start_at=start, end_at=start + timedelta(minutes=30),
+            buffered_start=start, buffered_end=start + timedelta(minutes=30, microseconds=1),
+            expires_at=NOW + timedelta(hours=expires),
+        )  # fmt: skip
+
+    time_min, time_max = NOW - timedelta(days=1), NOW + timedelta(days=62)
+    for exclude_pk in (None, kept.pk):
+        for token in ("", "live"):
+            got = busy_seconds(
+                host=event_type.host, time_min=time_min, time_max=time_max, now=NOW,
+                exclude_booking_pk=exclude_pk, exclude_hold_token=token, include_google=False,
+            )  # fmt: skip
+            rows = list(
+                overlapping_bookings(
+                    host=event_type.host, buffered_start=time_min, buffered_end=time_max, exclude_pk=exclude_pk
+                ).values_list("buffered_start", "buffered_end")
+            )
+            rows += overlapping_holds(
+                host=event_type.host, buffered_start=time_min, buffered_end=time_max, now=NOW, exclude_token=token
+            ).values_list("buffered_start", "buffered_end")
+            expected = [(math.floor(s.timestamp()), math.ceil(e.timestamp())) for s, e in rows]
+            assert sorted(got) == sorted(expected)
+            assert len(got) == 4 - (exclude_pk is not None) - bool(token)
