@@ -94,3 +94,25 @@ def test_the_newest_matches_are_found_window_by_window(monkeypatch, windows):
     assert selectors._newest_matches([["smith0"]]) == [leads[0].pk]  # only the oldest: every window
     assert selectors._newest_matches([["nobody"]]) == []
     assert sorted(lead.pk for lead in lead_search("smith", limit=3)) == sorted(smiths[:3])
+
+
+def _all_variants(word: str) -> set[str]:
+    """Every one-typo variant of the word, none left out (what `_typo_variants` narrows)."""
+    variants = {word}
+    if len(word) > selectors.SEARCH_MIN_WORD:
+        variants.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+        variants.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return {v for v in variants if len(v) >= selectors.SEARCH_MIN_WORD}
+
+
+@pytest.mark.parametrize("word", ["jonh", "smiht", "smith", "aaaa", "abab", "mississippi", "jo.n@x"])
+def test_typo_variants_left_out_match_nothing_more(word):
+    # The variants kept match exactly the texts every variant would: a field holds some variant
+    # if and only if it holds one of those kept.
+    kept = selectors._typo_variants(word)
+    everything = _all_variants(word)
+    assert set(kept) <= everything
+    texts = {text for variant in everything for text in (variant, f"x{variant}y", variant[:-1], variant[1:])}
+    texts |= {"john smith", "jon", "smth", "simth ltd", "", "mississipi"}
+    for text in texts:
+        assert any(v in text for v in kept) == any(v in text for v in everything), text
