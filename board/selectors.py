@@ -322,9 +322,13 @@ def board_column_newest(
     stages: list[str],
     per_column: int = CARDS_PER_COLUMN,
     now: datetime | None = None,
+    summary: BoardSummary | None = None,
 ) -> list[ColumnLeads]:
-    """The newest `per_column` leads of each of `stages` (one query), without their cards."""
-    by_stage = board_column_leads(filters, stages=stages, per_column=per_column, now=now)
+    """The newest `per_column` leads of each of `stages` (one query), without their cards; under a
+    search, from the ids the `summary` ranked with its counts when it has them."""
+    by_stage = board_column_leads(
+        filters, stages=stages, per_column=per_column, now=now, newest_ids=summary.newest_ids if summary else None
+    )
     columns = []
     for stage in stages:
         shown = by_stage[stage][:per_column]

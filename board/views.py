@@ -278,7 +278,7 @@ def _render_columns(
     }
     missing = [stage for stage in stages if stage not in by_stage]
     if missing:
-        newest = board_column_newest(filters, stages=missing, now=context["rendered_at"])
+        newest = board_column_newest(filters, stages=missing, now=context["rendered_at"], summary=summary)
         cards = _cards_html(
             [lead for column in newest for lead in column.leads],
             granted=context["granted"],

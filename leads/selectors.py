@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
@@ -111,27 +111,38 @@ def _typo_variants(word: str) -> list[str]:
     if len(word) > SEARCH_MIN_WORD:
         variants.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
         variants.update(word[:i] + word[i + 1 :] for i in range(len(word)))
-    return sorted(v for v in variants if len(v) >= SEARCH_MIN_WORD)
+    kept = {v for v in variants if len(v) >= SEARCH_MIN_WORD}
+    # A variant holding another inside it matches only leads the shorter one already matches
+    # ("john" inside a field means "joh" is too), so leaving it out of the OR changes no result
+    # and spares the index a lookup per searched column (on PostgreSQL, each a whole posting list).
+    return sorted(v for v in kept if not any(other != v and other in v for other in kept))
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _search_where_pg(words: list[list[str]]) -> tuple[str, list[str]]:
+    """PostgreSQL: the condition on a lead's own row that every word (any of its variants) is in
+    one of the searched fields, which the trigram indexes answer."""
+    clauses, params = [], []
+    for variants in words:
+        ors = []
+        for variant in variants:
+            for column in SEARCH_COLUMNS:
+                ors.append(f'"leads_lead"."{column}" ILIKE %s')
+                params.append(f"%{_like_escape(variant)}%")
+        clauses.append("(" + " OR ".join(ors) + ")")
+    # The SQL holds only our column names; what the owner typed travels as parameters.
+    return " AND ".join(clauses), params
+
+
 def _search_sql(words: list[list[str]]) -> tuple[str, list[str]]:
     """SQL selecting the ids of leads (merged or not) where every word (any of its variants) is in
     one of the searched fields; answered from the search index."""
     if connection.vendor == "postgresql":
-        clauses, params = [], []
-        for variants in words:
-            ors = []
-            for variant in variants:
-                for column in SEARCH_COLUMNS:
-                    ors.append(f"{column} ILIKE %s")
-                    params.append(f"%{_like_escape(variant)}%")
-            clauses.append("(" + " OR ".join(ors) + ")")
-        # The SQL holds only our column names; what the owner typed travels as parameters.
-        return f"SELECT id FROM leads_lead WHERE {' AND '.join(clauses)}", params  # noqa: S608
+        where, params = _search_where_pg(words)
+        return f"SELECT id FROM leads_lead WHERE {where}", params  # noqa: S608
     expression = " AND ".join(
         "(" + " OR ".join('"' + variant.replace('"', '""') + '"' for variant in variants) + ")" for variants in words
     )
@@ -151,15 +162,36 @@ def search_words(q: str) -> list[str]:
     return [word for word in q.lower().split() if len(word) >= SEARCH_MIN_WORD]
 
 
+def _searched_words(words: list[str]) -> list[list[str]]:
+    """The words as typed when some lead matches them, else each with its one-typo variants."""
+    if _newest_matches([[word] for word in words]):
+        return [[word] for word in words]
+    return [_typo_variants(word) for word in words]
+
+
+def _short_search(q: str) -> Q:
+    # Only one- or two-letter words: too short for the index, so a plain (scanning) match.
+    return Q(name__icontains=q) | Q(email__icontains=q) | Q(company__icontains=q) | Q(phone__icontains=q)
+
+
 def search_condition(q: str) -> Q:
     """Leads matching the search `q`: exact words first; when none match, words with one typo."""
     words = search_words(q)
     if not words:
-        # Only one- or two-letter words: too short for the index, so a plain (scanning) match.
-        return Q(name__icontains=q) | Q(email__icontains=q) | Q(company__icontains=q) | Q(phone__icontains=q)
-    if _newest_matches([[word] for word in words]):
-        return Q(id__in=_search_ids([[word] for word in words]))
-    return Q(id__in=_search_ids([_typo_variants(word) for word in words]))
+        return _short_search(q)
+    return Q(id__in=_search_ids(_searched_words(words)))
+
+
+def _search_condition_inline(q: str) -> Q:
+    """`search_condition` as a condition on the lead's own row (PostgreSQL): for a query that
+    reads every match anyway (the board's counts and columns under a search), one bitmap scan of
+    the trigram indexes that also hands over the row, instead of the ids first and then each row
+    looked up again by primary key."""
+    words = search_words(q)
+    if not words:
+        return _short_search(q)
+    where, params = _search_where_pg(_searched_words(words))
+    return Q(RawSQL(f"({where})", params, output_field=BooleanField()))  # noqa: S611 (our SQL; words are parameters)
 
 
 def _search_score(q: str, lead: Lead) -> tuple[int, float, float]:
@@ -235,10 +267,10 @@ def lead_search(q: str, *, limit: int = 20) -> list[Lead]:
     return candidates[:limit]
 
 
-def _filters_q(filters: BoardFilters, now: datetime) -> Q:
+def _filters_q(filters: BoardFilters, now: datetime, *, inline_search: bool = False) -> Q:
     condition = Q()
     if filters.q:
-        condition &= search_condition(filters.q)
+        condition &= _search_condition_inline(filters.q) if inline_search else search_condition(filters.q)
     if filters.source:
         condition &= Q(source=filters.source)
     if filters.stage:
@@ -260,6 +292,16 @@ def _compilable(filters: BoardFilters) -> bool:
 def board_leads(filters: BoardFilters, *, now: datetime | None = None) -> QuerySet[Lead]:
     """Active (not merged) leads matching the filters, without ordering or slicing."""
     return Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now or timezone.now()))
+
+
+def _search_rows_sql(filters: BoardFilters, now: datetime | None) -> tuple[str, list[Any]]:
+    """PostgreSQL, under a search: SQL of the (id, stage, created_at) of every active lead matching
+    the filters, read once from the trigram indexes' bitmap (see `_search_condition_inline`)."""
+    rows = Lead.objects.filter(merged_into__isnull=True).filter(
+        _filters_q(filters, now or timezone.now(), inline_search=True)
+    )
+    sql, params = rows.order_by().values("id", "stage", "created_at").query.sql_with_params()
+    return sql, list(params)
 
 
 def encode_cursor(lead: Lead) -> str:
@@ -285,6 +327,9 @@ class BoardSummary:
     counts: dict[str, int]  # per stage, with the filters applied
     recency: RecencyCounts  # whole board, filters ignored
     sources: list[str]  # every source in use, for the filter menu
+    # Under a search on PostgreSQL: each stage's newest matching ids (`CARDS_PER_COLUMN + 1`,
+    # newest first), read with the counts; None when the columns read their own.
+    newest_ids: dict[str, list[int]] | None = None
 
 
 def lead_counts() -> dict[tuple[str, str, bool], int]:
@@ -324,11 +369,27 @@ def recency_counts(*, now: datetime) -> tuple[int, int, int]:
     return int(last_hour), int(last_day), int(last_week)
 
 
-def _counted_stages(filters: BoardFilters, now: datetime) -> dict[str, int]:
+def _counted_stages(filters: BoardFilters, now: datetime) -> tuple[dict[str, int], dict[str, list[int]] | None]:
     """Per-stage counts for filters the counters cannot answer (search, "Arrived"): one grouped
-    query over the rows the search index or the recency index selects."""
+    query over the rows the search index or the recency index selects. On PostgreSQL under a
+    search, the same read also ranks each stage's matches and hands back the ids of its newest
+    `CARDS_PER_COLUMN + 1` (newest first), so the columns need not read the matches again."""
+    if filters.q and connection.vendor == "postgresql":
+        # Materialized: the matches are read once, by the trigram bitmap, and counted and ranked
+        # from there (inlined, the planner may walk a stage index testing each row against the search).
+        rows_sql, rows_params = _search_rows_sql(filters, now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH search_rows AS MATERIALIZED ({rows_sql}), "  # noqa: S608 (Django's own SQL)
+                "ranked AS (SELECT id, stage, ROW_NUMBER() OVER "
+                "(PARTITION BY stage ORDER BY created_at DESC, id DESC) AS n FROM search_rows) "
+                "SELECT stage, COUNT(*), ARRAY_AGG(id ORDER BY n) FILTER (WHERE n <= %s) FROM ranked GROUP BY stage",
+                [*rows_params, CARDS_PER_COLUMN + 1],
+            )
+            rows = cursor.fetchall()
+        return {stage: int(n) for stage, n, _ids in rows}, {stage: list(ids or []) for stage, _n, ids in rows}
     rows = board_leads(filters, now=now).order_by().values("stage").annotate(n=Count("created_at"))
-    return {row["stage"]: row["n"] for row in rows}
+    return {row["stage"]: row["n"] for row in rows}, None
 
 
 def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
@@ -339,8 +400,10 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
     now = now or timezone.now()
     by_key = lead_counts()
     counts = dict.fromkeys(PIPELINE_ORDER, 0)
+    newest_ids = None
     if filters.q or filters.since in RECENCY_WINDOWS:
-        counts.update(_counted_stages(filters, now))
+        counted, newest_ids = _counted_stages(filters, now)
+        counts.update(counted)
     else:
         for (stage, source, unseen), n in by_key.items():
             if filters.source and source != filters.source:
@@ -356,6 +419,7 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
         counts=counts,
         recency=RecencyCounts(last_hour=last_hour, last_day=last_day, last_week=last_week, unseen=unseen_total),
         sources=sorted({source for (_stage, source, _unseen), n in by_key.items() if n > 0}),
+        newest_ids=newest_ids,
     )
 
 
@@ -365,8 +429,12 @@ def board_column_leads(
     stages: list[str],
     per_column: int = CARDS_PER_COLUMN,
     now: datetime | None = None,
+    newest_ids: dict[str, list[int]] | None = None,
 ) -> dict[str, list[Lead]]:
     """The newest `per_column + 1` leads of each stage (the extra one says whether there is more), ONE query.
+
+    `newest_ids` (from `board_summary` under a search on PostgreSQL, ranked as here) names them
+    already: then they are only looked up by primary key.
 
     Each stage is an index range scan on lead_board_idx, UNION-ed into one query: the same result
     as a ROW_NUMBER() window partitioned by stage, without numbering every row of a large table.
@@ -376,9 +444,7 @@ def board_column_leads(
         if filters.q and connection.vendor == "postgresql":
             # Under a search, the matches are found once for the whole board, not once per column:
             # each column's newest cards are then a top-N of that one set.
-            rows_sql, rows_params = (
-                board_leads(filters, now=now).order_by().values("id", "stage", "created_at").query.sql_with_params()
-            )
+            rows_sql, rows_params = _search_rows_sql(filters, now)
             columns = " UNION ALL ".join(
                 "(SELECT id FROM search_rows WHERE stage = %s ORDER BY created_at DESC, id DESC LIMIT %s)"
                 for _ in stages
@@ -401,7 +467,10 @@ def board_column_leads(
         newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
         return Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS)
 
-    if _compilable(filters):
+    if newest_ids is not None and per_column <= CARDS_PER_COLUMN:
+        wanted = [pk for stage in stages for pk in newest_ids.get(stage, [])[: per_column + 1]]
+        leads = list(Lead.objects.filter(id__in=wanted).only(*CARD_FIELDS))
+    elif _compilable(filters):
         # The board without a search or an "Arrived" filter: the SQL depends on the filters and
         # the columns only, so it is built and compiled once for them.
         key = ("board_column_leads", filters.cache_key(), tuple(stages), per_column)

@@ -3,13 +3,16 @@ same leads on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm); run with DATABASE_
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from leads import selectors
 from leads.db_triggers import search_triggers_present
-from leads.models import Lead
-from leads.selectors import BoardFilters, board_summary, lead_search
+from leads.models import PIPELINE_ORDER, Lead
+from leads.selectors import CARDS_PER_COLUMN, BoardFilters, board_column_leads, board_summary, lead_search
 from tests.leads.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +97,58 @@ def test_the_newest_matches_are_found_window_by_window(monkeypatch, windows):
     assert selectors._newest_matches([["smith0"]]) == [leads[0].pk]  # only the oldest: every window
     assert selectors._newest_matches([["nobody"]]) == []
     assert sorted(lead.pk for lead in lead_search("smith", limit=3)) == sorted(smiths[:3])
+
+
+def _all_variants(word: str) -> set[str]:
+    """Every one-typo variant of the word, none left out (what `_typo_variants` narrows)."""
+    variants = {word}
+    if len(word) > selectors.SEARCH_MIN_WORD:
+        variants.update(word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+        variants.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return {v for v in variants if len(v) >= selectors.SEARCH_MIN_WORD}
+
+
+@pytest.mark.parametrize("word", ["jonh", "smiht", "smith", "aaaa", "abab", "mississippi", "jo.n@x"])
+def test_typo_variants_left_out_match_nothing_more(word):
+    # The variants kept match exactly the texts every variant would: a field holds some variant
+    # if and only if it holds one of those kept.
+    kept = selectors._typo_variants(word)
+    everything = _all_variants(word)
+    assert set(kept) <= everything
+    texts = {text for variant in everything for text in (variant, f"x{variant}y", variant[:-1], variant[1:])}
+    texts |= {"john smith", "jon", "smth", "simth ltd", "", "mississipi"}
+    for text in texts:
+        assert any(v in text for v in kept) == any(v in text for v in everything), text
+
+
+@pytest.mark.parametrize("q", ["smith", "smiht", "smith source", "jo"])
+def test_the_board_under_a_search_shows_the_same_columns_from_the_counts_read(q):
+    # On PostgreSQL the counts' one read of the matches also ranks each stage's newest ids; the
+    # columns built from them must be those the columns' own query finds (ties on created_at, and
+    # created_at out of id order, included). SQLite has no such read: the same assertion holds.
+    stages = ["new", "contacted", "lost"]
+    now = timezone.now()
+    for n in range(2 * CARDS_PER_COLUMN + 9):
+        lead = LeadFactory(
+            name=f"Ann Smith{n}" if n % 4 else f"Bob Jones{n}",
+            email=f"p{n}@x.test",
+            email_normalized="",
+            company="Source Ltd" if n % 3 else "Co",
+            phone_e164="",
+            stage=stages[n % 3] if n % 5 else "new",
+        )
+        # Out of id order, with ties.
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=(n * 7) % 13))
+    filters = BoardFilters(q=q)
+    summary = board_summary(filters, now=now)
+    fast = board_column_leads(filters, stages=list(PIPELINE_ORDER), now=now, newest_ids=summary.newest_ids)
+    slow = board_column_leads(filters, stages=list(PIPELINE_ORDER), now=now)
+    assert {s: [lead.pk for lead in leads] for s, leads in fast.items()} == {
+        s: [lead.pk for lead in leads] for s, leads in slow.items()
+    }
+    assert sum(len(leads) for leads in slow.values()) > 0
+    assert {s: len(leads) for s, leads in slow.items()} == {
+        s: min(summary.counts[s], CARDS_PER_COLUMN + 1) for s in PIPELINE_ORDER
+    }
+    if connection.vendor == "postgresql":
+        assert summary.newest_ids is not None
