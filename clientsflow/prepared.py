@@ -13,8 +13,10 @@ and nothing needs to agree between processes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
+from itertools import repeat
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -212,68 +214,125 @@ def insert_row_with_children(
 
 
 _ABSENT = object()
-_MANY: dict[tuple[str, str], tuple[str, str, list[models.Field]]] = {}
-# Rows per multi-row INSERT: PostgreSQL parses and plans each statement it is sent (Django binds
-# parameters client-side), so one statement per row would cost the server far more than the rows.
-ROWS_PER_INSERT = 200
+_COLUMNS: dict[tuple[str, str], list[models.Field]] = {}
 
 
 def insert_many(model: type[models.Model], rows: list[dict[str, object]], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """INSERT one row per dict (keys are field attnames; a missing one takes the field's default,
-    `auto_now`/`auto_now_add` take now), with no model instances built: multi-row INSERTs of up to
-    `ROWS_PER_INSERT` rows (fewer where the backend takes fewer parameters), in the given order.
-
-    For bulk paths that do not need the new primary keys back (or read them by a unique key they
-    chose, such as a UUID). The values go through `get_db_prep_save`, as `bulk_create`'s do.
-    """
+    `auto_now`/`auto_now_add` take now), in the given order: `insert_columns` with the rows' values
+    gathered per field."""
     if not rows:
         return
+    names = {name for row in rows for name in row}
+    columns = {name: [row.get(name, _ABSENT) for row in rows] for name in names}
+    insert_columns(model, columns, using=using)
+
+
+def insert_columns(
+    model: type[models.Model],
+    columns: dict[str, list[Any]],
+    *,
+    same: dict[str, object] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """INSERT rows given per field, with no model instances built: `columns` maps a field's attname
+    to one value per row (all lists of one length), `same` to the one value every row takes. A
+    field in neither takes its default (a callable one, such as `uuid4`, called per row) and
+    `auto_now`/`auto_now_add` fields take now. The values go through `get_db_prep_save`, as
+    `bulk_create`'s do: the rows written are the rows `create()` would write.
+
+    SQLite: one single-row INSERT run for every row (`executemany`: compiled once, in-process, and
+    still valid after a schema change, where a long multi-row statement would be compiled again).
+    PostgreSQL: one `INSERT ... SELECT ... FROM unnest(...)` of one array per column, so the
+    server parses one short statement however many rows there are (Django binds parameters
+    client-side: a multi-row VALUES list is parsed and planned row by row, again per statement).
+
+    For bulk paths that do not need the new primary keys back (or read them by a unique key they
+    chose, such as a UUID).
+    """
+    same = same or {}
+    count = len(next(iter(columns.values()))) if columns else 0
+    if not count:
+        return
     meta = model._meta
-    key = (meta.label, using)
     connection = connections[using]
-    if key not in _MANY:
+    key = (meta.label, using)
+    if key not in _COLUMNS:
         fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
         if any(getattr(f, "get_placeholder", None) for f in fields):
             raise TypeError(f"{meta.label} has a field with its own SQL placeholder; use bulk_create.")
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(f.column) for f in fields)
-        head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-        _MANY[key] = (head, f"({', '.join(['%s'] * len(fields))})", fields)
-    head, one_row, fields = _MANY[key]
+        _COLUMNS[key] = fields
+    fields = _COLUMNS[key]
     now = timezone.now()
-    plan = []
+    per_row: list[tuple[models.Field, list[Any]]] = []
+    constant: dict[str, object] = {}
+    postgresql = connection.vendor == "postgresql"
     for f in fields:
-        prep = _prep_for(f, connection)
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            missing: Callable[[], object] | None = None
-            constant: object = now
+        prep = _json_text_for(f) if postgresql and isinstance(f, models.JSONField) else _prep_for(f, connection)
+        values = columns.get(f.attname)
+        if values is not None:
+            if len(values) != count:
+                raise ValueError(f"{f.attname} has {len(values)} values for {count} rows.")
+            if _ABSENT in values:
+                values = [_default(f, now) if value is _ABSENT else value for value in values]
+            plain_text = type(f) in (models.CharField, models.TextField) and all(v.__class__ is str for v in values)
+            # Text given to a plain text column is its own database value (see `_prep_for`).
+            per_row.append((f, values if plain_text else [prep(value) for value in values]))
+        elif f.attname in same:
+            constant[f.attname] = prep(same[f.attname])
         elif f.has_default() and callable(f.default) and f.default not in (dict, list):
-            missing, constant = f.get_default, None  # a new value per row (uuid4)
+            per_row.append((f, [prep(f.get_default()) for _ in range(count)]))  # a new value per row (uuid4)
         else:
-            missing, constant = None, f.get_default()
-        # A missing value the same for every row is prepared once (JSON of `{}`, a constant).
-        prepared_constant = prep(constant) if missing is None else None
-        # Text given to a plain text column is its own database value (see `_prep_for`).
-        plan.append((f.attname, type(f) in (models.CharField, models.TextField), prep, missing, prepared_constant))
-    params: list[Any] = []
-    append = params.append
-    for row in rows:
-        for attname, text, prep, missing, prepared_constant in plan:
-            value = row.get(attname, _ABSENT)
-            if text and value.__class__ is str:
-                append(value)
-            elif value is _ABSENT:
-                append(prep(missing()) if missing is not None else prepared_constant)
-            else:
-                append(prep(value))
-    per_statement = min(ROWS_PER_INSERT, (connection.features.max_query_params or 65535) // len(fields))
-    width = per_statement * len(fields)
+            constant[f.attname] = prep(_default(f, now))
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    names = ", ".join(qn(f.column) for f in fields)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            count = min(per_statement, len(rows) - start)
-            cursor.execute(
-                head + ", ".join([one_row] * count), params[start * len(fields) : start * len(fields) + width]
+        if not postgresql:
+            by_name = {f.attname: values for f, values in per_row}
+            params = zip(
+                *(by_name[f.attname] if f.attname in by_name else repeat(constant[f.attname], count) for f in fields),
+                strict=True,
             )
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})", params)  # noqa: S608
+            return
+        selected, arrays = [], []
+        for f in fields:
+            if f.attname in constant:
+                json_cast = "::jsonb" if isinstance(f, models.JSONField) else ""
+                selected.append(f"%s::{_pg_array_type(f, connection)}{json_cast}")
+                continue
+            column = f"c{len(arrays)}"
+            selected.append(f"{column}::jsonb" if isinstance(f, models.JSONField) else column)
+            arrays.append(f"%s::{_pg_array_type(f, connection)}[]")
+        params = [constant[f.attname] for f in fields if f.attname in constant]
+        array_params = [values for _f, values in per_row]
+        sql = (
+            f"INSERT INTO {table} ({names}) SELECT {', '.join(selected)} "  # noqa: S608
+            f"FROM unnest({', '.join(arrays)}) AS u({', '.join(f'c{i}' for i in range(len(arrays)))})"
+        )
+        # per_row follows the fields' order, as `arrays` does.
+        cursor.execute(sql, [*params, *array_params])
+
+
+def _default(f: models.Field, now: datetime) -> object:
+    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        return now
+    return f.get_default()
+
+
+def _pg_array_type(f: models.Field, connection: BaseDatabaseWrapper) -> str:
+    """The element type of a column's array: text for text columns (a cast to varchar(n) would cut
+    a long value where the INSERT refuses it) and for JSON (cast to jsonb per value)."""
+    if isinstance(f, models.CharField | models.TextField | models.JSONField):
+        return "text"
+    return str(f.cast_db_type(connection))
+
+
+def _json_text_for(f: models.Field) -> Callable[[object], object]:
+    """A JSON value as the text PostgreSQL casts to jsonb: what Django's `Jsonb` adapter sends."""
+    encoder = f.encoder  # type: ignore[attr-defined]
+    return lambda value: None if value is None else json.dumps(value, cls=encoder)
 
 
 def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[object], object]:

@@ -23,8 +23,10 @@ COUNTER_SHARDS = 16
 # A bulk insert of leads (the CSV import) turns the per-row insert triggers off for its own
 # statement and then brings the counts and the search index up to date for all its rows at once
 # (`lead_bulk_insert`). The switch is local to the inserting transaction: on PostgreSQL a
-# transaction-local setting, on SQLite a row in this table, written and deleted inside the
-# transaction (SQLite has one writer, and a trigger may read only its own schema's tables).
+# transaction-local setting; on SQLite the insert triggers are dropped and created again inside
+# the transaction. SQLite's insert triggers also stand aside while this table holds a row (a
+# switch written and deleted inside a transaction, as migration leads 0022 installed it), which
+# `lead_bulk_insert` no longer uses there: see its docstring for why.
 BULK_INSERT_TABLE_SQLITE = "leads_lead_bulk_insert"
 BULK_INSERT_SETTING_PG = "leads.bulk_insert"
 _NOT_BULK_SQLITE = f"NOT EXISTS (SELECT 1 FROM {BULK_INSERT_TABLE_SQLITE})"
@@ -143,17 +145,31 @@ def lead_bulk_insert(connection: Any) -> Iterator[list[int]]:
     SQLite, the search index (one INSERT ... SELECT) take in those rows: the same state the
     per-row triggers would have left. It is its own savepoint, so an error in the body (an
     IntegrityError from the insert) undoes the switch with the rows.
+
+    On SQLite the insert triggers are dropped for the body and created again from their own
+    stored text before the savepoint ends (DDL is transactional there, and no other connection
+    can write meanwhile: SQLite has one writer). Switching them off is not enough: a table with
+    any insert trigger, even one whose WHEN is false, has every row's index entries placed with a
+    fresh search instead of the insert's own, which doubled the cost of a lead's sixteen index
+    entries. Other connections re-read the schema once after the commit.
     """
     new_ids: list[int] = []
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        _bulk_switch(cursor, connection.vendor, on=True)
+        if connection.vendor == "postgresql":
+            _bulk_switch(cursor, on=True)
+            yield new_ids
+            _bulk_switch(cursor, on=False)
+            if new_ids:
+                cursor.execute(_CATCH_UP_COUNTS.format(ids=_IDS_PG), [random.randrange(COUNTER_SHARDS), new_ids])
+            return  # the GIN trigram indexes are kept by PostgreSQL itself
+        triggers = _insert_triggers_sqlite(cursor)
+        for name, _sql in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
         yield new_ids
-        _bulk_switch(cursor, connection.vendor, on=False)
+        for _name, sql in triggers:
+            cursor.execute(sql)
         if not new_ids:
             return
-        if connection.vendor == "postgresql":
-            cursor.execute(_CATCH_UP_COUNTS.format(ids=_IDS_PG), [random.randrange(COUNTER_SHARDS), new_ids])
-            return  # the GIN trigram indexes are kept by PostgreSQL itself
         ids = json.dumps(new_ids)
         cursor.execute(_CATCH_UP_COUNTS.format(ids=_IDS_SQLITE), [0, ids])
         cursor.execute(
@@ -163,13 +179,22 @@ def lead_bulk_insert(connection: Any) -> Iterator[list[int]]:
         )
 
 
-def _bulk_switch(cursor: Any, vendor: str, *, on: bool) -> None:
-    if vendor == "postgresql":
-        cursor.execute("SELECT set_config(%s, %s, true)", [BULK_INSERT_SETTING_PG, "on" if on else ""])
-    elif on:
-        cursor.execute(f"INSERT INTO {BULK_INSERT_TABLE_SQLITE} (on_) VALUES (1)")
-    else:
-        cursor.execute(f"DELETE FROM {BULK_INSERT_TABLE_SQLITE}")
+def _insert_triggers_sqlite(cursor: Any) -> list[tuple[str, str]]:
+    """The insert triggers on leads_lead that `lead_bulk_insert` stands in for, as stored."""
+    names = [COUNTER_TRIGGERS_SQLITE[0], SEARCH_TRIGGERS_SQLITE[0]]
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead' AND name IN (%s, %s)",
+        names,
+    )
+    found = sorted(cursor.fetchall(), key=lambda row: names.index(row[0]))
+    if [name for name, _sql in found] != names:
+        raise RuntimeError("The insert triggers of leads_lead are missing; run `manage.py migrate`.")
+    return found
+
+
+def _bulk_switch(cursor: Any, *, on: bool) -> None:
+    """PostgreSQL's switch: a transaction-local setting its insert trigger reads."""
+    cursor.execute("SELECT set_config(%s, %s, true)", [BULK_INSERT_SETTING_PG, "on" if on else ""])
 
 
 def _run(schema_editor: Any, statements: list[str]) -> None:

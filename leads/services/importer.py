@@ -55,12 +55,14 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import json
 import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
@@ -70,7 +72,7 @@ from clientsflow.cache import board_version_bump
 from clientsflow.csvfiles import csv_writer
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.models import AuditEvent
-from clientsflow.prepared import insert_many, instance_from
+from clientsflow.prepared import insert_columns, instance_from
 from leads.db_triggers import lead_bulk_insert
 from leads.models import SOURCE_RE, Lead, LeadEvent
 from leads.services.identity import emails_conflict, lead_find_duplicate, leads_holding
@@ -203,6 +205,11 @@ class HeaderMap:
             return ""
         return row[index].strip()
 
+    def values(self, row: list[str]) -> dict[str, str]:
+        """Each mapped field's value in this row (`value` for all of them at once)."""
+        length = len(row)
+        return {name: row[index].strip() if index < length else "" for name, index in self.columns.items()}
+
 
 @dataclass
 class ImportSummary:
@@ -259,17 +266,18 @@ def count_rows(path: Path) -> int:
 
 
 def _row_data(header: HeaderMap, raw: list[str], default_source: str) -> tuple[LeadData, str]:
-    name = header.value(raw, "name")
+    cells = header.values(raw)
+    name = cells.get("name", "")
     if not name:
-        name = " ".join(p for p in (header.value(raw, "first_name"), header.value(raw, "last_name")) if p)
-    source = header.value(raw, "source")
+        name = " ".join(p for p in (cells.get("first_name", ""), cells.get("last_name", "")) if p)
+    source = cells.get("source", "")
     source = clean_source(source) if source else default_source
     data = LeadData.build(
         name=name,
-        email=header.value(raw, "email"),
-        phone=header.value(raw, "phone"),
-        company=header.value(raw, "company"),
-        external_id=header.value(raw, "external_id"),
+        email=cells.get("email", ""),
+        phone=cells.get("phone", ""),
+        company=cells.get("company", ""),
+        external_id=cells.get("external_id", ""),
     )
     return data, source
 
@@ -514,25 +522,35 @@ class _ChunkLeads:
 
 
 def _import_chunk(rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str) -> None:
+    """Take in a chunk: the rows no lead or earlier row holds the details of are created together
+    first, then the others, in file order.
+
+    Creating those first changes no outcome: a row is held back when its email or phone is held by
+    a lead, by a row created here or by a row held back before it, so the rows created together
+    share no detail with any held-back row, and every lead a held-back row can find, change, be a
+    possible duplicate of or create holds only details no created row has.
+    """
     with transaction.atomic():
         known = _ChunkLeads(rows)
-        pending: list[_Row] = []
+        new: list[_Row] = []
+        later: list[_Row] = []
         claimed: set[str] = set()
+        held_back: set[str] = set()
         for row in rows:
             keys = _keys(row.data)
-            if not known.holds_any(keys) and not keys & claimed:
-                pending.append(row)
+            if known.holds_any(keys) or not keys.isdisjoint(claimed) or not keys.isdisjoint(held_back):
+                later.append(row)
+                held_back |= keys
+            else:
+                new.append(row)
                 claimed |= keys
-                continue
-            if keys & claimed:
-                # An earlier row of this chunk is about to create this lead: create it first.
-                for created in _create_new(pending, summary, rejects, file_name):
-                    known.add(created)
-                pending, claimed = [], set()
+        for created in _create_new(new, summary, rejects, file_name):
+            if not held_back.isdisjoint((created.email_normalized, created.phone_e164)):
+                known.add(created)
+        for row in later:
             lead = _import_existing(row, summary, rejects, file_name, known.find(row.data))
             if lead is not None:
                 known.add(lead)
-        _create_new(pending, summary, rejects, file_name, want_leads=False)
 
 
 def _fingerprint(row: _Row) -> str:
@@ -580,44 +598,39 @@ class _NewLead:
 
 
 def _create_new(
-    rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str, *, want_leads: bool = True
+    rows: list[_Row], summary: ImportSummary, rejects: _RejectsWriter, file_name: str
 ) -> list[Lead] | list[_NewLead]:
     """Create leads for rows whose email and phone no lead has, in one insert per table.
 
     Writes what `lead_intake` writes for a new lead (the lead, a `created` event, a
     `lead.created` audit row); tests/leads/test_importer.py compares the two field by field.
     The board's counts and the search index take in the chunk's new leads at once
-    (`lead_bulk_insert`). Returns the new leads when `want_leads` (a later row of the chunk may
-    be one of them), as `_NewLead`s unless the insert had to fall back to `lead_intake`.
+    (`lead_bulk_insert`). Returns the new leads (a later row of the chunk may be one of them), as
+    `_NewLead`s unless the insert had to fall back to `lead_intake`.
     """
     if not rows:
         return []
     now = timezone.now()
     public_ids = [uuid.uuid4() for _ in rows]
-    leads: list[dict[str, object]] = [
-        {
-            "created_at": now,
-            "updated_at": now,
-            "public_id": public_id,
-            "name": r.data.name,
-            "email": r.data.email,
-            "email_normalized": r.data.email_normalized,
-            "phone": r.data.phone,
-            "phone_e164": r.data.phone_e164,
-            "company": r.data.company,
-            "source": r.source,
-            "external_ids": {r.source: r.data.external_id} if r.data.external_id else {},
-        }
-        for r, public_id in zip(rows, public_ids, strict=True)
-    ]
+    datas = [r.data for r in rows]
+    sources = [r.source for r in rows]
+    leads: dict[str, list[Any]] = {
+        "public_id": public_ids,
+        "name": [d.name for d in datas],
+        "email": [d.email for d in datas],
+        "email_normalized": [d.email_normalized for d in datas],
+        "phone": [d.phone for d in datas],
+        "phone_e164": [d.phone_e164 for d in datas],
+        "company": [d.company for d in datas],
+        "source": sources,
+        "external_ids": [{s: d.external_id} if d.external_id else {} for s, d in zip(sources, datas, strict=True)],
+    }
     connection = connections[router.db_for_write(Lead)]
     try:
         with lead_bulk_insert(connection) as new_ids:
-            # The ids come back by public_id (one query), which works alike on SQLite and
-            # PostgreSQL without RETURNING per row.
-            insert_many(Lead, leads, using=connection.alias)
-            ids = _ids_by_public_id(public_ids)
-            new_ids.extend(ids.values())
+            insert_columns(Lead, leads, same={"created_at": now, "updated_at": now}, using=connection.alias)
+            pks = _ids_by_public_id(public_ids)
+            new_ids.extend(pks)
     except IntegrityError:
         # Someone else created one of these leads since the chunk was looked up.
         found = []
@@ -629,62 +642,63 @@ def _create_new(
             if lead is not None:
                 found.append(lead)
         return found
-    pks = [ids[public_id] for public_id in public_ids]
     vias = [_via(file_name, r) for r in rows]
+    details = [{"source": source, "via": via} for source, via in zip(sources, vias, strict=True)]
     created_kind = LeadEvent.Kind.CREATED
-    created_label = str(created_kind.label)
-    insert_many(
+    insert_columns(
         LeadEvent,
-        [
-            {
-                "lead_id": pk,
-                "kind": created_kind.value,
-                "label": created_label,
-                "summary": f"Arrived from {r.source}"[:SUMMARY_MAX_LENGTH],
-                "data": {"source": r.source, "via": via},
-                "at": now,
-            }
-            for pk, r, via in zip(pks, rows, vias, strict=True)
-        ],
+        {
+            "lead_id": pks,
+            "summary": [f"Arrived from {source}"[:SUMMARY_MAX_LENGTH] for source in sources],
+            "data": details,
+        },
+        same={"kind": created_kind.value, "label": str(created_kind.label), "at": now},
         using=connection.alias,
     )
-    lead_type = Lead._meta.label_lower
-    insert_many(
+    insert_columns(
         AuditEvent,
-        [
-            {
-                "actor_label": ACTOR_LABEL,
-                "verb": "lead.created",
-                "object_type": lead_type,
-                "object_id": str(pk),
-                # What str(Lead) is for a new lead.
-                "object_repr": (r.data.name or r.data.email or r.data.phone or str(public_id))[:255],
-                "details": {"source": r.source, "via": via},
-            }
-            for pk, r, public_id, via in zip(pks, rows, public_ids, vias, strict=True)
-        ],
+        {
+            "object_id": [str(pk) for pk in pks],
+            # What str(Lead) is for a new lead.
+            "object_repr": [
+                (d.name or d.email or d.phone or str(public_id))[:255]
+                for d, public_id in zip(datas, public_ids, strict=True)
+            ],
+            "details": details,
+        },
+        same={
+            "actor_user_id": None,
+            "actor_label": ACTOR_LABEL,
+            "verb": "lead.created",
+            "object_type": Lead._meta.label_lower,
+            "created_at": now,
+        },
         using=connection.alias,
     )
     board_version_bump()
-    summary.created += len(leads)
-    if not want_leads:
-        return []
-    return [_NewLead(pk=pk, values=values, using=connection.alias) for values, pk in zip(leads, pks, strict=True)]
+    summary.created += len(rows)
+    names = list(leads)
+    return [
+        _NewLead(pk=pk, values=dict(zip(names, values, strict=True)), using=connection.alias)
+        for pk, *values in zip(pks, *leads.values(), strict=True)
+    ]
 
 
-def _ids_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """New leads' ids, read back by the UUIDs given them, in one query."""
+def _ids_by_public_id(public_ids: list[uuid.UUID]) -> list[int]:
+    """New leads' ids, read back by the UUIDs given them (in their order), in one query."""
     connection = connections[router.db_for_read(Lead)]
     qn = connection.ops.quote_name
     field = Lead._meta.get_field("public_id")
-    params = [field.get_db_prep_value(value, connection) for value in public_ids]
-    sql = (
-        f"SELECT {qn('public_id')}, {qn('id')} FROM {qn(Lead._meta.db_table)} "  # noqa: S608
-        f"WHERE {qn('public_id')} IN ({', '.join(['%s'] * len(params))})"
-    )
+    values = [field.get_db_prep_value(value, connection) for value in public_ids]
+    if connection.vendor == "postgresql":
+        matching, param = "= ANY(%s::uuid[])", values
+    else:
+        matching, param = "IN (SELECT value FROM json_each(%s))", json.dumps(values)
+    sql = f"SELECT {qn('public_id')}, {qn('id')} FROM {qn(Lead._meta.db_table)} WHERE {qn('public_id')} {matching}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {value if isinstance(value, uuid.UUID) else uuid.UUID(value): pk for value, pk in cursor.fetchall()}
+        cursor.execute(sql, [param])
+        by_value = dict(cursor.fetchall())
+    return [by_value[value] for value in values]
 
 
 def _would_change(lead: Lead, data: LeadData, source: str) -> bool:

@@ -40,11 +40,13 @@ class LeadData:
     ) -> LeadData:
         values = {}
         for key, raw in (("name", name), ("email", email), ("phone", phone), ("company", company)):
-            if raw is None:
-                raw = ""
-            if not isinstance(raw, str | int | float):
-                raise InvalidInput(f"'{key}' must be text.")
-            text = " ".join(str(raw).split())
+            if raw.__class__ is not str:  # text, as from a CSV file, needs none of these steps
+                if raw is None:
+                    raw = ""
+                if not isinstance(raw, str | int | float):
+                    raise InvalidInput(f"'{key}' must be text.")
+                raw = str(raw)
+            text = " ".join(raw.split())
             if len(text) > MAX_FIELD[key]:
                 raise InvalidInput(f"'{key}' is longer than {MAX_FIELD[key]} characters.")
             values[key] = text
