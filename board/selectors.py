@@ -62,12 +62,27 @@ from outreach.selectors import drafts_awaiting_count, outbound_badges, replies_u
 # --- "Needs you" ---------------------------------------------------------------------------------
 
 
+# A count that grows with the table (every old, untouched lead) is counted up to this and shown
+# as "1,000+" beyond it: the owner acts on the list, not the exact figure.
+NEEDS_YOU_CAP = 1000
+
+
 @dataclass(frozen=True)
 class NeedsYouCount:
     key: str
     label: str
     url: str  # the admin changelist where the owner deals with them
     count: int
+    more: bool = False  # more than `count` (counted only up to NEEDS_YOU_CAP)
+
+    @property
+    def shown(self) -> str:
+        return f"{self.count:,}+" if self.more else str(self.count)
+
+
+def _capped(key: str, label: str, url: str, counted: int) -> NeedsYouCount:
+    """`counted` is a count taken up to NEEDS_YOU_CAP + 1."""
+    return NeedsYouCount(key, label, url, min(counted, NEEDS_YOU_CAP), more=counted > NEEDS_YOU_CAP)
 
 
 def _integration(vendor: str) -> NeedsYouCount:
@@ -92,7 +107,7 @@ def needs_you() -> list[NeedsYouCount]:
             leads_unseen_count(),
         ),
         NeedsYouCount("tasks_due", "Tasks overdue or due today", "/board/next-steps/#due", tasks_due_count()),
-        NeedsYouCount("going_cold", "Leads going cold", "/board/next-steps/#cold", going_cold_count()),
+        _capped("going_cold", "Leads going cold", "/board/next-steps/#cold", going_cold_count(limit=NEEDS_YOU_CAP + 1)),
         NeedsYouCount(
             "outbound_drafts",
             "Drafts awaiting approval",

@@ -22,7 +22,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz
 
 from clientsflow.compiled import compiled_instances, compiled_select
-from leads.db_triggers import SEARCH_COLUMNS, SEARCH_TABLE_SQLITE
+from leads.db_triggers import SEARCH_TABLE_SQLITE, SEARCH_TEXT_PG
 from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
@@ -93,10 +93,11 @@ class RecencyCounts:
 
 # --- Search -------------------------------------------------------------------------------------
 # Name, email, company and phone (E.164), from an index on both databases: SQLite's FTS5 trigram
-# table `leads_lead_search`, PostgreSQL's pg_trgm GIN indexes (migration 0012). A query is split
-# into words; a lead matches when every word is inside one of its fields (so "smit" finds Smith).
-# When no lead matches, each word of four letters or more also matches with two neighbouring
-# letters swapped or one letter dropped ("jonh" finds John). Both databases answer the same
+# table `leads_lead_search`, PostgreSQL's pg_trgm GIN index over those fields joined by a space
+# (migration 0024, `SEARCH_TEXT_PG`). A query is split into words; a lead matches when every word
+# is inside one of its fields (so "smit" finds Smith). When no lead matches, each word of four
+# letters or more also matches with two neighbouring letters swapped or one letter dropped ("jonh"
+# finds John). Both databases answer the same
 # question (is this text inside that column, case aside), so they give the same leads.
 
 SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
@@ -124,14 +125,13 @@ def _like_escape(text: str) -> str:
 
 def _search_where_pg(words: list[list[str]]) -> tuple[str, list[str]]:
     """PostgreSQL: the condition on a lead's own row that every word (any of its variants) is in
-    one of the searched fields, which the trigram indexes answer."""
+    one of the searched fields, which the trigram index over their joined text answers."""
     clauses, params = [], []
     for variants in words:
         ors = []
         for variant in variants:
-            for column in SEARCH_COLUMNS:
-                ors.append(f'"leads_lead"."{column}" ILIKE %s')
-                params.append(f"%{_like_escape(variant)}%")
+            ors.append(f"({SEARCH_TEXT_PG}) ILIKE %s")
+            params.append(f"%{_like_escape(variant)}%")
         clauses.append("(" + " OR ".join(ors) + ")")
     # The SQL holds only our column names; what the owner typed travels as parameters.
     return " AND ".join(clauses), params

@@ -257,6 +257,19 @@ def test_needs_you_counts_new_leads_not_yet_seen():
     assert item.url.startswith("/admin/leads/lead/?seen_at__isnull=True")
 
 
+def test_needs_you_shows_a_count_beyond_its_cap_as_more_than(monkeypatch, staff_client):
+    monkeypatch.setattr(selectors, "NEEDS_YOU_CAP", 2)
+    old = timezone.now() - timedelta(days=site_settings().going_cold_days + 5)
+    leads = make_board_leads(3, stages=[Stage.CONTACTED])
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(created_at=old, stage_changed_at=old)
+    item = next(item for item in needs_you() if item.key == "going_cold")
+    assert (item.count, item.more, item.shown) == (2, True, "2+")
+    assert 'title="More than 2">2+</span> Leads going cold' in staff_client.get("/board/needs-you/").content.decode()
+    Lead.objects.filter(pk=leads[0].pk).update(stage_changed_at=timezone.now())
+    item = next(item for item in needs_you() if item.key == "going_cold")
+    assert (item.count, item.more, item.shown) == (2, False, "2")
+
+
 @pytest.mark.services
 def test_web_processes_sharing_redis_agree_on_the_board_version(staff_client, django_capture_on_commit_callbacks):
     """A second cache client stands in for another web process: its bump stales our fragments."""

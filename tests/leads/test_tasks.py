@@ -175,6 +175,8 @@ def test_going_cold_flags_untouched_active_leads_only(django_capture_on_commit_c
     assert len(queries) == 1
     assert found == {cold.pk, cold_signed.pk, with_done_task.pk, old_event.pk}
     assert young.pk not in found and going_cold_count() == 4
+    # Counted up to a limit: the same figure below it, the limit itself at or beyond it.
+    assert [going_cold_count(limit=n) for n in (5, 4, 3, 1)] == [4, 4, 3, 1]
 
     with django_capture_on_commit_callbacks(execute=True):
         site_settings_update(going_cold_days=40)
