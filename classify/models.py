@@ -134,8 +134,12 @@ class Classification(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["needs_review", "-created_at"], name="classification_queue_idx"),
-            # Reports (outreach): each reply's label found from the index alone.
-            models.Index(fields=["reply", "label", "final_label"], name="classification_reply_label_idx"),
+            # Reports: each reply's label (outreach), and whether it was routed to review, reviewed
+            # and corrected (classification), found from the index alone.
+            models.Index(
+                fields=["reply", "label", "final_label", "needs_review", "reviewed_at", "review_reason"],
+                name="classification_reply_label_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -209,11 +209,13 @@ def test_revenue_matches_a_count_over_proposals_and_payments(seeded, period):
     )
 
 
-def test_classification_matches_a_count_per_label_and_week(seeded, period):
+@pytest.mark.parametrize("source", ["", "ghl"])
+def test_classification_matches_a_count_per_label_and_week(seeded, period, source):
+    period = replace(period, source=source)
     per_week = Counter()
     total = routed = reviewed = corrected = 0
-    for c in Classification.objects.select_related("reply"):
-        if not _in(c.reply.received_at, period):
+    for c in Classification.objects.select_related("reply__lead"):
+        if not _in(c.reply.received_at, period) or (source and c.reply.lead.source != source):
             continue
         local = c.reply.received_at.astimezone(owner_zone()).date()
         per_week[(local - timedelta(days=local.weekday()), c.final_label or c.label)] += 1
@@ -234,5 +236,7 @@ def test_classification_matches_a_count_per_label_and_week(seeded, period):
         reviewed,
         corrected,
     )
-    assert reviewed > 0 and corrected > 0
-    assert report.disagreement_rate == pytest.approx(corrected / reviewed)
+    assert total > 0
+    if not source:  # (a few hundred leads: one source's few replies may have none reviewed)
+        assert reviewed > 0 and corrected > 0
+        assert report.disagreement_rate == pytest.approx(corrected / reviewed)

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from reports.selectors.classification import classification_report
 from reports.selectors.funnel import funnel_report
 from reports.selectors.outreach import outreach_report
 from reports.selectors.time_in_stage import time_in_stage_report
@@ -67,3 +68,10 @@ def test_outreach_counts_the_emails_sent_per_step_from_the_index_alone(seeded, p
     assert "SEARCH e USING COVERING INDEX leadevent_kind_at_idx (kind=? AND at>?)" in grouped, grouped
     # The enrollment is looked up per grouped row, never per email sent.
     assert grouped.index("SEARCH en USING INTEGER PRIMARY KEY") > grouped.index("SCAN ps"), grouped
+
+
+def test_classification_counts_each_reply_once_from_the_indexes_alone(seeded, period):
+    plans = _plans(classification_report, period)
+    (grouped,) = [plan for sql, plan in plans if "classify_classification" in sql]
+    # One pass: the replies in the range, each one's label and review state from the index.
+    assert "SEARCH c USING COVERING INDEX classification_reply_label_idx (reply_id=?)" in grouped, grouped
