@@ -24,28 +24,34 @@ logger = logging.getLogger(__name__)
 
 
 def event_type_get_public(*, slug: str) -> EventType | None:
-    """The active event type with its host and its availability rules: two queries.
+    """The active event type with its host and its availability rules: one query.
 
-    Asked on every hit of the booking page, so both are SQL written once per database (building
-    the equivalent querysets cost several times what running them does); the rows go through the
-    same converters the ORM would apply.
+    Asked on every hit of the booking page, so it is SQL written once per database (building the
+    equivalent querysets cost several times what running them does): the event type and its host
+    joined to its weekly hours and date overrides, one row per rule (or one row with no rule);
+    the values go through the same converters the ORM would apply.
     """
     alias = router.db_for_read(EventType)
     sql = _public_sql(alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql["event_type"], [slug, True])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        values = convert_row(row, sql["event_type_plan"], alias)
-        split = len(EventType._meta.concrete_fields)
-        event_type = instance_from(EventType, values[:split], alias)
-        host = instance_from(Host, values[split:], alias)
-        EventType._meta.get_field("host").set_cached_value(event_type, host)
-        # Weekly hours and date overrides in one round trip (weekday NULL marks an override).
-        cursor.execute(sql["rules"], [event_type.pk, event_type.pk])
-        rows = [convert_row(rule, sql["rules_plan"], alias) for rule in cursor.fetchall()]
-    setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, rows))  # type: ignore[arg-type]
+        cursor.execute(sql["event_type"], [slug, slug, slug, True])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    split = len(EventType._meta.concrete_fields)
+    rules_at = split + len(Host._meta.concrete_fields)
+    values = convert_row(rows[0][:rules_at], sql["event_type_plan"], alias)
+    event_type = instance_from(EventType, values[:split], alias)
+    host = instance_from(Host, values[split:], alias)
+    EventType._meta.get_field("host").set_cached_value(event_type, host)
+    # A weekday marks a weekly window, a date an override; neither, the row of an event type
+    # without rules.
+    rules = [
+        convert_row(row[rules_at:], sql["rules_plan"], alias)
+        for row in rows
+        if row[rules_at : rules_at + 2] != (None, None)
+    ]
+    setattr(event_type, _RULES_ATTRIBUTE, _rules_from_rows(event_type, rules))  # type: ignore[arg-type]
     return event_type
 
 
@@ -69,19 +75,27 @@ def _public_sql(alias: str) -> dict[str, Any]:
         return qn(_concrete(model, name).column)
 
     et, host, weekly, override = (qn(m._meta.db_table) for m in (EventType, Host, WeeklyHours, DateOverride))
+    # The event type's weekly hours and date overrides as one relation (event type, weekday, date,
+    # start, end), each part read by its event type index.
+    this_event_type = f"IN (SELECT {column(EventType, 'id')} FROM {et} WHERE {column(EventType, 'slug')} = %s)"  # noqa: S608
+    rules = (
+        f"SELECT {column(WeeklyHours, 'event_type')} AS {qn('event_type')}, {column(WeeklyHours, 'weekday')} "  # noqa: S608
+        f"AS {qn('weekday')}, NULL AS {qn('date')}, {column(WeeklyHours, 'start_time')} AS {qn('start_time')}, "
+        f"{column(WeeklyHours, 'end_time')} AS {qn('end_time')} FROM {weekly} "
+        f"WHERE {column(WeeklyHours, 'event_type')} {this_event_type} "
+        f"UNION ALL SELECT {column(DateOverride, 'event_type')}, NULL, {column(DateOverride, 'date')}, "
+        f"{column(DateOverride, 'start_time')}, {column(DateOverride, 'end_time')} FROM {override} "
+        f"WHERE {column(DateOverride, 'event_type')} {this_event_type}"
+    )
+    rule_columns = ", ".join(f"{qn('rule')}.{qn(name)}" for name in ("weekday", "date", "start_time", "end_time"))
     _PUBLIC_SQL[alias] = {
         "event_type": (
-            f"SELECT {', '.join(columns(EventType, et) + columns(Host, host))} FROM {et} "  # noqa: S608
+            f"SELECT {', '.join(columns(EventType, et) + columns(Host, host))}, {rule_columns} FROM {et} "  # noqa: S608
             f"INNER JOIN {host} ON {et}.{column(EventType, 'host')} = {host}.{column(Host, 'id')} "
+            f"LEFT OUTER JOIN ({rules}) {qn('rule')} ON {qn('rule')}.{qn('event_type')} = {et}.{column(EventType, 'id')} "
             f"WHERE {et}.{column(EventType, 'slug')} = %s AND {et}.{column(EventType, 'is_active')} = %s"
         ),
         "event_type_plan": column_plan([*EventType._meta.concrete_fields, *Host._meta.concrete_fields], alias),
-        "rules": (
-            f"SELECT {column(WeeklyHours, 'weekday')}, NULL, {column(WeeklyHours, 'start_time')}, "  # noqa: S608
-            f"{column(WeeklyHours, 'end_time')} FROM {weekly} WHERE {column(WeeklyHours, 'event_type')} = %s "
-            f"UNION ALL SELECT NULL, {column(DateOverride, 'date')}, {column(DateOverride, 'start_time')}, "
-            f"{column(DateOverride, 'end_time')} FROM {override} WHERE {column(DateOverride, 'event_type')} = %s"
-        ),
         "rules_plan": column_plan(
             [
                 _concrete(WeeklyHours, "weekday"),

@@ -37,7 +37,7 @@ from bookings.services import (
     hold_create,
 )
 from bookings.services.booking import validate_timezone
-from bookings.timezones import canonical_zone, zone_choices, zone_label
+from bookings.timezones import canonical_zone, zone_label, zone_options_html
 from clientsflow.branding import public_branding
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.http import HtmxHttpRequest, safe_next, wants_json
@@ -162,7 +162,7 @@ def _zone_context(zone_name: str) -> dict[str, Any]:
     return {
         "zone_name": zone_name,
         "zone_label": zone_label(zone_name),
-        "zones": [{"name": name, "label": zone_label(name)} for name in zone_choices(zone_name)],
+        "zone_options": zone_options_html(zone_name),
     }
 
 

@@ -33,7 +33,7 @@ from bookings.clients import google_calendar
 from bookings.ics import booking_location, invite_ics
 from bookings.links import manage_url
 from bookings.models import Booking
-from clientsflow.audit import audit_record
+from clientsflow.audit import audit_record_rows, audit_row
 from clientsflow.clients import slack
 from clientsflow.prepared import update_where
 from clientsflow.site import host_display_name, lead_from_email, lead_signature, public_base_url
@@ -104,12 +104,20 @@ def local_time(booking: Booking) -> str:
 
 
 def send_booking_email(
-    *, booking: Booking, kind: str, subject: str, lines: list[str], method: str = "", manage_link: str = ""
+    *,
+    booking: Booking,
+    kind: str,
+    subject: str,
+    lines: list[str],
+    method: str = "",
+    manage_link: str = "",
+    audits: list[dict[str, Any]] | None = None,
 ) -> str:
     """Send one email about the booking to the lead.
 
     Returns 'sent', 'suppressed' or 'allowlist' (the mail gate refused it, audited there), or
-    'failed: ...'.
+    'failed: ...'. The send or failure is audited at once, or, given `audits`, appended to it as a
+    row the caller must write (`audit_record_rows`) with the rows of its outcome.
     """
     verdict = mail_gate_check(to=booking.email, purpose=f"booking:{kind}", obj=booking, lead_id=booking.lead_id)
     if not verdict.allowed:
@@ -129,21 +137,27 @@ def send_booking_email(
         message.send()
     except Exception as exc:  # any backend: SMTP, anymail providers
         logger.warning("booking.email_failed", extra={"booking_id": booking.pk, "kind": kind})
-        audit_record(
+        row = audit_row(
             verb="booking.email_failed",
             obj=booking,
             details={"kind": kind, "lead_id": booking.lead_id, "error_type": type(exc).__name__},
         )
-        return f"failed: {type(exc).__name__}"
-    audit_record(
-        verb="booking.email_sent",
-        obj=booking,
-        details={"kind": kind, "lead_id": booking.lead_id, "method": method, "sequence": booking.sequence},
-    )
-    return "sent"
+        result = f"failed: {type(exc).__name__}"
+    else:
+        row = audit_row(
+            verb="booking.email_sent",
+            obj=booking,
+            details={"kind": kind, "lead_id": booking.lead_id, "method": method, "sequence": booking.sequence},
+        )
+        result = "sent"
+    if audits is None:
+        audit_record_rows([row])
+    else:
+        audits.append(row)
+    return result
 
 
-def _invite_email(booking: Booking, *, manage_link: str) -> str:
+def _invite_email(booking: Booking, *, manage_link: str, audits: list[dict[str, Any]] | None = None) -> str:
     where = booking_location(booking)
     if booking.status == Booking.Status.CANCELLED:
         return send_booking_email(
@@ -151,6 +165,7 @@ def _invite_email(booking: Booking, *, manage_link: str) -> str:
             kind="cancel",
             method="CANCEL",
             manage_link=manage_link,
+            audits=audits,
             subject=f"Cancelled: {booking.event_type.title} on {local_time(booking)}",
             lines=[
                 f"Your {booking.event_type.title} on {local_time(booking)} is cancelled.",
@@ -163,6 +178,7 @@ def _invite_email(booking: Booking, *, manage_link: str) -> str:
         kind="update" if moved else "confirmation",
         method="REQUEST",
         manage_link=manage_link,
+        audits=audits,
         subject=f"{'Moved' if moved else 'Confirmed'}: {booking.event_type.title} on {local_time(booking)}",
         lines=[
             f"Your {booking.event_type.title} with {host_display_name(booking.host.name)} is {'moved to' if moved else 'booked for'} "
@@ -204,8 +220,10 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None, book
             setattr(booking, name, value)  # the ICS then carries the Meet link
 
     email_result = ""
+    # The email's audit row, written with the outcome's in one statement (below).
+    audits: list[dict[str, Any]] = []
     if not google_on or google_error or not settings.GCAL_DRIVEN_CONFIRMATION:
-        email_result = _invite_email(booking, manage_link=manage_link)
+        email_result = _invite_email(booking, manage_link=manage_link, audits=audits)
 
     if google_on and not google_error and google_gate_reason:
         status = Booking.InviteStatus.BLOCKED
@@ -234,21 +252,26 @@ def booking_invite_deliver(*, booking_id: int, sequence: int | None = None, book
             "allowlist": "The lead's address is not on SEND_ALLOWLIST, so no invite was sent.",
         }.get(email_result, f"The ICS invite email could not be sent ({email_result}). Check the email settings.")
 
-    with transaction.atomic():
-        # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
-        stored = {"invite_status": status, "invite_error": error[:2000], "invite_updated_at": timezone.now(), **fields}
-        updated = update_where(Booking, values=stored, where={"id": booking.pk, "sequence": booking.sequence})
-        if updated:
-            for name, value in stored.items():
-                setattr(booking, name, value)
-            audit_record(
-                verb=f"booking.invite_{status}",
-                obj=booking,
-                details={"sequence": booking.sequence, "google": google_on, "email": email_result or "not needed"},
-            )
-            board_cards_changed(booking.lead_id)
-            if status == Booking.InviteStatus.BLOCKED:
-                transaction.on_commit(lambda: _alert_owner(booking.pk, error))
+    email_audits = list(audits)
+    try:
+        with transaction.atomic():
+            # Compare-and-swap on the sequence: a change that happened meanwhile keeps its own outcome.
+            stored = {"invite_status": status, "invite_error": error[:2000], "invite_updated_at": timezone.now()}
+            stored.update(fields)
+            updated = update_where(Booking, values=stored, where={"id": booking.pk, "sequence": booking.sequence})
+            if updated:
+                for name, value in stored.items():
+                    setattr(booking, name, value)
+                details = {"sequence": booking.sequence, "google": google_on, "email": email_result or "not needed"}
+                audits.append(audit_row(verb=f"booking.invite_{status}", obj=booking, details=details))
+                board_cards_changed(booking.lead_id)
+                if status == Booking.InviteStatus.BLOCKED:
+                    transaction.on_commit(lambda: _alert_owner(booking.pk, error))
+            audit_record_rows(audits)
+    except Exception:
+        # The email went (or failed) whatever happened to its outcome: its audit row stays.
+        audit_record_rows(email_audits)
+        raise
     logger.info("booking.invite", extra={"booking_id": booking.pk, "invite_status": status})
     if not updated:
         booking.refresh_from_db()  # a newer change won: return what is stored

@@ -12,13 +12,14 @@ import pytest
 from django.contrib import admin as django_admin
 from django.core import mail
 from django.core.files.base import ContentFile
+from django.template import Context, Template
 from django.utils import timezone
 
 from bookings.admin import BookingAdmin
 from bookings.links import manage_path
 from bookings.models import Booking
 from bookings.selectors import slots_for
-from bookings.timezones import canonical_zone, canonical_zone_names, zone_choices
+from bookings.timezones import canonical_zone, canonical_zone_names, zone_choices, zone_label, zone_options_html
 from clientsflow.site import site_settings, site_settings_update
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +173,15 @@ def test_the_zone_list_is_canonical_with_the_visitors_first(client, event_type):
     html = page(client, event_type, tz="Asia/Tokyo").content.decode()
     options = re.findall(r'<option value="([^"]+)">', html)
     assert options[0] == "Asia/Tokyo" and "Africa/Asmera" not in options and len(options) == len(names)
+
+
+def test_the_zone_options_built_once_are_what_the_template_loop_rendered():
+    """The picker's options are joined from strings built once per process: the same HTML the
+    template's loop over the zones, auto-escaped, would render."""
+    loop = Template('{% for zone in zones %}<option value="{{ zone.name }}">{{ zone.label }}</option>{% endfor %}')
+    for first in ("Asia/Tokyo", "Asia/Calcutta", "America/Argentina/Buenos_Aires", "Nowhere/<b>&"):
+        zones = [{"name": name, "label": zone_label(name)} for name in zone_choices(first)]
+        assert zone_options_html(first) == loop.render(Context({"zones": zones}))
 
 
 def test_a_browser_reporting_an_old_zone_name_sees_its_canonical_name(client, event_type):

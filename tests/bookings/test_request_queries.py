@@ -103,17 +103,18 @@ def _statements(client: Client, event_type, start, n: int) -> list[str]:  # type
 
 
 # A new visitor's booking POST, invite and owner's notice included (the embedded default runs
-# them in the request). Before commit: the event type and its hours (2), BEGIN, the overlap check
-# for bookings and holds (1), the host's row lock (PostgreSQL only), the lead: dedup look-up, lead,
-# timeline, audit (4; on PostgreSQL in a savepoint, 2 more, and the lead, its timeline event and
-# audit row one statement, 2 fewer), the booking (1), its timeline event (1), the stage move:
-# change, lead, audit (3), the booking's audit (1), the owner's notice (1: the booking is new, so
-# no savepoint), COMMIT. After: the suppression check, the email's audit, the outcome's BEGIN,
-# update, audit, COMMIT (6), the board's card cache reading where the lead's card is now after the
-# outcome's commit (1: `board_cards_changed`), the notice's claim, outcome and audit (3). The
-# booking itself reads no column after its commit: it holds the lead's row lock, so the card's
-# column is the one in hand (`board_card_changed_held`).
-BOOKING_POST_QUERIES = {"sqlite": 26, "postgresql": 27}
+# them in the request). Before commit: the event type with its host and hours (1), BEGIN, the
+# overlap check for bookings and holds (1), the host's row lock (PostgreSQL only), the lead:
+# dedup look-up, lead, timeline, audit (4; on PostgreSQL in a savepoint, 2 more, and the lead, its
+# timeline event and audit row one statement, 2 fewer), the booking (1), its timeline event (1),
+# the stage move: change, lead, audit (3), the booking's audit (1), the owner's notice (1: the
+# booking is new, so no savepoint), COMMIT. After: the suppression check, the outcome's BEGIN,
+# update, the email's and the outcome's audit rows (one INSERT), COMMIT (5), the board's card
+# cache reading where the lead's card is now after the outcome's commit (1:
+# `board_cards_changed`), the notice's claim, outcome and audit (3). The booking itself reads no
+# column after its commit: it holds the lead's row lock, so the card's column is the one in hand
+# (`board_card_changed_held`).
+BOOKING_POST_QUERIES = {"sqlite": 24, "postgresql": 25}
 BOARD_CARD_LOOKUP = 'SELECT "stage" FROM "leads_lead"'
 
 

@@ -4,19 +4,20 @@ match a slot-by-slot check against the same busy times."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings.bench import _event_type
-from bookings.models import Booking, Hold
+from bookings.models import Booking, DateOverride, EventType, Hold, WeeklyHours
 from bookings.selectors import (
     busy_seconds,
     event_type_get_public,
     overlapping_bookings,
     overlapping_holds,
+    rules_for,
     slots_for,
 )
 from leads.models import Lead
@@ -121,3 +122,32 @@ def test_busy_seconds_are_the_overlapping_bookings_and_holds_of_the_orm():
             expected = [(math.floor(s.timestamp()), math.ceil(e.timestamp())) for s, e in rows]
             assert sorted(got) == sorted(expected)
             assert len(got) == 4 - (exclude_pk is not None) - bool(token)
+
+
+def test_the_public_event_type_carries_the_rules_the_orm_reads():
+    """`event_type_get_public` reads the event type, its host and its rules in one query of its
+    own: the rules must be those `rules_for` reads through the ORM, and no other event type's."""
+    event_type = _event_type("public-rules", days_ahead=60)
+    other = _event_type("public-rules-other", days_ahead=60)
+    bare = _event_type("public-rules-bare", days_ahead=60)
+    WeeklyHours.objects.filter(event_type=bare).delete()
+    day = NOW.date() + timedelta(days=3)
+    DateOverride.objects.create(event_type=event_type, date=day, start_time=time(10), end_time=time(12))
+    DateOverride.objects.create(event_type=event_type, date=day, start_time=time(14), end_time=time(15))
+    DateOverride.objects.create(event_type=event_type, date=day + timedelta(days=1))  # a day off
+    DateOverride.objects.create(event_type=other, date=day + timedelta(days=2))
+    WeeklyHours.objects.filter(event_type=event_type, weekday=6).delete()
+
+    with CaptureQueriesContext(connection) as ctx:
+        public = event_type_get_public(slug=event_type.slug)
+    assert len(ctx.captured_queries) == 1
+    assert public is not None and public.pk == event_type.pk and public.host.email == event_type.host.email
+    assert rules_for(public) == rules_for(EventType.objects.select_related("host").get(pk=event_type.pk))
+    assert rules_for(public).overrides[day + timedelta(days=1)] == []
+    assert 6 not in rules_for(public).weekly
+
+    public_bare = event_type_get_public(slug=bare.slug)
+    assert public_bare is not None and rules_for(public_bare).weekly == {} and rules_for(public_bare).overrides == {}
+    EventType.objects.filter(pk=other.pk).update(is_active=False)
+    assert event_type_get_public(slug=other.slug) is None
+    assert event_type_get_public(slug="no-such-page") is None
