@@ -33,41 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     post_migrate.connect(_reseed_after_flush, dispatch_uid="tests.reseed_after_flush")
 
-    from django.core.management.commands import flush
+    # A transactional test's flush: DELETEs of the non-empty tables, and the rows post_migrate
+    # makes kept when no test changed them (tests/flush.py).
+    from tests.flush import install
 
-    flush.sql_flush = _sql_flush_nonempty_tables
-
-
-def _sql_flush_nonempty_tables(style, connection, *, reset_sequences=True, allow_cascade=False) -> list[str]:
-    """The statements of a transactional test's flush, on PostgreSQL: DELETE from the tables that
-    have rows instead of one TRUNCATE of every table. The end state is the same (every table
-    empty, sequences left as they are, post_migrate sent after), but a TRUNCATE of ~60 tables
-    gives each table and index a new file and scans shared buffers for each, which cost 4-6 s of
-    the server's time per test on a loaded machine; finding and deleting the handful of non-empty
-    tables costs ~0.1 s. Triggers (ours and the foreign-key checks) are off while it deletes, as
-    they are for TRUNCATE, which needs a superuser: otherwise, and elsewhere, Django's own flush."""
-    from django.core.management.sql import sql_flush
-
-    if connection.vendor != "postgresql" or reset_sequences or allow_cascade or not _is_superuser(connection):
-        return sql_flush(style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            " UNION ALL ".join(f"SELECT %s WHERE EXISTS (SELECT 1 FROM {quote(t)})" for t in tables),  # noqa: S608
-            tables,
-        )
-        nonempty = [row[0] for row in cursor.fetchall()]
-    # Never an empty list: Django's flush sends post_migrate only after statements ran.
-    deletes = [f"DELETE FROM {quote(t)}" for t in nonempty]  # noqa: S608  (Django's own table names)
-    return ["SET LOCAL session_replication_role = replica", *deletes]
-
-
-def _is_superuser(connection) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        row = cursor.fetchone()
-    return bool(row and row[0])
+    install()
 
 
 def _reseed_after_flush(sender, **kwargs) -> None:
@@ -75,7 +45,8 @@ def _reseed_after_flush(sender, **kwargs) -> None:
     board's counters true to the (now empty) leads table, after a
     transactional test's flush emptied every table. Django re-sends post_migrate after that flush,
     which is how content types and permissions come back; with two xdist workers, tests of other
-    files can run after such a flush in the same process and need these rows too."""
+    files can run after such a flush in the same process and need these rows too. (A flush that
+    finds these rows as the last full one left them keeps them and sends no post_migrate.)"""
     import importlib
 
     from django.apps import apps

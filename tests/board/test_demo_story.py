@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import transaction
 
 from billing.models import Payment
 from board.demo import demo_seed
@@ -31,9 +32,14 @@ STAGE_OF = {
 }
 
 
-@pytest.fixture
-def seeded(db):
-    demo_seed(leads=160, seed=7, now=NOW, log=lambda _line: None)
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo, seeded once for the module in a transaction rolled back at its end: the tests
+    only read it, each in a savepoint of its own (pytest-django's, nested in this one)."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        demo_seed(leads=160, seed=7, now=NOW, log=lambda _line: None)
+        yield
+        transaction.set_rollback(True)
 
 
 def story_of(lead: Lead) -> dict[str, datetime]:
