@@ -308,7 +308,8 @@ def insert_columns(
                     list(chain.from_iterable(batch)),
                 )
             return
-        selected, arrays = [], []
+        selected: list[str] = []
+        arrays: list[str] = []
         for f in fields:
             if f.attname in constant:
                 json_cast = "::jsonb" if isinstance(f, models.JSONField) else ""
@@ -317,14 +318,14 @@ def insert_columns(
             column = f"c{len(arrays)}"
             selected.append(f"{column}::jsonb" if isinstance(f, models.JSONField) else column)
             arrays.append(f"%s::{_pg_array_type(f, connection)}[]")
-        params = [constant[f.attname] for f in fields if f.attname in constant]
-        array_params = [values for _f, values in per_row]
+        params: list[Any] = [constant[f.attname] for f in fields if f.attname in constant]
+        params += [values for _f, values in per_row]
         sql = (
             f"INSERT INTO {table} ({names}) SELECT {', '.join(selected)} "  # noqa: S608
             f"FROM unnest({', '.join(arrays)}) AS u({', '.join(f'c{i}' for i in range(len(arrays)))})"
         )
         # per_row follows the fields' order, as `arrays` does.
-        cursor.execute(sql, [*params, *array_params])
+        cursor.execute(sql, params)
 
 
 def _default(f: models.Field, now: datetime) -> object:
@@ -338,7 +339,7 @@ def _pg_array_type(f: models.Field, connection: BaseDatabaseWrapper) -> str:
     a long value where the INSERT refuses it) and for JSON (cast to jsonb per value)."""
     if isinstance(f, models.CharField | models.TextField | models.JSONField):
         return "text"
-    return str(f.cast_db_type(connection))
+    return str(f.cast_db_type(connection))  # type: ignore[attr-defined]  # on Field, missing from django-stubs
 
 
 def _json_text_for(f: models.Field) -> Callable[[object], object]:

@@ -697,6 +697,7 @@ def _ids_by_public_id(public_ids: list[uuid.UUID]) -> list[int]:
     qn = connection.ops.quote_name
     field = Lead._meta.get_field("public_id")
     values = [field.get_db_prep_value(value, connection) for value in public_ids]
+    param: object
     if connection.vendor == "postgresql":
         matching, param = "= ANY(%s::uuid[])", values
     else:
