@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -228,15 +229,18 @@ def leads_holding(*, emails: set[str], phones: set[str]) -> list[Lead]:
     qn = connection.ops.quote_name
     meta = Lead._meta
     column = {f.name: qn(f.column) for f in meta.concrete_fields}
-    where = []
-    if emails:
-        where.append(f"{column['email_normalized']} IN ({', '.join(['%s'] * len(emails))})")
-    if phones:
-        where.append(f"{column['phone_e164']} IN ({', '.join(['%s'] * len(phones))})")
+    # Each set is one parameter (an array, or a JSON list on SQLite): a chunk of an import brings
+    # thousands, which as one placeholder each would make a long statement to send and parse.
+    one_of = "= ANY(%s)" if connection.vendor == "postgresql" else "IN (SELECT value FROM json_each(%s))"
+    where, params = [], []
+    for name, values in (("email_normalized", emails), ("phone_e164", phones)):
+        if values:
+            where.append(f"{column[name]} {one_of}")
+            params.append(sorted(values) if connection.vendor == "postgresql" else json.dumps(sorted(values)))
     columns = ", ".join(column[f.name] for f in meta.concrete_fields)
     sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {' OR '.join(where)}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*sorted(emails), *sorted(phones)])
+        cursor.execute(sql, params)
         return _leads_from_rows(alias, cursor.fetchall())
 
 
