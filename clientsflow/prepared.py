@@ -268,7 +268,7 @@ def insert_columns(
     constant: dict[str, object] = {}
     postgresql = connection.vendor == "postgresql"
     for f in fields:
-        prep = _json_text_for(f) if postgresql and isinstance(f, models.JSONField) else _prep_for(f, connection)
+        prep = _json_text_for(f) if postgresql and isinstance(f, models.JSONField) else _prep_for(f, connection, one_call=True)
         values = columns.get(f.attname)
         if values is not None:
             if len(values) != count:
@@ -348,10 +348,16 @@ def _json_text_for(f: models.Field) -> Callable[[object], object]:
     return lambda value: None if value is None else json.dumps(value, cls=encoder)
 
 
-def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[object], object]:
+def _prep_for(
+    f: models.Field, connection: BaseDatabaseWrapper, *, one_call: bool = False
+) -> Callable[[object], object]:
     """The field's `get_db_prep_save`, shortened where it provably is the identity (plain text,
     integer and foreign key columns given values of their own type) or one backend call
-    (aware datetimes). Anything else goes through the field itself."""
+    (aware datetimes). Anything else goes through the field itself.
+
+    With `one_call` (a plan used for one bulk insert, then dropped) an aware datetime is adapted
+    once per distinct value; a plan kept for the life of the process (the compiled single-row
+    statements) must not remember values, or it would keep every time it ever wrote."""
     kind = type(f)
     if kind in (models.CharField, models.TextField):
         return lambda value: value if value is None or isinstance(value, str) else f.get_db_prep_save(value, connection)
@@ -359,6 +365,12 @@ def _prep_for(f: models.Field, connection: BaseDatabaseWrapper) -> Callable[[obj
         return lambda value: value if value is None or type(value) is int else f.get_db_prep_save(value, connection)
     if kind is models.DateTimeField:
         adapt = connection.ops.adapt_datetimefield_value
+        if not one_call:
+            return lambda value: (
+                adapt(value)
+                if isinstance(value, datetime) and value.tzinfo is not None
+                else f.get_db_prep_save(value, connection)
+            )
         adapted: dict[datetime, object] = {}  # a bulk insert stamps most rows with one "now"
 
         def datetime_value(value: object) -> object:

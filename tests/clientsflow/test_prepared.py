@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clientsflow.models import AuditEvent
 from clientsflow.prepared import insert_row, insert_row_with_children, insert_rows
@@ -68,3 +72,18 @@ def test_a_parent_skipped_on_a_conflict_writes_no_child():
 
     assert again.pk is None
     assert not LeadEvent.objects.filter(summary="Never").exists()
+
+
+def test_a_compiled_insert_keeps_no_value_it_wrote():
+    """The compiled statements live as long as the process: a plan that remembered the times it
+    adapted would grow by a few entries with every lead delivered, forever."""
+    lead = insert_row(Lead(email="three@example.com", email_normalized="three@example.com"))
+    insert_rows([LeadEvent(lead=lead, kind="created", label="Created", summary="warm", at=timezone.now())])
+    when = timezone.now() - timedelta(days=3)
+    before = sys.getrefcount(when)
+
+    insert_rows([LeadEvent(lead=lead, kind="created", label="Created", summary="Arrived", at=when)])
+    insert_row(LeadEvent(lead=lead, kind="created", label="Created", summary="Again", at=when))
+
+    assert sys.getrefcount(when) == before
+    assert LeadEvent.objects.filter(lead=lead, at=when).count() == 2
