@@ -268,7 +268,11 @@ def insert_columns(
     constant: dict[str, object] = {}
     postgresql = connection.vendor == "postgresql"
     for f in fields:
-        prep = _json_text_for(f) if postgresql and isinstance(f, models.JSONField) else _prep_for(f, connection, one_call=True)
+        prep = (
+            _json_text_for(f)
+            if postgresql and isinstance(f, models.JSONField)
+            else _prep_for(f, connection, one_call=True)
+        )
         values = columns.get(f.attname)
         if values is not None:
             if len(values) != count:
