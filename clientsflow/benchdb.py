@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -36,9 +37,13 @@ def scratch_database() -> Iterator[None]:
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-        if connection.vendor == "sqlite":
-            sqlite_keeper_release(connection.settings_dict["NAME"])
+        scratch_file = connection.settings_dict["NAME"] if connection.vendor == "sqlite" else ""
+        if scratch_file:
+            sqlite_keeper_release(scratch_file)
         connection.creation.destroy_test_db(old_name, verbosity=0)
+        for leftover in (f"{scratch_file}-wal", f"{scratch_file}-shm") if scratch_file else ():
+            # Django removes the database file only; its write-ahead log and shared-memory index stay.
+            Path(leftover).unlink(missing_ok=True)
         # destroy_test_db restores the connection's name only; the next scratch database is
         # named after this one.
         settings.DATABASES["default"]["NAME"] = configured_name

@@ -27,8 +27,9 @@ def test_seeding_makes_exactly_the_stated_number_of_leads_with_counts_and_search
     assert Lead.objects.filter(name__endswith=" Smith").count() == 50  # rows 0-49; the next Smiths from 5000
 
 
-def test_bench_quick_prints_one_json_object_on_its_last_line():
+def test_bench_quick_prints_one_json_object_on_its_last_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BENCH_FULL")}
+    env["CLIENTSFLOW_VAR_DIR"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "manage.py", "bench", "--only", "board", "--quick", "--sizes", "300,600"],
         cwd=ROOT,
@@ -49,3 +50,5 @@ def test_bench_quick_prints_one_json_object_on_its_last_line():
     # The same number of queries whatever the size.
     assert board["leads_300"]["cold_queries"] == board["leads_600"]["cold_queries"]
     assert "cold_growth" in board and figures["peak_rss_mb"] > 0
+    # Each size's scratch database is gone afterwards, its -wal and -shm files with it.
+    assert sorted(path.name for path in tmp_path.glob("bench-*")) == []
