@@ -499,18 +499,25 @@ def _return_lead_after_cancel(booking: Booking, *, actor: Any, actor_label: str,
 
 @transaction.atomic
 def booking_cancel(
-    *, booking: Booking, reason: str, actor: Any = None, actor_label: str = "lead (manage link)"
+    *,
+    booking: Booking,
+    reason: str,
+    actor: Any = None,
+    actor_label: str = "lead (manage link)",
+    now: datetime | None = None,
 ) -> Booking:
     """Cancel an active booking; the Google event is cancelled and an ICS CANCEL goes out after commit.
 
     `reason` may be empty (a lead need not give one): it is stored empty, and what people read
-    says "no reason given". Staff forms require one before calling this.
+    says "no reason given". Staff forms require one before calling this. `now` is the moment the
+    call's end is compared with, as in `booking_create` and `booking_reschedule` (the clock's
+    time unless given); `cancelled_at` is always the clock's.
     """
     reason = " ".join((reason or "").split())
     locked = Booking.objects.select_for_update().get(pk=booking.pk)
     if not locked.is_active:
         raise DomainError("This booking is already cancelled.")
-    if locked.end_at <= timezone.now():
+    if locked.end_at <= (now or timezone.now()):
         raise DomainError("This call has already taken place, so it cannot be cancelled.")
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = actor_label if not user else user.get_username()

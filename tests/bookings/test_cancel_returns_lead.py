@@ -44,7 +44,7 @@ def test_a_replied_lead_goes_back_to_replied_with_the_reason(django_capture_on_c
     lead.refresh_from_db()
     assert lead.stage == Stage.BOOKED and rebook_count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Budget frozen until March")
+        booking_cancel(booking=booking, reason="Budget frozen until March", now=NOW)
     lead.refresh_from_db()
     assert lead.stage == Stage.REPLIED
     change = lead.stage_changes.latest("changed_at")
@@ -56,7 +56,7 @@ def test_a_replied_lead_goes_back_to_replied_with_the_reason(django_capture_on_c
 def test_a_lead_booked_from_new_goes_back_to_new(django_capture_on_commit_callbacks):
     booking = book(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Wrong person")
+        booking_cancel(booking=booking, reason="Wrong person", now=NOW)
     booking.lead.refresh_from_db()
     assert booking.lead.stage == Stage.NEW and rebook_count() == 1
 
@@ -65,7 +65,7 @@ def test_a_lead_that_moved_on_or_has_another_call_is_left_alone(django_capture_o
     first = book(django_capture_on_commit_callbacks)
     book(django_capture_on_commit_callbacks, start=TUE_10_NY.replace(hour=17))  # a second call, same lead
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=first, reason="Double booked")
+        booking_cancel(booking=first, reason="Double booked", now=NOW)
     first.lead.refresh_from_db()
     assert first.lead.stage == Stage.BOOKED and rebook_count() == 0  # the other call still stands
 
@@ -73,7 +73,7 @@ def test_a_lead_that_moved_on_or_has_another_call_is_left_alone(django_capture_o
 def test_rebooking_clears_the_item(django_capture_on_commit_callbacks):
     booking = book(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Ill")
+        booking_cancel(booking=booking, reason="Ill", now=NOW)
     assert rebook_count() == 1
     book(django_capture_on_commit_callbacks, start=TUE_10_NY.replace(hour=17))
     assert rebook_count() == 0
@@ -82,6 +82,6 @@ def test_rebooking_clears_the_item(django_capture_on_commit_callbacks):
 def test_the_owner_is_told(owner_notifications, django_capture_on_commit_callbacks):
     booking = book(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Found another agency")
+        booking_cancel(booking=booking, reason="Found another agency", now=NOW)
     told = [m for m in mail.outbox if m.to == ["owner@agency.example"] and m.subject.startswith("Call cancelled")]
     assert len(told) == 1 and "Found another agency" in told[0].body

@@ -218,7 +218,7 @@ def test_reschedule_patches_and_cancel_deletes_with_send_updates(transport, book
     assert json.loads(body)["start"]["dateTime"] == "2026-12-02T15:00:00+00:00"
     queue(transport, TOKEN, ({"status": "204"}, ""))
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Changed plans")
+        booking_cancel(booking=booking, reason="Changed plans", now=NOW)
     uri, method, _, _ = transport.request_sequence[-1]
     assert method == "DELETE" and "sendUpdates=all" in uri
     booking.refresh_from_db()

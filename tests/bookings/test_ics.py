@@ -70,7 +70,7 @@ def test_confirmation_move_and_cancel_keep_the_uid_and_bump_the_sequence(
     with django_capture_on_commit_callbacks(execute=True):
         booking_reschedule(booking=booking, start=START + timedelta(hours=2), now=NOW)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="No longer needed")
+        booking_cancel(booking=booking, reason="No longer needed", now=NOW)
     parsed = [parse(m.attachments[0][1]) for m in mail.outbox]
     assert [str(c["METHOD"]) for c, _ in parsed] == ["REQUEST", "REQUEST", "CANCEL"]
     assert {str(e["UID"]) for _, e in parsed} == {booking.ics_uid}

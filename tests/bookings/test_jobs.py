@@ -49,7 +49,7 @@ def test_each_reminder_is_sent_once(booking):
 
 
 def test_no_reminder_after_a_cancel(booking):
-    booking_cancel(booking=booking, reason="Not needed")
+    booking_cancel(booking=booking, reason="Not needed", now=START - timedelta(days=1))
     mail.outbox.clear()
     assert booking_reminders_send(now=START - timedelta(hours=23))["24h"] == 0
     assert booking_reminders_send(now=START - timedelta(minutes=30))["1h"] == 0

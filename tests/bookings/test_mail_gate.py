@@ -77,7 +77,7 @@ def test_allowlist_blocks_the_update_and_the_cancellation(
     with django_capture_on_commit_callbacks(execute=True):
         booking_reschedule(booking=booking, start=START + timedelta(days=1), now=NOW)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Changed plans")
+        booking_cancel(booking=booking, reason="Changed plans", now=NOW)
     booking.refresh_from_db()
     assert len(mail.outbox) == 1
     assert booking.status == Booking.Status.CANCELLED and booking.invite_status == Booking.InviteStatus.BLOCKED
@@ -125,7 +125,7 @@ def test_google_is_not_asked_to_mail_an_attendee_outside_the_allowlist_on_cancel
     settings.SEND_ALLOWLIST = ["*@agency.example"]
     queue(transport, TOKEN, ({"status": "204"}, ""))
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Changed plans")
+        booking_cancel(booking=booking, reason="Changed plans", now=NOW)
     uri, method, _, _ = transport.request_sequence[-1]
     assert method == "DELETE" and "sendUpdates=none" in uri
     booking.refresh_from_db()

@@ -153,7 +153,7 @@ def test_a_booking_its_move_and_its_cancellation_each_notify_once(
     with django_capture_on_commit_callbacks(execute=True):
         booking = booking_reschedule(booking=booking, start=TUE_10_NY.replace(hour=16), now=NOW)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="Found another agency")
+        booking_cancel(booking=booking, reason="Found another agency", now=NOW)
     kinds = list(Notification.objects.order_by("pk").values_list("kind", "status"))
     assert kinds == [
         ("booking_created", "sent"),
