@@ -127,10 +127,15 @@ COUNTS_FROM_LEADS_SQL = (
 )
 
 
+# In key order, as the move trigger writes its two rows: a bulk insert's catch-up and a move (or
+# another import) on the same shard then take their row locks in one order and never wait on
+# each other in a cycle. Without the ORDER BY, a hash aggregate (PostgreSQL's choice for a large
+# import) hands the keys out in any order. tests/leads/test_concurrency.py checks it.
 _CATCH_UP_COUNTS = (
     "INSERT INTO leads_leadcount (stage, source, unseen, shard, n) "
     "SELECT stage, source, seen_at IS NULL, %s, COUNT(*) FROM leads_lead "
-    "WHERE id {ids} AND merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL " + _UPSERT
+    "WHERE id {ids} AND merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL "
+    "ORDER BY stage, source, seen_at IS NULL " + _UPSERT
 )
 _IDS_SQLITE = "IN (SELECT value FROM json_each(%s))"
 _IDS_PG = "= ANY(%s)"
