@@ -381,7 +381,8 @@ def _search_stage_reads(
 
     The planner prices a trigram ILIKE like an integer comparison, so it would rather walk a
     stage's B-tree range testing every row for the counts, and build a bitmap of every match (or
-    walk the arrivals of every stage) for the newest: each read has the other kinds of scan
+    walk the arrivals of every stage and sort) for the newest: each read has the other kinds of scan (and
+    sorts)
     switched off for its statements only (`set_config(..., true)`, set back after)."""
     wanted = per_column + 1
     rows = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now, inline_search=True))
@@ -415,16 +416,17 @@ def _search_stage_reads(
                     newest[stage] = list(ids or [])
                 counts[stage] = min(int(n), SEARCH_COUNT_CAP)
         cursor.execute(
-            "SELECT current_setting('enable_incremental_sort'), set_config('enable_indexscan', %s, true), "
-            "set_config('enable_bitmapscan', 'off', true), set_config('enable_incremental_sort', 'off', true)",
+            "SELECT current_setting('enable_incremental_sort'), current_setting('enable_sort'), "
+            "set_config('enable_indexscan', %s, true), set_config('enable_bitmapscan', 'off', true), "
+            "set_config('enable_incremental_sort', 'off', true), set_config('enable_sort', 'off', true)",
             [indexscan],
         )
-        (incremental, *_set) = cursor.fetchone()
+        (incremental, sort, *_set) = cursor.fetchone()
         if capped:
             ranked = []
             for stage in sorted(capped):
-                # Only `lead_board_idx` hands a stage's rows over in this order (with incremental
-                # sorts off, the arrivals index, newest first over every stage, needs a full sort).
+                # Only `lead_board_idx` hands a stage's rows over in this order: with sorts off, no
+                # other plan (the arrivals index, newest first over every stage) is considered.
                 sql, part_params = (
                     rows.filter(stage=stage)
                     .order_by("-created_at", "-id")
@@ -438,8 +440,9 @@ def _search_stage_reads(
                 newest[stage] = [pk for pk, row_stage, _at in found if row_stage == stage]
         # (On an error the transaction rolls back, and the settings with it.)
         cursor.execute(
-            "SELECT set_config('enable_bitmapscan', %s, true), set_config('enable_incremental_sort', %s, true)",
-            [bitmapscan, incremental],
+            "SELECT set_config('enable_bitmapscan', %s, true), set_config('enable_incremental_sort', %s, true), "
+            "set_config('enable_sort', %s, true)",
+            [bitmapscan, incremental, sort],
         )
     return counts, frozenset(capped), newest
 

@@ -186,3 +186,36 @@ def test_a_stage_of_old_leads_shows_its_newest_from_the_board_index(many_leads):
     plan = _plan(cards)
     assert len(_board_index_scans(plan)) == 1, plan
     assert "lead_arrivals_idx" not in plan, plan
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_search_counts_each_stage_from_the_stage_trigram_index_and_ranks_a_capped_one_from_the_board_index(
+    many_leads, monkeypatch
+):
+    # Under a search, each stage's matches (up to the cap) come from the trigram index with the
+    # stage in front, one bitmap per stage, never every match of the word; a stage with more
+    # than the cap takes its newest from lead_board_idx in order (no sort). Explained with the
+    # settings its statements run with.
+    from leads import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 50)  # "smith": 1% of the leads, most stages capped
+    with CaptureQueriesContext(connection) as ctx:
+        counts, capped, newest = selectors._search_stage_reads(
+            BoardFilters(q="smith"), selectors.timezone.now(), stages=list(PIPELINE_ORDER)
+        )
+    assert capped and len(capped) < len(PIPELINE_ORDER), (counts, capped)
+    (count_sql,) = [q["sql"] for q in ctx.captured_queries if "ARRAY_AGG" in q["sql"]]
+    (newest_sql,) = [q["sql"] for q in ctx.captured_queries if "newest_0" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        count_plan = _plan(count_sql)
+        cursor.execute("SET LOCAL enable_indexscan = on")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_incremental_sort = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        newest_plan = _plan(newest_sql)
+    assert count_plan.count("Bitmap Index Scan on lead_search_stage_trgm_idx") == len(PIPELINE_ORDER), count_plan
+    assert not _full_scans(count_plan), count_plan
+    assert len(_board_index_scans(newest_plan)) == len(capped), newest_plan
+    assert "Sort" not in newest_plan and not _full_scans(newest_plan), newest_plan
+    assert all(len(newest[stage]) == CARDS_PER_COLUMN + 1 for stage in capped), newest
