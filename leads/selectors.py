@@ -386,7 +386,8 @@ def _search_stage_reads(
     switched off for its statements only (`set_config(..., true)`, set back after)."""
     wanted = per_column + 1
     rows = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now, inline_search=True))
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for stage in stages:
         sql, part_params = (
             rows.filter(stage=stage)
@@ -423,7 +424,7 @@ def _search_stage_reads(
         )
         (incremental, sort, *_set) = cursor.fetchone()
         if capped:
-            ranked = []
+            ranked: list[tuple[str, tuple[Any, ...]]] = []
             for stage in sorted(capped):
                 # Only `lead_board_idx` hands a stage's rows over in this order: with sorts off, no
                 # other plan (the arrivals index, newest first over every stage) is considered.
