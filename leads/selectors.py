@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Count, Func, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
@@ -105,6 +105,9 @@ SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
 # "1,000+" beyond it (the owner narrows the search rather than reads a thousand cards), so a
 # common word costs each column at most this many rows, whatever the number of leads.
 SEARCH_COUNT_CAP = 1000
+# ... and a column with more takes its newest cards from its newest leads, at most this many read.
+SEARCH_WALK_ROWS = 4000
+_PLANNER_SAVED = ("enable_indexscan", "enable_seqscan", "enable_bitmapscan", "enable_sort", "enable_incremental_sort")
 SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
 # PostgreSQL: how many of the newest ids are searched first, then how many older ones, then the rest.
 SEARCH_WINDOWS_PG = (16_000, 128_000)
@@ -366,85 +369,125 @@ def recency_counts(*, now: datetime) -> tuple[int, int, int]:
     return int(last_hour), int(last_day), int(last_week)
 
 
+def _planner(cursor: Any, settings: dict[str, str]) -> None:
+    """Set planner switches for the rest of this transaction only (`set_config(..., true)`)."""
+    cursor.execute(
+        "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+        [value for pair in settings.items() for value in pair],
+    )
+
+
+_BITMAPS_ONLY = {"enable_indexscan": "off", "enable_seqscan": "off"}
+
+
 def _search_stage_reads(
     filters: BoardFilters, now: datetime, *, stages: list[str], per_column: int = CARDS_PER_COLUMN
 ) -> tuple[dict[str, int], frozenset[str], dict[str, list[int]]]:
     """PostgreSQL, under a search: each of `stages`' matches counted up to `SEARCH_COUNT_CAP`, the
     stages that have more, and each stage's newest `per_column + 1` matching ids (newest first).
 
-    Every match of a common word is never read: each stage's matches come from the trigram index
+    Every match of a common word is not read: each stage's matches come from the trigram index
     with the stage in front (`SEARCH_INDEX_PG`), at most `SEARCH_COUNT_CAP + 1` of them, in one
     query for all stages; a stage that has fewer is counted and ranked from those. A stage with
-    more (the matches are then common in it) takes its newest from `lead_board_idx`, newest first,
-    testing each lead against the search and stopping at `per_column + 1`: about
-    `per_column * stage size / SEARCH_COUNT_CAP` rows at most.
+    more (a word common in it) walks its newest `SEARCH_WALK_ROWS` leads in `lead_board_idx`
+    order, testing each against the search, and stops at `per_column + 1` matches; a stage whose
+    matches are not among its newest (an old word) reads all its matches from the index and keeps
+    the newest.
 
-    The planner prices a trigram ILIKE like an integer comparison, so it would rather walk a
-    stage's B-tree range testing every row for the counts, and build a bitmap of every match (or
-    walk the arrivals of every stage and sort) for the newest: each read has the other kinds of scan (and
-    sorts)
-    switched off for its statements only (`set_config(..., true)`, set back after)."""
+    The planner prices a trigram ILIKE like an integer comparison and has no idea how many leads
+    a word matches, so it may walk a stage's B-tree range, or the whole table, testing every row
+    (at a million leads, a quarter of a second per stage): the index reads are made with plain
+    index and sequential scans switched off, for these statements only."""
     wanted = per_column + 1
-    rows = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now, inline_search=True))
-    parts: list[str] = []
-    params: list[Any] = []
-    for stage in stages:
-        sql, part_params = (
-            rows.filter(stage=stage)
-            .order_by()
-            .values("id", "created_at")[: SEARCH_COUNT_CAP + 1]
-            .query.sql_with_params()
-        )
-        parts.append(
-            f"(SELECT %s, COUNT(*), (ARRAY_AGG(id ORDER BY created_at DESC, id DESC))[1:%s] FROM ({sql}) AS matches_{len(parts)})"  # noqa: S608 (Django's own SQL)
-        )
-        params.extend([stage, wanted, *part_params])
+    match = _search_condition_inline(filters.q)
+    base = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(replace(filters, q=""), now))
+    rows = base.filter(match)
+
+    def from_index(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Up to the cap of each stage's matches, counted, with the newest `wanted` ids.
+        parts: list[str] = []
+        params: list[Any] = []
+        for stage in stage_list:
+            sql, part_params = (
+                rows.filter(stage=stage)
+                .order_by()
+                .values("id", "created_at")[: SEARCH_COUNT_CAP + 1]
+                .query.sql_with_params()
+            )
+            counted = "SELECT %s, COUNT(*), (ARRAY_AGG(id ORDER BY created_at DESC, id DESC))[1:%s]"
+            parts.append(f"({counted} FROM ({sql}) AS matches_{len(parts)})")
+            params.extend([stage, wanted, *part_params])
+        return " UNION ALL ".join(parts), params
+
+    def walked(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Each stage's newest leads in board order, at most SEARCH_WALK_ROWS of them, and the
+        # first `wanted` that match (the walk stops there).
+        hit = Case(When(match, then=Value(True)), default=Value(False), output_field=BooleanField())
+        parts: list[str] = []
+        params: list[Any] = []
+        for stage in stage_list:
+            sql, part_params = (
+                base.filter(stage=stage)
+                .annotate(hit=hit)
+                .order_by("-created_at", "-id")
+                .values("id", "stage", "created_at", "hit")[:SEARCH_WALK_ROWS]
+                .query.sql_with_params()
+            )
+            parts.append(f"(SELECT id, stage FROM ({sql}) AS walk_{len(parts)} WHERE hit LIMIT %s)")  # noqa: S608
+            params.extend([*part_params, wanted])
+        return " UNION ALL ".join(parts), params
+
+    def all_matches(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Every match of each stage from the index, the newest `wanted` kept (a top-N sort).
+        parts: list[str] = []
+        params: list[Any] = []
+        for stage in stage_list:
+            sql, part_params = (
+                rows.filter(stage=stage)
+                .order_by("-created_at", "-id")
+                .values("id", "stage", "created_at")[:wanted]
+                .query.sql_with_params()
+            )
+            parts.append(f"SELECT * FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
+            params.extend(part_params)
+        return " UNION ALL ".join(parts), params
+
     counts: dict[str, int] = {}
     newest: dict[str, list[int]] = {}
-    capped: set[str] = set()
     with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('enable_indexscan'), current_setting('enable_bitmapscan'), "
-            "set_config('enable_indexscan', 'off', true)"
-        )
-        indexscan, bitmapscan, _off = cursor.fetchone()
-        if parts:
-            cursor.execute(" UNION ALL ".join(parts), params)
+        cursor.execute(f"SELECT {', '.join('current_setting(%s)' for _ in _PLANNER_SAVED)}", list(_PLANNER_SAVED))
+        saved = dict(zip(_PLANNER_SAVED, cursor.fetchone(), strict=True))
+        _planner(cursor, _BITMAPS_ONLY)
+        capped: list[str] = []
+        if stages:
+            cursor.execute(*from_index(stages))
             for stage, n, ids in cursor.fetchall():
+                counts[stage] = min(int(n), SEARCH_COUNT_CAP)
                 if n > SEARCH_COUNT_CAP:
-                    capped.add(stage)
+                    capped.append(stage)
                 else:
                     newest[stage] = list(ids or [])
-                counts[stage] = min(int(n), SEARCH_COUNT_CAP)
-        cursor.execute(
-            "SELECT current_setting('enable_incremental_sort'), current_setting('enable_sort'), "
-            "set_config('enable_indexscan', %s, true), set_config('enable_bitmapscan', 'off', true), "
-            "set_config('enable_incremental_sort', 'off', true), set_config('enable_sort', 'off', true)",
-            [indexscan],
-        )
-        (incremental, sort, *_set) = cursor.fetchone()
         if capped:
-            ranked: list[tuple[str, tuple[Any, ...]]] = []
-            for stage in sorted(capped):
-                # Only `lead_board_idx` hands a stage's rows over in this order: with sorts off, no
-                # other plan (the arrivals index, newest first over every stage) is considered.
-                sql, part_params = (
-                    rows.filter(stage=stage)
-                    .order_by("-created_at", "-id")
-                    .values("id", "stage", "created_at")[:wanted]
-                    .query.sql_with_params()
-                )
-                ranked.append((f"SELECT * FROM ({sql}) AS newest_{len(ranked)}", part_params))  # noqa: S608 (Django's own SQL)
-            cursor.execute(" UNION ALL ".join(sql for sql, _ in ranked), [p for _, ps in ranked for p in ps])
-            found = sorted(cursor.fetchall(), key=lambda row: (row[2], row[0]), reverse=True)
+            # Only lead_board_idx hands a stage's leads over in board order: with sorts off, the
+            # arrivals index (newest first over every stage, then sorted) is not taken instead.
+            _planner(
+                cursor, {**saved, "enable_bitmapscan": "off", "enable_sort": "off", "enable_incremental_sort": "off"}
+            )
+            cursor.execute(*walked(capped))
             for stage in capped:
-                newest[stage] = [pk for pk, row_stage, _at in found if row_stage == stage]
+                newest[stage] = []
+            for pk, stage in cursor.fetchall():  # each stage's in walk order, newest first
+                newest[stage].append(pk)
+            old = [stage for stage in capped if len(newest[stage]) < wanted]
+            if old:
+                _planner(cursor, {**saved, **_BITMAPS_ONLY})
+                cursor.execute(*all_matches(old))
+                for stage in old:
+                    newest[stage] = []
+                for pk, stage, _at in sorted(cursor.fetchall(), key=lambda row: (row[2], row[0]), reverse=True):
+                    newest[stage].append(pk)
         # (On an error the transaction rolls back, and the settings with it.)
-        cursor.execute(
-            "SELECT set_config('enable_bitmapscan', %s, true), set_config('enable_incremental_sort', %s, true), "
-            "set_config('enable_sort', %s, true)",
-            [bitmapscan, incremental, sort],
-        )
+        _planner(cursor, saved)
     return counts, frozenset(capped), newest
 
 

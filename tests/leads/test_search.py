@@ -172,13 +172,16 @@ def _expected_columns(filters: BoardFilters, now, cap: int | None) -> tuple[dict
     return counts, capped, newest
 
 
+@pytest.mark.parametrize("walk", [4000, 3])
 @pytest.mark.parametrize("q", ["smith", "smiht", "smith source", "ann", "jo", "nobody"])
-def test_the_board_under_a_search_counts_up_to_the_cap_and_shows_the_same_newest(monkeypatch, q):
+def test_the_board_under_a_search_counts_up_to_the_cap_and_shows_the_same_newest(monkeypatch, q, walk):
     # PostgreSQL counts each column's matches only up to SEARCH_COUNT_CAP (here 7, so most
-    # columns have more) and takes a capped column's newest from the board index: the counts are
-    # those of reading every match, capped, and the cards the same (ties on created_at and
-    # created_at out of id order included). SQLite counts every match.
+    # columns have more) and takes a capped column's newest from its newest leads (or, when they
+    # are not among the `walk` newest, from the index again): the counts are those of reading
+    # every match, capped, and the cards the same (ties on created_at and created_at out of id
+    # order included). SQLite counts every match.
     monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 7)
+    monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk)
     stages = ["new", "contacted", "lost"]
     now = timezone.now()
     for n in range(3 * CARDS_PER_COLUMN + 17):
