@@ -107,6 +107,7 @@ SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
 SEARCH_COUNT_CAP = 1000
 # ... and a column with more takes its newest cards from its newest leads, at most this many read.
 SEARCH_WALK_ROWS = 4000
+_STAGE_STAND_IN = "\x00stage"  # compiled once into a per-stage query's SQL, then each stage in its place
 _PLANNER_SAVED = ("enable_indexscan", "enable_seqscan", "enable_bitmapscan", "enable_sort", "enable_incremental_sort")
 SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
 # PostgreSQL: how many of the newest ids are searched first, then how many older ones, then the rest.
@@ -403,54 +404,47 @@ def _search_stage_reads(
     base = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(replace(filters, q=""), now))
     rows = base.filter(match)
 
-    def from_index(stage_list: list[str]) -> tuple[str, list[Any]]:
-        # Up to the cap of each stage's matches, counted, with the newest `wanted` ids.
+    def per_stage(
+        query: QuerySet[Any], template: str, stage_list: list[str], *, before: bool = False, after: tuple[Any, ...] = ()
+    ) -> tuple[str, list[Any]]:
+        # One part per stage, UNION ALL-ed: the query's SQL compiled once (with a stand-in for the
+        # stage), each part with its own stage. `template` wraps it ({sql}; {n}, the part's number);
+        # its own parameters are the stage and `wanted` before the SQL's (`before`), `after` after.
+        sql, compiled = query.query.sql_with_params()
         parts: list[str] = []
         params: list[Any] = []
         for stage in stage_list:
-            sql, part_params = (
-                rows.filter(stage=stage)
-                .order_by()
-                .values("id", "created_at")[: SEARCH_COUNT_CAP + 1]
-                .query.sql_with_params()
+            parts.append(template.format(sql=sql, n=len(parts)))
+            params.extend(
+                [*((stage, wanted) if before else ()), *(stage if p == _STAGE_STAND_IN else p for p in compiled)]
             )
-            counted = "SELECT %s, COUNT(*), (ARRAY_AGG(id ORDER BY created_at DESC, id DESC))[1:%s]"
-            parts.append(f"({counted} FROM ({sql}) AS matches_{len(parts)})")
-            params.extend([stage, wanted, *part_params])
+            params.extend(after)
         return " UNION ALL ".join(parts), params
+
+    def from_index(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Up to the cap of each stage's matches, counted, with the newest `wanted` ids.
+        query = rows.filter(stage=_STAGE_STAND_IN).order_by().values("id", "created_at")[: SEARCH_COUNT_CAP + 1]
+        counted = "SELECT %s, COUNT(*), (ARRAY_AGG(id ORDER BY created_at DESC, id DESC))[1:%s]"
+        return per_stage(query, f"({counted} FROM ({{sql}}) AS matches_{{n}})", stage_list, before=True)
 
     def walked(stage_list: list[str]) -> tuple[str, list[Any]]:
         # Each stage's newest leads in board order, at most SEARCH_WALK_ROWS of them, and the
         # first `wanted` that match (the walk stops there).
         hit = Case(When(match, then=Value(True)), default=Value(False), output_field=BooleanField())
-        parts: list[str] = []
-        params: list[Any] = []
-        for stage in stage_list:
-            sql, part_params = (
-                base.filter(stage=stage)
-                .annotate(hit=hit)
-                .order_by("-created_at", "-id")
-                .values("id", "stage", "created_at", "hit")[:SEARCH_WALK_ROWS]
-                .query.sql_with_params()
-            )
-            parts.append(f"(SELECT id, stage FROM ({sql}) AS walk_{len(parts)} WHERE hit LIMIT %s)")  # noqa: S608
-            params.extend([*part_params, wanted])
-        return " UNION ALL ".join(parts), params
+        query = (
+            base.filter(stage=_STAGE_STAND_IN)
+            .annotate(hit=hit)
+            .order_by("-created_at", "-id")
+            .values("id", "stage", "created_at", "hit")[:SEARCH_WALK_ROWS]
+        )
+        return per_stage(
+            query, "(SELECT id, stage FROM ({sql}) AS walk_{n} WHERE hit LIMIT %s)", stage_list, after=(wanted,)
+        )
 
     def all_matches(stage_list: list[str]) -> tuple[str, list[Any]]:
         # Every match of each stage from the index, the newest `wanted` kept (a top-N sort).
-        parts: list[str] = []
-        params: list[Any] = []
-        for stage in stage_list:
-            sql, part_params = (
-                rows.filter(stage=stage)
-                .order_by("-created_at", "-id")
-                .values("id", "stage", "created_at")[:wanted]
-                .query.sql_with_params()
-            )
-            parts.append(f"SELECT * FROM ({sql}) AS newest_{len(parts)}")  # noqa: S608 (Django's own SQL)
-            params.extend(part_params)
-        return " UNION ALL ".join(parts), params
+        query = rows.filter(stage=_STAGE_STAND_IN).order_by("-created_at", "-id").values("id", "stage", "created_at")
+        return per_stage(query[:wanted], "SELECT * FROM ({sql}) AS newest_{n}", stage_list)
 
     counts: dict[str, int] = {}
     newest: dict[str, list[int]] = {}
