@@ -284,14 +284,27 @@ class MoneyTotal:
     other_currencies: tuple[str, ...] = ()
 
 
+class ShownCount:
+    """A column's count as shown: "1,000+" when it was counted only up to the cap (a search on
+    PostgreSQL, `leads.selectors.SEARCH_COUNT_CAP`), with a title saying so."""
+
+    count: int
+    capped: bool
+
+    @property
+    def shown(self) -> str:
+        return f"{self.count:,}+" if self.capped else str(self.count)
+
+
 @dataclass
-class Column:
+class Column(ShownCount):
     stage: str
     label: str
     count: int
     cards: list[Card]
     next_cursor: str = ""
     total: MoneyTotal | None = None  # the column's deal value (set by the view from `board_money`)
+    capped: bool = False  # `count` is the cap and there are more (see `ShownCount`)
 
 
 def cards_for(leads: list[Lead], *, extras: dict[int, CardExtras] | None = None) -> list[Card]:
@@ -363,7 +376,8 @@ def board_columns(
     """The board's columns (or only `stages`): counts (the counters, one query), the newest cards
     of those columns (one query), then each app's badges and actions for those cards (one query each)."""
     now = now or timezone.now()
-    counts = (summary or board_summary(filters, now=now)).counts
+    summary_read = summary or board_summary(filters, now=now)
+    counts = summary_read.counts
     if stages is None:
         stages = board_stages(filters)
     if not stages:
@@ -375,6 +389,7 @@ def board_columns(
             stage=column.stage,
             label=Stage(column.stage).label,
             count=counts[column.stage],
+            capped=column.stage in summary_read.capped,
             cards=[next(cards) for _ in column.leads],
             next_cursor=column.next_cursor,
         )

@@ -46,6 +46,7 @@ from board.selectors import (
     Card,
     CardExtras,
     Column,
+    ShownCount,
     board_column_newest,
     board_column_page,
     board_money,
@@ -145,11 +146,12 @@ def _confirm_specs(cards: list[Card]) -> list[CardConfirm]:
 
 
 @dataclass(frozen=True)
-class RenderedColumn:
+class RenderedColumn(ShownCount):
     stage: str
     label: str
     count: int
     html: SafeString
+    capped: bool = False
 
 
 CardEntry = tuple[str, list[CardConfirm]]  # a card's HTML and the confirm specs its actions use
@@ -292,6 +294,7 @@ def _render_columns(
                 stage=column.stage,
                 label=stage_label(column.stage),
                 count=summary.counts.get(column.stage, 0),
+                capped=column.stage in summary.capped,
                 cards=[],
                 next_cursor=column.next_cursor,
                 total=money.columns.get(column.stage),
@@ -307,7 +310,13 @@ def _render_columns(
             specs.setdefault(confirm_shared(spec), spec)
     # Safe: rendered by our own templates with autoescaping on; the CSRF marker is swapped later.
     rendered = [
-        RenderedColumn(stage, stage_label(stage), summary.counts.get(stage, 0), mark_safe(by_stage[stage][0]))  # noqa: S308
+        RenderedColumn(
+            stage,
+            stage_label(stage),
+            summary.counts.get(stage, 0),
+            mark_safe(by_stage[stage][0]),  # noqa: S308
+            capped=stage in summary.capped,
+        )
         for stage in stages
     ]
     return rendered, list(specs.values())
@@ -335,7 +344,7 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
             request,
             f"col-{stage}",
             filters_key,
-            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}",
+            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}{'+' if stage in summary.capped else ''}",
             version=version,
         )
         for stage in stages
@@ -381,7 +390,8 @@ def _totals_html(filters: BoardFilters, stages: list[str]) -> dict[str, str]:
     """Fresh column headers (count and total) for `stages` and the forecast bar, as out-of-band
     swaps: what a move or a value change sends back so the board's figures match the database."""
     now = timezone.now()
-    counts = board_summary(filters, now=now).counts
+    summary = board_summary(filters, now=now)
+    counts = summary.counts
     money = board_money(filters, now=now)
     heads: dict[str, str] = {
         stage: render_to_string(
@@ -392,6 +402,7 @@ def _totals_html(filters: BoardFilters, stages: list[str]) -> dict[str, str]:
                     stage=stage,
                     label=Stage(stage).label,
                     count=counts.get(stage, 0),
+                    capped=stage in summary.capped,
                     cards=[],
                     total=money.columns.get(stage),
                 ),

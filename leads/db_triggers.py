@@ -293,9 +293,18 @@ _SEARCH_PG_DROP = [f"DROP INDEX IF EXISTS lead_{column}_trgm_idx" for column in 
 # (or typo variant) with one index lookup instead of one per column, and an insert writes one
 # GIN index instead of four. Queries must spell the expression as here for the index to serve them.
 SEARCH_TEXT_PG = " || ' ' || ".join(f'"leads_lead"."{column}"' for column in SEARCH_COLUMNS)
-SEARCH_INDEX_PG = "lead_search_trgm_idx"
+_SEARCH_TEXT_INDEX_PG = "lead_search_trgm_idx"  # migration 0024's, replaced by 0025's
 _SEARCH_TEXT_PG_INDEX = (
-    f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX_PG} ON leads_lead USING gin (({SEARCH_TEXT_PG}) gin_trgm_ops)"
+    f"CREATE INDEX IF NOT EXISTS {_SEARCH_TEXT_INDEX_PG} ON leads_lead USING gin (({SEARCH_TEXT_PG}) gin_trgm_ops)"
+)
+# The same trigrams with the lead's stage in front (btree_gin): a GIN index answers a condition on
+# any of its columns, so a plain search uses it as it used the trigram index alone, and the board
+# under a search asks it for one stage's matches only (`stage = %s AND ... ILIKE %s`), the stage's
+# posting list intersected with the words' inside the index. One GIN index to write per insert, as
+# before; a move writes it as it writes the board's B-tree indexes, which hold the stage too.
+SEARCH_INDEX_PG = "lead_search_stage_trgm_idx"
+_SEARCH_STAGE_PG_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX_PG} ON leads_lead USING gin (stage, ({SEARCH_TEXT_PG}) gin_trgm_ops)"
 )
 
 
@@ -315,7 +324,25 @@ def install_search_text_index(schema_editor: Any) -> None:
 
 def drop_search_text_index(schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, [*_SEARCH_PG[1:], f"DROP INDEX IF EXISTS {SEARCH_INDEX_PG}"])
+        _run(schema_editor, [*_SEARCH_PG[1:], f"DROP INDEX IF EXISTS {_SEARCH_TEXT_INDEX_PG}"])
+
+
+def install_search_stage_index(schema_editor: Any) -> None:
+    """PostgreSQL: the trigram index with the stage in front in place of the trigram index alone."""
+    if schema_editor.connection.vendor == "postgresql":
+        _run(
+            schema_editor,
+            [
+                "CREATE EXTENSION IF NOT EXISTS btree_gin",
+                _SEARCH_STAGE_PG_INDEX,
+                f"DROP INDEX IF EXISTS {_SEARCH_TEXT_INDEX_PG}",
+            ],
+        )
+
+
+def drop_search_stage_index(schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor, [_SEARCH_TEXT_PG_INDEX, f"DROP INDEX IF EXISTS {SEARCH_INDEX_PG}"])
 
 
 def search_triggers_present(connection: Any) -> bool:

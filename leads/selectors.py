@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Count, Func, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rapidfuzz import fuzz
@@ -101,6 +101,14 @@ class RecencyCounts:
 # question (is this text inside that column, case aside), so they give the same leads.
 
 SEARCH_MIN_WORD = 3  # the trigram index cannot look up anything shorter
+# PostgreSQL, the board under a search: a column's matches are counted up to this, and shown as
+# "1,000+" beyond it (the owner narrows the search rather than reads a thousand cards), so a
+# common word costs each column at most this many rows, whatever the number of leads.
+SEARCH_COUNT_CAP = 1000
+# ... and a column with more takes its newest cards from its newest leads, at most this many read.
+SEARCH_WALK_ROWS = 4000
+_STAGE_STAND_IN = "\x00stage"  # compiled once into a per-stage query's SQL, then each stage in its place
+_PLANNER_SAVED = ("enable_indexscan", "enable_seqscan", "enable_bitmapscan", "enable_sort", "enable_incremental_sort")
 SEARCH_CANDIDATES = 100  # rows `lead_search` ranks, newest (highest id) first
 # PostgreSQL: how many of the newest ids are searched first, then how many older ones, then the rest.
 SEARCH_WINDOWS_PG = (16_000, 128_000)
@@ -294,16 +302,6 @@ def board_leads(filters: BoardFilters, *, now: datetime | None = None) -> QueryS
     return Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(filters, now or timezone.now()))
 
 
-def _search_rows_sql(filters: BoardFilters, now: datetime | None) -> tuple[str, list[Any]]:
-    """PostgreSQL, under a search: SQL of the (id, stage, created_at) of every active lead matching
-    the filters, read once from the trigram indexes' bitmap (see `_search_condition_inline`)."""
-    rows = Lead.objects.filter(merged_into__isnull=True).filter(
-        _filters_q(filters, now or timezone.now(), inline_search=True)
-    )
-    sql, params = rows.order_by().values("id", "stage", "created_at").query.sql_with_params()
-    return sql, list(params)
-
-
 def encode_cursor(lead: Lead) -> str:
     raw = f"{lead.created_at.isoformat()}|{lead.pk}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -330,6 +328,9 @@ class BoardSummary:
     # Under a search on PostgreSQL: each stage's newest matching ids (`CARDS_PER_COLUMN + 1`,
     # newest first), read with the counts; None when the columns read their own.
     newest_ids: dict[str, list[int]] | None = None
+    # Stages whose count was taken only up to `SEARCH_COUNT_CAP` and has more (under a search, on
+    # PostgreSQL): their count is the cap, shown as "1,000+".
+    capped: frozenset[str] = frozenset()
 
 
 def lead_counts() -> dict[tuple[str, str, bool], int]:
@@ -369,27 +370,134 @@ def recency_counts(*, now: datetime) -> tuple[int, int, int]:
     return int(last_hour), int(last_day), int(last_week)
 
 
-def _counted_stages(filters: BoardFilters, now: datetime) -> tuple[dict[str, int], dict[str, list[int]] | None]:
+def _planner(cursor: Any, settings: dict[str, str]) -> None:
+    """Set planner switches for the rest of this transaction only (`set_config(..., true)`)."""
+    cursor.execute(
+        "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+        [value for pair in settings.items() for value in pair],
+    )
+
+
+_BITMAPS_ONLY = {"enable_indexscan": "off", "enable_seqscan": "off"}
+
+
+def _search_stage_reads(
+    filters: BoardFilters, now: datetime, *, stages: list[str], per_column: int = CARDS_PER_COLUMN
+) -> tuple[dict[str, int], frozenset[str], dict[str, list[int]]]:
+    """PostgreSQL, under a search: each of `stages`' matches counted up to `SEARCH_COUNT_CAP`, the
+    stages that have more, and each stage's newest `per_column + 1` matching ids (newest first).
+
+    Every match of a common word is not read: each stage's matches come from the trigram index
+    with the stage in front (`SEARCH_INDEX_PG`), at most `SEARCH_COUNT_CAP + 1` of them, in one
+    query for all stages; a stage that has fewer is counted and ranked from those. A stage with
+    more (a word common in it) walks its newest `SEARCH_WALK_ROWS` leads in `lead_board_idx`
+    order, testing each against the search, and stops at `per_column + 1` matches; a stage whose
+    matches are not among its newest (an old word) reads all its matches from the index and keeps
+    the newest.
+
+    The planner prices a trigram ILIKE like an integer comparison and has no idea how many leads
+    a word matches, so it may walk a stage's B-tree range, or the whole table, testing every row
+    (at a million leads, a quarter of a second per stage): the index reads are made with plain
+    index and sequential scans switched off, for these statements only."""
+    wanted = per_column + 1
+    match = _search_condition_inline(filters.q)
+    base = Lead.objects.filter(merged_into__isnull=True).filter(_filters_q(replace(filters, q=""), now))
+    rows = base.filter(match)
+
+    def per_stage(
+        query: QuerySet[Any], template: str, stage_list: list[str], *, before: bool = False, after: tuple[Any, ...] = ()
+    ) -> tuple[str, list[Any]]:
+        # One part per stage, UNION ALL-ed: the query's SQL compiled once (with a stand-in for the
+        # stage), each part with its own stage. `template` wraps it ({sql}; {n}, the part's number);
+        # its own parameters are the stage and `wanted` before the SQL's (`before`), `after` after.
+        sql, compiled = query.query.sql_with_params()
+        parts: list[str] = []
+        params: list[Any] = []
+        for stage in stage_list:
+            parts.append(template.format(sql=sql, n=len(parts)))
+            params.extend(
+                [*((stage, wanted) if before else ()), *(stage if p == _STAGE_STAND_IN else p for p in compiled)]
+            )
+            params.extend(after)
+        return " UNION ALL ".join(parts), params
+
+    def from_index(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Up to the cap of each stage's matches, counted, with the newest `wanted` ids.
+        query = rows.filter(stage=_STAGE_STAND_IN).order_by().values("id", "created_at")[: SEARCH_COUNT_CAP + 1]
+        counted = "SELECT %s, COUNT(*), (ARRAY_AGG(id ORDER BY created_at DESC, id DESC))[1:%s]"
+        return per_stage(query, f"({counted} FROM ({{sql}}) AS matches_{{n}})", stage_list, before=True)
+
+    def walked(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Each stage's newest leads in board order, at most SEARCH_WALK_ROWS of them, and the
+        # first `wanted` that match (the walk stops there).
+        hit = Case(When(match, then=Value(True)), default=Value(False), output_field=BooleanField())
+        query = (
+            base.filter(stage=_STAGE_STAND_IN)
+            .annotate(hit=hit)
+            .order_by("-created_at", "-id")
+            .values("id", "stage", "created_at", "hit")[:SEARCH_WALK_ROWS]
+        )
+        return per_stage(
+            query, "(SELECT id, stage FROM ({sql}) AS walk_{n} WHERE hit LIMIT %s)", stage_list, after=(wanted,)
+        )
+
+    def all_matches(stage_list: list[str]) -> tuple[str, list[Any]]:
+        # Every match of each stage from the index, the newest `wanted` kept (a top-N sort).
+        query = rows.filter(stage=_STAGE_STAND_IN).order_by("-created_at", "-id").values("id", "stage", "created_at")
+        return per_stage(query[:wanted], "SELECT * FROM ({sql}) AS newest_{n}", stage_list)
+
+    counts: dict[str, int] = {}
+    newest: dict[str, list[int]] = {}
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join('current_setting(%s)' for _ in _PLANNER_SAVED)}", list(_PLANNER_SAVED))
+        saved = dict(zip(_PLANNER_SAVED, cursor.fetchone(), strict=True))
+        _planner(cursor, _BITMAPS_ONLY)
+        capped: list[str] = []
+        if stages:
+            cursor.execute(*from_index(stages))
+            for stage, n, ids in cursor.fetchall():
+                counts[stage] = min(int(n), SEARCH_COUNT_CAP)
+                if n > SEARCH_COUNT_CAP:
+                    capped.append(stage)
+                else:
+                    newest[stage] = list(ids or [])
+        if capped:
+            # Only lead_board_idx hands a stage's leads over in board order: with sorts off, the
+            # arrivals index (newest first over every stage, then sorted) is not taken instead.
+            _planner(
+                cursor, {**saved, "enable_bitmapscan": "off", "enable_sort": "off", "enable_incremental_sort": "off"}
+            )
+            cursor.execute(*walked(capped))
+            for stage in capped:
+                newest[stage] = []
+            for pk, stage in cursor.fetchall():  # each stage's in walk order, newest first
+                newest[stage].append(pk)
+            old = [stage for stage in capped if len(newest[stage]) < wanted]
+            if old:
+                _planner(cursor, {**saved, **_BITMAPS_ONLY})
+                cursor.execute(*all_matches(old))
+                for stage in old:
+                    newest[stage] = []
+                for pk, stage, _at in sorted(cursor.fetchall(), key=lambda row: (row[2], row[0]), reverse=True):
+                    newest[stage].append(pk)
+        # (On an error the transaction rolls back, and the settings with it.)
+        _planner(cursor, saved)
+    return counts, frozenset(capped), newest
+
+
+def _counted_stages(
+    filters: BoardFilters, now: datetime
+) -> tuple[dict[str, int], dict[str, list[int]] | None, frozenset[str]]:
     """Per-stage counts for filters the counters cannot answer (search, "Arrived"): one grouped
     query over the rows the search index or the recency index selects. On PostgreSQL under a
-    search, the same read also ranks each stage's matches and hands back the ids of its newest
-    `CARDS_PER_COLUMN + 1` (newest first), so the columns need not read the matches again."""
+    search, each stage's matches are counted up to `SEARCH_COUNT_CAP` and the same reads hand
+    back the ids of its newest `CARDS_PER_COLUMN + 1` (newest first), so the columns need not
+    read the matches again (`_search_stage_reads`)."""
     if filters.q and connection.vendor == "postgresql":
-        # Materialized: the matches are read once, by the trigram bitmap, and counted and ranked
-        # from there (inlined, the planner may walk a stage index testing each row against the search).
-        rows_sql, rows_params = _search_rows_sql(filters, now)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH search_rows AS MATERIALIZED ({rows_sql}), "  # noqa: S608 (Django's own SQL)
-                "ranked AS (SELECT id, stage, ROW_NUMBER() OVER "
-                "(PARTITION BY stage ORDER BY created_at DESC, id DESC) AS n FROM search_rows) "
-                "SELECT stage, COUNT(*), ARRAY_AGG(id ORDER BY n) FILTER (WHERE n <= %s) FROM ranked GROUP BY stage",
-                [*rows_params, CARDS_PER_COLUMN + 1],
-            )
-            rows = cursor.fetchall()
-        return {stage: int(n) for stage, n, _ids in rows}, {stage: list(ids or []) for stage, _n, ids in rows}
+        counts, capped, newest = _search_stage_reads(filters, now, stages=list(PIPELINE_ORDER))
+        return counts, newest, capped
     rows = board_leads(filters, now=now).order_by().values("stage").annotate(n=Count("created_at"))
-    return {row["stage"]: row["n"] for row in rows}, None
+    return {row["stage"]: row["n"] for row in rows}, None, frozenset()
 
 
 def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> BoardSummary:
@@ -401,8 +509,9 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
     by_key = lead_counts()
     counts = dict.fromkeys(PIPELINE_ORDER, 0)
     newest_ids = None
+    capped: frozenset[str] = frozenset()
     if filters.q or filters.since in RECENCY_WINDOWS:
-        counted, newest_ids = _counted_stages(filters, now)
+        counted, newest_ids, capped = _counted_stages(filters, now)
         counts.update(counted)
     else:
         for (stage, source, unseen), n in by_key.items():
@@ -420,6 +529,7 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
         recency=RecencyCounts(last_hour=last_hour, last_day=last_day, last_week=last_week, unseen=unseen_total),
         sources=sorted({source for (_stage, source, _unseen), n in by_key.items() if n > 0}),
         newest_ids=newest_ids,
+        capped=capped,
     )
 
 
@@ -441,20 +551,6 @@ def board_column_leads(
     """
 
     def build(_values: dict[str, Any]) -> QuerySet[Lead]:
-        if filters.q and connection.vendor == "postgresql":
-            # Under a search, the matches are found once for the whole board, not once per column:
-            # each column's newest cards are then a top-N of that one set.
-            rows_sql, rows_params = _search_rows_sql(filters, now)
-            columns = " UNION ALL ".join(
-                "(SELECT id FROM search_rows WHERE stage = %s ORDER BY created_at DESC, id DESC LIMIT %s)"
-                for _ in stages
-            )
-            column_params = [param for stage in stages for param in (stage, per_column + 1)]
-            newest = RawSQL(  # noqa: S611 (Django's own SQL; parameters stay parameters)
-                f"WITH search_rows AS MATERIALIZED ({rows_sql}) {columns}",
-                [*rows_params, *column_params],
-            )
-            return Lead.objects.filter(id__in=newest).only(*CARD_FIELDS)
         matching = board_leads(filters, now=now).order_by("-created_at", "-id").values("id")
         # A UNION ALL of one LIMITed range scan per stage, so the outer query looks the ids up by
         # primary key: an OR of `id IN (...)` makes PostgreSQL scan the whole table to test each row.
@@ -467,7 +563,12 @@ def board_column_leads(
         newest_per_stage = RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (parameters stay parameters)
         return Lead.objects.filter(id__in=newest_per_stage).only(*CARD_FIELDS)
 
-    if newest_ids is not None and per_column <= CARDS_PER_COLUMN:
+    if filters.q and connection.vendor == "postgresql" and (newest_ids is None or per_column > CARDS_PER_COLUMN):
+        # Under a search, each column's newest matches read as `board_summary` reads them.
+        _counts, _capped, newest_ids = _search_stage_reads(
+            filters, now or timezone.now(), stages=stages, per_column=per_column
+        )
+    if newest_ids is not None and (per_column <= CARDS_PER_COLUMN or filters.q):
         wanted = [pk for stage in stages for pk in newest_ids.get(stage, [])[: per_column + 1]]
         leads = list(Lead.objects.filter(id__in=wanted).only(*CARD_FIELDS))
     elif _compilable(filters):

@@ -115,6 +115,7 @@
 
   function adjustCount(stage, delta) {
     document.querySelectorAll(`[data-count-for="${stage}"]`).forEach((el) => {
+      if (el.dataset.capped) return; // "1,000+": counted only up to the cap, stays as it is
       const n = parseInt(el.textContent, 10);
       if (!Number.isNaN(n)) el.textContent = String(Math.max(0, n + delta));
     });
@@ -144,7 +145,10 @@
         const count = fresh.querySelector(".column-count");
         const stage = fresh.id.replace(/^head-/, "");
         document.querySelectorAll(`.chip-count[data-count-for="${stage}"]`).forEach((el) => {
-          if (count) el.textContent = count.textContent;
+          if (!count) return;
+          el.textContent = count.textContent;
+          if (count.dataset.capped) el.dataset.capped = "1";
+          else delete el.dataset.capped;
         });
       }
     });

@@ -186,3 +186,46 @@ def test_a_stage_of_old_leads_shows_its_newest_from_the_board_index(many_leads):
     plan = _plan(cards)
     assert len(_board_index_scans(plan)) == 1, plan
     assert "lead_arrivals_idx" not in plan, plan
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.parametrize("walk", [4000, 5])
+def test_a_search_counts_each_stage_from_the_stage_trigram_index_and_ranks_a_capped_one_from_its_newest(
+    many_leads, monkeypatch, walk
+):
+    # Under a search, each stage's matches (up to the cap) come from the trigram index with the
+    # stage in front, one bitmap per stage, never every match of the word; a stage with more than
+    # the cap walks its newest leads in lead_board_idx order (no sort), and one whose matches are
+    # not among them (here: a walk of 5) reads them from the index again. Each statement is
+    # explained with the planner settings it runs with.
+    from leads import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 50)  # "smith": 1% of the leads, most stages capped
+    monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk)
+    with CaptureQueriesContext(connection) as ctx:
+        counts, capped, newest = selectors._search_stage_reads(
+            BoardFilters(q="smith"), selectors.timezone.now(), stages=list(PIPELINE_ORDER)
+        )
+    assert capped and len(capped) < len(PIPELINE_ORDER), (counts, capped)
+    assert all(len(newest[stage]) == CARDS_PER_COLUMN + 1 for stage in capped), newest
+    index_reads = [q["sql"] for q in ctx.captured_queries if "ARRAY_AGG" in q["sql"] or "newest_0" in q["sql"]]
+    (walk_sql,) = [q["sql"] for q in ctx.captured_queries if "walk_0" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_incremental_sort = off")
+        walk_plan = _plan(walk_sql)
+        cursor.execute("SET LOCAL enable_bitmapscan = on")
+        cursor.execute("SET LOCAL enable_sort = on")
+        cursor.execute("SET LOCAL enable_incremental_sort = on")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        index_plans = [_plan(sql) for sql in index_reads]
+    assert len(_board_index_scans(walk_plan)) == len(capped), walk_plan
+    assert "Sort" not in walk_plan and not _full_scans(walk_plan), walk_plan
+    # The counts (all stages), then, with a short walk, the capped stages' matches again.
+    assert len(index_plans) == (2 if walk == 5 else 1), index_reads
+    stages_read = [len(PIPELINE_ORDER), len(capped)]
+    for plan, n in zip(index_plans, stages_read, strict=False):
+        assert plan.count("Bitmap Index Scan on lead_search_stage_trgm_idx") == n, plan
+        assert not _full_scans(plan), plan

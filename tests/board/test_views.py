@@ -234,3 +234,26 @@ def test_lead_text_equal_to_the_csrf_placeholder_renders_as_itself(staff_client,
     assert not re.search(r"[A-Za-z0-9]{64}", card.split("<details")[0])  # no token in the card's text
     assert f">{escape(text)}</a>" in card
     assert f'<div class="card-company">{escape(text)}</div>' in card
+
+
+def test_a_column_counted_only_up_to_the_cap_says_so(staff_client, monkeypatch, settings):
+    # PostgreSQL counts a column's search matches up to SEARCH_COUNT_CAP: beyond it the column
+    # and its chip show "N+" with a title saying the count stopped there (and the page's script
+    # leaves such a count alone). SQLite counts every match: no "+".
+    from django.db import connection
+
+    from leads import selectors
+    from tests.leads.factories import LeadFactory
+
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 2)
+    for n in range(3):
+        LeadFactory(name=f"Zed Capworth{n}", stage=Stage.NEW)
+    LeadFactory(name="Zed Capworth9", stage=Stage.CONTACTED)
+    html = staff_client.get("/board/?q=capworth").content.decode()
+    heads = dict(re.findall(r'data-count-for="(\w+)"[^>]*>([^<]*)</span>', html))
+    if connection.vendor == "postgresql":
+        assert heads["new"] == "2+" and heads["contacted"] == "1"
+        assert 'data-capped="1" title="More than 2 leads in New match: counted up to 2">2+<' in html
+    else:
+        assert heads["new"] == "3" and heads["contacted"] == "1"
+        assert "data-capped" not in html

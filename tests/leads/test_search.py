@@ -152,3 +152,57 @@ def test_the_board_under_a_search_shows_the_same_columns_from_the_counts_read(q)
     }
     if connection.vendor == "postgresql":
         assert summary.newest_ids is not None
+
+
+def _expected_columns(filters: BoardFilters, now, cap: int | None) -> tuple[dict, set, dict]:
+    """What the board under a search shows, from the plain ORM (every match read): each stage's
+    count (up to `cap` when given), the stages with more, and each stage's newest 21 ids."""
+    matching = selectors.board_leads(filters, now=now)
+    counts, capped, newest = {}, set(), {}
+    for stage in PIPELINE_ORDER:
+        exact = matching.filter(stage=stage).count()
+        counts[stage] = exact if cap is None else min(exact, cap)
+        if cap is not None and exact > cap:
+            capped.add(stage)
+        newest[stage] = list(
+            matching.filter(stage=stage)
+            .order_by("-created_at", "-id")
+            .values_list("id", flat=True)[: CARDS_PER_COLUMN + 1]
+        )
+    return counts, capped, newest
+
+
+@pytest.mark.parametrize("walk", [4000, 3])
+@pytest.mark.parametrize("q", ["smith", "smiht", "smith source", "ann", "jo", "nobody"])
+def test_the_board_under_a_search_counts_up_to_the_cap_and_shows_the_same_newest(monkeypatch, q, walk):
+    # PostgreSQL counts each column's matches only up to SEARCH_COUNT_CAP (here 7, so most
+    # columns have more) and takes a capped column's newest from its newest leads (or, when they
+    # are not among the `walk` newest, from the index again): the counts are those of reading
+    # every match, capped, and the cards the same (ties on created_at and created_at out of id
+    # order included). SQLite counts every match.
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 7)
+    monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk)
+    stages = ["new", "contacted", "lost"]
+    now = timezone.now()
+    for n in range(3 * CARDS_PER_COLUMN + 17):
+        lead = LeadFactory(
+            name=f"Ann Smith{n}" if n % 4 else f"Bob Jones{n}",
+            email=f"p{n}@x.test",
+            email_normalized="",
+            company="Source Ltd" if n % 3 else "Co",
+            phone_e164="",
+            stage="paid" if n % 13 == 0 else (stages[n % 3] if n % 5 else "new"),  # few paid
+        )
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=(n * 7) % 13))
+    filters = BoardFilters(q=q)
+    summary = board_summary(filters, now=now)
+    postgres = connection.vendor == "postgresql"
+    counts, capped, newest = _expected_columns(filters, now, 7 if postgres else None)
+    assert summary.counts == counts
+    assert set(summary.capped) == capped
+    if postgres and q == "smith":
+        assert {"new", "contacted"} <= capped and 0 < counts["paid"] < 7  # both kinds exercised
+    shown = board_column_leads(filters, stages=list(PIPELINE_ORDER), now=now, newest_ids=summary.newest_ids)
+    assert {s: [lead.pk for lead in leads] for s, leads in shown.items()} == newest
+    own = board_column_leads(filters, stages=list(PIPELINE_ORDER), now=now)
+    assert {s: [lead.pk for lead in leads] for s, leads in own.items()} == newest
