@@ -34,7 +34,7 @@ def _qmark(query: str) -> str:
 class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
     def convert_query(self, query: str, *, param_names: Any = None) -> str:
         if param_names is not None:  # "pyformat" style: Django's conversion, uncached
-            return super().convert_query(query, param_names=param_names)
+            return super().convert_query(query, param_names=param_names)  # type: ignore[misc]  # not in django-stubs
         if len(query) > CACHED_STATEMENT_MAX_LENGTH:
             return _qmark(query)
         return _qmark_cached(query)
