@@ -142,6 +142,44 @@ def insert_rows(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> N
                 cursor.execute(sql, _row_params(obj, plan))
 
 
+_MULTI_ROW: dict[tuple[str, str, int], str] = {}
+
+
+def insert_rows_together(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT new rows, of any models, whose primary keys the caller does not need back: one
+    multi-row INSERT per model (its rows in the order given, so their ids follow that order), on
+    PostgreSQL all of them in one round trip. Each row is what `insert_row` would write (its
+    `auto_now` fields stamped now, here); the instances are left as they were (no pk).
+
+    For a caller that gathers the rows of several services (`pending_rows` arguments) and writes
+    them once before its commit: a booking writes its three audit rows in one statement."""
+    if not objs:
+        return
+    connection = connections[using]
+    by_model: dict[str, list[models.Model]] = {}
+    for obj in objs:
+        by_model.setdefault(obj._meta.label, []).append(obj)
+    statements: list[tuple[str, list[Any]]] = []
+    for label, model_rows in by_model.items():
+        sql, plan, _returning = _compiled_insert(model_rows[0], using, returning=False)
+        per_statement = max(1, (connection.features.max_query_params or 999) // max(1, len(plan)))
+        for start in range(0, len(model_rows), per_statement):
+            rows = model_rows[start : start + per_statement]
+            key = (label, using, len(rows))
+            if key not in _MULTI_ROW:
+                head, values_keyword, one_row = sql.partition(" VALUES ")
+                if not values_keyword or " VALUES " in one_row:
+                    raise TypeError(f"{label}: no single VALUES list to repeat")
+                _MULTI_ROW[key] = f"{head} VALUES {', '.join([one_row] * len(rows))}"
+            statements.append((_MULTI_ROW[key], [param for row in rows for param in _row_params(row, plan)]))
+    with connection.cursor() as cursor:
+        if len(statements) > 1 and _takes_statements_together(connection):
+            cursor.execute("; ".join(sql for sql, _params in statements), [p for _sql, ps in statements for p in ps])
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+
 def _link_value(child: models.Model, attname: str, pk: object) -> object:
     """The parent's pk as the child's field holds it: itself, or as text (an audit row's object id)."""
     field = next(f for f in child._meta.concrete_fields if f.attname == attname)

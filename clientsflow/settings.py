@@ -114,6 +114,8 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with each statement's placeholders converted once (clientsflow.sqlite_backend).
+    DATABASES["default"]["ENGINE"] = "clientsflow.sqlite_backend"
     # WAL + a busy timeout let the web thread and the in-process dispatcher share the file.
     # synchronous=NORMAL with WAL syncs at checkpoints instead of on every commit: the file can
     # never be corrupted, and only the last commits can be lost, and only on a power cut or an OS

@@ -35,15 +35,15 @@ from bookings.models import (
 )
 from bookings.selectors import google_busy, rules_for, slot_conflicts
 from bookings.services.invites import booking_invite_queue
-from clientsflow.audit import audit_record
+from clientsflow.audit import audit_event, audit_record
 from clientsflow.errors import DomainError, InvalidInput
 from clientsflow.notify import owner_notify
-from clientsflow.prepared import insert_row
+from clientsflow.prepared import insert_row, insert_rows_together
 from leads.models import Lead, Stage, StageChange
 from leads.services.board_cache import board_card_changed_held, board_cards_changed
 from leads.services.intake import LeadData, lead_intake
 from leads.services.stages import lead_advance_stage, lead_move_stage
-from leads.services.timeline import timeline_record
+from leads.services.timeline import timeline_event, timeline_record
 from outreach.services.sequences import enrollments_stop_for_lead
 
 logger = logging.getLogger(__name__)
@@ -338,6 +338,10 @@ def booking_create(
             now=now,
             hold_token=hold_token,
         )
+        # The timeline and audit rows of the intake, the booking and the move, written together
+        # before the commit (one INSERT per table) in the order they are made; nothing here reads
+        # them back first.
+        pending_rows: list[Any] = []
         # Any failure in the intake rolls this whole transaction back, so it needs no savepoint of
         # its own where nothing can race it: on SQLite this transaction is the only writer. On
         # PostgreSQL the savepoint lets the intake try again after a concurrent enrichment.
@@ -347,6 +351,7 @@ def booking_create(
             actor_label="booking page",
             via=event_type.slug,
             savepoint=connection.vendor != "sqlite",
+            pending_rows=pending_rows,
         )
         booking = Booking(
             host=event_type.host,
@@ -365,11 +370,13 @@ def booking_create(
         _insert_or_slot_taken(booking)
         if hold_token:
             Hold.objects.filter(token=hold_token).delete()
-        timeline_record(
-            lead=intake.lead,
-            kind=BookingEventKind.BOOKING,
-            summary=f"Booked {event_type.title} for {_when(booking)}",
-            data=_timeline_data(booking, status=booking.status),
+        pending_rows.append(
+            timeline_event(
+                lead=intake.lead,
+                kind=BookingEventKind.BOOKING,
+                summary=f"Booked {event_type.title} for {_when(booking)}",
+                data=_timeline_data(booking, status=booking.status),
+            )
         )
         # `lead_intake` left the lead locked (found FOR UPDATE, or created in this transaction).
         lead_advance_stage(
@@ -379,15 +386,22 @@ def booking_create(
             reason=f"Booked {event_type.title}",
             held=True,
             created=intake.created,
+            pending_rows=pending_rows,
         )
         if not intake.created:  # a lead made just now has no sequence to stop
+            # Stopping writes rows of its own (in a savepoint): ours so far go first, as they happened.
+            insert_rows_together(pending_rows)
+            pending_rows.clear()
             _stop_sequence_enrollments(intake.lead)
-        audit_record(
-            verb="booking.created",
-            obj=booking,
-            actor_label="booking page",
-            details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
+        pending_rows.append(
+            audit_event(
+                verb="booking.created",
+                obj=booking,
+                actor_label="booking page",
+                details={"lead_id": intake.lead.pk, "start_at": start.isoformat(), "event_type": event_type.slug},
+            )
         )
+        insert_rows_together(pending_rows)
         # The lead's row lock is held until the commit, so its column is the one in hand.
         board_card_changed_held(intake.lead.pk, stage=intake.lead.stage)
         _enqueue_invite(booking)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
-from clientsflow.prepared import insert_row_with_children, insert_rows, update_row
+from clientsflow.prepared import insert_row, insert_row_with_children, insert_rows, update_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_identify, normalize_email, normalize_phone
@@ -190,7 +190,13 @@ def also_seen_events(*, lead: Lead, values: dict[str, str], source: str, via: st
 
 
 def lead_intake(
-    *, data: LeadData, source: str, actor_label: str = "intake", via: str = "", savepoint: bool = True
+    *,
+    data: LeadData,
+    source: str,
+    actor_label: str = "intake",
+    via: str = "",
+    savepoint: bool = True,
+    pending_rows: list[Any] | None = None,
 ) -> IntakeResult:
     """Create the lead, or fill the empty fields of the one these details already belong to.
 
@@ -206,12 +212,16 @@ def lead_intake(
 
     The rows are written in as few statements as they can be: the lead (one INSERT, or one UPDATE
     of the fields it filled), then the timeline and audit rows together (`insert_rows`: one round
-    trip on PostgreSQL).
+    trip on PostgreSQL). Given `pending_rows`, the timeline and audit rows are appended to it
+    instead, for the caller to write with its own before its transaction commits
+    (`clientsflow.prepared.insert_rows_together`); nothing in its transaction may read them first.
     """
     for attempt in range(3):
+        # A try's rows reach the caller only once the try succeeded (a failed one rolled back).
+        rows: list[Any] | None = [] if pending_rows is not None else None
         try:
             with transaction.atomic(savepoint=savepoint):
-                result = _intake_once(data=data, source=source, actor_label=actor_label, via=via)
+                result = _intake_once(data=data, source=source, actor_label=actor_label, via=via, pending_rows=rows)
         except IntegrityError:
             # A constraint no look-up foresaw (two enrichments racing for one address): again,
             # from a fresh look-up. Without a savepoint there is nothing left to try again in.
@@ -219,12 +229,17 @@ def lead_intake(
                 raise
             continue
         if result is not None:
+            if pending_rows is not None and rows:
+                pending_rows.extend(rows)
             return result
     raise IntegrityError("These details were taken by another intake on every try; deliver them again.")
 
 
-def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> IntakeResult | None:
-    """One try: None when another intake created a lead with these details meanwhile (look again)."""
+def _intake_once(
+    *, data: LeadData, source: str, actor_label: str, via: str, pending_rows: list[Any] | None = None
+) -> IntakeResult | None:
+    """One try: None when another intake created a lead with these details meanwhile (look again).
+    With `pending_rows`, the timeline and audit rows go there instead of to the database."""
     identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
     existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
@@ -249,9 +264,15 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
         )
         # The lead, then its timeline event and audit row only if the lead was written: one
         # statement on PostgreSQL. A conflict means another intake created it meanwhile.
-        insert_row_with_children(lead, [(created, "lead_id"), (audit, "object_id")], ignore_conflicts=True)
+        if pending_rows is None:
+            insert_row_with_children(lead, [(created, "lead_id"), (audit, "object_id")], ignore_conflicts=True)
+        else:
+            insert_row(lead, ignore_conflicts=True)
         if lead.pk is None:
             return None
+        if pending_rows is not None:
+            created.lead_id, audit.object_id = lead.pk, str(lead.pk)
+            pending_rows.extend((created, audit))
         for other in identity.shares_phone_with:
             possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
         board_stages_bump(lead.stage)
@@ -282,6 +303,9 @@ def _intake_once(*, data: LeadData, source: str, actor_label: str, via: str) -> 
             details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
         )
     )
-    insert_rows(rows)
+    if pending_rows is None:
+        insert_rows(rows)
+    else:
+        pending_rows.extend(rows)
     board_stages_bump(existing.stage)
     return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from clientsflow.audit import audit_record
+from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import IllegalStageMove, InvalidInput, StageConflict
 from clientsflow.prepared import insert_row, update_row
@@ -80,10 +80,12 @@ def _move_locked(
     nurture_until: date | None = None,
     undoing: bool = False,
     first_move: bool = False,
+    pending_rows: list[Any] | None = None,
 ) -> StageChange:
     """The move itself, for a lead whose row lock this transaction holds and whose fields were read
     under it. `first_move`: the lead was created in this transaction, so no earlier stay to close.
-    The rows are written with SQL compiled once (`clientsflow.prepared`): a booking POST moves a lead."""
+    The rows are written with SQL compiled once (`clientsflow.prepared`): a booking POST moves a lead.
+    `pending_rows`: the audit row is appended there, for the caller to write before its commit."""
     check_stage_move(lead=locked, to_stage=to_stage, reason=reason, undoing=undoing)
     change = insert_row(
         StageChange(
@@ -103,13 +105,17 @@ def _move_locked(
     locked.lost_reason = reason[:255] if to_stage == Stage.LOST else ""
     locked.nurture_until = nurture_until if to_stage == Stage.NURTURE else None
     update_row(locked, fields=("stage", "stage_changed_at", "lost_reason", "nurture_until"))  # and updated_at
-    audit_record(
+    audit = audit_event(
         verb="lead.stage_changed",
         obj=locked,
         actor=user,
         actor_label=label,
         details={"from": change.from_stage, "to": to_stage, "reason": reason[:255]},
     )
+    if pending_rows is None:
+        insert_row(audit)
+    else:
+        pending_rows.append(audit)
     board_stages_bump(change.from_stage, to_stage)
     return change
 
@@ -184,7 +190,14 @@ def lead_move_undo(*, lead: Lead, change_id: int, actor: Any) -> StageChange:
 
 
 def lead_advance_stage(
-    *, lead: Lead, to_stage: str, actor_label: str, reason: str = "", held: bool = False, created: bool = False
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor_label: str,
+    reason: str = "",
+    held: bool = False,
+    created: bool = False,
+    pending_rows: list[Any] | None = None,
 ) -> StageChange | None:
     """Move a lead forward because something happened (a reply, a booking, a payment).
 
@@ -194,7 +207,8 @@ def lead_advance_stage(
     `held`: the caller's transaction holds the lead's row lock and read `lead` under it (as
     `lead_intake` leaves a lead it found), so its stage is current and is neither read again nor
     locked again. `created`: the lead was inserted in the caller's transaction (held too, and with
-    no stage history yet).
+    no stage history yet). `pending_rows` (with `held`): the move's audit row is appended there
+    instead of written, for the caller to write with its own rows before its commit.
     """
     pipeline = PIPELINE_ORDER[: PIPELINE_ORDER.index(Stage.PAID) + 1]
     held = held or created
@@ -204,7 +218,15 @@ def lead_advance_stage(
     if to_stage not in ALLOWED_MOVES[Stage(current)]:
         return None
     if held:
-        return _move_locked(lead, to_stage=to_stage, user=None, label=actor_label, reason=reason, first_move=created)
+        return _move_locked(
+            lead,
+            to_stage=to_stage,
+            user=None,
+            label=actor_label,
+            reason=reason,
+            first_move=created,
+            pending_rows=pending_rows,
+        )
     return lead_move_stage(lead=lead, to_stage=to_stage, actor_label=actor_label, reason=reason, expected_stage=current)
 
 

@@ -105,16 +105,16 @@ def _statements(client: Client, event_type, start, n: int) -> list[str]:  # type
 # A new visitor's booking POST, invite and owner's notice included (the embedded default runs
 # them in the request). Before commit: the event type with its host and hours (1), BEGIN, the
 # overlap check for bookings and holds (1), the host's row lock (PostgreSQL only), the lead:
-# dedup look-up, lead, timeline, audit (4; on PostgreSQL in a savepoint, 2 more, and the lead, its
-# timeline event and audit row one statement, 2 fewer), the booking (1), its timeline event (1),
-# the stage move: change, lead, audit (3), the booking's audit (1), the owner's notice (1: the
-# booking is new, so no savepoint), COMMIT. After: the suppression check, the outcome's BEGIN,
-# update, the email's and the outcome's audit rows (one INSERT), COMMIT (5), the board's card
-# cache reading where the lead's card is now after the outcome's commit (1:
-# `board_cards_changed`), the notice's claim, outcome and audit (3). The booking itself reads no
-# column after its commit: it holds the lead's row lock, so the card's column is the one in hand
-# (`board_card_changed_held`).
-BOOKING_POST_QUERIES = {"sqlite": 24, "postgresql": 25}
+# dedup look-up and lead (2; on PostgreSQL in a savepoint, 2 more), the booking (1), the stage
+# move: change and lead (2), the timeline events (the lead's arrival, the booking) in one INSERT
+# and the audit rows (the lead's creation, its move, the booking) in another (2; on PostgreSQL
+# the two in one round trip, 1), the owner's notice (1: the booking is new, so no savepoint),
+# COMMIT. After: the suppression check, the outcome's BEGIN, update, the email's and the
+# outcome's audit rows (one INSERT), COMMIT (5), the board's card cache reading where the lead's
+# card is now after the outcome's commit (1: `board_cards_changed`), the notice's claim, outcome
+# and audit (3). The booking itself reads no column after its commit: it holds the lead's row
+# lock, so the card's column is the one in hand (`board_card_changed_held`).
+BOOKING_POST_QUERIES = {"sqlite": 21, "postgresql": 23}
 BOARD_CARD_LOOKUP = 'SELECT "stage" FROM "leads_lead"'
 
 
@@ -126,6 +126,10 @@ def test_a_booking_post_costs_a_fixed_small_number_of_queries(event_type, settin
     _post(client, event_type, free[0].start, 0)  # first use: the site settings row
     statements = _statements(client, event_type, free[2].start, 1)
     assert len(statements) == BOOKING_POST_QUERIES[connection.vendor], "\n".join(statements)
+    # Before the commit, one statement writes every timeline event and one every audit row.
+    before_commit = statements[: next(i for i, sql in enumerate(statements) if sql.startswith("COMMIT"))]
+    assert sum('INSERT INTO "leads_leadevent"' in sql for sql in before_commit) == 1
+    assert sum('INSERT INTO "clientsflow_auditevent"' in sql for sql in before_commit) == 1
     # Nothing is read back that the request already holds: the lead and the event type once each,
     # no booking or notification re-read after the commit, and the lead's stage not re-read.
     selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
