@@ -61,7 +61,9 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(verbose_name="who", max_length=100, help_text="A user's name or a system job.")
     verb = models.CharField(verbose_name="what happened (code)", max_length=64, db_index=True)
     object_type = models.CharField(verbose_name="object type (code)", max_length=64, blank=True)
-    object_id = models.CharField(verbose_name="object ID", max_length=64, blank=True, db_index=True)
+    # No index of its own: an object's rows are found by type and id (`audit_object_idx`); the
+    # admin's search is a substring match no index serves. Intake writes a row per delivery.
+    object_id = models.CharField(verbose_name="object ID", max_length=64, blank=True)
     object_repr = models.CharField(verbose_name="object", max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -122,12 +122,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # crash (not when the process dies). https://www.sqlite.org/pragma.html#pragma_synchronous
     # The default 2 MB page cache re-reads the report and board indexes from the file on every
     # request at 100,000 leads: 32 MB per connection and a memory-mapped file keep them in memory.
+    # The log is checkpointed every 10,000 pages (40 MB) instead of SQLite's 1,000: a new lead
+    # writes about 35 pages (the lead's indexes, the search index, its event, audit and inbox rows),
+    # so the default checkpointed every ~30 deliveries, each time copying pages that the next
+    # deliveries dirty again (the newest leaf of every index) and waiting for two fsyncs. Measured
+    # on intake: a tenth of the checkpoints' writes and fsyncs (less system time and disk wait per
+    # delivery), for about 3% more of SQLite's own instructions (a longer log to find pages in).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000; "
                 "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;"
             ),
         }

@@ -6,7 +6,7 @@ request thread and closes it when the request ends, so without another connectio
 request paid for a checkpoint, an fsync and re-creating the log on the next one (about 1.5 ms of
 CPU and tens of ms of disk wait per request on this machine). With this connection open, closing
 a request's connection is cheap; the log is still checkpointed as it grows (`wal_autocheckpoint`,
-every 1,000 pages, by whichever connection commits) and when the process exits.
+every 10,000 pages, by whichever connection commits) and when the process exits.
 
 The keeper never starts a transaction, so it holds no read lock and never holds back a
 checkpoint. Each process holds its own; nothing needs to agree between processes.

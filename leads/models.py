@@ -68,7 +68,8 @@ class Lead(TimeStampedModel):
         verbose_name="phone (international)", max_length=20, blank=True, db_index=True, editable=False
     )
     company = models.CharField(max_length=200, blank=True)
-    source = models.CharField(max_length=40, db_index=True, default="manual")
+    # No index of its own: `lead_source_idx` starts with it (every filter, range and distinct on it).
+    source = models.CharField(max_length=40, default="manual")
     external_ids = models.JSONField(
         verbose_name="IDs in other systems", default=dict, blank=True, help_text="Ids in other systems, by source."
     )
@@ -254,7 +255,10 @@ class LeadEvent(models.Model):
     label = models.CharField(max_length=64, blank=True, help_text="The kind's display label when it was recorded.")
     summary = models.CharField(max_length=255)
     data = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # No index of its own: no query reads events by time alone (a lead's timeline goes through its
+    # foreign key's index, the reports through `leadevent_kind_at_idx`), and every index is one more
+    # page written per event, and intake writes an event per delivery.
+    at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]

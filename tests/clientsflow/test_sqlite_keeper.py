@@ -83,3 +83,17 @@ def test_a_released_file_can_be_deleted_and_made_again_without_losing_the_new_lo
     reader = sqlite3.connect(path)
     assert reader.execute("SELECT x FROM t").fetchall() == [(2,)]
     reader.close()
+
+
+def test_a_connection_checkpoints_the_log_every_ten_thousand_pages(tmp_path: Path) -> None:
+    """Every connection Django opens checkpoints the log at 10,000 pages (SQLite's default is
+    1,000: a checkpoint every ~30 lead deliveries)."""
+    path = tmp_path / "settings.sqlite3"
+    _make_wal_database(path)
+    wrapper = _wrapper(path)
+    with wrapper.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone() == (10_000,)
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone() == (1,)  # NORMAL: a commit waits for no fsync, a checkpoint does
+    wrapper.close()
