@@ -32,7 +32,7 @@ def create_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0024_lead_search_text_idx"),
+        ("leads", "0025_lead_search_stage_idx"),
     ]
 
     operations = [
