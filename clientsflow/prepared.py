@@ -14,9 +14,11 @@ and nothing needs to agree between processes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sqlite3
+import uuid
+from collections.abc import Callable, Collection
 from datetime import datetime
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -271,6 +273,7 @@ def insert_columns(
     columns: dict[str, list[Any]],
     *,
     same: dict[str, object] | None = None,
+    encoded: Collection[str] = (),
     using: str = DEFAULT_DB_ALIAS,
 ) -> None:
     """INSERT rows given per field, with no model instances built: `columns` maps a field's attname
@@ -279,7 +282,11 @@ def insert_columns(
     `auto_now`/`auto_now_add` fields take now. The values go through `get_db_prep_save`, as
     `bulk_create`'s do: the rows written are the rows `create()` would write.
 
-    SQLite: multi-row INSERTs of as many rows as the backend takes parameters (not `executemany`:
+    `encoded` names JSON fields whose values in `columns` are already the text Django stores for
+    them (`json.dumps(value, cls=field.encoder)`), so a caller writing one value into two tables
+    encodes it once; they are written as given.
+
+    SQLite: multi-row INSERTs of as many rows as the connection takes parameters (not `executemany`:
     one statement per row, and where the table has triggers each statement opens its own statement
     journal, three to four times the cost of the rows here). PostgreSQL: one `INSERT ... SELECT ... FROM unnest(...)` of one array per column, so the
     server parses one short statement however many rows there are (Django binds parameters
@@ -317,7 +324,12 @@ def insert_columns(
                 raise ValueError(f"{f.attname} has {len(values)} values for {count} rows.")
             if _ABSENT in values:
                 values = [_default(f, now) if value is _ABSENT else value for value in values]
-            plain_text = type(f) in (models.CharField, models.TextField) and all(v.__class__ is str for v in values)
+            if f.attname in encoded:
+                if not isinstance(f, models.JSONField) or not _all_text(values):
+                    raise TypeError(f"{f.attname} is not a JSON field given as encoded text.")
+                per_row.append((f, values))
+                continue
+            plain_text = type(f) in (models.CharField, models.TextField) and _all_text(values)
             # Text given to a plain text column is its own database value (see `_prep_for`).
             per_row.append((f, values if plain_text else [prep(value) for value in values]))
         elif f.attname in same:
@@ -331,24 +343,8 @@ def insert_columns(
     names = ", ".join(qn(f.column) for f in fields)
     with connection.cursor() as cursor:
         if not postgresql:
-            by_name = {f.attname: values for f, values in per_row}
-            rows = list(
-                zip(
-                    *(
-                        by_name[f.attname] if f.attname in by_name else repeat(constant[f.attname], count)
-                        for f in fields
-                    ),
-                    strict=True,
-                )
-            )
-            per_statement = (connection.features.max_query_params or 999) // len(fields)
-            one_row = f"({', '.join(['%s'] * len(fields))})"
-            for start in range(0, count, per_statement):
-                batch = rows[start : start + per_statement]
-                cursor.execute(
-                    f"INSERT INTO {table} ({names}) VALUES {', '.join([one_row] * len(batch))}",  # noqa: S608
-                    list(chain.from_iterable(batch)),
-                )
+            shared = {qn(f.column): constant[f.attname] for f in fields if f.attname in constant}
+            _insert_rows_sqlite(connection, cursor, table, per_row, shared)
             return
         selected: list[str] = []
         arrays: list[str] = []
@@ -368,6 +364,46 @@ def insert_columns(
         )
         # per_row follows the fields' order, as `arrays` does.
         cursor.execute(sql, params)
+
+
+def _all_text(values: list[Any]) -> bool:
+    """Whether every value is a `str` itself (not a subclass), checked without a Python-level loop."""
+    return _STR_ONLY.issuperset(map(type, values))
+
+
+_STR_ONLY = frozenset({str})
+
+
+def _insert_rows_sqlite(
+    connection: BaseDatabaseWrapper,
+    cursor: Any,
+    table: str,
+    per_row: list[tuple[models.Field, list[Any]]],
+    constant: dict[str, object],
+) -> None:
+    """SQLite: multi-row INSERTs of as many rows as the connection takes parameters, where only
+    the values that differ between rows are bound per row; the ones every row shares are bound
+    once per statement (`INSERT ... SELECT column1, ..., %s FROM (VALUES (...), ...)`), which
+    halves the parameters of a lead row and what SQLite does with them. The rows go in in the given
+    order. `constant` maps a quoted column name to its value."""
+    qn = connection.ops.quote_name
+    width = len(per_row)
+    if not width:
+        raise ValueError(f"No values differ between the rows for {table}; give at least one column.")
+    names = ", ".join([*(qn(f.column) for f, _values in per_row), *constant])
+    selected = ", ".join([*(f"column{i}" for i in range(1, width + 1)), *(["%s"] * len(constant))])
+    shared = list(constant.values())
+    # Django assumes 999 parameters, SQLite's old default; the connection says what it takes.
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max((limit - len(shared)) // width, 1)
+    rows = list(zip(*(values for _f, values in per_row), strict=True))
+    one_row = f"({', '.join(['%s'] * width)})"
+    for start in range(0, len(rows), per_statement):
+        batch = rows[start : start + per_statement]
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {selected} FROM (VALUES {', '.join([one_row] * len(batch))})",  # noqa: S608
+            [*shared, *chain.from_iterable(batch)],
+        )
 
 
 def _default(f: models.Field, now: datetime) -> object:
@@ -394,8 +430,8 @@ def _prep_for(
     f: models.Field, connection: BaseDatabaseWrapper, *, one_call: bool = False
 ) -> Callable[[object], object]:
     """The field's `get_db_prep_save`, shortened where it provably is the identity (plain text,
-    integer and foreign key columns given values of their own type) or one backend call
-    (aware datetimes). Anything else goes through the field itself.
+    integer and foreign key columns given values of their own type), one attribute (a UUID) or one
+    backend call (aware datetimes). Anything else goes through the field itself.
 
     With `one_call` (a plan used for one bulk insert, then dropped) an aware datetime is adapted
     once per distinct value; a plan kept for the life of the process (the compiled single-row
@@ -405,6 +441,11 @@ def _prep_for(
         return lambda value: value if value is None or isinstance(value, str) else f.get_db_prep_save(value, connection)
     if kind in (models.BigAutoField, models.PositiveIntegerField, models.PositiveBigIntegerField, models.ForeignKey):
         return lambda value: value if value is None or type(value) is int else f.get_db_prep_save(value, connection)
+    if kind is models.UUIDField:
+        # UUIDField.get_db_prep_value for a UUID: itself where the database has a uuid type, else its hex.
+        if connection.features.has_native_uuid_field:
+            return lambda value: value if type(value) is uuid.UUID else f.get_db_prep_save(value, connection)
+        return lambda value: value.hex if type(value) is uuid.UUID else f.get_db_prep_save(value, connection)
     if kind is models.DateTimeField:
         adapt = connection.ops.adapt_datetimefield_value
         if not one_call:

@@ -36,30 +36,41 @@ class LeadData:
 
     @classmethod
     def build(
-        cls, *, name: Any = "", email: Any = "", phone: Any = "", company: Any = "", external_id: Any = ""
+        cls,
+        *,
+        name: Any = "",
+        email: Any = "",
+        phone: Any = "",
+        company: Any = "",
+        external_id: Any = "",
+        phone_region: str | None = None,
     ) -> LeadData:
-        values = {}
-        for key, raw in (("name", name), ("email", email), ("phone", phone), ("company", company)):
-            if raw.__class__ is not str:  # text, as from a CSV file, needs none of these steps
-                if raw is None:
-                    raw = ""
-                if not isinstance(raw, str | int | float):
-                    raise InvalidInput(f"'{key}' must be text.")
-                raw = str(raw)
-            text = " ".join(raw.split())
-            if len(text) > MAX_FIELD[key]:
-                raise InvalidInput(f"'{key}' is longer than {MAX_FIELD[key]} characters.")
-            values[key] = text
-        email_normalized = normalize_email(values["email"])
-        phone_e164 = normalize_phone(values["phone"])
+        """The details cleaned (whitespace collapsed, lengths checked) and normalized; InvalidInput
+        when a value is not usable or neither an email nor a phone is left. A national phone
+        number is read in `phone_region` (default: `settings.PHONE_DEFAULT_REGION`; a caller
+        building many reads the setting once and passes it)."""
+        name = _clean_text("name", name)
+        email = _clean_text("email", email)
+        phone = _clean_text("phone", phone)
+        company = _clean_text("company", company)
+        email_normalized = normalize_email(email)
+        phone_e164 = normalize_phone(phone, phone_region)
         if not email_normalized and not phone_e164:
             raise InvalidInput("A lead needs an email address or a phone number.")
-        return cls(
-            **values,
-            external_id=str(external_id or "")[:200],
-            email_normalized=email_normalized,
-            phone_e164=phone_e164,
-        )
+        return cls(name, email, phone, company, str(external_id or "")[:200], email_normalized, phone_e164)
+
+
+def _clean_text(key: str, raw: Any) -> str:
+    if raw.__class__ is not str:  # text, as from a CSV file, needs none of these steps
+        if raw is None:
+            raw = ""
+        if not isinstance(raw, str | int | float):
+            raise InvalidInput(f"'{key}' must be text.")
+        raw = str(raw)
+    text = " ".join(raw.split())
+    if len(text) > MAX_FIELD[key]:
+        raise InvalidInput(f"'{key}' is longer than {MAX_FIELD[key]} characters.")
+    return text
 
 
 def _first(payload: dict[str, Any], *keys: str) -> Any:

@@ -1,17 +1,20 @@
-"""`clientsflow.prepared`: the compiled inserts write what the ORM would, and skip only unique conflicts."""
+"""`clientsflow.prepared`: the compiled and bulk inserts write what the ORM would, and skip only unique conflicts."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import sys
+import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clientsflow.models import AuditEvent
-from clientsflow.prepared import insert_row, insert_row_with_children, insert_rows
+from clientsflow.prepared import _prep_for, insert_columns, insert_row, insert_row_with_children, insert_rows
 from leads.models import Lead, LeadEvent
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +90,92 @@ def test_a_compiled_insert_keeps_no_value_it_wrote():
 
     assert sys.getrefcount(when) == before
     assert LeadEvent.objects.filter(lead=lead, at=when).count() == 2
+
+
+def _stored(model: type[models.Model], pks: list[int], skip: tuple[str, ...]) -> list[tuple]:
+    """The rows as the database holds them (no field conversion), in the order of `pks`, less `skip`."""
+    columns = [f.column for f in model._meta.concrete_fields if f.column not in skip]
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {connection.ops.quote_name('id')}, {quoted} FROM {model._meta.db_table}"  # noqa: S608
+        )
+        by_pk = {row[0]: row[1:] for row in cursor.fetchall()}
+    return [by_pk[pk] for pk in pks]
+
+
+@pytest.fixture
+def few_parameters_per_statement():
+    """SQLite: a limit of 40 parameters, so the rows below take several statements."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    was = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+    yield
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, was)
+
+
+def test_insert_columns_writes_the_rows_create_writes_in_the_given_order(few_parameters_per_statement):
+    """Per-row values, shared ones (bound once per statement on SQLite), defaults and JSON given
+    encoded: each row as the database holds it is the row `create()` writes; ids follow the order."""
+    now = timezone.now()
+    people = [
+        ("Ann", "ann@x.example", "+12125550100", {"csv": "a1"}),
+        ("Bo Ö", "bo@x.example", "", {}),
+        ("C'\"d", "", "+12125550102", {"csv": 'a"3\\'}),
+        ("", "dee@x.example", "+12125550103", {"zoë": "☃"}),
+        ("Eve", "eve@x.example", "", {}),
+        ("Fay", "fay@x.example", "", {"x": "y"}),
+        ("Gus", "gus@x.example", "", {}),
+    ]
+    skip = ("id", "public_id", "created_at", "updated_at")
+    created = [
+        Lead.objects.create(
+            name=name, email=email, email_normalized=email, phone_e164=phone, source="csv", external_ids=ids
+        ).pk
+        for name, email, phone, ids in people
+    ]
+    expected = _stored(Lead, created, skip)
+    Lead.objects.all().delete()
+
+    public_ids = [uuid.uuid4() for _ in people]
+    insert_columns(
+        Lead,
+        {
+            "public_id": public_ids,
+            "name": [p[0] for p in people],
+            "email": [p[1] for p in people],
+            "email_normalized": [p[1] for p in people],
+            "phone_e164": [p[2] for p in people],
+            "external_ids": [json.dumps(p[3]) for p in people],
+        },
+        same={"created_at": now, "updated_at": now, "source": "csv"},
+        encoded=("external_ids",),
+    )
+    bulk = list(Lead.objects.order_by("id"))
+
+    assert [lead.public_id for lead in bulk] == public_ids  # in the given order
+    assert _stored(Lead, [lead.pk for lead in bulk], skip) == expected
+    assert {lead.created_at for lead in bulk} == {now}
+
+
+def test_insert_columns_takes_encoded_values_only_as_text_for_json_fields():
+    lead = Lead.objects.create(email="a@x.example", email_normalized="a@x.example")
+    columns = {"lead_id": [lead.pk], "summary": ["s"], "kind": ["note"]}
+
+    with pytest.raises(TypeError, match="data is not a JSON field"):
+        insert_columns(LeadEvent, {**columns, "data": [{"a": 1}]}, encoded=("data",))
+    with pytest.raises(TypeError, match="summary is not a JSON field"):
+        insert_columns(LeadEvent, {**columns, "data": ["{}"]}, encoded=("summary",))
+    assert not LeadEvent.objects.exists()
+
+
+def test_a_uuid_is_prepared_as_the_field_prepares_it():
+    field = Lead._meta.get_field("public_id")
+    value = uuid.uuid4()
+
+    assert _prep_for(field, connection)(value) == field.get_db_prep_save(value, connection)
+    assert _prep_for(field, connection)(str(value)) == field.get_db_prep_save(value, connection)

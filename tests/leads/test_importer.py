@@ -142,6 +142,23 @@ def test_utf8_bom_blank_lines_and_ragged_rows(tmp_path):
     assert Lead.objects.get(email_normalized="short@x.example").name == ""
 
 
+@pytest.mark.parametrize(
+    ("cells", "blank"),
+    [([], True), ([""], True), (["", " ", "\t"], True), ([" ", "\u00a0"], True), (["", "x"], False), ([" y "], False)],
+)
+def test_a_row_is_blank_when_no_cell_holds_more_than_whitespace(cells, blank):
+    assert importer._is_blank(cells) is blank
+    assert importer._is_blank(cells) is not any(cell.strip() for cell in cells)
+
+
+def test_national_numbers_are_read_in_the_default_region(tmp_path, settings):
+    settings.PHONE_DEFAULT_REGION = "GB"
+
+    lead_import_csv(path=write_csv(tmp_path, "Name,Phone\nBrit,020 7946 0958\n"))
+
+    assert Lead.objects.get().phone_e164 == "+442079460958"
+
+
 def test_a_windows_1252_file_is_read_as_such(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes("Email,Name\nj@x.example,Jos\xe9 M\xfcller \u20ac\n".encode("cp1252"))

@@ -99,6 +99,44 @@ def test_too_long_field_is_refused():
         LeadData.build(email="a@example.com", company="x" * 201)
 
 
+def test_a_national_number_is_read_in_the_region_given_else_in_the_default_one(settings):
+    settings.PHONE_DEFAULT_REGION = "GB"
+
+    assert LeadData.build(phone="020 7946 0958").phone_e164 == "+442079460958"
+    assert LeadData.build(phone="020 7946 0958", phone_region="GB").phone_e164 == "+442079460958"
+    assert LeadData.build(phone="(212) 555-0100", phone_region="US").phone_e164 == "+12125550100"
+    with pytest.raises(InvalidInput, match="not a possible phone number"):
+        LeadData.build(phone="020 7946 0958", phone_region="US")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ["a list"], "email": "a@x.example"}, "'name' must be text"),
+        ({"name": "n" * 201, "email": "not an email"}, "'name' is longer than 200"),  # in field order
+        ({"email": "a@x.example", "phone": "1" * 65}, "'phone' is longer than 64"),
+        ({"name": "Only A Name"}, "needs an email address or a phone number"),
+    ],
+)
+def test_build_refuses_with_the_first_problem_in_field_order(fields, message):
+    with pytest.raises(InvalidInput, match=message):
+        LeadData.build(**fields)
+
+
+def test_build_collapses_whitespace_and_takes_numbers_as_text():
+    data = LeadData.build(name="  Ann \t  Lee ", email=" ANN@x.example ", phone=2125550100, company=None, external_id=7)
+
+    assert (data.name, data.email, data.email_normalized, data.phone, data.phone_e164, data.company) == (
+        "Ann Lee",
+        "ANN@x.example",
+        "ann@x.example",
+        "2125550100",
+        "+12125550100",
+        "",
+    )
+    assert data.external_id == "7"
+
+
 def test_identifying_a_person_is_one_query_however_many_leads_share_the_phone(django_assert_num_queries):
     for i in range(3):
         lead_intake(data=LeadData.build(email=f"office{i}@acme.example", phone="+1 415 555 0199"), source="t")
