@@ -107,7 +107,7 @@ def test_outreach_reads_no_big_table_whole(analyzed, source):
     plans = _plans(outreach_report, source=source)
     for _sql, nodes in plans:
         assert _seq_scans(nodes) == [], _outline(nodes)
-    grouped = next(nodes for sql, nodes in plans if "came_back" in sql)
+    grouped = next(nodes for sql, nodes in plans if "answered" in sql)
     used = _index_only(grouped)
     # Each unsubscribe's email: the last entry before it, read backwards, with no sort of the lead's
     # emails (a reply's email is recorded on it).
@@ -115,5 +115,17 @@ def test_outreach_reads_no_big_table_whole(analyzed, source):
     assert not [n for n in grouped if n["Node Type"] == "Sort" and "sent_at" in str(n.get("Sort Key"))], _outline(
         grouped
     )
-    # The emails sent per step, the replies per email they answer, and the unsubscribes: index only.
-    assert {"outbound_step_sent_idx", "inboundreply_answer_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
+    # The emails sent per step (only the sequence emails sent are in that index), the replies per
+    # email they answer, and the unsubscribes: index only.
+    assert {"outbound_sequence_sent_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
+    # Each email sent is checked against a hash of the emails answered: no email is looked up by
+    # id, and no sort of every email sent.
+    answered = [n for n in grouped if "Hash Join" in n["Node Type"] and "in_answer_to_id" in n.get("Hash Cond", "")]
+    assert answered, _outline(grouped)
+    sorted_sent = [
+        n
+        for n in grouped
+        if n["Node Type"] == "Sort"
+        and any(child.get("Index Name") == "outbound_sequence_sent_idx" for child in _nodes(n))
+    ]
+    assert not sorted_sent, _outline(grouped)
