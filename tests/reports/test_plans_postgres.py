@@ -100,6 +100,8 @@ def test_the_funnel_reads_no_big_table_whole(analyzed, source):
     # Each moved lead's source comes from the narrow index of active leads, not the table, and the
     # arrivals from one range of (source, created_at) per source.
     assert {"lead_active_id_source_idx", "lead_active_source_idx"} <= _index_only(nodes), _outline(nodes)
+    # Each lead's moves with their stage, in lead order, from the index alone (no row read).
+    assert "stagechange_lead_stage_idx" in _index_only(nodes), _outline(nodes)
 
 
 @pytest.mark.parametrize("source", ["", "ghl"])
