@@ -112,8 +112,10 @@ def _bounced(period: Period) -> tuple[str, list]:
 def _postgresql_sql(period: Period) -> tuple[str, list]:
     """PostgreSQL: the emails sent in the range read once, in one range of
     outbound_sequence_sent_idx per step (from the index alone), each checked against a hash of
-    the emails answered; those come from inboundreply_answer_idx alone, each answer checked
-    against a hash of the positive labels. No email is looked up by id and nothing big is sorted.
+    the emails answered. Those are grouped in order from inboundreply_answer_idx alone, each
+    answer checked against a hash of the replies labelled positive (`IN`, which PostgreSQL hashes
+    once; a join to the labels is planned as a merge over both tables' rows, twice the time at
+    100,000 leads). No email is looked up by id and nothing big is sorted.
     """
     source_sql, source_params = _source_filter(period)
     start, end = dt_param(period.start_at), dt_param(period.end_at)
@@ -125,9 +127,10 @@ def _postgresql_sql(period: Period) -> tuple[str, list]:
     # from its time, which also carries the email's kind, enrollment and step.
     sql = f"""
         WITH answered AS (
-            SELECT r.in_answer_to_id AS message_id, MAX(p.reply_id) AS positive_reply
+            SELECT r.in_answer_to_id AS message_id,
+                   MAX(CASE WHEN r.id IN (SELECT c.reply_id FROM {CLASSIFICATIONS} c WHERE {POSITIVE}) THEN 1 END)
+                       AS positive
             FROM {REPLIES} r
-            LEFT JOIN (SELECT c.reply_id FROM {CLASSIFICATIONS} c WHERE {POSITIVE}) p ON p.reply_id = r.id
             WHERE r.in_answer_to_id IS NOT NULL AND r.received_at >= %s
             GROUP BY r.in_answer_to_id
         ),
@@ -139,7 +142,7 @@ def _postgresql_sql(period: Period) -> tuple[str, list]:
         ),
         counted AS (
             SELECT s.step_id, s.enrollment_id, COUNT(*) AS sent, COUNT(a.message_id) AS replied,
-                   COUNT(a.positive_reply) AS positive, 0 AS unsubscribed, 0 AS bounced
+                   COUNT(a.positive) AS positive, 0 AS unsubscribed, 0 AS bounced
             FROM sent s LEFT JOIN answered a ON a.message_id = s.id
             GROUP BY s.step_id, s.enrollment_id
             UNION ALL
