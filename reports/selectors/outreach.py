@@ -110,12 +110,12 @@ def _bounced(period: Period) -> tuple[str, list]:
 
 
 def _postgresql_sql(period: Period) -> tuple[str, list]:
-    """PostgreSQL: the emails sent in the range read once, in one range of
-    outbound_sequence_sent_idx per step (from the index alone), each checked against a hash of
-    the emails answered. Those are grouped in order from inboundreply_answer_idx alone, each
-    answer checked against a hash of the replies labelled positive (`IN`, which PostgreSQL hashes
-    once; a join to the labels is planned as a merge over both tables' rows, twice the time at
-    100,000 leads). No email is looked up by id and nothing big is sorted.
+    """PostgreSQL: the emails sent in the range read once, in id order from
+    outbound_sequence_sent_idx alone, and merged with the emails answered in the same order:
+    those are grouped from inboundreply_answer_idx alone, each answer checked against a hash of
+    the replies labelled positive (`IN`, which PostgreSQL hashes once; a join to the labels is
+    planned as a merge over both tables' rows, twice the time at 100,000 leads). No email is
+    looked up by id and nothing big is sorted.
     """
     source_sql, source_params = _source_filter(period)
     start, end = dt_param(period.start_at), dt_param(period.end_at)
@@ -135,10 +135,8 @@ def _postgresql_sql(period: Period) -> tuple[str, list]:
             GROUP BY r.in_answer_to_id
         ),
         sent AS (
-            SELECT s.id, s.step_id, NULL::bigint AS enrollment_id FROM {MESSAGES} s
-            WHERE s.step_id = ANY(ARRAY(SELECT id FROM {STEPS})) AND {sent_in_range}
-            UNION ALL
-            SELECT s.id, NULL, s.enrollment_id FROM {MESSAGES} s WHERE s.step_id IS NULL AND {sent_in_range}
+            SELECT s.id, s.step_id, CASE WHEN s.step_id IS NULL THEN s.enrollment_id END AS enrollment_id
+            FROM {MESSAGES} s WHERE {sent_in_range}
         ),
         counted AS (
             SELECT s.step_id, s.enrollment_id, COUNT(*) AS sent, COUNT(a.message_id) AS replied,
@@ -160,7 +158,7 @@ def _postgresql_sql(period: Period) -> tuple[str, list]:
         ),
         {PER_SEQUENCE_STEP}
     """  # noqa: S608 (only table names and constants are interpolated; values are parameters)
-    params = [Label.POSITIVE, Label.POSITIVE, start, *in_range, *in_range]
+    params = [Label.POSITIVE, Label.POSITIVE, start, *in_range]
     params += [OutboundMessage.Status.SENT, OutreachEventKind.UNSUBSCRIBED, start, *in_range]
     params += bounced_params
     return sql, params
