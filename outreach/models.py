@@ -261,6 +261,18 @@ class OutboundMessage(TimeStampedModel):
             models.Index(
                 fields=["kind", "status", "step", "sent_at", "enrollment", "lead"], name="outbound_step_sent_idx"
             ),
+            # Reports on PostgreSQL: the sequence emails sent, in id order with their time, step,
+            # enrollment and lead, read from the index alone and merged with the replies grouped
+            # per email they answer (inboundreply_answer_idx, in the same order): no hash or sort
+            # of the emails. Only those emails, so no entry is compared on its kind and status
+            # (the whole query over a year at 100,000 leads: about 30 ms of server time, 90-100
+            # from ranges of outbound_step_sent_idx). SQLite reads each entry's kind and status
+            # from the index it uses, so it keeps outbound_step_sent_idx.
+            models.Index(
+                fields=["id", "sent_at", "step", "enrollment", "lead"],
+                condition=Q(kind="sequence", status="sent", enrollment__isnull=False),
+                name="outbound_sequence_sent_idx",
+            ),
         ]
         constraints = [
             # The gate as a row invariant: nothing is approved, in flight or sent without an approval.

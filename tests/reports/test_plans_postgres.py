@@ -100,6 +100,8 @@ def test_the_funnel_reads_no_big_table_whole(analyzed, source):
     # Each moved lead's source comes from the narrow index of active leads, not the table, and the
     # arrivals from one range of (source, created_at) per source.
     assert {"lead_active_id_source_idx", "lead_active_source_idx"} <= _index_only(nodes), _outline(nodes)
+    # Each lead's moves with their stage, in lead order, from the index alone (no row read).
+    assert "stagechange_lead_stage_idx" in _index_only(nodes), _outline(nodes)
 
 
 @pytest.mark.parametrize("source", ["", "ghl"])
@@ -107,7 +109,7 @@ def test_outreach_reads_no_big_table_whole(analyzed, source):
     plans = _plans(outreach_report, source=source)
     for _sql, nodes in plans:
         assert _seq_scans(nodes) == [], _outline(nodes)
-    grouped = next(nodes for sql, nodes in plans if "came_back" in sql)
+    grouped = next(nodes for sql, nodes in plans if "answered" in sql)
     used = _index_only(grouped)
     # Each unsubscribe's email: the last entry before it, read backwards, with no sort of the lead's
     # emails (a reply's email is recorded on it).
@@ -115,5 +117,17 @@ def test_outreach_reads_no_big_table_whole(analyzed, source):
     assert not [n for n in grouped if n["Node Type"] == "Sort" and "sent_at" in str(n.get("Sort Key"))], _outline(
         grouped
     )
-    # The emails sent per step, the replies per email they answer, and the unsubscribes: index only.
-    assert {"outbound_step_sent_idx", "inboundreply_answer_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
+    # The emails sent (only the sequence emails sent are in that index), the replies per email they
+    # answer, and the unsubscribes: index only.
+    assert {"outbound_sequence_sent_idx", "inboundreply_answer_idx", "leadevent_kind_at_idx"} <= used, _outline(grouped)
+    # The emails sent are joined to the emails answered (merged in id order at 100,000 leads):
+    # no email is looked up by id, and the emails sent are never sorted.
+    joined = [n for n in grouped if "in_answer_to_id" in n.get("Merge Cond", n.get("Hash Cond", ""))]
+    assert joined, _outline(grouped)
+    sorted_sent = [
+        n
+        for n in grouped
+        if n["Node Type"] == "Sort"
+        and any(child.get("Index Name") == "outbound_sequence_sent_idx" for child in _nodes(n))
+    ]
+    assert not sorted_sent, _outline(grouped)
