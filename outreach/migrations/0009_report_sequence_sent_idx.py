@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0025_stagechange_lead_fk_index_dropped"),
+        ("leads", "0027_stagechange_lead_fk_index_dropped"),
         ("outreach", "0008_inboundreply_in_answer_to"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

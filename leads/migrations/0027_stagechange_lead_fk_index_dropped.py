@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0024_lead_search_text_idx"),
+        ("leads", "0026_lead_source_and_event_time_indexes_dropped"),
     ]
 
     operations = [
