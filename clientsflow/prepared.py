@@ -307,16 +307,6 @@ def _linked_sql(
     return sql, linked_positions
 
 
-class _PreparingCursor(psycopg.Cursor[Any]):
-    """psycopg's server-side binding cursor, each statement prepared on the server (parsed and
-    planned once per connection) unless the connection has prepared statements turned off."""
-
-    def execute(
-        self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: bool | None = None
-    ) -> Any:
-        return super().execute(query, params, prepare=prepare, binary=binary)
-
-
 def server_prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
     """PostgreSQL: a cursor like `connection.cursor()` (same checks, Django's errors, seen by query
     logging) whose statements the server parses and plans once per connection, for a few hot
@@ -325,14 +315,17 @@ def server_prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
     on the server. The parameters travel apart from the text (server-side binding), so a value
     whose type the statement does not fix is sent as text: write such statements with a cast.
 
-    Prepared statements need the connection's `prepare_threshold` set (DATABASES OPTIONS; Django
-    turns them off by default for poolers that cannot keep them, such as PgBouncer in transaction
-    mode before 1.21); without it the statements are bound on the server, unprepared."""
+    This is psycopg's own server-binding cursor: it prepares a statement when the connection has
+    run it `prepare_threshold` times (DATABASES OPTIONS: 1, so from its second run; preparing
+    costs a round trip of its own, which a connection used for one request would never win
+    back). Django's cursors never prepare. With the threshold None (Django's default, for
+    poolers that cannot keep prepared statements, such as PgBouncer in transaction mode before
+    1.21) the statements are bound on the server, unprepared."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        cursor = _PreparingCursor(connection.connection)
+        cursor = psycopg.Cursor(connection.connection)
     return _ComposedDebugWrapper(cursor, connection) if connection.queries_logged else CursorWrapper(cursor, connection)
 
 

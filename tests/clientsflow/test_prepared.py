@@ -156,3 +156,26 @@ def test_linked_rows_need_postgresql():
         pytest.skip("PostgreSQL has them")
     with pytest.raises(NotImplementedError):
         insert_linked_rows(linked("ten@example.com")[3])
+
+
+@postgresql_only
+def test_the_linked_statement_is_prepared_on_the_server_once_and_runs_unprepared_when_turned_off():
+    def prepared_withs() -> list[tuple[str, int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['WITH "r0" AS (INSERT INTO "leads_lead"%'],
+            )
+            return cursor.fetchall()
+
+    for n in range(3):
+        assert insert_linked_rows(linked(f"prep{n}@example.com")[3])
+    [(_statement, runs)] = prepared_withs()
+    assert runs == 2  # run once unprepared, then prepared (parsed and planned once) and run twice
+
+    connection.connection.prepare_threshold = None  # as `?prepare_threshold=none` leaves it
+    try:
+        assert insert_linked_rows(linked("unprepared@example.com")[3])
+    finally:
+        connection.connection.prepare_threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert Lead.objects.filter(email_normalized="unprepared@example.com").exists()
