@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import chain
 from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
@@ -251,6 +254,139 @@ def insert_row_with_children(
     for child, attname, _plan in compiled:
         setattr(child, attname, _link_value(child, attname, parent.pk))
     return parent
+
+
+# A row of `insert_linked_rows`: the new instance, and None for the first row, else `(index, attname)`:
+# the earlier row it follows, and its own field that takes that row's new primary key (or None).
+LinkedRow = tuple[models.Model, tuple[int, str | None] | None]
+_LINKED: dict[tuple[Any, ...], tuple[str, list[int | None]]] = {}
+
+
+def insert_linked_rows(
+    rows: list[LinkedRow], *, unless: tuple[str, list[Any]] | None = None, using: str = DEFAULT_DB_ALIAS
+) -> bool:
+    """PostgreSQL only: INSERT rows of any models in one statement, all of them or none, and set
+    their pks as `insert_row` does. Returns whether they were written.
+
+    The first row is written unless `unless` (a query and its parameters) finds a row, and unless
+    it conflicts with a unique constraint (`ON CONFLICT DO NOTHING`). Each later row `(obj,
+    (index, attname))` is written only if the row at `index` of `rows` (an earlier one) was, with
+    that row's new primary key in its field `attname` (when not None). The statement is a chain of
+    data-modifying `WITH`s, each selecting from the one it follows.
+
+    A later row that conflicts raises IntegrityError and nothing is written. The statement is
+    atomic by itself: with no transaction open it is its own (committed when it returns; no BEGIN
+    or COMMIT round trip); inside one it runs in a savepoint, so an error leaves that transaction
+    usable.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("insert_linked_rows needs data-modifying WITH queries (PostgreSQL).")
+    compiled = [(obj, link, _compiled_insert(obj, using, returning=False)[1]) for obj, link in rows]
+    unless_sql, unless_params = unless if unless is not None else ("", [])
+    key = (using, unless_sql, tuple((obj._meta.label, link) for obj, link, _plan in compiled))
+    if key not in _LINKED:
+        _LINKED[key] = _linked_sql(connection, compiled, unless_sql)
+    sql, linked_positions = _LINKED[key]
+    params: list[Any] = []
+    for n, ((obj, _link, plan), linked) in enumerate(zip(compiled, linked_positions, strict=True)):
+        row_params = _row_params(obj, plan)
+        if linked is not None:
+            del row_params[linked]
+        params.extend(row_params)
+        if n == 0:
+            params.extend(unless_params)  # the first row's WHERE follows its values in the text
+    with _own_statement(connection), server_prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+    if returned is None:
+        return False
+    for (obj, link, _plan), pk in zip(compiled, returned, strict=True):
+        if link is not None and link[1] is not None:
+            setattr(obj, link[1], _link_value(obj, link[1], rows[link[0]][0].pk))
+        obj.pk = pk
+        _mark_saved(obj, using)
+    return True
+
+
+def _linked_sql(
+    connection: BaseDatabaseWrapper, compiled: list[tuple[models.Model, Any, _Plan]], unless_sql: str
+) -> tuple[str, list[int | None]]:
+    """The statement of `insert_linked_rows`, and per row the position in its plan of the field
+    that takes another row's pk (its value comes from that row's CTE, not from a parameter)."""
+    qn = connection.ops.quote_name
+    ctes, names, linked_positions = [], [], []
+    for n, (obj, link, _plan) in enumerate(compiled):
+        meta = obj._meta
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        linked = None
+        if link is not None and link[1] is not None:
+            linked = [f.attname for f in fields].index(link[1])
+            source_pk = f'"r{link[0]}".{qn(compiled[link[0]][0]._meta.pk.column)}'
+            if isinstance(fields[linked], models.CharField | models.TextField):
+                source_pk = f"CAST({source_pk} AS text)"
+        values = ", ".join(source_pk if i == linked else "%s" for i in range(len(fields)))
+        if link is None:
+            if n:
+                raise ValueError("Only the first row goes unlinked; each later one follows an earlier row.")
+            source = f" WHERE NOT EXISTS ({unless_sql})" if unless_sql else ""
+            conflict = " ON CONFLICT DO NOTHING"
+        else:
+            if not 0 <= link[0] < n:
+                raise ValueError("A row can only follow an earlier row.")
+            source, conflict = f' FROM "r{link[0]}"', ""
+        # Only quoted model identifiers, placeholders and the caller's own query go into the text.
+        ctes.append(
+            f'"r{n}" AS (INSERT INTO {qn(meta.db_table)} ({", ".join(qn(f.column) for f in fields)}) '
+            f"SELECT {values}{source}{conflict} RETURNING {qn(meta.pk.column)})"
+        )
+        names.append((f'"r{n}"', qn(meta.pk.column)))
+        linked_positions.append(linked)
+    selected = ", ".join(f"{name}.{pk}" for name, pk in names)
+    sql = f"WITH {', '.join(ctes)} SELECT {selected} FROM {', '.join(name for name, _pk in names)}"  # noqa: S608
+    return sql, linked_positions
+
+
+def server_prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
+    """PostgreSQL: a cursor like `connection.cursor()` (same checks, Django's errors, seen by query
+    logging) whose statements the server parses and plans once per connection, for a few hot
+    statements. Django's own cursors bind parameters into the text, so the server parses and
+    plans every statement anew: for the intake's one long statement that was most of its time
+    on the server. The parameters travel apart from the text (server-side binding), so a value
+    whose type the statement does not fix is sent as text: write such statements with a cast.
+
+    This is psycopg's own server-binding cursor: it prepares a statement when the connection has
+    run it `prepare_threshold` times (DATABASES OPTIONS: 1, so from its second run; preparing
+    costs a round trip of its own, which a connection used for one request would never win
+    back). Django's cursors never prepare. With the threshold None (Django's default, for
+    poolers that cannot keep prepared statements, such as PgBouncer in transaction mode before
+    1.21) the statements are bound on the server, unprepared."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        cursor = psycopg.Cursor(connection.connection)
+    return _ComposedDebugWrapper(cursor, connection) if connection.queries_logged else CursorWrapper(cursor, connection)
+
+
+class _ComposedDebugWrapper(CursorDebugWrapper):
+    """Django's debug wrapper logs the text a client-side cursor sent; this cursor sends its text and
+    parameters apart, so the log shows them composed, as Django's own cursors would have sent them."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(self.db.ops.compose_sql(sql, params) if params else sql):
+            return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
+@contextmanager
+def _own_statement(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """One statement, atomic by itself: as it is in autocommit mode, or in a savepoint inside a
+    transaction (so that its error does not break the caller's transaction)."""
+    if connection.in_atomic_block:
+        with transaction.atomic(using=connection.alias):
+            yield
+    else:
+        yield
 
 
 _ABSENT = object()

@@ -146,6 +146,13 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Prepared statements for the few statements run through `clientsflow.prepared.server_prepared_cursor`,
+    # from their second run on a connection (Django's own cursors bind client-side and never prepare).
+    # Behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21) turn them
+    # off: `?prepare_threshold=none`.
+    _threshold = DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 1)
+    if isinstance(_threshold, str) and _threshold.lower() in ("none", "off"):
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -166,6 +166,11 @@ def delivery_id(header_value: str | None, payload: Any, body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+# Writes the event's row (new, already marked processed) together with the handler's own rows,
+# in one statement: the handler's result, or None when it wrote nothing (see `_store_and_process`).
+WithEvent = Callable[[WebhookEvent], dict[str, Any] | None]
+
+
 def webhook_event_store(
     *,
     provider: str,
@@ -174,16 +179,17 @@ def webhook_event_store(
     headers: dict[str, str],
     event_type: str = "",
     inline_when_embedded: bool = False,
+    together: WithEvent | None = None,
 ) -> tuple[WebhookEvent, bool]:
     """Store a delivery. Returns `(event, created)`; a replay only counts the delivery.
 
     With a broker the event is queued after commit. Without one (the embedded default, tasks run
     in-process) and with `inline_when_embedded`, it is processed in the same transaction that
-    stores it: see `_store_and_process`.
+    stores it, or by `together` in the same statement: see `_store_and_process`.
     """
     if inline_when_embedded and process_webhook_event.app.conf.task_always_eager:
         return _store_and_process(
-            provider=provider, event_id=event_id, body=body, headers=headers, event_type=event_type
+            provider=provider, event_id=event_id, body=body, headers=headers, event_type=event_type, together=together
         )
     try:
         with transaction.atomic():
@@ -208,7 +214,7 @@ def _replayed(provider: str, event_id: str) -> WebhookEvent:
 
 
 def _store_and_process(
-    *, provider: str, event_id: str, body: bytes, headers: dict[str, str], event_type: str
+    *, provider: str, event_id: str, body: bytes, headers: dict[str, str], event_type: str, together: WithEvent | None
 ) -> tuple[WebhookEvent, bool]:
     """Store the delivery and process it in one transaction (one commit instead of two).
 
@@ -223,6 +229,12 @@ def _store_and_process(
     the way that succeeds, which on PostgreSQL is two round trips fewer per delivery. If the
     process dies before either commit, nothing was stored and the sender, which got no 200,
     delivers again; the unique `(provider, event_id)` still makes a replay change nothing.
+
+    `together`, when given, is tried first: the handler's processing for the common case written
+    with the event's row in one statement (one round trip and, with no transaction open, one
+    commit, instead of BEGIN, the event's INSERT, the handler's statements and COMMIT). It writes
+    the row and its own rows at once or nothing; when it wrote nothing (a replay, or a case it does
+    not cover) the delivery is stored and processed as above.
     """
     handler = handler_for(provider)
 
@@ -237,6 +249,15 @@ def _store_and_process(
             **outcome,
         )
 
+    if together is not None:
+        event = new_event(status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now())
+        outcome = together(event)
+        if outcome is not None:
+            logger.info(
+                "webhook.processed",
+                extra={"provider": provider, "event_id": event_id, "webhook_pk": event.pk, "outcome": outcome},
+            )
+            return event, True
     event = new_event(status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now())
     try:
         with transaction.atomic():

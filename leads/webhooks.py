@@ -33,7 +33,7 @@ from clientsflow.webhooks import (
     webhook_receive,
 )
 from leads.models import SOURCE_RE
-from leads.services.intake import LeadData, lead_intake, parse_lead_payload
+from leads.services.intake import LeadData, lead_intake, lead_intake_with_row, parse_lead_payload
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def lead_webhook(request: HttpRequest, source: str) -> JsonResponse:
         return received
     payload = received.payload
     event_id = delivery_id(request_header(request, "X-Event-Id"), payload, received.body)
+    parsed = _parsed_at_door.get()
     try:
         _event, created = webhook_event_store(
             provider=f"leads:{source}",
@@ -93,10 +94,20 @@ def lead_webhook(request: HttpRequest, source: str) -> JsonResponse:
             headers=kept_headers(request, ("X-GHL-Signature",) if source == GHL_SOURCE else ()),
             event_type=str(payload.get("type") or "lead")[:100],
             inline_when_embedded=True,
+            together=partial(_new_lead_with_event, source, parsed[1]) if parsed is not None else None,
         )
     finally:
         _parsed_at_door.set(None)
     return webhook_accepted(event_id=event_id, created=created)
+
+
+def _new_lead_with_event(source: str, data: LeadData, event: WebhookEvent) -> dict[str, Any] | None:
+    """`process_lead_event`'s work for a new person, written with the event in one statement
+    (PostgreSQL); None, with nothing written, for anything else (see `lead_intake_with_row`)."""
+    result = lead_intake_with_row(
+        event, data=data, source=source, actor_label=f"webhook:{source}", via=f"webhook {event.event_id}"
+    )
+    return None if result is None else {"lead_id": result.lead.pk, "created": result.created}
 
 
 @register_webhook_handler("leads")

@@ -170,22 +170,29 @@ def _holders_sql(alias: str, has_email: bool, has_phone: bool, for_update: bool)
     meta = Lead._meta
     columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
     column = {f.name: qn(f.column) for f in meta.concrete_fields}
-    email, phone, merged = column["email_normalized"], column["phone_e164"], column["merged_into"]
-    where = [f"{email} = %s"] if has_email else []
-    where += [f"{phone} = %s"] if has_phone else []
+    email, merged = column["email_normalized"], column["merged_into"]
     # Email holders first; then active (not merged) first, then by survivor and id: the order
     # `F("merged_into_id").asc(nulls_first=True), "id"` gave the separate look-ups.
     order = [f"CASE WHEN {email} = %s THEN 0 ELSE 1 END"] if has_email else []
     order += [f"CASE WHEN {merged} IS NULL THEN 0 ELSE 1 END", merged, qn(meta.pk.column)]
     # Only quoted model identifiers and a constant go into the text; values are parameters.
     sql = (
-        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {' OR '.join(where)} "  # noqa: S608
+        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {_holders_where(connection, has_email, has_phone)} "  # noqa: S608
         f"ORDER BY {', '.join(order)} LIMIT {MAX_PHONE_HOLDERS}"
     )
     if for_update and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     _HOLDERS_SQL[key] = sql
     return sql
+
+
+def _holders_where(connection: Any, has_email: bool, has_phone: bool) -> str:
+    """The condition on the email (first parameter) and the phone (next) that the holders meet."""
+    qn = connection.ops.quote_name
+    column = {f.name: qn(f.column) for f in Lead._meta.concrete_fields}
+    where = [f"{column['email_normalized']} = %s"] if has_email else []
+    where += [f"{column['phone_e164']} = %s"] if has_phone else []
+    return " OR ".join(where)
 
 
 _CONVERTERS: dict[str, list[tuple[int, Any, list[Any]]]] = {}
@@ -255,6 +262,17 @@ def _holders(email_normalized: str, phone_e164: str, for_update: bool) -> list[L
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         return _leads_from_rows(alias, cursor.fetchall())
+
+
+def lead_holders_query(*, email_normalized: str, phone_e164: str, using: str) -> tuple[str, list[str]]:
+    """A query (text and parameters) that finds a row exactly when some lead, merged ones too,
+    holds this email or this phone (one of them given): when it finds none, `lead_identify`
+    answers a new person with no possible duplicates. For a write that must happen only then,
+    checked in the same statement."""
+    connection = connections[using]
+    where = _holders_where(connection, bool(email_normalized), bool(phone_e164))
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    return f"SELECT 1 FROM {table} WHERE {where}", [v for v in (email_normalized, phone_e164) if v]  # noqa: S608
 
 
 def _locked(active: Lead | None, match: Lead, for_update: bool) -> Lead | None:

@@ -6,15 +6,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 
 from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
-from clientsflow.prepared import insert_row, insert_row_with_children, insert_rows, update_row
+from clientsflow.models import AuditEvent
+from clientsflow.prepared import insert_linked_rows, insert_row, insert_row_with_children, insert_rows, update_row
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
-from leads.services.identity import lead_identify, normalize_email, normalize_phone
+from leads.services.identity import lead_holders_query, lead_identify, normalize_email, normalize_phone
 from leads.services.timeline import timeline_data, timeline_event
 
 logger = logging.getLogger(__name__)
@@ -246,6 +247,60 @@ def lead_intake(
     raise IntegrityError("These details were taken by another intake on every try; deliver them again.")
 
 
+def _new_lead_rows(*, data: LeadData, source: str, actor_label: str, via: str) -> tuple[Lead, LeadEvent, AuditEvent]:
+    """A new lead from these details, its "created" timeline event and its audit row, not yet written."""
+    lead = Lead(
+        name=data.name,
+        email=data.email,
+        email_normalized=data.email_normalized,
+        phone=data.phone,
+        phone_e164=data.phone_e164,
+        company=data.company,
+        source=source,
+        external_ids={source: data.external_id} if data.external_id else {},
+    )
+    created = timeline_event(
+        lead=lead,
+        kind=LeadEvent.Kind.CREATED,
+        summary=f"Arrived from {source}",
+        data={"source": source, "via": via},
+    )
+    audit = audit_event(verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via})
+    return lead, created, audit
+
+
+def lead_intake_with_row(
+    row: models.Model, *, data: LeadData, source: str, actor_label: str = "intake", via: str = ""
+) -> IntakeResult | None:
+    """PostgreSQL: `lead_intake` of a new person and `row` (a new row of another model: the webhook
+    inbox's event) in one statement, which commits both at once when no transaction is open.
+
+    Written only when no lead, merged ones too, holds the email or the phone, so `lead_intake`
+    would create the lead and flag no possible duplicate, and only when `row` conflicts with no
+    stored row (a replay): the rows written are then those `lead_intake` writes (the lead, its
+    "created" event and audit row), and `row`. Otherwise, or if another intake creates the same
+    lead meanwhile (a unique conflict), nothing is written and None is returned: the caller goes
+    the usual way. Elsewhere than on PostgreSQL, always None.
+    """
+    using = router.db_for_write(Lead)
+    if connections[using].vendor != "postgresql":
+        return None
+    lead, created, audit = _new_lead_rows(data=data, source=source, actor_label=actor_label, via=via)
+    unless = lead_holders_query(email_normalized=data.email_normalized, phone_e164=data.phone_e164, using=using)
+    try:
+        written = insert_linked_rows(
+            [(row, None), (lead, (0, None)), (created, (1, "lead_id")), (audit, (1, "object_id"))],
+            unless=unless,
+            using=using,
+        )
+    except IntegrityError:
+        return None  # the lead's email or phone was taken meanwhile: nothing was written
+    if not written:
+        return None
+    board_stages_bump(lead.stage)
+    return IntakeResult(lead=lead, created=True)
+
+
 def _intake_once(
     *, data: LeadData, source: str, actor_label: str, via: str, pending_rows: list[Any] | None = None
 ) -> IntakeResult | None:
@@ -254,25 +309,7 @@ def _intake_once(
     identity = lead_identify(email_normalized=data.email_normalized, phone_e164=data.phone_e164, for_update=True)
     existing, matched_on = identity.lead, identity.matched_on
     if existing is None:
-        lead = Lead(
-            name=data.name,
-            email=data.email,
-            email_normalized=data.email_normalized,
-            phone=data.phone,
-            phone_e164=data.phone_e164,
-            company=data.company,
-            source=source,
-            external_ids={source: data.external_id} if data.external_id else {},
-        )
-        created = timeline_event(
-            lead=lead,
-            kind=LeadEvent.Kind.CREATED,
-            summary=f"Arrived from {source}",
-            data={"source": source, "via": via},
-        )
-        audit = audit_event(
-            verb="lead.created", obj=lead, actor_label=actor_label, details={"source": source, "via": via}
-        )
+        lead, created, audit = _new_lead_rows(data=data, source=source, actor_label=actor_label, via=via)
         # The lead, then its timeline event and audit row only if the lead was written: one
         # statement on PostgreSQL. A conflict means another intake created it meanwhile.
         if pending_rows is None:

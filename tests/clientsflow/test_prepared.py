@@ -7,6 +7,7 @@ import sqlite3
 import sys
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, models
@@ -14,7 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clientsflow.models import AuditEvent
-from clientsflow.prepared import _prep_for, insert_columns, insert_row, insert_row_with_children, insert_rows
+from clientsflow.prepared import (
+    _prep_for,
+    insert_columns,
+    insert_linked_rows,
+    insert_row,
+    insert_row_with_children,
+    insert_rows,
+)
 from leads.models import Lead, LeadEvent
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +187,94 @@ def test_a_uuid_is_prepared_as_the_field_prepares_it():
 
     assert _prep_for(field, connection)(value) == field.get_db_prep_save(value, connection)
     assert _prep_for(field, connection)(str(value)) == field.get_db_prep_save(value, connection)
+
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="data-modifying WITH: PostgreSQL only")
+
+
+def linked(email: str) -> tuple[Lead, LeadEvent, AuditEvent, list[Any]]:
+    lead = Lead(email=email, email_normalized=email)
+    event = LeadEvent(lead=lead, kind="created", label="Created", summary=f"Arrived {email}", data={"a": [1]})
+    audit = AuditEvent(actor_label="test", verb="lead.created", object_type="leads.lead", object_repr=email)
+    return lead, event, audit, [(lead, None), (event, (0, "lead_id")), (audit, (0, "object_id"))]
+
+
+@postgresql_only
+def test_linked_rows_are_written_in_one_statement_as_the_separate_inserts_write_them():
+    lead, event, audit, rows = linked("five@example.com")
+    twin = insert_row(Lead(email="six@example.com", email_normalized="six@example.com"))
+    twin_event = insert_row(LeadEvent(lead=twin, kind="created", label="Created", summary="x", data={"a": [1]}))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert insert_linked_rows(rows)
+
+    # One statement (inside the test's transaction, in a savepoint of its own).
+    assert len([q for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
+    assert (event.lead_id, audit.object_id) == (lead.pk, str(lead.pk))
+    stored = LeadEvent.objects.get(pk=event.pk)
+    assert (stored.lead_id, stored.summary, stored.data) == (lead.pk, "Arrived five@example.com", {"a": [1]})
+    assert AuditEvent.objects.get(pk=audit.pk).object_id == str(lead.pk)
+    # Each column as insert_row writes it (defaults, stamps and JSON included).
+    ignored = {"id", "public_id", "email", "email_normalized", "created_at", "updated_at"}
+    by_one = {k: v for k, v in Lead.objects.filter(pk=twin.pk).values().get().items() if k not in ignored}
+    by_all = {k: v for k, v in Lead.objects.filter(pk=lead.pk).values().get().items() if k not in ignored}
+    assert by_all == by_one
+    assert LeadEvent.objects.get(pk=twin_event.pk).data == stored.data
+
+
+@postgresql_only
+def test_unless_finding_a_row_or_a_first_row_conflict_writes_nothing():
+    insert_row(Lead(email="seven@example.com", email_normalized="seven@example.com"))
+    found = ('SELECT 1 FROM "leads_lead" WHERE "email_normalized" = %s', ["seven@example.com"])
+    lead, event, audit, rows = linked("eight@example.com")
+
+    assert not insert_linked_rows(rows, unless=found)
+    _lead, _event, _audit, conflicting = linked("seven@example.com")
+    assert not insert_linked_rows(conflicting)
+
+    assert (lead.pk, event.pk, audit.pk) == (None, None, None)
+    assert Lead.objects.count() == 1
+    assert not LeadEvent.objects.exists() and not AuditEvent.objects.exists()
+
+
+@postgresql_only
+def test_a_later_row_that_conflicts_raises_and_leaves_nothing_written_nor_the_transaction_broken():
+    insert_row(Lead(email="nine@example.com", email_normalized="nine@example.com"))
+    event = AuditEvent(actor_label="test", verb="first")
+    lead = Lead(email="Nine@example.com", email_normalized="nine@example.com")
+
+    with pytest.raises(IntegrityError):
+        insert_linked_rows([(event, None), (lead, (0, None))])
+
+    assert not AuditEvent.objects.filter(verb="first").exists()  # the transaction still answers
+    assert Lead.objects.count() == 1
+
+
+def test_linked_rows_need_postgresql():
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL has them")
+    with pytest.raises(NotImplementedError):
+        insert_linked_rows(linked("ten@example.com")[3])
+
+
+@postgresql_only
+def test_the_linked_statement_is_prepared_on_the_server_once_and_runs_unprepared_when_turned_off():
+    def prepared_withs() -> list[tuple[str, int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['WITH "r0" AS (INSERT INTO "leads_lead"%'],
+            )
+            return cursor.fetchall()
+
+    for n in range(3):
+        assert insert_linked_rows(linked(f"prep{n}@example.com")[3])
+    [(_statement, runs)] = prepared_withs()
+    assert runs == 2  # run once unprepared, then prepared (parsed and planned once) and run twice
+
+    connection.connection.prepare_threshold = None  # as `?prepare_threshold=none` leaves it
+    try:
+        assert insert_linked_rows(linked("unprepared@example.com")[3])
+    finally:
+        connection.connection.prepare_threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert Lead.objects.filter(email_normalized="unprepared@example.com").exists()
