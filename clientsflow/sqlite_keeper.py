@@ -1,11 +1,12 @@
 """One idle connection per SQLite database file, held for the life of the process.
 
 SQLite checkpoints the write-ahead log into the database and deletes it when the *last*
-connection to a file closes. The embedded server (Django's runserver) opens a connection per
-request thread and closes it when the request ends, so without another connection open every
-request paid for a checkpoint, an fsync and re-creating the log on the next one (about 1.5 ms of
-CPU and tens of ms of disk wait per request on this machine). With this connection open, closing
-a request's connection is cheap; the log is still checkpointed as it grows (`wal_autocheckpoint`,
+connection to a file closes. Connections do close: a web thread's at `CONN_MAX_AGE`, the
+dispatcher's after each tick, every one under Django's own thread-per-request server (which the
+embedded default used before `clientsflow.webserver`), and without another connection open each
+of those closes paid for a checkpoint, an fsync and re-creating the log on the next one (about
+1.5 ms of CPU and tens of ms of disk wait on this machine). With this connection open, a close is
+cheap; the log is still checkpointed as it grows (`wal_autocheckpoint`,
 every 10,000 pages, by whichever connection commits) and when the process exits.
 
 The keeper never starts a transaction, so it holds no read lock and never holds back a

@@ -7,6 +7,7 @@ case of the email, another format of the phone number) so the figures include de
 from __future__ import annotations
 
 import csv
+import http.client
 import json
 import logging
 import random
@@ -21,12 +22,14 @@ from typing import Any
 
 from celery import current_app
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import WSGIRequestHandler
 from django.db import connections
 from django.http import HttpResponseBase
 from django.test import Client, RequestFactory, override_settings
 
 from clientsflow.models import WebhookEvent
 from clientsflow.signatures import hmac_sha256_hex
+from clientsflow.webserver import PooledWSGIServer
 from leads.models import Lead
 from leads.services.importer import lead_import_csv
 from leads.webhooks import lead_webhook
@@ -45,7 +48,7 @@ def _phone_formats(area: int, line: int) -> list[str]:
     ]
 
 
-_AREA = {"hook": 200, "csv": 300, "stack": 500, "wsgi": 600, "thread": 700, "together": 800}
+_AREA = {"hook": 200, "csv": 300, "stack": 500, "wsgi": 600, "thread": 700, "together": 800, "http": 900}
 
 
 def _identity(i: int, kind: str = "hook") -> dict[str, Any]:
@@ -122,8 +125,9 @@ def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
     `stack` goes through Django's test client, so every middleware runs too (but the client keeps
     the connection open across requests). `wsgi` calls Django's WSGI handler as a WSGI server
     does (middleware, request signals, the connection kept per CONN_MAX_AGE); `thread` does the
-    same and closes the connection after each request, as Django's own threaded server (the
-    embedded default) does when a request's thread ends.
+    same and closes the connection after each request, as Django's own threaded server does when
+    a request's thread ends (what the embedded default did before it served on a pool of threads;
+    `_run_embedded_server` measures that server itself).
     """
     signed, uniques = _deliveries(requests, kind)
     client = Client()
@@ -166,6 +170,58 @@ def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
         "dedup_correct": created == uniques,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
     }
+
+
+def _run_embedded_server(requests: int) -> dict[str, Any]:
+    """The deliveries over loopback HTTP to the embedded default's own server (`PooledWSGIServer`,
+    as `make run` serves), one after another, a new TCP connection each (the server closes it).
+    Client and server share this process, so its CPU time counts both."""
+    signed, uniques = _deliveries(requests, "http")
+    server = PooledWSGIServer(("127.0.0.1", 0), _QuietHandler)
+    server.set_app(WSGIHandler())
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    leads_before = Lead.objects.count()
+    try:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for body, signature in signed:
+            sent = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+            conn.request(
+                "POST",
+                "/webhooks/leads/website/",
+                body=body,
+                headers={"Content-Type": "application/json", "X-Signature": signature},
+            )
+            answer = conn.getresponse()
+            answer.read()
+            conn.close()
+            latencies.append(time.perf_counter() - sent)
+            statuses[answer.status] = statuses.get(answer.status, 0) + 1
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    finally:
+        server.shutdown()
+        server.server_close()
+    created = Lead.objects.count() - leads_before
+    latencies.sort()
+    return {
+        "requests": requests,
+        "seconds": round(elapsed, 2),
+        "leads_per_s": round(requests / elapsed, 1),
+        "leads_per_cpu_s_with_client": round(requests / cpu, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
+        "leads_created": created,
+        "dedup_correct": created == uniques,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass  # a line per request would measure the terminal
 
 
 CONCURRENT_THREADS = 8
@@ -253,7 +309,7 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
     current_app.conf.task_always_eager = True  # the figure includes processing, as in the embedded default
     logging.disable(logging.INFO)  # a JSON line per delivery would measure the log handler
     try:
-        with override_settings(LEAD_WEBHOOK_SECRET=BENCH_SECRET, ALLOWED_HOSTS=["testserver"]):
+        with override_settings(LEAD_WEBHOOK_SECRET=BENCH_SECRET, ALLOWED_HOSTS=["testserver", "127.0.0.1"]):
             _run_deliveries("hook", 20)  # warm up: imports, URL resolver, compiled statements
             _run_deliveries("wsgi", 20)  # ... and the URL configuration and middleware
             Lead.objects.all().delete()
@@ -262,6 +318,7 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
             stack = _run_deliveries("stack", requests)
             wsgi = _run_deliveries("wsgi", requests)
             thread = _run_deliveries("thread", requests)
+            embedded = _run_embedded_server(requests)
             together = _run_concurrent(requests)
     finally:
         logging.disable(logging.NOTSET)
@@ -272,13 +329,15 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
         "full_stack": stack,
         "wsgi": wsgi,
         "wsgi_connection_per_request": thread,
+        "embedded_server": embedded,
         "concurrent": together,
     }
     log(
         f"intake: {view['leads_per_s']} leads/s through the view ({view['leads_per_cpu_s']}/CPU-s), "
         f"{stack['leads_per_s']} through the test client ({stack['leads_per_cpu_s']}/CPU-s), "
         f"{wsgi['leads_per_s']} as a WSGI call ({wsgi['leads_per_cpu_s']}/CPU-s), "
-        f"{thread['leads_per_s']} with a new connection each ({thread['leads_per_cpu_s']}/CPU-s); "
+        f"{thread['leads_per_s']} with a new connection each ({thread['leads_per_cpu_s']}/CPU-s), "
+        f"{embedded['leads_per_s']} over HTTP to the embedded server; "
         f"{together['leads_per_s']} from {together['threads']} client threads at once "
         f"({together['leads_per_cpu_s']}/CPU-s); "
         f"{view['leads_created']} leads from {requests} deliveries"

@@ -2,6 +2,9 @@
 
 The web app (Django's server), tasks executed in-process, and the dispatcher ticking every minute
 on a background thread, so periodic work happens without Redis, a worker or Beat.
+
+Requests are served on a fixed pool of threads (`clientsflow.webserver`), each keeping its
+database connection between requests.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
 from clientsflow.dispatcher import dispatch_tick, next_tick_delay
+from clientsflow.webserver import PooledWSGIServer
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,13 @@ def _dispatcher_loop(stop: threading.Event) -> None:
         finally:
             close_old_connections()
         stop.wait(next_tick_delay(timezone.now()))
+
+
+def runserver_command() -> BaseCommand:
+    """The installed `runserver` (staticfiles' in development), serving with `PooledWSGIServer`."""
+    command = load_command_class(get_commands()["runserver"], "runserver")
+    command.server_cls = PooledWSGIServer  # type: ignore[attr-defined]
+    return command
 
 
 def served_base_url(addrport: str) -> str:
@@ -56,6 +67,7 @@ class Command(BaseCommand):
         threading.Thread(target=_dispatcher_loop, args=(stop,), name="dispatcher", daemon=True).start()
         time.sleep(0.1)
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            # Without Django's thread per request: the pool is the server's own (see the module's note).
+            call_command(runserver_command(), addrport, use_reloader=False, use_threading=False)
         finally:
             stop.set()
