@@ -116,6 +116,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend, with each statement's placeholders converted once (clientsflow.sqlite_backend).
     DATABASES["default"]["ENGINE"] = "clientsflow.sqlite_backend"
+    # Tests run in memory, Django's default for SQLite, said here by name: pytest-django knows that
+    # default only by Django's engine name and would otherwise, under xdist, name each worker's
+    # test database after this file's path (`test_/…/clientsflow.sqlite3_gw0`), which cannot open.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
     # WAL + a busy timeout let the web thread and the in-process dispatcher share the file.
     # synchronous=NORMAL with WAL syncs at checkpoints instead of on every commit: the file can
     # never be corrupted, and only the last commits can be lost, and only on a power cut or an OS

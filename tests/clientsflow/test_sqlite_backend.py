@@ -46,3 +46,20 @@ def test_the_connection_uses_it():
         assert isinstance(cursor.cursor, base.SQLiteCursorWrapper)
         cursor.execute("SELECT %s, '%%s', %s", [1, "two"])
         assert cursor.fetchall() == [(1, "%s", "two")]
+
+
+def test_pytest_xdist_workers_keep_the_sqlite_test_database_in_memory(settings):
+    """Under `make test` (-n auto) each worker renames its test databases; on SQLite ours must stay
+    in memory, as with Django's own engine name, not become a file named after the real one."""
+    from pytest_django.fixtures import _set_suffix_to_test_databases
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    settings.DATABASES = {
+        "default": {**settings.DATABASES["default"], "TEST": dict(settings.DATABASES["default"]["TEST"])}
+    }
+    _set_suffix_to_test_databases("gw0")
+    test_db = settings.DATABASES["default"]
+    assert test_db["ENGINE"] == "clientsflow.sqlite_backend"
+    assert test_db["TEST"]["NAME"] == ":memory:"
+    assert connection.creation._get_test_db_name() == "file:memorydb_default?mode=memory&cache=shared"
