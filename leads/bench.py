@@ -156,14 +156,27 @@ def _run_deliveries(kind: str, requests: int) -> dict[str, Any]:
         latencies.append(time.perf_counter() - sent)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    created = Lead.objects.count() - leads_before
-    latencies.sort()
+    return _sequential_figures(elapsed, cpu, latencies, statuses, Lead.objects.count() - leads_before, uniques)
+
+
+def _sequential_figures(
+    elapsed: float,
+    cpu: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+    created: int,
+    uniques: int,
+    cpu_key: str = "leads_per_cpu_s",
+) -> dict[str, Any]:
+    """One sender's figures: rates, latency percentiles, and whether dedup made one lead per person."""
+    requests = len(latencies)
+    latencies = sorted(latencies)
     return {
         "requests": requests,
         "seconds": round(elapsed, 2),
         "leads_per_s": round(requests / elapsed, 1),
         # The machine may be shared: CPU time is what this process itself spent.
-        "leads_per_cpu_s": round(requests / cpu, 1),
+        cpu_key: round(requests / cpu, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
         "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
         "leads_created": created,
@@ -205,18 +218,7 @@ def _run_embedded_server(requests: int) -> dict[str, Any]:
         server.shutdown()
         server.server_close()
     created = Lead.objects.count() - leads_before
-    latencies.sort()
-    return {
-        "requests": requests,
-        "seconds": round(elapsed, 2),
-        "leads_per_s": round(requests / elapsed, 1),
-        "leads_per_cpu_s_with_client": round(requests / cpu, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-        "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
-        "leads_created": created,
-        "dedup_correct": created == uniques,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
+    return _sequential_figures(elapsed, cpu, latencies, statuses, created, uniques, "leads_per_cpu_s_with_client")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -121,24 +121,31 @@ def test_typo_variants_left_out_match_nothing_more(word):
         assert any(v in text for v in kept) == any(v in text for v in everything), text
 
 
-@pytest.mark.parametrize("q", ["smith", "smiht", "smith source", "jo"])
-def test_the_board_under_a_search_shows_the_same_columns_from_the_counts_read(q):
-    # On PostgreSQL the counts' one read of the matches also ranks each stage's newest ids; the
-    # columns built from them must be those the columns' own query finds (ties on created_at, and
-    # created_at out of id order, included). SQLite has no such read: the same assertion holds.
-    stages = ["new", "contacted", "lost"]
-    now = timezone.now()
-    for n in range(2 * CARDS_PER_COLUMN + 9):
+_STAGES = ["new", "contacted", "lost"]
+
+
+def _seed_searchable(now, count: int, stage_of) -> None:
+    """`count` leads, most matching "smith" and some "source", in the stages `stage_of(n)` gives,
+    created out of id order and with ties on created_at."""
+    for n in range(count):
         lead = LeadFactory(
             name=f"Ann Smith{n}" if n % 4 else f"Bob Jones{n}",
             email=f"p{n}@x.test",
             email_normalized="",
             company="Source Ltd" if n % 3 else "Co",
             phone_e164="",
-            stage=stages[n % 3] if n % 5 else "new",
+            stage=stage_of(n),
         )
-        # Out of id order, with ties.
         Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=(n * 7) % 13))
+
+
+@pytest.mark.parametrize("q", ["smith", "smiht", "smith source", "jo"])
+def test_the_board_under_a_search_shows_the_same_columns_from_the_counts_read(q):
+    # On PostgreSQL the counts' one read of the matches also ranks each stage's newest ids; the
+    # columns built from them must be those the columns' own query finds (ties on created_at, and
+    # created_at out of id order, included). SQLite has no such read: the same assertion holds.
+    now = timezone.now()
+    _seed_searchable(now, 2 * CARDS_PER_COLUMN + 9, lambda n: _STAGES[n % 3] if n % 5 else "new")
     filters = BoardFilters(q=q)
     summary = board_summary(filters, now=now)
     fast = board_column_leads(filters, stages=list(PIPELINE_ORDER), now=now, newest_ids=summary.newest_ids)
@@ -182,18 +189,11 @@ def test_the_board_under_a_search_counts_up_to_the_cap_and_shows_the_same_newest
     # order included). SQLite counts every match.
     monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 7)
     monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk)
-    stages = ["new", "contacted", "lost"]
     now = timezone.now()
-    for n in range(3 * CARDS_PER_COLUMN + 17):
-        lead = LeadFactory(
-            name=f"Ann Smith{n}" if n % 4 else f"Bob Jones{n}",
-            email=f"p{n}@x.test",
-            email_normalized="",
-            company="Source Ltd" if n % 3 else "Co",
-            phone_e164="",
-            stage="paid" if n % 13 == 0 else (stages[n % 3] if n % 5 else "new"),  # few paid
-        )
-        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=(n * 7) % 13))
+    # A few paid: a stage under the cap beside capped ones.
+    _seed_searchable(
+        now, 3 * CARDS_PER_COLUMN + 17, lambda n: "paid" if n % 13 == 0 else (_STAGES[n % 3] if n % 5 else "new")
+    )
     filters = BoardFilters(q=q)
     summary = board_summary(filters, now=now)
     postgres = connection.vendor == "postgresql"
