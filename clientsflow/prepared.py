@@ -134,17 +134,29 @@ def insert_rows(objs: list[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> N
     PostgreSQL in one round trip (the statements sent together, in this order, in the caller's
     transaction), elsewhere one statement each. Each row is what `insert_row` would write;
     the instances are left as they were (no pk), to be read back from the database if needed."""
-    if not objs:
+    _execute_together(connections[using], _insert_statements(objs, using))
+
+
+def _insert_statements(objs: list[models.Model], using: str) -> list[tuple[str, list[Any]]]:
+    """Each row's INSERT (as `insert_row` writes it, no pk returned) and its parameters."""
+    statements = []
+    for obj in objs:
+        sql, plan, _returning = _compiled_insert(obj, using, returning=False)
+        statements.append((sql, _row_params(obj, plan)))
+    return statements
+
+
+def _execute_together(connection: BaseDatabaseWrapper, statements: list[tuple[str, list[Any]]]) -> None:
+    """Run these statements in this order: on PostgreSQL in one round trip (sent together, see
+    `_takes_statements_together`), elsewhere one call each."""
+    if not statements:
         return
-    connection = connections[using]
-    compiled = [(obj, _compiled_insert(obj, using, returning=False)) for obj in objs]
     with connection.cursor() as cursor:
-        if len(compiled) > 1 and _takes_statements_together(connection):
-            sql = "; ".join(plan_sql for _obj, (plan_sql, _plan, _returning) in compiled)
-            cursor.execute(sql, [param for obj, (_sql, plan, _r) in compiled for param in _row_params(obj, plan)])
+        if len(statements) > 1 and _takes_statements_together(connection):
+            cursor.execute("; ".join(sql for sql, _params in statements), [p for _sql, ps in statements for p in ps])
         else:
-            for obj, (sql, plan, _returning) in compiled:
-                cursor.execute(sql, _row_params(obj, plan))
+            for sql, params in statements:
+                cursor.execute(sql, params)
 
 
 _MULTI_ROW: dict[tuple[str, str, int], str] = {}
@@ -177,12 +189,7 @@ def insert_rows_together(objs: list[models.Model], *, using: str = DEFAULT_DB_AL
                     raise TypeError(f"{label}: no single VALUES list to repeat")
                 _MULTI_ROW[key] = f"{head} VALUES {', '.join([one_row] * len(rows))}"
             statements.append((_MULTI_ROW[key], [param for row in rows for param in _row_params(row, plan)]))
-    with connection.cursor() as cursor:
-        if len(statements) > 1 and _takes_statements_together(connection):
-            cursor.execute("; ".join(sql for sql, _params in statements), [p for _sql, ps in statements for p in ps])
-        else:
-            for sql, params in statements:
-                cursor.execute(sql, params)
+    _execute_together(connection, statements)
 
 
 def _link_value(child: models.Model, attname: str, pk: object) -> object:
@@ -616,6 +623,20 @@ _UPDATES: dict[tuple[str, str, tuple[str, ...]], tuple[str, _Plan]] = {}
 def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -> None:
     """UPDATE these fields of `obj`'s row, and its `auto_now` fields (stamped now), by primary key:
     what `obj.save(update_fields=...)` writes, with the SQL compiled once per model and field set."""
+    _execute_together(connections[using], [_update_statement(obj, fields, using)])
+
+
+def update_row_and_insert_rows(
+    obj: models.Model, *, fields: tuple[str, ...], rows: list[models.Model], using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """`update_row(obj, fields=fields)` (nothing when `fields` is empty), then `insert_rows(rows)`:
+    on PostgreSQL all in one round trip, in the caller's transaction. A lead delivered again is
+    one UPDATE of the fields it filled and its timeline and audit rows."""
+    statements = [_update_statement(obj, fields, using)] if fields else []
+    _execute_together(connections[using], statements + _insert_statements(rows, using))
+
+
+def _update_statement(obj: models.Model, fields: tuple[str, ...], using: str) -> tuple[str, list[Any]]:
     meta = obj._meta
     key = (meta.label, using, fields)
     connection = connections[using]
@@ -632,8 +653,7 @@ def update_row(obj: models.Model, *, fields: tuple[str, ...], using: str = DEFAU
     sql, plan = _UPDATES[key]
     params = _row_params(obj, plan)
     params.append(obj.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 # --- Reads ------------------------------------------------------------------------------------

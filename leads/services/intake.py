@@ -12,7 +12,13 @@ from clientsflow.audit import audit_event
 from clientsflow.cache import board_stages_bump
 from clientsflow.errors import InvalidInput
 from clientsflow.models import AuditEvent
-from clientsflow.prepared import insert_linked_rows, insert_row, insert_row_with_children, insert_rows, update_row
+from clientsflow.prepared import (
+    insert_linked_rows,
+    insert_row,
+    insert_row_with_children,
+    update_row,
+    update_row_and_insert_rows,
+)
 from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_holders_query, lead_identify, normalize_email, normalize_phone
@@ -222,9 +228,10 @@ def lead_intake(
     own writes usable. `savepoint=False` is for a caller that rolls its whole transaction back
     when this raises (the webhook inbox's handlers): the savepoint's two statements are saved.
 
-    The rows are written in as few statements as they can be: the lead (one INSERT, or one UPDATE
-    of the fields it filled), then the timeline and audit rows together (`insert_rows`: one round
-    trip on PostgreSQL). Given `pending_rows`, the timeline and audit rows are appended to it
+    The rows are written in as few round trips as they can be: a new lead with its timeline and
+    audit rows in one statement; for a lead seen before, the UPDATE of the fields it filled and the
+    new timeline and audit rows sent together (`update_row_and_insert_rows`: one round trip on
+    PostgreSQL). Given `pending_rows`, the timeline and audit rows are appended to it
     instead, for the caller to write with its own before its transaction commits
     (`clientsflow.prepared.insert_rows_together`); nothing in its transaction may read them first.
     """
@@ -327,8 +334,8 @@ def _intake_once(
         return IntakeResult(lead=lead, created=True)
 
     changed = enrich_in_memory(existing, data, source)
-    if changed:
-        update_row(existing, fields=_written_fields(changed))
+    # What the lead was also seen as is read before the lead's UPDATE (it reads the timeline only),
+    # so that the UPDATE and the new rows go in one round trip on PostgreSQL.
     rows: list[Any] = also_seen_events(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
     extra = {}
     if data.email_normalized and data.email_normalized != existing.email_normalized:
@@ -351,9 +358,12 @@ def _intake_once(
             details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
         )
     )
+    fields = _written_fields(changed) if changed else ()
     if pending_rows is None:
-        insert_rows(rows)
+        update_row_and_insert_rows(existing, fields=fields, rows=rows)
     else:
+        if fields:
+            update_row(existing, fields=fields)
         pending_rows.extend(rows)
     board_stages_bump(existing.stage)
     return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

@@ -22,6 +22,7 @@ from clientsflow.prepared import (
     insert_row,
     insert_row_with_children,
     insert_rows,
+    update_row_and_insert_rows,
 )
 from leads.models import Lead, LeadEvent
 
@@ -57,6 +58,32 @@ def test_insert_rows_writes_rows_of_several_models_in_order_and_in_one_round_tri
     stored = LeadEvent.objects.get(lead=lead)
     assert (stored.summary, stored.data) == ("Arrived", {"via": "a; b"})
     assert AuditEvent.objects.get(object_id=str(lead.pk)).verb == "lead.created"
+
+
+def test_an_update_and_new_rows_go_in_one_round_trip_on_postgresql_and_write_what_save_writes():
+    lead = insert_row(Lead(name="Ann", email="three@example.com", email_normalized="three@example.com"))
+    stamped = Lead.objects.values_list("updated_at", flat=True).get(pk=lead.pk)
+    lead.company, lead.external_ids = "Acme; Co", {"website": "w-1"}
+    event = LeadEvent(lead=lead, kind="duplicate_intake", label="Again", summary="Arrived again", data={"n": 1})
+    audit = AuditEvent(
+        actor_label="test", verb="lead.duplicate_intake", object_type="leads.lead", object_id=str(lead.pk)
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        update_row_and_insert_rows(lead, fields=("company", "external_ids"), rows=[event, audit])
+
+    assert len(captured.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    stored = Lead.objects.get(pk=lead.pk)
+    assert (stored.name, stored.company, stored.external_ids) == ("Ann", "Acme; Co", {"website": "w-1"})
+    assert stored.updated_at > stamped  # auto_now stamped, as save(update_fields=...) does
+    assert LeadEvent.objects.get(lead=lead).data == {"n": 1}
+    assert AuditEvent.objects.get(object_id=str(lead.pk)).verb == "lead.duplicate_intake"
+
+    # Nothing filled: the rows alone.
+    with CaptureQueriesContext(connection) as captured:
+        update_row_and_insert_rows(lead, fields=(), rows=[LeadEvent(lead=lead, kind="note", label="N", summary="s")])
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["INSERT"]
+    assert LeadEvent.objects.filter(lead=lead).count() == 2
 
 
 def test_children_are_written_with_the_parent_linked_to_its_new_id_in_one_round_trip_on_postgresql():
