@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from bookings.models import Booking, EventType, Host, WeeklyHours
 from bookings.selectors import event_type_get_public, slots_for
-from clientsflow.heap import heap_settle
 from leads.models import Lead
 
 
@@ -107,7 +106,6 @@ def bookings_bench(quick: bool, log: Any = print) -> dict[str, Any]:
             counted_ok += sum(post(len(free) + i, slot) for i, slot in enumerate(counted))
         # Read now: every request after this one clears the connection's query log.
         queries_per_post = len(post_queries.captured_queries) / len(counted)
-        heap_settle()  # as a serving process is (clientsflow.heap)
         started, cpu_started = clock.perf_counter(), clock.process_time()
         ok = 0
         for i, slot in enumerate(free):

@@ -4,7 +4,3 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientsflow.settings")
 application = get_wsgi_application()
-
-from clientsflow.heap import heap_settle  # noqa: E402 (needs the apps loaded above)
-
-heap_settle()

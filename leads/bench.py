@@ -27,7 +27,6 @@ from django.db import connections
 from django.http import HttpResponseBase
 from django.test import Client, RequestFactory, override_settings
 
-from clientsflow.heap import heap_settle
 from clientsflow.models import WebhookEvent
 from clientsflow.signatures import hmac_sha256_hex
 from clientsflow.webserver import PooledWSGIServer
@@ -317,7 +316,6 @@ def intake_bench(quick: bool, log: Callable[[str], Any]) -> dict[str, Any]:
             _run_deliveries("wsgi", 20)  # ... and the URL configuration and middleware
             Lead.objects.all().delete()
             WebhookEvent.objects.all().delete()
-            heap_settle()  # as a serving process is (clientsflow.heap)
             view = _run_deliveries("hook", requests)
             stack = _run_deliveries("stack", requests)
             wsgi = _run_deliveries("wsgi", requests)

@@ -20,7 +20,6 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from clientsflow.dispatcher import dispatch_tick, next_tick_delay
-from clientsflow.heap import heap_settle
 from clientsflow.webserver import PooledWSGIServer
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,6 @@ class Command(BaseCommand):
         stop = threading.Event()
         threading.Thread(target=_dispatcher_loop, args=(stop,), name="dispatcher", daemon=True).start()
         time.sleep(0.1)
-        heap_settle()
         try:
             # Without Django's thread per request: the pool is the server's own (see the module's note).
             call_command(runserver_command(), addrport, use_reloader=False, use_threading=False)
