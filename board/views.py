@@ -69,14 +69,14 @@ from clientsflow.errors import DomainError, IllegalStageMove, InvalidInput, Stag
 from clientsflow.http import safe_next, wants_json
 from clientsflow.site import site_settings, site_settings_pinned
 from leads.cards import CardConfirm
-from leads.models import ALLOWED_MOVES, PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
+from leads.models import ALLOWED_MOVES, CARD_FIELDS, PIPELINE_ORDER, Lead, PossibleDuplicate, Stage
 from leads.permissions import CHANGE_LEAD, VIEW_LEAD, Granted, granted_for, staff_permission_required
 from leads.selectors import (
-    CARD_FIELDS,
     RECENCY_WINDOWS,
     BoardFilters,
     BoardSummary,
     board_summary,
+    column_stamps,
     decode_cursor,
     lead_for_page,
     lead_stage_history,
@@ -336,15 +336,19 @@ def _render_body(request: HttpRequest, filters: BoardFilters, granted: Granted) 
     version, stage_versions = versions.board, versions.stages
     summary = board_summary(filters, now=now)
     filters_key = filters.cache_key()
+    # A column's cache entries are keyed on its version in the cache (bumped by the other apps'
+    # changes to its cards, and by edits) and on its stamp in the database (moved by every arrival,
+    # move, "seen", merge and delete there, in the writer's own transaction).
+    column = {stage: f"{stage_versions[stage]}.{summary.stamps.get(stage, 0)}" for stage in PIPELINE_ORDER}
     # Totals, forecast and this month's revenue, kept until any column (or the board) changes.
-    stamp = ".".join(str(stage_versions[stage]) for stage in PIPELINE_ORDER)
+    stamp = "-".join(column.values())
     money_key = _fragment_key(request, "money", filters_key, versions=f":m{stamp}:{now:%Y%m}", version=version)
     keys = {
         stage: _fragment_key(
             request,
             f"col-{stage}",
             filters_key,
-            versions=f":s{stage_versions[stage]}:n{summary.counts.get(stage, 0)}{'+' if stage in summary.capped else ''}",
+            versions=f":s{column[stage]}:n{summary.counts.get(stage, 0)}{'+' if stage in summary.capped else ''}",
             version=version,
         )
         for stage in stages
@@ -454,9 +458,10 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_needs_you(request: HttpRequest) -> HttpResponse:
     """The "needs you" panel: its own request (HTMX loads it beside the board; a plain link
     without JavaScript), so each app's count never weighs on the board's own render."""
-    # An arrival or a lead seen bumps only its column's version: the unseen count is in here too.
+    # An arrival or a lead seen moves only its column's stamp: the unseen count is in here too.
     versions = board_versions(list(PIPELINE_ORDER))
-    stamp = ",".join(str(v) for v in versions.stages.values())
+    stamps = column_stamps()
+    stamp = ",".join(f"{versions.stages[stage]}.{stamps[stage]}" for stage in PIPELINE_ORDER)
     panel = _cached_fragment(request, "needs-you", "", _render_needs_you, versions=f":s{stamp}", version=versions.board)
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
@@ -500,7 +505,7 @@ def board_column(request: HttpRequest, stage: str) -> HttpResponse:
         "column",
         f"{stage}|{cursor}|{filters.cache_key()}",
         build,
-        versions=f":s{versions.stages[stage]}",
+        versions=f":s{versions.stages[stage]}.{column_stamps()[stage]}",
         version=versions.board,
     )
     if htmx and not htmx.history_restore_request:

@@ -35,46 +35,57 @@ _BULK_TABLE_SQLITE = f"CREATE TABLE IF NOT EXISTS {BULK_INSERT_TABLE_SQLITE} (on
 COUNTER_TRIGGERS_SQLITE = ("leads_lead_count_insert", "leads_lead_count_update", "leads_lead_count_delete")
 COUNTER_TRIGGER_PG = "leads_lead_count"
 
-_UPSERT = "ON CONFLICT (stage, source, unseen, shard) DO UPDATE SET n = leads_leadcount.n + excluded.n"
+# Each counter row also counts the writes that touched its key (`changes`: +1 for every lead a
+# trigger adds to it or takes from it; it never goes down). A column's sum of it is a stamp that
+# moves with every arrival, move, "seen", merge or delete in that column, committed with the write
+# itself: the board keys its columns' cache entries on it, so no writer has to tell the cache
+# (`leads.selectors.board_summary`). Migrations before leads 0029 install the triggers without it.
 
-# SQLite has one writer at a time, so one shard is enough there.
-_SQLITE = [
-    _BULK_TABLE_SQLITE,
-    f"""
+
+def _counter_sql(*, changes: bool) -> tuple[list[str], list[str], str]:
+    """The counter triggers of SQLite and of PostgreSQL, and the recount from the leads table."""
+    columns = "stage, source, unseen, shard, n" + (", changes" if changes else "")
+    one = ", 1" if changes else ""
+    upsert = "ON CONFLICT (stage, source, unseen, shard) DO UPDATE SET n = leads_leadcount.n + excluded.n" + (
+        ", changes = leads_leadcount.changes + excluded.changes" if changes else ""
+    )
+    # SQLite has one writer at a time, so one shard is enough there.
+    sqlite = [
+        _BULK_TABLE_SQLITE,
+        f"""
     CREATE TRIGGER IF NOT EXISTS leads_lead_count_insert AFTER INSERT ON leads_lead
     WHEN NEW.merged_into_id IS NULL AND {_NOT_BULK_SQLITE}
     BEGIN
-        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-        VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1) {_UPSERT};
+        INSERT INTO leads_leadcount ({columns})
+        VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1{one}) {upsert};
     END
     """,
-    f"""
+        f"""
     CREATE TRIGGER IF NOT EXISTS leads_lead_count_delete AFTER DELETE ON leads_lead
     WHEN OLD.merged_into_id IS NULL
     BEGIN
-        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-        VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1) {_UPSERT};
+        INSERT INTO leads_leadcount ({columns})
+        VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1{one}) {upsert};
     END
     """,
-    f"""
+        f"""
     CREATE TRIGGER IF NOT EXISTS leads_lead_count_update
     AFTER UPDATE OF stage, source, seen_at, merged_into_id ON leads_lead
     WHEN OLD.stage IS NOT NEW.stage OR OLD.source IS NOT NEW.source
         OR (OLD.seen_at IS NULL) IS NOT (NEW.seen_at IS NULL)
         OR (OLD.merged_into_id IS NULL) IS NOT (NEW.merged_into_id IS NULL)
     BEGIN
-        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-        SELECT OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1 WHERE OLD.merged_into_id IS NULL {_UPSERT};
-        INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-        SELECT NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1 WHERE NEW.merged_into_id IS NULL {_UPSERT};
+        INSERT INTO leads_leadcount ({columns})
+        SELECT OLD.stage, OLD.source, OLD.seen_at IS NULL, 0, -1{one} WHERE OLD.merged_into_id IS NULL {upsert};
+        INSERT INTO leads_leadcount ({columns})
+        SELECT NEW.stage, NEW.source, NEW.seen_at IS NULL, 0, 1{one} WHERE NEW.merged_into_id IS NULL {upsert};
     END
     """,
-]
-
-# PostgreSQL: a random shard per write, so concurrent intakes seldom queue on one row lock; the
-# two rows of a move are written in key order, so two moves can never wait on each other in a cycle.
-_PG = [
-    f"""
+    ]
+    # PostgreSQL: a random shard per write, so concurrent intakes seldom queue on one row lock; the
+    # two rows of a move are written in key order, so two moves can never wait on each other in a cycle.
+    pg = [
+        f"""
     CREATE OR REPLACE FUNCTION leads_lead_count() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         picked smallint := floor(random() * {COUNTER_SHARDS})::smallint;
@@ -90,50 +101,56 @@ _PG = [
             RETURN NULL;
         END IF;
         IF TG_OP = 'INSERT' THEN
-            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-            VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, picked, 1) {_UPSERT};
+            INSERT INTO leads_leadcount ({columns})
+            VALUES (NEW.stage, NEW.source, NEW.seen_at IS NULL, picked, 1{one}) {upsert};
         ELSIF TG_OP = 'DELETE' THEN
-            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-            VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, picked, -1) {_UPSERT};
+            INSERT INTO leads_leadcount ({columns})
+            VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, picked, -1{one}) {upsert};
         ELSE
-            INSERT INTO leads_leadcount (stage, source, unseen, shard, n)
-            SELECT k.stage, k.source, k.unseen, picked, k.delta
+            INSERT INTO leads_leadcount ({columns})
+            SELECT k.stage, k.source, k.unseen, picked, k.delta{one}
             FROM (VALUES (OLD.stage, OLD.source, OLD.seen_at IS NULL, -1, old_active),
                          (NEW.stage, NEW.source, NEW.seen_at IS NULL, 1, new_active))
                  AS k(stage, source, unseen, delta, active)
             WHERE k.active
             ORDER BY k.stage, k.source, k.unseen
-            {_UPSERT};
+            {upsert};
         END IF;
         RETURN NULL;
     END
     $$
     """,
-    "DROP TRIGGER IF EXISTS leads_lead_count ON leads_lead",
-    """
+        "DROP TRIGGER IF EXISTS leads_lead_count ON leads_lead",
+        """
     CREATE TRIGGER leads_lead_count
     AFTER INSERT OR DELETE OR UPDATE OF stage, source, seen_at, merged_into_id ON leads_lead
     FOR EACH ROW EXECUTE FUNCTION leads_lead_count()
     """,
-]
+    ]
+    recount = (
+        f"INSERT INTO leads_leadcount ({columns}) "
+        f"SELECT stage, source, seen_at IS NULL, 0, COUNT(*){', COUNT(*)' if changes else ''} FROM leads_lead "
+        "WHERE merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL"
+    )
+    return sqlite, pg, recount
+
+
+COUNTS_FROM_LEADS_SQL = _counter_sql(changes=True)[2]
+_UPSERT = (
+    "ON CONFLICT (stage, source, unseen, shard) DO UPDATE SET n = leads_leadcount.n + excluded.n, "
+    "changes = leads_leadcount.changes + excluded.changes"
+)
 
 _DROP_SQLITE = [f"DROP TRIGGER IF EXISTS {name}" for name in COUNTER_TRIGGERS_SQLITE]
 _DROP_PG = ["DROP TRIGGER IF EXISTS leads_lead_count ON leads_lead", "DROP FUNCTION IF EXISTS leads_lead_count()"]
-
-COUNTS_FROM_LEADS_SQL = (
-    "INSERT INTO leads_leadcount (stage, source, unseen, shard, n) "
-    "SELECT stage, source, seen_at IS NULL, 0, COUNT(*) FROM leads_lead "
-    "WHERE merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL"
-)
-
 
 # In key order, as the move trigger writes its two rows: a bulk insert's catch-up and a move (or
 # another import) on the same shard then take their row locks in one order and never wait on
 # each other in a cycle. Without the ORDER BY, a hash aggregate (PostgreSQL's choice for a large
 # import) hands the keys out in any order. tests/leads/test_concurrency.py checks it.
 _CATCH_UP_COUNTS = (
-    "INSERT INTO leads_leadcount (stage, source, unseen, shard, n) "
-    "SELECT stage, source, seen_at IS NULL, %s, COUNT(*) FROM leads_lead "
+    "INSERT INTO leads_leadcount (stage, source, unseen, shard, n, changes) "
+    "SELECT stage, source, seen_at IS NULL, %s, COUNT(*), COUNT(*) FROM leads_lead "
     "WHERE id {ids} AND merged_into_id IS NULL GROUP BY stage, source, seen_at IS NULL "
     "ORDER BY stage, source, seen_at IS NULL " + _UPSERT
 )
@@ -207,14 +224,21 @@ def _run(schema_editor: Any, statements: list[str]) -> None:
         schema_editor.execute(statement)
 
 
-def install_counter_triggers(schema_editor: Any) -> None:
+def install_counter_triggers(schema_editor: Any, *, changes: bool = True) -> None:
+    """The counter triggers; `changes=False` for the migrations made before `LeadCount.changes`."""
+    sqlite, pg, _recount = _counter_sql(changes=changes)
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        _run(schema_editor, _PG)
+        _run(schema_editor, pg)
     elif vendor == "sqlite":
-        _run(schema_editor, _SQLITE)
+        _run(schema_editor, sqlite)
     else:
         raise NotImplementedError(f"No lead counter triggers for {vendor}.")
+
+
+def counts_from_leads_sql(*, changes: bool = True) -> str:
+    """The recount of every counter row from the leads table (into an empty `leads_leadcount`)."""
+    return _counter_sql(changes=changes)[2]
 
 
 def drop_counter_triggers(schema_editor: Any) -> None:
@@ -363,12 +387,14 @@ def search_triggers_present(connection: Any) -> bool:
 
 def install_bulk_insert_switch(schema_editor: Any) -> None:
     """Replace the insert triggers of a database migrated before `lead_bulk_insert` existed with
-    ones that obey its switch (the update and delete triggers stay as they are)."""
+    ones that obey its switch (the update and delete triggers stay as they are). Migration leads
+    0022's, before `LeadCount.changes`."""
+    sqlite, pg, _recount = _counter_sql(changes=False)
     if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, _PG[:1])  # CREATE OR REPLACE FUNCTION: the trigger calls the new body
+        _run(schema_editor, pg[:1])  # CREATE OR REPLACE FUNCTION: the trigger calls the new body
         return
     _run(
         schema_editor,
         ["DROP TRIGGER IF EXISTS leads_lead_count_insert", "DROP TRIGGER IF EXISTS leads_lead_search_insert"],
     )
-    _run(schema_editor, [_SQLITE[0], _SQLITE[1], _SEARCH_SQLITE[2]])
+    _run(schema_editor, [sqlite[0], sqlite[1], _SEARCH_SQLITE[2]])

@@ -48,6 +48,24 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
 # Fields an intake may fill in; the owner's own edits to them are never overwritten.
 ENRICHABLE_FIELDS = ("name", "email", "phone", "company")
 
+# What a card reads from its lead's row; the board's card cache keys on these values, so it holds
+# everything a card depends on (`stage_changed_at` decides the "going cold" badge).
+CARD_FIELDS = (
+    "id",
+    "public_id",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "source",
+    "stage",
+    "stage_changed_at",
+    "created_at",
+    "seen_at",
+    "value_minor",
+    "value_currency",
+)
+
 
 # A lead's source label, as the intake webhook URL and the CSV import accept it (fits Lead.source).
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -163,6 +181,10 @@ class LeadCount(models.Model):
     reader sums the shards (a few hundred rows at most, whatever the number of leads).
     `manage.py counters_rebuild` recomputes them from the leads table.
 
+    `changes` counts the leads each write added to or took from the key, and only grows: a
+    stage's sum of it is the stamp the board keys that column's cache entries on, moved by the
+    write's own transaction (see `leads.db_triggers`).
+
     SQLite drops a table's triggers when a migration rebuilds it (an AlterField on Lead does);
     tests/leads/test_counters.py checks they exist after all migrations. A migration that rebuilds
     `leads_lead` must reinstall them (see `leads.migrations.0014_lead_counters`).
@@ -173,6 +195,7 @@ class LeadCount(models.Model):
     unseen = models.BooleanField()
     shard = models.SmallIntegerField(default=0)
     n = models.BigIntegerField(default=0)
+    changes = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,27 +23,10 @@ from rapidfuzz import fuzz
 
 from clientsflow.compiled import compiled_instances, compiled_select
 from leads.db_triggers import SEARCH_TABLE_SQLITE, SEARCH_TEXT_PG
-from leads.models import PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
+from leads.models import CARD_FIELDS, PIPELINE_ORDER, Lead, LeadCount, LeadEvent, StageChange
 from leads.services.dedup import possible_duplicates_open
 
 CARDS_PER_COLUMN = 20
-# What a card reads from its lead's row; the board's card cache keys on these values, so it holds
-# everything a card depends on (`stage_changed_at` decides the "going cold" badge).
-CARD_FIELDS = (
-    "id",
-    "public_id",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "source",
-    "stage",
-    "stage_changed_at",
-    "created_at",
-    "seen_at",
-    "value_minor",
-    "value_currency",
-)
 
 # The recency filters of the "new leads" bar: key -> (label, how far back).
 RECENCY_WINDOWS: dict[str, tuple[str, timedelta]] = {
@@ -331,17 +314,43 @@ class BoardSummary:
     # Stages whose count was taken only up to `SEARCH_COUNT_CAP` and has more (under a search, on
     # PostgreSQL): their count is the cap, shown as "1,000+".
     capped: frozenset[str] = frozenset()
+    # Each stage's stamp (`column_stamps`), filters ignored.
+    stamps: dict[str, int] = field(default_factory=dict)
+
+
+def _lead_count_rows() -> list[tuple[str, str, bool, int, int]]:
+    """(stage, source, unseen, active leads, changes) from the trigger-kept counters: ONE query
+    over a few hundred rows at most, whatever the number of leads."""
+    rows = compiled_select(
+        "lead_count_rows",
+        lambda _values: (
+            LeadCount.objects.order_by()
+            .values_list("stage", "source", "unseen")
+            .annotate(total=Sum("n"), changed=Sum("changes"))
+        ),
+        {},
+    )
+    return [(stage, source, bool(unseen), int(total), int(changed)) for stage, source, unseen, total, changed in rows]
 
 
 def lead_counts() -> dict[tuple[str, str, bool], int]:
-    """Active leads per (stage, source, unseen), from the trigger-kept counters: ONE query over a
-    few hundred rows at most, whatever the number of leads."""
-    rows = compiled_select(
-        "lead_counts",
-        lambda _values: LeadCount.objects.order_by().values_list("stage", "source", "unseen").annotate(total=Sum("n")),
-        {},
-    )
-    return {(stage, source, bool(unseen)): total for stage, source, unseen, total in rows if total}
+    """Active leads per (stage, source, unseen), from the trigger-kept counters (one query)."""
+    return {(stage, source, unseen): total for stage, source, unseen, total, _changed in _lead_count_rows() if total}
+
+
+def _stamps_of(rows: list[tuple[str, str, bool, int, int]]) -> dict[str, int]:
+    stamps = dict.fromkeys(PIPELINE_ORDER, 0)
+    for stage, _source, _unseen, _total, changed in rows:
+        stamps[stage] = stamps.get(stage, 0) + changed
+    return stamps
+
+
+def column_stamps() -> dict[str, int]:
+    """Each stage's stamp: a number that grows with every lead that arrives in, leaves, is seen in
+    or is deleted from that column, committed with the write that did it (`LeadCount.changes`).
+    The board keys a column's cache entries on it, so those writes need not bump any cache version.
+    ONE query; `board_summary` reads the same with the counts."""
+    return _stamps_of(_lead_count_rows())
 
 
 def recency_counts(*, now: datetime) -> tuple[int, int, int]:
@@ -506,7 +515,8 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
     the recency bar is an index-only scan of the last week. Search and the "Arrived" filter add
     one query over the rows their index selects."""
     now = now or timezone.now()
-    by_key = lead_counts()
+    rows = _lead_count_rows()
+    by_key = {(stage, source, unseen): total for stage, source, unseen, total, _changed in rows if total}
     counts = dict.fromkeys(PIPELINE_ORDER, 0)
     newest_ids = None
     capped: frozenset[str] = frozenset()
@@ -530,6 +540,7 @@ def board_summary(filters: BoardFilters, *, now: datetime | None = None) -> Boar
         sources=sorted({source for (_stage, source, _unseen), n in by_key.items() if n > 0}),
         newest_ids=newest_ids,
         capped=capped,
+        stamps=_stamps_of(rows),
     )
 
 

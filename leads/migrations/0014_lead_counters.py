@@ -2,12 +2,13 @@
 
 from django.db import migrations, models
 
-from leads.db_triggers import COUNTS_FROM_LEADS_SQL, drop_counter_triggers, install_counter_triggers
+from leads.db_triggers import counts_from_leads_sql, drop_counter_triggers, install_counter_triggers
 
 
 def install(apps, schema_editor):
-    install_counter_triggers(schema_editor)
-    schema_editor.execute(COUNTS_FROM_LEADS_SQL)
+    # As they were before `LeadCount.changes` (leads 0029 replaces them).
+    install_counter_triggers(schema_editor, changes=False)
+    schema_editor.execute(counts_from_leads_sql(changes=False))
 
 
 def uninstall(apps, schema_editor):

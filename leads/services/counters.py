@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from clientsflow.cache import board_version_bump
 from leads.db_triggers import COUNTS_FROM_LEADS_SQL
 from leads.models import LeadCount
 
@@ -25,4 +26,7 @@ def lead_counts_rebuild() -> int:
     LeadCount.objects.all().delete()
     with connection.cursor() as cursor:
         cursor.execute(COUNTS_FROM_LEADS_SQL)
+    # The columns' stamps (`LeadCount.changes`) start again from the counts and may repeat values
+    # that keyed cache entries before: every board entry is dropped with the board's version.
+    board_version_bump()
     return LeadCount.objects.count()

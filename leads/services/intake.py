@@ -19,7 +19,7 @@ from clientsflow.prepared import (
     update_row,
     update_row_and_insert_rows,
 )
-from leads.models import ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
+from leads.models import CARD_FIELDS, ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
 from leads.services.identity import lead_holders_query, lead_identify, normalize_email, normalize_phone
 from leads.services.timeline import timeline_data, timeline_event
@@ -160,6 +160,9 @@ _FIELDS_OF_CHANGE = {
     "company": ("company",),
     "external_id": ("external_ids",),
 }
+
+
+_SHOWN_ON_CARD = frozenset(CARD_FIELDS)
 
 
 def _written_fields(changed: dict[str, Any]) -> tuple[str, ...]:
@@ -304,7 +307,7 @@ def lead_intake_with_row(
         return None  # the lead's email or phone was taken meanwhile: nothing was written
     if not written:
         return None
-    board_stages_bump(lead.stage)
+    # The board sees the arrival from the counters the insert moved (`column_stamps`): no bump.
     return IntakeResult(lead=lead, created=True)
 
 
@@ -330,7 +333,7 @@ def _intake_once(
             pending_rows.extend((created, audit))
         for other in identity.shares_phone_with:
             possible_duplicate_record(lead=lead, other=other, reason=PossibleDuplicate.Reason.SAME_PHONE)
-        board_stages_bump(lead.stage)
+        # The board sees the arrival from the counters the insert moved (`column_stamps`): no bump.
         return IntakeResult(lead=lead, created=True)
 
     changed = enrich_in_memory(existing, data, source)
@@ -365,5 +368,6 @@ def _intake_once(
         if fields:
             update_row(existing, fields=fields)
         pending_rows.extend(rows)
-    board_stages_bump(existing.stage)
+    if _SHOWN_ON_CARD.intersection(fields):
+        board_stages_bump(existing.stage)  # a card's text changed; its column's stamp did not
     return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)

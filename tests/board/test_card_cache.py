@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from bookings.selectors import slots_for
 from bookings.services import booking_create
+from clientsflow.cache import board_stage_versions, board_version
 from clientsflow.site import site_settings
-from leads.models import Lead, Stage
+from leads.models import PIPELINE_ORDER, Lead, Stage
 from leads.selectors import CARDS_PER_COLUMN
 from leads.services.intake import LeadData, lead_intake
 from leads.services.merge import lead_merge
@@ -250,3 +251,54 @@ def test_a_badge_on_one_card_reads_and_renders_that_card_only(owner_client, comm
     for sql in card_reads:
         for group in re.findall(r'(?:"lead_id"|"leads_lead"\."id") IN \((\d[^)]*)\)', sql):
             assert {int(pk) for pk in group.split(",")} == {lead.pk}, sql
+
+
+def _needs_you_unseen(client) -> str:
+    html = client.get("/board/needs-you/").content.decode()
+    match = re.search(r'<span class="needs-count"[^>]*>([^<]+)</span> New leads not yet seen', html)
+    return match.group(1) if match else "0"
+
+
+def test_an_arrival_tells_no_cache_and_shows_at_once_on_the_board_its_column_and_needs_you(owner_client, commits):
+    older = make_board_leads(2, stages=[Stage.NEW])
+    _board(owner_client)
+    owner_client.get("/board/column/new/")
+    unseen_before = _needs_you_unseen(owner_client)
+    versions = board_stage_versions(PIPELINE_ORDER), board_version()
+
+    result = commits(lambda: lead_intake(data=LeadData.build(name="Ona Arrival", email="ona@example.com"), source="x"))
+
+    # Nothing was written to the cache: the column's stamp moved in the lead's own INSERT.
+    assert (board_stage_versions(PIPELINE_ORDER), board_version()) == versions
+    assert f"card-{result.lead.public_id}" in _column(_board(owner_client), "new")
+    assert "Ona Arrival" in owner_client.get("/board/column/new/").content.decode()
+    assert int(_needs_you_unseen(owner_client)) == int(unseen_before) + 1
+    assert all(f"card-{lead.public_id}" in _column(_board(owner_client), "new") for lead in older)
+
+
+def test_a_column_changed_outside_any_service_shows_at_the_next_render_even_with_the_same_count(owner_client):
+    gone, kept = make_board_leads(2, stages=[Stage.NEW])
+    _board(owner_client)
+
+    # No service, no bump, no change in the count: a delete and an insert in the same column.
+    Lead.objects.filter(pk=gone.pk).delete()
+    came = Lead.objects.create(name="Cal Came", email="cal@example.com", email_normalized="cal@example.com")
+
+    column = _column(_board(owner_client), "new")
+    assert f"card-{came.public_id}" in column and f"card-{kept.public_id}" in column
+    assert f"card-{gone.public_id}" not in column
+
+
+def test_a_repeat_bumps_its_column_only_when_it_changed_what_a_card_shows(owner_client, commits):
+    first = commits(lambda: lead_intake(data=LeadData.build(name="Rae Repeat", email="rae@example.com"), source="x"))
+    _board(owner_client)
+    versions = board_stage_versions(PIPELINE_ORDER)
+
+    # Its payload id is new (stored, shown on no card): nothing to re-render.
+    commits(lambda: lead_intake(data=LeadData.build(email="RAE@example.com", external_id="e-2"), source="x"))
+    assert board_stage_versions(PIPELINE_ORDER) == versions
+
+    # It fills the company, which the card shows: the column is re-rendered with it.
+    commits(lambda: lead_intake(data=LeadData.build(email="rae@example.com", company="Rae Works"), source="x"))
+    assert board_stage_versions(PIPELINE_ORDER)["new"] > versions["new"]
+    assert "Rae Works" in _card(_board(owner_client), first.lead)

@@ -11,9 +11,11 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from clientsflow.cache import board_version
 from leads.db_triggers import counter_triggers_present
 from leads.models import Lead, LeadCount, Stage
-from leads.selectors import BoardFilters, board_summary, lead_counts, leads_unseen_count
+from leads.selectors import BoardFilters, board_summary, column_stamps, lead_counts, leads_unseen_count
+from leads.services.importer import lead_import_csv
 from leads.services.intake import LeadData, lead_intake
 from leads.services.merge import lead_merge, lead_merge_undo
 from leads.services.seen import leads_mark_seen
@@ -101,3 +103,63 @@ def test_counters_rebuild_recomputes_drifted_counts(capsys):
     call_command("counters_rebuild")
     assert lead_counts() == _group_by() == {("new", "website", True): 5}
     assert "Rebuilt the board's lead counts" in capsys.readouterr().out
+
+
+def _stamps_moved(write) -> dict[str, int]:
+    """By how much `write()` moved each column's stamp (only the columns it moved)."""
+    before = column_stamps()
+    write()
+    after = column_stamps()
+    assert all(after[stage] >= before[stage] for stage in before), "a stamp went down"
+    return {stage: after[stage] - before[stage] for stage in after if after[stage] != before[stage]}
+
+
+def test_every_write_to_a_column_moves_its_stamp_and_no_other(admin_user):
+    a, b, c = (_intake(f"s{i}@example.com") for i in range(3))
+
+    assert _stamps_moved(lambda: _intake("s3@example.com")) == {"new": 1}
+    assert _stamps_moved(lambda: lead_move_stage(lead=a, to_stage=Stage.CONTACTED, actor_label="t")) == {
+        "new": 1,
+        "contacted": 1,
+    }
+    assert _stamps_moved(lambda: lead_mark_seen(lead=b)) == {"new": 2}  # out of "unseen", into "seen"
+    assert _stamps_moved(lambda: lead_merge(survivor=a, duplicate=c, actor=admin_user)) == {"new": 1}
+    # Writes outside any service move it too, in their own statement: the board needs no telling.
+    assert _stamps_moved(lambda: Lead.objects.filter(pk=b.pk).update(source="import")) == {"new": 2}
+    assert _stamps_moved(lambda: Lead.objects.filter(pk=b.pk).delete()) == {"new": 1}
+    assert _stamps_moved(lambda: LeadFactory(stage=Stage.PAID)) == {"paid": 1}
+    # What shows on no card and in no count moves nothing.
+    assert _stamps_moved(lambda: _intake("s3@example.com", name="Same Person Again")) == {}
+    assert _stamps_moved(lambda: Lead.objects.filter(pk=b.pk).update(company="Renamed Ltd")) == {}
+
+
+def test_a_column_whose_count_comes_back_still_has_a_new_stamp():
+    gone = _intake("gone@example.com")
+    counts_before, stamps_before = board_summary(BoardFilters()).counts, column_stamps()
+
+    Lead.objects.filter(pk=gone.pk).delete()
+    _intake("came@example.com")
+
+    summary = board_summary(BoardFilters())
+    assert summary.counts == counts_before  # the same count: a key on it alone would serve the old column
+    assert summary.stamps["new"] == stamps_before["new"] + 2
+    assert summary.stamps == column_stamps()
+
+
+def test_a_bulk_insert_moves_the_stamps_by_its_rows(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("Email,Name\n" + "".join(f"bulk{i}@example.com,Bulk {i}\n" for i in range(7)), encoding="utf-8")
+    assert _stamps_moved(lambda: lead_import_csv(path=path)) == {"new": 7}
+
+
+def test_the_rebuild_keeps_the_stamps_with_the_counts_and_drops_every_board_entry(
+    django_capture_on_commit_callbacks,
+):
+    LeadFactory.create_batch(3)
+    version = board_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("counters_rebuild")
+    assert column_stamps()["new"] == 3
+    # The stamps started again (and may repeat a value some cache entry was keyed on): the
+    # board's own version moved, which every entry's key holds.
+    assert board_version() > version
