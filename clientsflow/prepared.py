@@ -354,6 +354,122 @@ def _linked_sql(
     return sql, linked_positions
 
 
+_GUARDED: dict[tuple[Any, ...], tuple[str, _Plan, list[int | None]]] = {}
+
+
+def update_row_if_unchanged_and_insert_rows(
+    obj: models.Model,
+    *,
+    fields: tuple[str, ...],
+    unchanged: dict[str, object],
+    rows: list[tuple[models.Model, str | None]],
+    using: str = DEFAULT_DB_ALIAS,
+) -> bool:
+    """PostgreSQL only, one statement, all of it or nothing: UPDATE these fields of `obj`'s row
+    (and its `auto_now` ones, as `update_row` does; with no fields, only lock the row) if its
+    columns still hold the values in `unchanged` (attname -> value, None for NULL), and INSERT
+    `rows` only if it did, each `(obj, attname)` with `attname` (when not None) set to the
+    updated row's pk. Returns whether it wrote; when not, nothing was written.
+
+    For a write decided on a row read earlier without a lock: the condition is checked on the
+    row's newest committed version while the UPDATE holds its lock, so a write made in between to
+    any column the decision read makes this one write nothing. A unique conflict of a row raises
+    IntegrityError, nothing written. Atomic by itself, as `insert_linked_rows`.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("update_row_if_unchanged_and_insert_rows needs data-modifying WITH queries.")
+    meta = obj._meta
+    null = tuple(sorted(name for name, value in unchanged.items() if value is None))
+    compared = tuple(sorted(name for name, value in unchanged.items() if value is not None))
+    compiled = [(row, attname, _compiled_insert(row, using, returning=False)[1]) for row, attname in rows]
+    key = (
+        using,
+        meta.label,
+        fields,
+        null,
+        compared,
+        tuple((row._meta.label, attname) for row, attname, _p in compiled),
+    )
+    if key not in _GUARDED:
+        _GUARDED[key] = _guarded_sql(connection, obj, fields, null, compared, compiled)
+    sql, plan, linked_positions = _GUARDED[key]
+    params = _row_params(obj, plan) if fields else []
+    params.append(obj.pk)
+    params.extend(
+        _prep_for(meta.get_field(name), connection)(unchanged[name])  # type: ignore[arg-type]
+        for name in compared
+    )
+    for (row, _attname, row_plan), linked in zip(compiled, linked_positions, strict=True):
+        row_params = _row_params(row, row_plan)
+        if linked is not None:
+            del row_params[linked]
+        params.extend(row_params)
+    with _own_statement(connection), server_prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+    if returned is None:
+        return False
+    for (row, attname, _plan), pk in zip(compiled, returned[1:], strict=True):
+        if attname is not None:
+            setattr(row, attname, _link_value(row, attname, obj.pk))
+        row.pk = pk
+        _mark_saved(row, using)
+    return True
+
+
+def _guarded_sql(
+    connection: BaseDatabaseWrapper,
+    obj: models.Model,
+    fields: tuple[str, ...],
+    null: tuple[str, ...],
+    compared: tuple[str, ...],
+    compiled: list[tuple[models.Model, str | None, _Plan]],
+) -> tuple[str, _Plan, list[int | None]]:
+    """The statement of `update_row_if_unchanged_and_insert_rows`, the plan of its SET values,
+    and per row the position of the field that takes the updated row's pk."""
+    qn = connection.ops.quote_name
+    meta = obj._meta
+    pk = qn(meta.pk.column)
+    column = {f.attname: qn(f.column) for f in meta.concrete_fields}
+    where = " AND ".join(
+        [f"{pk} = %s", *(f"{column[name]} IS NULL" for name in null), *(f"{column[name]} = %s" for name in compared)]
+    )
+    table = qn(meta.db_table)
+    plan: _Plan = []
+    if fields:
+        chosen: list[models.Field] = [meta.get_field(name) for name in fields]  # type: ignore[misc]
+        chosen += [f for f in meta.concrete_fields if getattr(f, "auto_now", False) and f not in chosen]
+        if not all(_plain_pre_save(f) for f in chosen):
+            raise TypeError(f"{meta.label} has a field with its own pre_save; save it with the ORM.")
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in chosen)
+        guarded = f"UPDATE {table} SET {assignments} WHERE {where} RETURNING {pk}"  # noqa: S608
+        plan = [(f.attname, _stamped(f), _prep_for(f, connection)) for f in chosen]
+    else:
+        guarded = f"SELECT {pk} FROM {table} WHERE {where} FOR UPDATE"  # noqa: S608
+    ctes, names, linked_positions = [f'"u" AS ({guarded})'], ['"u"'], []
+    selected = [f'"u".{pk}']
+    for n, (row, attname, _plan) in enumerate(compiled):
+        row_meta = row._meta
+        row_fields = [f for f in row_meta.local_concrete_fields if f is not row_meta.auto_field and not f.generated]
+        linked = [f.attname for f in row_fields].index(attname) if attname is not None else None
+        source_pk = f'"u".{pk}'
+        if linked is not None and isinstance(row_fields[linked], models.CharField | models.TextField):
+            source_pk = f"CAST({source_pk} AS text)"
+        values = ", ".join(source_pk if i == linked else "%s" for i in range(len(row_fields)))
+        row_pk = qn(row_meta.pk.column)
+        # Only quoted model identifiers and placeholders go into the text.
+        ctes.append(
+            f'"r{n}" AS (INSERT INTO {qn(row_meta.db_table)} ({", ".join(qn(f.column) for f in row_fields)}) '  # noqa: S608
+            f'SELECT {values} FROM "u" RETURNING {row_pk})'
+        )
+        names.append(f'"r{n}"')
+        selected.append(f'"r{n}".{row_pk}')
+        linked_positions.append(linked)
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selected)} FROM {', '.join(names)}"  # noqa: S608
+    return sql, plan, linked_positions
+
+
 def server_prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
     """PostgreSQL: a cursor like `connection.cursor()` (same checks, Django's errors, seen by query
     logging) whose statements the server parses and plans once per connection, for a few hot

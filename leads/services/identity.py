@@ -264,6 +264,12 @@ def _holders(email_normalized: str, phone_e164: str, for_update: bool) -> list[L
         return _leads_from_rows(alias, cursor.fetchall())
 
 
+def lead_holders(*, email_normalized: str, phone_e164: str) -> list[Lead]:
+    """The leads (merged ones too) holding this email or phone, as `lead_identify` reads them
+    (email holders first), unlocked: for a write that checks again what it read (one of them given)."""
+    return _holders(email_normalized, phone_e164, False)
+
+
 def lead_holders_query(*, email_normalized: str, phone_e164: str, using: str) -> tuple[str, list[str]]:
     """A query (text and parameters) that finds a row exactly when some lead, merged ones too,
     holds this email or this phone (one of them given): when it finds none, `lead_identify`

@@ -18,10 +18,17 @@ from clientsflow.prepared import (
     insert_row_with_children,
     update_row,
     update_row_and_insert_rows,
+    update_row_if_unchanged_and_insert_rows,
 )
 from leads.models import CARD_FIELDS, ENRICHABLE_FIELDS, Lead, LeadEvent, PossibleDuplicate
 from leads.services.dedup import possible_duplicate_record
-from leads.services.identity import lead_holders_query, lead_identify, normalize_email, normalize_phone
+from leads.services.identity import (
+    lead_holders,
+    lead_holders_query,
+    lead_identify,
+    normalize_email,
+    normalize_phone,
+)
 from leads.services.timeline import timeline_data, timeline_event
 
 logger = logging.getLogger(__name__)
@@ -177,13 +184,18 @@ def _comparable(lead_or_data: Any, name: str) -> str:
     return " ".join(str(getattr(lead_or_data, name)).split()).casefold()
 
 
-def also_seen_pending(lead: Lead, data: LeadData) -> dict[str, str]:
-    """The new details that differ from the lead's (after any filling) and are not yet noted."""
-    differing = {
+def _differing(lead: Lead, data: LeadData) -> dict[str, str]:
+    """The details given that differ from the lead's."""
+    return {
         name: getattr(data, name)
         for name in ENRICHABLE_FIELDS
         if getattr(data, name) and _comparable(data, name) != _comparable(lead, name)
     }
+
+
+def also_seen_pending(lead: Lead, data: LeadData) -> dict[str, str]:
+    """The new details that differ from the lead's (after any filling) and are not yet noted."""
+    differing = _differing(lead, data)
     if not differing:
         return {}
     noted = {
@@ -306,9 +318,87 @@ def lead_intake_with_row(
     except IntegrityError:
         return None  # the lead's email or phone was taken meanwhile: nothing was written
     if not written:
-        return None
+        return _repeat_with_row(row, data=data, source=source, actor_label=actor_label, via=via, using=using)
     # The board sees the arrival from the counters the insert moved (`column_stamps`): no bump.
     return IntakeResult(lead=lead, created=True)
+
+
+# What a repeat delivery's decision reads from its lead's row: a write in between to any of these
+# makes `_repeat_with_row` write nothing (the usual way then decides again, under the row's lock).
+_REPEAT_READS = ("name", "email", "email_normalized", "phone", "phone_e164", "company", "external_ids")
+
+
+def _repeat_with_row(
+    row: models.Model, *, data: LeadData, source: str, actor_label: str, via: str, using: str
+) -> IntakeResult | None:
+    """PostgreSQL: `lead_intake` of a person delivered again whose details add nothing the lead
+    lacks or differs from (the common repeat: the same person, the email in capitals, the phone
+    written another way, a new payload id), and `row`, in one statement after one read.
+
+    The lead is read unlocked (`lead_holders`); the rows are those `lead_intake` would write for
+    it (the fields filled, the "arrived again" timeline event and audit row), written only if no
+    column the decision read changed meanwhile and `row` is not a replay. Otherwise, and for any
+    other case (details to fill or note, several holders, a merged one), nothing is written and
+    None is returned: the caller goes the usual way.
+    """
+    holders = lead_holders(email_normalized=data.email_normalized, phone_e164=data.phone_e164)
+    if len(holders) != 1 or holders[0].merged_into_id is not None:
+        return None
+    existing = holders[0]
+    if data.email_normalized:
+        if existing.email_normalized != data.email_normalized:
+            return None
+        matched_on = "email"
+    else:
+        matched_on = "phone"
+    if data.phone_e164 and existing.phone_e164 != data.phone_e164:
+        return None
+    if _differing(existing, data) or any(getattr(data, n) and not getattr(existing, n) for n in ENRICHABLE_FIELDS):
+        return None  # something to fill (after checks of other leads) or to note on the timeline
+    unchanged: dict[str, object] = {name: getattr(existing, name) for name in _REPEAT_READS}
+    unchanged["merged_into_id"] = None
+    changed = enrich_in_memory(existing, data, source)  # the payload id at most, here
+    rows = _repeat_rows(
+        existing, data=data, source=source, actor_label=actor_label, via=via, matched_on=matched_on, changed=changed
+    )
+    try:
+        written = update_row_if_unchanged_and_insert_rows(
+            existing,
+            fields=_written_fields(changed) if changed else (),
+            unchanged=unchanged,
+            rows=[(row, None), *((r, None) for r in rows)],
+            using=using,
+        )
+    except IntegrityError:
+        return None  # a replay of `row`: nothing was written
+    if not written:
+        return None
+    return IntakeResult(lead=existing, created=False, matched_on=matched_on, changed=changed)
+
+
+def _repeat_rows(
+    existing: Lead, *, data: LeadData, source: str, actor_label: str, via: str, matched_on: str, changed: dict[str, Any]
+) -> list[Any]:
+    """The "arrived again" timeline event and audit row of a repeat delivery, not yet written."""
+    extra = {}
+    if data.email_normalized and data.email_normalized != existing.email_normalized:
+        extra["other_email"] = data.email
+    if data.phone_e164 and data.phone_e164 != existing.phone_e164:
+        extra["other_phone"] = data.phone
+    return [
+        timeline_event(
+            lead=existing,
+            kind=LeadEvent.Kind.DUPLICATE_INTAKE,
+            summary=f"Arrived again from {source} (same {matched_on})",
+            data={"source": source, "via": via, "matched_on": matched_on, "changed": changed, **extra},
+        ),
+        audit_event(
+            verb="lead.duplicate_intake",
+            obj=existing,
+            actor_label=actor_label,
+            details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
+        ),
+    ]
 
 
 def _intake_once(
@@ -340,26 +430,8 @@ def _intake_once(
     # What the lead was also seen as is read before the lead's UPDATE (it reads the timeline only),
     # so that the UPDATE and the new rows go in one round trip on PostgreSQL.
     rows: list[Any] = also_seen_events(lead=existing, values=also_seen_pending(existing, data), source=source, via=via)
-    extra = {}
-    if data.email_normalized and data.email_normalized != existing.email_normalized:
-        extra["other_email"] = data.email
-    if data.phone_e164 and data.phone_e164 != existing.phone_e164:
-        extra["other_phone"] = data.phone
-    rows.append(
-        timeline_event(
-            lead=existing,
-            kind=LeadEvent.Kind.DUPLICATE_INTAKE,
-            summary=f"Arrived again from {source} (same {matched_on})",
-            data={"source": source, "via": via, "matched_on": matched_on, "changed": changed, **extra},
-        )
-    )
-    rows.append(
-        audit_event(
-            verb="lead.duplicate_intake",
-            obj=existing,
-            actor_label=actor_label,
-            details={"source": source, "matched_on": matched_on, "changed_fields": sorted(changed)},
-        )
+    rows += _repeat_rows(
+        existing, data=data, source=source, actor_label=actor_label, via=via, matched_on=matched_on, changed=changed
     )
     fields = _written_fields(changed) if changed else ()
     if pending_rows is None:

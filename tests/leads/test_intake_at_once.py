@@ -211,3 +211,147 @@ def test_simultaneous_deliveries_of_one_new_person_make_one_lead_and_process_eve
 def _together(event: WebhookEvent, data: LeadData) -> dict[str, Any] | None:
     result = lead_intake_with_row(event, data=data, source="website", via=f"webhook {event.event_id}")
     return None if result is None else {"lead_id": result.lead.pk, "created": True}
+
+
+# --- A repeat that adds nothing to its lead: one look-up, then one statement ---------------------
+REPEATS = [
+    {**PAYLOAD, "id": "form-80", "email": "DANA.WHITFIELD@northwind.example"},  # a new payload id
+    {"id": "form-81", "name": "dana whitfield", "phone": "415.555.0134"},  # by phone, no email
+    {"email": "dana.whitfield@northwind.example", "name": "Dana  Whitfield"},  # no id: nothing to update
+]
+
+
+@pytest.mark.django_db
+def test_a_repeat_writes_the_rows_the_usual_way_writes(client, monkeypatch):
+    deliver(client, PAYLOAD)
+    for payload in REPEATS:
+        with CaptureQueriesContext(connection) as captured:
+            deliver(client, payload)
+        if connection.vendor == "postgresql":  # the new-person try, the look-up, one statement
+            sent = [q["sql"].split()[0] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+            assert sent == ["WITH", "SELECT", "WITH"]
+    at_once = rows_written()
+    for model in (PossibleDuplicate, AuditEvent, LeadEvent, WebhookEvent, Lead):
+        model.objects.all().delete()
+    usual_way(monkeypatch)
+    for payload in (PAYLOAD, *REPEATS):
+        deliver(client, payload)
+
+    assert rows_written() == at_once
+    assert [event["kind"] for event in at_once["events"]] == ["created", *["duplicate_intake"] * 3]
+    assert [event["data"]["matched_on"] for event in at_once["events"][1:]] == ["email", "phone", "email"]
+    assert at_once["leads"][0]["external_ids"] == {"website": "form-81"}
+    assert {event["status"] for event in at_once["inbox"]} == {"processed"}
+
+
+@postgresql_only
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        {"name": "Dana W. (edited by the owner)"},
+        {"company": ""},
+        {"external_ids": {"website": "form-99"}},
+        {"email_normalized": "dana@elsewhere.example", "email": "dana@elsewhere.example"},
+    ],
+)
+def test_a_repeat_whose_lead_changed_after_the_look_up_writes_nothing(monkeypatch, meanwhile):
+    """The lead is read unlocked; a write to what the decision read, committed before the
+    statement runs, makes it write nothing at all (the usual way then decides again, locked)."""
+    lead = Lead.objects.create(
+        name="Dana Whitfield",
+        email="dana@example.com",
+        email_normalized="dana@example.com",
+        company="Northwind",
+        external_ids={"website": "form-1"},
+    )
+    looked_up = intake.lead_holders
+
+    def changed_after_the_look_up(**kwargs: Any) -> list[Lead]:
+        found = looked_up(**kwargs)
+        Lead.objects.filter(pk=lead.pk).update(**meanwhile)
+        return found
+
+    monkeypatch.setattr(intake, "lead_holders", changed_after_the_look_up)
+    row = WebhookEvent(provider="leads:website", event_id="e-5", body="{}", status="processed")
+    data = LeadData.build(email="DANA@example.com", external_id="form-2")
+
+    assert lead_intake_with_row(row, data=data, source="website") is None
+    assert row.pk is None and not WebhookEvent.objects.exists()
+    assert (LeadEvent.objects.count(), AuditEvent.objects.count()) == (0, 0)
+    lead.refresh_from_db()
+    assert lead.external_ids == meanwhile.get("external_ids", {"website": "form-1"})
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_repeat_with_something_to_fill_note_or_choose_goes_the_usual_way():
+    Lead.objects.create(name="Dana", email="dana@example.com", email_normalized="dana@example.com")
+    Lead.objects.create(
+        name="Sam", email="sam@example.com", email_normalized="sam@example.com", phone_e164="+14155550134"
+    )
+    merged_into = Lead.objects.create(name="Kept", email="kept@example.com", email_normalized="kept@example.com")
+    Lead.objects.create(
+        name="Gone", email="gone@example.com", email_normalized="gone@example.com", merged_into=merged_into
+    )
+    cases = [
+        LeadData.build(email="dana@example.com", company="Northwind"),  # a field to fill
+        LeadData.build(email="dana@example.com", name="Dana Whitfield"),  # another name to note
+        LeadData.build(email="dana@example.com", phone="+1 415 555 0134"),  # the phone is Sam's
+        LeadData.build(email="gone@example.com"),  # a merged lead: its survivor's
+    ]
+    for n, data in enumerate(cases):
+        row = WebhookEvent(provider="leads:website", event_id=f"u-{n}", body="{}", status="processed")
+        assert lead_intake_with_row(row, data=data, source="website") is None, data
+    assert not WebhookEvent.objects.exists() and not LeadEvent.objects.exists()
+
+
+@postgresql_only
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_repeats_of_one_person_are_each_processed_once():
+    """Eight repeats of one known person at once, each with its own payload id: every statement
+    read the same lead; the first to lock it writes, and each later one finds the payload id
+    changed, writes nothing and takes the usual way. Every event is processed, none twice."""
+    Lead.objects.create(name="Racer", email="race@example.com", email_normalized="race@example.com")
+    was_eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def arrive(n: int) -> None:
+        data = LeadData.build(email="RACE@example.com", name="Racer", external_id=f"again-{n}")
+        try:
+            barrier.wait()
+            webhook_event_store(
+                provider="leads:website",
+                event_id=f"again-{n}",
+                body=json.dumps({"id": f"again-{n}", "email": "RACE@example.com", "name": "Racer"}).encode(),
+                headers={},
+                inline_when_embedded=True,
+                together=lambda event: _together(event, data),
+            )
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=arrive, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        current_app.conf.task_always_eager = was_eager
+
+    assert errors == []
+    lead = Lead.objects.get()
+    repeats = LeadEvent.objects.filter(lead=lead, kind="duplicate_intake")
+    assert repeats.count() == 8
+    assert AuditEvent.objects.filter(verb="lead.duplicate_intake").count() == 8
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert WebhookEvent.objects.count() == 8
+    # The lead keeps the payload id of the repeat that wrote last: one of theirs, never a mix.
+    last = repeats.order_by("-pk").first()
+    assert lead.external_ids == {"website": last.data["changed"]["external_id"]["to"]}
