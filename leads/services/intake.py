@@ -300,9 +300,10 @@ def lead_intake_with_row(
     Written only when no lead, merged ones too, holds the email or the phone, so `lead_intake`
     would create the lead and flag no possible duplicate, and only when `row` conflicts with no
     stored row (a replay): the rows written are then those `lead_intake` writes (the lead, its
-    "created" event and audit row), and `row`. Otherwise, or if another intake creates the same
-    lead meanwhile (a unique conflict), nothing is written and None is returned: the caller goes
-    the usual way. Elsewhere than on PostgreSQL, always None.
+    "created" event and audit row), and `row`. When a lead holds them, a repeat that adds nothing
+    to it is written with `row` by one more statement (`_repeat_with_row`). Otherwise, or if
+    another intake creates the same lead meanwhile (a unique conflict), nothing is written and
+    None is returned: the caller goes the usual way. Elsewhere than on PostgreSQL, always None.
     """
     using = router.db_for_write(Lead)
     if connections[using].vendor != "postgresql":
