@@ -17,6 +17,7 @@ from django.db.models import Q
 from rapidfuzz import fuzz
 
 from clientsflow.errors import InvalidInput
+from clientsflow.prepared import server_prepared_cursor
 from leads.models import Lead
 
 
@@ -259,7 +260,10 @@ def _holders(email_normalized: str, phone_e164: str, for_update: bool) -> list[L
     params = [v for v in (email_normalized, phone_e164) if v]
     if email_normalized:
         params.append(email_normalized)
-    with connections[alias].cursor() as cursor:
+    connection = connections[alias]
+    # Every delivery of a known person reads this: on PostgreSQL planned once per connection.
+    opened = server_prepared_cursor(connection) if connection.vendor == "postgresql" else connection.cursor()
+    with opened as cursor:
         cursor.execute(sql, params)
         return _leads_from_rows(alias, cursor.fetchall())
 
