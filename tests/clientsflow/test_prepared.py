@@ -23,6 +23,7 @@ from clientsflow.prepared import (
     insert_row_with_children,
     insert_rows,
     update_row_and_insert_rows,
+    update_row_if_unchanged_and_insert_rows,
 )
 from leads.models import Lead, LeadEvent
 
@@ -305,3 +306,59 @@ def test_the_linked_statement_is_prepared_on_the_server_once_and_runs_unprepared
     finally:
         connection.connection.prepare_threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
     assert Lead.objects.filter(email_normalized="unprepared@example.com").exists()
+
+
+# --- update_row_if_unchanged_and_insert_rows -----------------------------------------------------
+
+
+def _guarded_rows(lead: Lead) -> tuple[LeadEvent, AuditEvent, list[Any]]:
+    event = LeadEvent(lead_id=lead.pk, kind="duplicate_intake", label="Again", summary="again", data={"b": 2})
+    audit = AuditEvent(actor_label="test", verb="lead.duplicate_intake", object_type="leads.lead", object_repr="x")
+    return event, audit, [(event, None), (audit, "object_id")]
+
+
+@postgresql_only
+def test_a_guarded_update_writes_the_fields_its_stamps_and_the_rows_in_one_statement():
+    lead = insert_row(Lead(name="Ann", email="g1@example.com", email_normalized="g1@example.com"))
+    before = Lead.objects.get(pk=lead.pk).updated_at
+    lead.external_ids = {"website": "w-2"}
+    event, audit, rows = _guarded_rows(lead)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert update_row_if_unchanged_and_insert_rows(
+            lead, fields=("external_ids",), unchanged={"name": "Ann", "merged_into_id": None}, rows=rows
+        )
+
+    assert len([q for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.external_ids == {"website": "w-2"} and stored.updated_at > before
+    assert LeadEvent.objects.get(pk=event.pk).data == {"b": 2}
+    assert AuditEvent.objects.get(pk=audit.pk).object_id == str(lead.pk) == audit.object_id
+
+
+@postgresql_only
+def test_a_guard_that_no_longer_holds_writes_nothing_and_no_fields_only_locks():
+    lead = insert_row(Lead(name="Bo", email="g2@example.com", email_normalized="g2@example.com"))
+    Lead.objects.filter(pk=lead.pk).update(name="Bo (edited)")
+    lead.external_ids = {"website": "w-3"}
+    event, audit, rows = _guarded_rows(lead)
+
+    assert not update_row_if_unchanged_and_insert_rows(
+        lead, fields=("external_ids",), unchanged={"name": "Bo"}, rows=rows
+    )
+    assert (event.pk, audit.pk) == (None, None)
+    assert Lead.objects.get(pk=lead.pk).external_ids == {}
+    assert not LeadEvent.objects.exists() and not AuditEvent.objects.exists()
+
+    # Merged meanwhile (a NULL guard), then with nothing to update: the row only locked.
+    assert update_row_if_unchanged_and_insert_rows(
+        lead, fields=(), unchanged={"name": "Bo (edited)", "merged_into_id": None}, rows=rows
+    )
+    assert Lead.objects.get(pk=lead.pk).external_ids == {}  # not written: no fields
+    assert LeadEvent.objects.filter(pk=event.pk).exists()
+    other = insert_row(Lead(email="g3@example.com", email_normalized="g3@example.com"))
+    Lead.objects.filter(pk=lead.pk).update(merged_into=other)
+    assert not update_row_if_unchanged_and_insert_rows(
+        lead, fields=(), unchanged={"merged_into_id": None}, rows=_guarded_rows(lead)[2]
+    )
+    assert LeadEvent.objects.count() == 1
