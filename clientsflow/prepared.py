@@ -324,34 +324,52 @@ def _linked_sql(
     qn = connection.ops.quote_name
     ctes, names, linked_positions = [], [], []
     for n, (obj, link, _plan) in enumerate(compiled):
-        meta = obj._meta
-        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
-        linked = None
-        if link is not None and link[1] is not None:
-            linked = [f.attname for f in fields].index(link[1])
-            source_pk = f'"r{link[0]}".{qn(compiled[link[0]][0]._meta.pk.column)}'
-            if isinstance(fields[linked], models.CharField | models.TextField):
-                source_pk = f"CAST({source_pk} AS text)"
-        values = ", ".join(source_pk if i == linked else "%s" for i in range(len(fields)))
         if link is None:
             if n:
                 raise ValueError("Only the first row goes unlinked; each later one follows an earlier row.")
-            source = f" WHERE NOT EXISTS ({unless_sql})" if unless_sql else ""
-            conflict = " ON CONFLICT DO NOTHING"
+            tail = (f" WHERE NOT EXISTS ({unless_sql})" if unless_sql else "") + " ON CONFLICT DO NOTHING"
+            cte, linked = _insert_select(connection, obj, name=f'"r{n}"', source_pk=None, attname=None, tail=tail)
         else:
             if not 0 <= link[0] < n:
                 raise ValueError("A row can only follow an earlier row.")
-            source, conflict = f' FROM "r{link[0]}"', ""
-        # Only quoted model identifiers, placeholders and the caller's own query go into the text.
-        ctes.append(
-            f'"r{n}" AS (INSERT INTO {qn(meta.db_table)} ({", ".join(qn(f.column) for f in fields)}) '
-            f"SELECT {values}{source}{conflict} RETURNING {qn(meta.pk.column)})"
-        )
-        names.append((f'"r{n}"', qn(meta.pk.column)))
+            source = f'"r{link[0]}"'
+            source_pk = f"{source}.{qn(compiled[link[0]][0]._meta.pk.column)}"
+            cte, linked = _insert_select(
+                connection, obj, name=f'"r{n}"', source_pk=source_pk, attname=link[1], tail=f" FROM {source}"
+            )
+        ctes.append(cte)
+        names.append((f'"r{n}"', qn(obj._meta.pk.column)))
         linked_positions.append(linked)
     selected = ", ".join(f"{name}.{pk}" for name, pk in names)
     sql = f"WITH {', '.join(ctes)} SELECT {selected} FROM {', '.join(name for name, _pk in names)}"  # noqa: S608
     return sql, linked_positions
+
+
+def _insert_select(
+    connection: BaseDatabaseWrapper,
+    obj: models.Model,
+    *,
+    name: str,
+    source_pk: str | None,
+    attname: str | None,
+    tail: str,
+) -> tuple[str, int | None]:
+    """`name AS (INSERT INTO <obj's table> (<its columns>) SELECT <placeholders><tail> RETURNING
+    <pk>)`, its field `attname` (when given) taking `source_pk` instead of a placeholder; and that
+    field's position among the columns (None when none). Only quoted model identifiers,
+    placeholders and the caller's own text go into it."""
+    qn = connection.ops.quote_name
+    meta = obj._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    linked = [f.attname for f in fields].index(attname) if attname is not None else None
+    if linked is not None and source_pk is not None and isinstance(fields[linked], models.CharField | models.TextField):
+        source_pk = f"CAST({source_pk} AS text)"
+    values = ", ".join(str(source_pk) if i == linked else "%s" for i in range(len(fields)))
+    cte = (
+        f"{name} AS (INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"SELECT {values}{tail} RETURNING {qn(meta.pk.column)})"
+    )
+    return cte, linked
 
 
 _GUARDED: dict[tuple[Any, ...], tuple[str, _Plan, list[int | None]]] = {}
@@ -450,21 +468,12 @@ def _guarded_sql(
     ctes, names, linked_positions = [f'"u" AS ({guarded})'], ['"u"'], []
     selected = [f'"u".{pk}']
     for n, (row, attname, _plan) in enumerate(compiled):
-        row_meta = row._meta
-        row_fields = [f for f in row_meta.local_concrete_fields if f is not row_meta.auto_field and not f.generated]
-        linked = [f.attname for f in row_fields].index(attname) if attname is not None else None
-        source_pk = f'"u".{pk}'
-        if linked is not None and isinstance(row_fields[linked], models.CharField | models.TextField):
-            source_pk = f"CAST({source_pk} AS text)"
-        values = ", ".join(source_pk if i == linked else "%s" for i in range(len(row_fields)))
-        row_pk = qn(row_meta.pk.column)
-        # Only quoted model identifiers and placeholders go into the text.
-        ctes.append(
-            f'"r{n}" AS (INSERT INTO {qn(row_meta.db_table)} ({", ".join(qn(f.column) for f in row_fields)}) '  # noqa: S608
-            f'SELECT {values} FROM "u" RETURNING {row_pk})'
+        cte, linked = _insert_select(
+            connection, row, name=f'"r{n}"', source_pk=f'"u".{pk}', attname=attname, tail=' FROM "u"'
         )
+        ctes.append(cte)
         names.append(f'"r{n}"')
-        selected.append(f'"r{n}".{row_pk}')
+        selected.append(f'"r{n}".{qn(row._meta.pk.column)}')
         linked_positions.append(linked)
     sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selected)} FROM {', '.join(names)}"  # noqa: S608
     return sql, plan, linked_positions

@@ -169,43 +169,50 @@ def test_elsewhere_than_postgresql_it_leaves_the_work_to_the_usual_way():
 def test_simultaneous_deliveries_of_one_new_person_make_one_lead_and_process_every_event(settings):
     """Eight deliveries of one new address at once: each statement sees no holder, one writes, the
     others meet its lead at the unique index, write nothing, and take the usual way (a repeat)."""
-    was_eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
+    payload = {"email": "Race@Example.com", "name": "Racer"}
     data = LeadData.build(email="Race@Example.com", name="Racer")
 
-    def arrive(n: int) -> None:
+    assert deliver_at_once([(f"race-{n}", payload, data) for n in range(8)]) == []
+    lead = Lead.objects.get()
+    assert LeadEvent.objects.filter(lead=lead, kind="created").count() == 1
+    assert LeadEvent.objects.filter(lead=lead, kind="duplicate_intake").count() == 7
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert WebhookEvent.objects.count() == 8
+
+
+def deliver_at_once(deliveries: list[tuple[str, dict[str, Any], LeadData]]) -> list[BaseException]:
+    """Store and process these (event id, payload, details) deliveries, one thread each, released
+    together, as the embedded default does (in-process, the one-statement ways first); the errors."""
+    was_eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    barrier = threading.Barrier(len(deliveries))
+    errors: list[BaseException] = []
+
+    def arrive(event_id: str, payload: dict[str, Any], data: LeadData) -> None:
         try:
             barrier.wait()
             webhook_event_store(
                 provider="leads:website",
-                event_id=f"race-{n}",
-                body=json.dumps({"email": "Race@Example.com", "name": "Racer"}).encode(),
+                event_id=event_id,
+                body=json.dumps(payload).encode(),
                 headers={},
                 inline_when_embedded=True,
                 together=lambda event: _together(event, data),
             )
-        except BaseException as exc:  # surfaced by the assertion below
+        except BaseException as exc:  # the caller asserts there are none
             errors.append(exc)
         finally:
             connection.close()
 
     try:
-        threads = [threading.Thread(target=arrive, args=(n,)) for n in range(8)]
+        threads = [threading.Thread(target=arrive, args=delivery) for delivery in deliveries]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     finally:
         current_app.conf.task_always_eager = was_eager
-
-    assert errors == []
-    lead = Lead.objects.get()
-    assert LeadEvent.objects.filter(lead=lead, kind="created").count() == 1
-    assert LeadEvent.objects.filter(lead=lead, kind="duplicate_intake").count() == 7
-    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
-    assert WebhookEvent.objects.count() == 8
+    return errors
 
 
 def _together(event: WebhookEvent, data: LeadData) -> dict[str, Any] | None:
@@ -314,38 +321,16 @@ def test_simultaneous_repeats_of_one_person_are_each_processed_once():
     read the same lead; the first to lock it writes, and each later one finds the payload id
     changed, writes nothing and takes the usual way. Every event is processed, none twice."""
     Lead.objects.create(name="Racer", email="race@example.com", email_normalized="race@example.com")
-    was_eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
+    deliveries = [
+        (
+            f"again-{n}",
+            {"id": f"again-{n}", "email": "RACE@example.com", "name": "Racer"},
+            LeadData.build(email="RACE@example.com", name="Racer", external_id=f"again-{n}"),
+        )
+        for n in range(8)
+    ]
 
-    def arrive(n: int) -> None:
-        data = LeadData.build(email="RACE@example.com", name="Racer", external_id=f"again-{n}")
-        try:
-            barrier.wait()
-            webhook_event_store(
-                provider="leads:website",
-                event_id=f"again-{n}",
-                body=json.dumps({"id": f"again-{n}", "email": "RACE@example.com", "name": "Racer"}).encode(),
-                headers={},
-                inline_when_embedded=True,
-                together=lambda event: _together(event, data),
-            )
-        except BaseException as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    try:
-        threads = [threading.Thread(target=arrive, args=(n,)) for n in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        current_app.conf.task_always_eager = was_eager
-
-    assert errors == []
+    assert deliver_at_once(deliveries) == []
     lead = Lead.objects.get()
     repeats = LeadEvent.objects.filter(lead=lead, kind="duplicate_intake")
     assert repeats.count() == 8
